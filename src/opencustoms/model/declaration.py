@@ -12,7 +12,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from opencustoms.reference import codes
 
@@ -76,6 +84,12 @@ class Party(_Model):
     aeo_status: AEOStatus = AEOStatus.NONE
     aeo_certificate_id: Identifier | None = None
 
+    @model_validator(mode="after")
+    def _country_from_address(self) -> Party:
+        if self.country_code is None and self.address is not None:
+            self.country_code = self.address.country_code
+        return self
+
 
 class AdditionalDocument(_Model):
     """A document the declaration refers to: invoice, licence, certificate of origin, transport document."""
@@ -95,14 +109,16 @@ class Preference(_Model):
         description="Preference / duty regime code, e.g. '300' (conventional preference under an FTA)."
     )
     agreement: Text | None = Field(default=None, description="The trade agreement, e.g. 'EU-KR FTA'.")
-    proving_document_id: Annotated[str, Field(min_length=1, max_length=70)] = Field(
-        description="id of the certificate of origin (or origin declaration) among the additional documents."
+    proving_document_id: Annotated[str, Field(min_length=1, max_length=70)] | None = Field(
+        default=None,
+        description="id of the certificate of origin (or origin declaration) among the additional documents; "
+        "a claim without one is allowed (some regimes accept origin statements) and is itself a risk indicator.",
     )
 
 
 class Transport(_Model):
     mode_code: TransportMode = Field(description="Mode of transport at the border (UN/ECE Rec. 19).")
-    identification_id: Annotated[str, Field(max_length=35)] | None = Field(
+    id: Annotated[str, Field(max_length=35)] | None = Field(
         default=None, description="Vehicle registration, flight number or vessel name."
     )
     nationality_code: CountryCode | None = None
@@ -118,7 +134,7 @@ class Transport(_Model):
 class GoodsItem(_Model):
     sequence_number: int = Field(ge=1, le=9999)
     hs_code: str = Field(description="HS subheading (6 digits), optionally extended nationally to 8 or 10.")
-    description: Text
+    description: Text | None = Field(default=None, description="Plain-language description of the goods.")
     quantity: float | None = Field(default=None, ge=0)
     quantity_unit: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,3}$")] | None = Field(
         default=None, description="UN/ECE Rec. 20 unit code, e.g. KGM, NAR, LTR."
@@ -131,6 +147,9 @@ class GoodsItem(_Model):
     duty_rate: Decimal | None = Field(default=None, ge=0, le=1000, description="Ad valorem duty rate, percent.")
     duty_tax_amount: Money | None = Field(default=None, description="Duties and taxes assessed, in the currency "
                                           "of the customs value.")
+    duty_regime_code: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(
+        default=None, description="Duty regime / tax type applied (national code list), e.g. 'A' or 'FEU1'."
+    )
     preference: Preference | None = None
 
     @field_validator("hs_code")
@@ -154,7 +173,7 @@ class GoodsItem(_Model):
 class Declaration(_Model):
     """A goods declaration: import, export or transit."""
 
-    functional_reference_id: Identifier = Field(description="The declaration's reference (LRN or MRN).")
+    functional_reference_id: Identifier = Field(description="The declaration's reference as its declarant gave it (LRN).")
     type_code: DeclarationType
     acceptance_date: dt.date
     declaration_office_id: Annotated[str, Field(min_length=1, max_length=17)]
@@ -165,9 +184,17 @@ class Declaration(_Model):
     importer: Party | None = None
     exporter: Party | None = None
     seller: Party | None = None
+    carrier: Party | None = Field(default=None, description="Carrier or express courier.")
     transport: Transport | None = None
     additional_documents: list[AdditionalDocument] = Field(default_factory=list, max_length=99)
     goods_items: list[GoodsItem] = Field(min_length=1, max_length=999)
+    national_extensions: dict[Annotated[str, Field(pattern=r"^[a-z]{2}\.[a-z0-9_]{1,40}$")],
+                              Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="National data elements with no WCO DM element, keyed '<country>.<name>' "
+        "(e.g. 'kr.import_use'); kept, shown and exported, never interpreted by the core.",
+    )
 
     @model_validator(mode="after")
     def _consistency(self) -> Declaration:
@@ -180,10 +207,11 @@ class Declaration(_Model):
             raise ValueError("exporter is required on an export declaration")
         document_ids = {d.id for d in self.additional_documents}
         for item in self.goods_items:
-            if item.preference and item.preference.proving_document_id not in document_ids:
+            proof = item.preference.proving_document_id if item.preference else None
+            if proof is not None and proof not in document_ids:
                 raise ValueError(
                     f"goods item {item.sequence_number} claims preference with document "
-                    f"{item.preference.proving_document_id!r}, which is not among additional_documents; "
+                    f"{proof!r}, which is not among additional_documents; "
                     "list the certificate of origin there"
                 )
         return self
@@ -191,7 +219,7 @@ class Declaration(_Model):
     def parties(self) -> dict[str, Party]:
         """The declaration's parties by role."""
         roles = {"declarant": self.declarant, "importer": self.importer, "exporter": self.exporter,
-                 "seller": self.seller}
+                 "seller": self.seller, "carrier": self.carrier}
         return {role: party for role, party in roles.items() if party is not None}
 
     @property

@@ -7,6 +7,7 @@ part is wrong and what is expected. They are pure and fast: sets and compiled pa
 from __future__ import annotations
 
 import re
+import string
 
 import pycountry
 
@@ -19,9 +20,23 @@ CURRENCY_CODES: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.currenci
 HS_CHAPTERS: frozenset[str] = frozenset(f"{n:02d}" for n in range(1, 98) if n != 77)
 _HS_RE = re.compile(r"^[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2})?)?)?)?$")
 
+# Upper-case ASCII letters only. str.upper() maps some non-ASCII characters onto ASCII letters
+# ('\u0131' -> 'I', '\u017f' -> 'S', the ligature '\ufb06' -> 'ST'), which would let look-alike text
+# pass as a code.
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def _upper(text: str) -> str:
+    return text.translate(_ASCII_UPPER)
+
+
+def _is_ascii_digits(text: str) -> bool:
+    # str.isdigit() is also true for '\u0669' (Arabic-Indic nine) and '\u00b2' (superscript two).
+    return text.isascii() and text.isdigit()
+
 
 def check_country(code: str, field: str = "country") -> str:
-    value = code.strip().upper()
+    value = _upper(code.strip())
     if value not in COUNTRY_CODES:
         raise InvalidCodeError(
             f"{code!r} is not an ISO 3166-1 alpha-2 country code; expected two letters such as 'DE' or 'CN'",
@@ -31,7 +46,7 @@ def check_country(code: str, field: str = "country") -> str:
 
 
 def check_currency(code: str, field: str = "currency") -> str:
-    value = code.strip().upper()
+    value = _upper(code.strip())
     if value not in CURRENCY_CODES:
         raise InvalidCodeError(
             f"{code!r} is not an ISO 4217 currency code; expected three letters such as 'EUR' or 'USD'",
@@ -85,6 +100,11 @@ CONTAINER_CATEGORIES = {"U": "freight container", "J": "detachable freight conta
 
 def iso6346_check_digit(first_ten: str) -> int:
     """Check digit of the first ten characters (owner code, category, serial)."""
+    if len(first_ten) != 10 or not all(ch in _LETTER_VALUES or ch in string.digits for ch in first_ten):
+        raise InvalidCodeError(
+            f"{first_ten!r}: an ISO 6346 check digit is computed from 10 characters A-Z or 0-9",
+            field="container_id",
+        )
     total = 0
     for i, ch in enumerate(first_ten):
         total += (_LETTER_VALUES[ch] if ch.isalpha() else int(ch)) << i
@@ -93,7 +113,7 @@ def iso6346_check_digit(first_ten: str) -> int:
 
 def check_container_number(number: str, field: str = "container_id") -> str:
     """Strict ISO 6346: three owner-code letters, category U/J/Z, six-digit serial, check digit."""
-    value = number.replace(" ", "").replace("-", "").strip().upper()
+    value = _upper(number.replace(" ", "").replace("-", "").strip())
     if len(value) != 11:
         raise InvalidCodeError(
             f"{number!r} has {len(value)} characters; an ISO 6346 container number has 11 "
@@ -109,9 +129,9 @@ def check_container_number(number: str, field: str = "container_id") -> str:
             "or Z (trailer or chassis)",
             field=field,
         )
-    if not (serial.isascii() and serial.isdigit()):
+    if not _is_ascii_digits(serial):
         raise InvalidCodeError(f"{number!r}: serial number {serial!r} must be six digits", field=field)
-    if not (check.isascii() and check.isdigit()):
+    if not _is_ascii_digits(check):
         raise InvalidCodeError(f"{number!r}: check digit {check!r} must be a digit", field=field)
     expected = iso6346_check_digit(value[:10])
     if int(check) != expected:
@@ -130,7 +150,7 @@ _LOCODE_RE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 
 def check_unlocode(code: str, field: str = "location") -> str:
     """UN/LOCODE: ISO country code plus three characters (letters, or digits 2-9), e.g. 'NLRTM', 'DEHAM'."""
-    value = code.replace(" ", "").strip().upper()
+    value = _upper(code.replace(" ", "").strip())
     if not _LOCODE_RE.match(value):
         raise InvalidCodeError(
             f"{code!r} is not a UN/LOCODE; expected a 2-letter country code and 3 letters or digits 2-9, "
@@ -149,8 +169,8 @@ def check_unlocode(code: str, field: str = "location") -> str:
 
 def check_imo_number(number: str, field: str = "vessel_imo") -> str:
     """IMO ship identification number: 7 digits, the last a check digit (weights 7..2)."""
-    value = number.upper().removeprefix("IMO").strip()
-    if len(value) != 7 or not value.isdigit():
+    value = _upper(number.strip()).removeprefix("IMO").strip()
+    if len(value) != 7 or not _is_ascii_digits(value):
         raise InvalidCodeError(f"{number!r} is not an IMO number; expected 7 digits, e.g. '9074729'", field=field)
     expected = sum(int(d) * w for d, w in zip(value[:6], range(7, 1, -1), strict=True)) % 10
     if int(value[6]) != expected:
@@ -162,6 +182,6 @@ def check_imo_number(number: str, field: str = "vessel_imo") -> str:
 
 def check_mmsi(number: str, field: str = "vessel_mmsi") -> str:
     value = number.strip()
-    if len(value) != 9 or not value.isdigit():
+    if len(value) != 9 or not _is_ascii_digits(value):
         raise InvalidCodeError(f"{number!r} is not an MMSI; expected 9 digits, e.g. '211331640'", field=field)
     return value

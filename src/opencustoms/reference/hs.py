@@ -35,14 +35,20 @@ def read_hs_csv(source: Path | str | bytes) -> list[HSEntry]:
     """Read an HS nomenclature CSV in the datasets/harmonized-system layout; aggregate rows are dropped."""
     try:
         raw = source if isinstance(source, bytes) else Path(source).read_bytes()
-    except OSError as exc:
-        raise NomenclatureFileError(f"cannot read {source}: {exc.strerror}; check the path") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL character
+        reason = getattr(exc, "strerror", None) or exc
+        raise NomenclatureFileError(f"cannot read {source}: {reason}; check the path") from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise NomenclatureFileError(
             f"the nomenclature file is not UTF-8 (byte {exc.start}); re-save it as UTF-8"
         ) from exc
+    if not text.strip():
+        raise NomenclatureFileError(
+            f"the nomenclature file is empty; expected the header '{','.join(REQUIRED_COLUMNS)}' "
+            f"of {PUBLIC_SOURCE}"
+        )
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -52,22 +58,38 @@ def read_hs_csv(source: Path | str | bytes) -> list[HSEntry]:
             field=missing[0],
         )
     entries: list[HSEntry] = []
-    for line, row in enumerate(reader, start=2):
-        code = row["hscode"].strip()
-        if code in AGGREGATE_CODES or row["section"].strip() == "TOTAL":
-            continue
-        try:
-            check_hs_format(code)
-            level = int(row["level"])
-        except (InvalidCodeError, ValueError) as exc:
-            raise NomenclatureFileError(f"line {line}: {exc}", field="hscode") from exc
-        if level != len(code):
-            raise NomenclatureFileError(f"line {line}: level {level} does not match code {code!r}", field="level")
-        parent = row["parent"].strip()
-        entries.append(
-            HSEntry(code, row["description"].strip(), None if parent in AGGREGATE_CODES else parent, level,
-                    row["section"].strip())
-        )
+    try:
+        for row in reader:
+            line = reader.line_num  # physical line, right even after blank lines or multi-line descriptions
+            # A short row leaves the missing columns as None.
+            values = {c: (row.get(c) or "").strip() for c in REQUIRED_COLUMNS}
+            if not any(values.values()):  # a row of empty fields, such as the trailing ',,,,' of HS 2017
+                continue
+            code = values["hscode"]
+            if code in AGGREGATE_CODES or values["section"] == "TOTAL":
+                continue
+            try:
+                check_hs_format(code)
+            except InvalidCodeError as exc:
+                raise NomenclatureFileError(f"line {line}: {exc}", field="hscode") from exc
+            try:
+                level = int(values["level"])
+            except ValueError as exc:
+                raise NomenclatureFileError(
+                    f"line {line}: level {values['level']!r} is not a number; expected 2, 4 or 6",
+                    field="level",
+                ) from exc
+            if level != len(code):
+                raise NomenclatureFileError(
+                    f"line {line}: level {level} does not match code {code!r}", field="level"
+                )
+            parent = values["parent"]
+            entries.append(
+                HSEntry(code, values["description"], None if parent in AGGREGATE_CODES else parent, level,
+                        values["section"])
+            )
+    except csv.Error as exc:
+        raise NomenclatureFileError(f"line {reader.line_num}: not valid CSV ({exc})") from exc
     if not entries:
         raise NomenclatureFileError("the nomenclature file holds no HS codes")
     return entries
@@ -100,7 +122,9 @@ class Nomenclature:
         if known not in self.entries:
             hint = self._nearest(known)
             raise InvalidCodeError(
-                f"{code!r}: {known} is not in HS {self.edition}" + (f"; {hint}" if hint else ""), field=field
+                (f"{known} is not in HS {self.edition}" if value == known
+                 else f"{code!r}: its subheading {known} is not in HS {self.edition}")
+                + (f"; {hint}" if hint else ""), field=field
             )
         return value
 
@@ -123,8 +147,15 @@ class Nomenclature:
         """Chapter, heading and subheading of a code, for the UI's breadcrumbs."""
         entry = self.describe(code)
         chain = [entry]
-        while chain[-1].parent and chain[-1].parent in self.entries:
-            chain.append(self.entries[chain[-1].parent])
+        # Follow only parents that are a shorter prefix of the code, so a file whose parent column loops
+        # (or names an unrelated code) cannot make this spin forever or give a wrong breadcrumb.
+        while (
+            (parent := chain[-1].parent)
+            and len(parent) < len(chain[-1].code)
+            and chain[-1].code.startswith(parent)
+            and parent in self.entries
+        ):
+            chain.append(self.entries[parent])
         return list(reversed(chain))
 
     def children(self, code: str) -> Iterator[HSEntry]:

@@ -1,0 +1,40 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from opencustoms import __version__
+from opencustoms.api import problems
+from opencustoms.api.routes import audit, declarations, health, reference, users
+from opencustoms.context import Platform
+
+LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>OpenCustoms</title>
+<style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;line-height:1.5}</style>
+</head><body><h1>OpenCustoms {version}</h1>
+<p>Open-source customs platform: risk targeting, AEO transparency ledger, verifiable trade documents and IoT cargo
+monitoring, on one WCO-named data model.</p>
+<ul><li><a href="/docs">API documentation (OpenAPI)</a></li><li><a href="/health">Health</a></li>
+<li><a href="/schema/declaration">Declaration JSON Schema</a></li></ul>
+<p>Calls need an API token: <code>Authorization: Bearer oc_…</code> (<code>opencustoms users token USERNAME</code>).</p>
+</body></html>"""
+
+
+def create_app(platform: Platform | None = None) -> FastAPI:
+    app = FastAPI(
+        title="OpenCustoms",
+        version=__version__,
+        description="One API over declarations, reference data, risk, ledger, documents and IoT. Errors are "
+        "RFC 9457 problem details (application/problem+json) with field-level detail.",
+    )
+    app.state.platform = platform or Platform.from_environment()
+    problems.install(app)
+    for module in (health, declarations, reference, users, audit):
+        app.include_router(module.router)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing() -> str:
+        return LANDING.replace("{version}", __version__)
+
+    return app

@@ -1,0 +1,65 @@
+"""Errors as RFC 9457 problem details (application/problem+json), with field-level detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opencustoms.errors import OpenCustomsError
+
+MEDIA_TYPE = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, *, errors: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None, instance: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _field_errors(errors: list[Any], drop_prefix: tuple[str, ...] = ("body", "query", "path")) -> list[dict[str, Any]]:
+    out = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ())]
+        if loc and loc[0] in drop_prefix:
+            loc = loc[1:]
+        message = str(e.get("msg", ""))
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        value = e.get("input")
+        out.append({"field": ".".join(loc), "message": message,
+                    "value": value if isinstance(value, str | int | float | bool) or value is None else None})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(OpenCustomsError)
+    async def _domain(request: Request, exc: OpenCustomsError) -> JSONResponse:
+        errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(exc.status, exc.title, exc.message, errors=errors, headers=headers,
+                       instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(list(exc.errors()))
+        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
+        return problem(422, "Invalid request", detail, errors=errors, instance=request.url.path)
+
+    @app.exception_handler(ValidationError)
+    async def _model(request: Request, exc: ValidationError) -> JSONResponse:
+        errors = _field_errors(list(exc.errors(include_url=False)))
+        detail = "; ".join(f"{e['field'] or 'declaration'}: {e['message']}" for e in errors[:5])
+        return problem(422, "Invalid declaration", detail, errors=errors, instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), instance=request.url.path)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.security import service as security
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("")
+def read_audit(platform: PlatformDep, identity: IdentityDep, object_type: str | None = None,
+               object_id: str | None = None, actor: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
+    """Who read or changed what, newest first (data-protection officers, supervisors, administrators)."""
+    return security.read_audit(platform.engine, identity, object_type=object_type, object_id=object_id, who=actor,
+                               limit=limit)

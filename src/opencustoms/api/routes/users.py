@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.security import service as security
+from opencustoms.security.roles import Role
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+class NewUser(BaseModel):
+    username: str
+    roles: list[Role] = Field(min_length=1)
+    full_name: str | None = None
+    administration_code: str | None = None
+
+
+class NewToken(BaseModel):
+    label: str | None = None
+    valid_days: int | None = Field(default=365, ge=1, le=3650)
+
+
+@router.get("")
+def list_users(platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
+    return security.list_users(platform.engine, identity)
+
+
+@router.post("", status_code=201)
+def create_user(body: NewUser, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    return security.create_user(platform.engine, identity, body.username,
+                                body.administration_code or identity.administration_code, body.roles, body.full_name)
+
+
+@router.post("/{username}/tokens", status_code=201)
+def issue_token(username: str, body: NewToken, platform: PlatformDep, identity: IdentityDep) -> dict[str, str]:
+    """A new API token; shown once, stored only as a hash."""
+    token = security.issue_token(platform.engine, identity, username, body.label, body.valid_days)
+    return {"username": username, "token": token}
+
+
+@router.get("/me")
+def whoami(identity: IdentityDep) -> dict[str, Any]:
+    return {"username": identity.username, "administration_code": identity.administration_code,
+            "roles": sorted(identity.roles), "permissions": sorted(identity.permissions)}

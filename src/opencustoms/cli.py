@@ -1,0 +1,320 @@
+"""The `opencustoms` command (Typer + Rich). Commands hold no logic: each calls a service function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from opencustoms.context import Platform
+from opencustoms.declarations import service as declarations
+from opencustoms.declarations.repository import SearchFilters
+from opencustoms.errors import OpenCustomsError
+from opencustoms.reference import codes
+from opencustoms.reference import service as reference
+from opencustoms.security import service as security
+from opencustoms.security.roles import Role
+
+app = typer.Typer(help="OpenCustoms: declarations, risk, ledger, documents and IoT on one data model.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+reference_app = typer.Typer(help="Reference data: HS nomenclature, code checks.", no_args_is_help=True)
+users_app = typer.Typer(help="Officers, roles and API tokens.", no_args_is_help=True)
+app.add_typer(reference_app, name="reference")
+app.add_typer(users_app, name="users")
+console = Console()
+err = Console(stderr=True)
+
+
+def _platform() -> Platform:
+    return Platform.from_environment()
+
+
+def _operator(platform: Platform) -> security.Identity:
+    return security.local_operator(platform.settings.administration)
+
+
+def _progress(total: int | None, label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                    transient=False, disable=not err.is_terminal)
+
+
+def main() -> None:  # pragma: no cover - entry point wrapper
+    app()
+
+
+@app.callback()
+def _root() -> None:
+    """Errors are printed as one line saying what to do; the exit code is 1 (2 for usage errors)."""
+
+
+def _fail(exc: Exception) -> None:
+    if isinstance(exc, ValidationError):
+        for e in exc.errors(include_url=False):
+            loc = ".".join(str(p) for p in e["loc"])
+            err.print(f"[red]error[/red] {loc}: {str(e['msg']).removeprefix('Value error, ')}")
+    else:
+        err.print(f"[red]error[/red] {exc}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def init(
+    administration: Annotated[str | None, typer.Option(help="Administration code (default: settings).")] = None,
+    name: Annotated[str, typer.Option(help="Administration name.")] = "Customs administration",
+    country: Annotated[str | None, typer.Option(help="ISO country code (default: the administration code).")] = None,
+) -> None:
+    """Create or upgrade the database (Alembic migrations) and register the administration."""
+    platform = _platform()
+    try:
+        engine = platform.initialise()
+        code = administration or platform.settings.administration
+        security.ensure_administration(engine, code, name, country or code)
+        platform.pseudonymiser  # noqa: B018 - creates the installation's pseudonym key on first run
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"database ready at {engine.url.render_as_string()} (administration {code})")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file.")],
+    layout: Annotated[str | None, typer.Option(help="native, flat, kcs or a plugin's layout.")] = None,
+    format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the problems to this CSV file.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+) -> None:
+    """Import declarations. Bad rows are reported (row, field, value, reason); good rows are stored."""
+    platform = _platform()
+    try:
+        with _progress(None, f"importing {file.name}") as bar:
+            task = bar.add_task("import", total=None)
+            result = declarations.import_file(platform.engine, _operator(platform), file, fmt=format, layout=layout,
+                                              batch_size=batch_size, progress=lambda n: bar.advance(task, n))
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"import {result.import_id}: {result.accepted} accepted, {result.rejected} rejected"
+                  + (f", {result.labels} inspection results" if result.labels else ""))
+    if result.problems:
+        table = Table("row", "reference", "field", "value", "reason", title="first problems")
+        for p in result.problems[:15]:
+            table.add_row(str(p.row), p.reference or "", p.field, (p.value or "")[:30], p.reason)
+        err.print(table)
+    if report:
+        result.write_csv(report)
+        console.print(f"problem report written to {report}")
+
+
+@app.command()
+def export(
+    file: Annotated[Path, typer.Argument(help="Destination: .csv / .parquet (flat layout) or .jsonl (native).")],
+    format: Annotated[str | None, typer.Option()] = None,
+    date_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    hs_prefix: Annotated[str | None, typer.Option()] = None,
+    pseudonymise: Annotated[bool, typer.Option(help="Replace parties by pseudonyms.")] = False,
+) -> None:
+    """Export declarations."""
+    platform = _platform()
+    actor = _operator(platform)
+    if pseudonymise:
+        actor = security.Identity.of("cli", actor.administration_code, [Role.ADMINISTRATOR])
+    try:
+        filters = SearchFilters(date_from=dt.date.fromisoformat(date_from) if date_from else None,
+                                date_to=dt.date.fromisoformat(date_to) if date_to else None, hs_prefix=hs_prefix)
+        with _progress(None, f"exporting {file.name}") as bar:
+            task = bar.add_task("export", total=None)
+            n = declarations.export(platform.engine, actor, file, platform.pseudonymiser, fmt=format,
+                                    filters=filters, progress=lambda k: bar.advance(task, k))
+    except (OpenCustomsError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"{n} declarations written to {file}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the API (and the landing page) until Ctrl-C."""
+    import uvicorn
+
+    from opencustoms.api import create_app
+
+    platform = _platform()
+    try:
+        platform.engine  # noqa: B018 - fail early with a clear message when the database is not initialised
+    except OpenCustomsError as exc:
+        _fail(exc)
+    uvicorn.run(create_app(platform), host=host or platform.settings.host, port=port or platform.settings.port)
+
+
+@app.command()
+def schema(
+    name: Annotated[str, typer.Argument(help="Which schema: declaration.")] = "declaration",
+) -> None:
+    """Print the JSON Schema of a model."""
+    if name != "declaration":
+        _fail(OpenCustomsError(f"unknown schema {name!r}; available: declaration"))
+    typer.echo(declarations.schema_json())
+
+
+@app.command()
+def demo(
+    check: Annotated[bool, typer.Option(help="Run the pipeline headless, verify it through the API, exit.")] = False,
+    declarations_count: Annotated[int, typer.Option("--declarations", min=10, max=2_000_000)] = 20_000,
+    seed: Annotated[int, typer.Option()] = 7,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Generate synthetic declarations, load them into a fresh SQLite database and serve the API."""
+    from opencustoms.demo import run
+
+    try:
+        run.main(check=check, count=declarations_count, seed=seed, host=host, port=port, console=console)
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+# --- reference ---------------------------------------------------------------------------------------------------
+
+
+@reference_app.command("load-hs")
+def load_hs(
+    file: Annotated[Path, typer.Argument(help="CSV in the datasets/harmonized-system layout.")],
+    edition: Annotated[str | None, typer.Option(help="HS edition, e.g. 2022 (default: from the file name).")] = None,
+) -> None:
+    """Load an HS edition (replacing a previous load of the same edition)."""
+    platform = _platform()
+    try:
+        result = reference.load_hs(platform.engine, _operator(platform), file, edition)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"HS {result['edition']}: {result['chapters']} chapters, {result['headings']} headings, "
+                  f"{result['subheadings']} subheadings loaded")
+
+
+@reference_app.command("hs")
+def hs(code: str, edition: Annotated[str | None, typer.Option()] = None) -> None:
+    """Describe an HS code: lineage and subdivisions."""
+    platform = _platform()
+    try:
+        result = reference.describe_hs(platform.engine, code, edition)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    for entry in result["lineage"]:
+        console.print(f"{'  ' * (entry['level'] // 2 - 1)}{entry['code']}  {entry['description']}")
+    for child in result["children"]:
+        console.print(f"      {child['code']}  {child['description']}")
+
+
+@reference_app.command("check")
+def check(
+    kind: Annotated[str, typer.Argument(help="container, country, currency, hs, locode, imo or mmsi")],
+    value: str,
+) -> None:
+    """Check one code and say what is wrong with it."""
+    checkers = {"container": codes.check_container_number, "country": codes.check_country,
+                "currency": codes.check_currency, "hs": codes.check_hs_format, "locode": codes.check_unlocode,
+                "imo": codes.check_imo_number, "mmsi": codes.check_mmsi}
+    if kind not in checkers:
+        _fail(OpenCustomsError(f"unknown kind {kind!r}; choose one of {', '.join(checkers)}"))
+    try:
+        console.print(f"valid: {checkers[kind](value)}")
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+# --- users ---------------------------------------------------------------------------------------------------------
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles.")],
+    full_name: Annotated[str | None, typer.Option()] = None,
+    administration: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a user with one or more roles."""
+    platform = _platform()
+    try:
+        user = security.create_user(platform.engine, _operator(platform), username,
+                                    administration, role, full_name)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"user {user['username']} created with roles {', '.join(user['roles'])}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    platform = _platform()
+    table = Table("username", "administration", "roles", "active", "full name")
+    for u in security.list_users(platform.engine, _operator(platform)):
+        table.add_row(u["username"], u["administration_code"], ", ".join(u["roles"]), str(u["active"]),
+                      u["full_name"] or "")
+    console.print(table)
+
+
+@users_app.command("token")
+def users_token(
+    username: str,
+    label: Annotated[str | None, typer.Option()] = None,
+    valid_days: Annotated[int, typer.Option(min=1, max=3650)] = 365,
+) -> None:
+    """Issue an API token (printed once; only its hash is stored)."""
+    platform = _platform()
+    try:
+        token = security.issue_token(platform.engine, _operator(platform), username, label, valid_days)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    typer.echo(token)
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable a user and revoke their tokens."""
+    platform = _platform()
+    try:
+        security.set_user_active(platform.engine, _operator(platform), username, False)
+        n = security.revoke_tokens(platform.engine, _operator(platform), username)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"user {username} disabled, {n} token(s) revoked")
+
+
+@users_app.command("enable")
+def users_enable(username: str) -> None:
+    platform = _platform()
+    try:
+        security.set_user_active(platform.engine, _operator(platform), username, True)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"user {username} enabled")
+
+
+@app.command()
+def audit(
+    object_type: Annotated[str | None, typer.Option()] = None,
+    object_id: Annotated[str | None, typer.Option()] = None,
+    actor: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the audit log: who read or changed what."""
+    platform = _platform()
+    rows = security.read_audit(platform.engine, _operator(platform), object_type=object_type, object_id=object_id,
+                               who=actor, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=1))
+        return
+    table = Table("at", "actor", "action", "object", "purpose")
+    for r in rows:
+        table.add_row(str(r["at"])[:19], r["actor"], r["action"], f"{r['object_type']} {r['object_id'] or ''}",
+                      r["purpose"] or "")
+    console.print(table)

@@ -1,0 +1,185 @@
+"""File formats: CSV, JSON Lines and Parquet records in and out.
+
+Readers never stop at a bad row: a row that cannot be decoded (not UTF-8, wrong number of fields, invalid JSON)
+comes back as a RawRecord carrying a Problem, and reading goes on. Only a file that cannot be read at all (no
+header, not Parquet) raises ImportFileError.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from opencustoms.declarations.errors import ImportFileError
+from opencustoms.declarations.layouts import Problem, RawRecord
+
+FORMATS = ("csv", "jsonl", "parquet")
+_SUFFIXES = {".csv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+             ".parquet": "parquet", ".pq": "parquet"}
+csv.field_size_limit(10 * 1024 * 1024)
+
+
+def detect_format(name: str, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise ImportFileError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", field="format")
+        return fmt
+    suffix = Path(name).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ImportFileError(f"cannot tell the format of {Path(name).name!r} from its extension; name it .csv, "
+                              ".jsonl or .parquet, or pass the format explicitly", field="format")
+    return _SUFFIXES[suffix]
+
+
+def _undecodable(text: str) -> int | None:
+    """Index of the first byte that was not UTF-8 (decoded with surrogateescape), else None."""
+    if text.isascii():
+        return None
+    for i, ch in enumerate(text):
+        if "\udc80" <= ch <= "\udcff":
+            return i
+    return None
+
+
+def _utf8_problem(row: int, column: str, text: str, at: int) -> Problem:
+    byte = ord(text[at]) - 0xDC00
+    shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return Problem(row, None, column, shown, f"byte 0x{byte:02X} is not UTF-8; re-save the file as UTF-8")
+
+
+def read_csv(stream: IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFileError("the file is empty; a CSV import needs a header row and data rows") from None
+    except csv.Error as exc:
+        raise ImportFileError(f"the header row is not valid CSV: {exc}") from exc
+    header = [h.strip() for h in header]
+    bad = next((h for h in header if _undecodable(h) is not None), None)
+    if bad is not None:
+        raise ImportFileError("the header row is not UTF-8; re-save the file as UTF-8")
+    if len(set(header)) != len(header):
+        dup = next(h for h in header if header.count(h) > 1)
+        raise ImportFileError(f"column {dup!r} appears twice in the header", field=dup)
+    width = len(header)
+
+    def records() -> Iterator[RawRecord]:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield RawRecord(reader.line_num, None, Problem(reader.line_num, None, "", None,
+                                                               f"not valid CSV: {exc}"))
+                continue
+            line = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != width:
+                yield RawRecord(line, None, Problem(
+                    line, row[header.index("functional_reference_id")] if "functional_reference_id" in header
+                    and len(row) > header.index("functional_reference_id") else None, "", None,
+                    f"the row has {len(row)} fields but the header has {width}; a separator inside an unquoted "
+                    "value shifts the columns — quote values that contain commas"))
+                continue
+            joined = "".join(row)
+            if not joined.isascii() and _undecodable(joined) is not None:
+                for column, value in zip(header, row, strict=True):
+                    at = _undecodable(value)
+                    if at is not None:
+                        yield RawRecord(line, None, _utf8_problem(line, column, value, at))
+                        break
+                continue
+            yield RawRecord(line, dict(zip(header, row, strict=True)))
+
+    return header, records()
+
+
+def read_jsonl(stream: IO[bytes]) -> tuple[None, Iterator[RawRecord]]:
+    def records() -> Iterator[RawRecord]:
+        for number, raw in enumerate(stream, 1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield RawRecord(number, None, Problem(number, None, "", None,
+                                                      f"byte 0x{raw[exc.start]:02X} is not UTF-8; re-save as UTF-8"))
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield RawRecord(number, None, Problem(number, None, "", text[:80],
+                                                      f"not valid JSON ({exc.msg} at column {exc.colno})"))
+                continue
+            if not isinstance(value, dict):
+                yield RawRecord(number, None, Problem(number, None, "", text[:80],
+                                                      "each line must be one JSON object (a declaration)"))
+                continue
+            yield RawRecord(number, value)
+
+    return None, records()
+
+
+def read_parquet(source: Path | IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(source)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ImportFileError(f"not a readable Parquet file: {exc}") from exc
+    columns = list(parquet.schema_arrow.names)
+
+    def records() -> Iterator[RawRecord]:
+        row = 0
+        for batch in parquet.iter_batches(batch_size=10_000):
+            for values in batch.to_pylist():
+                row += 1
+                yield RawRecord(row, values)
+
+    return columns, records()
+
+
+def open_records(source: Path | IO[bytes], fmt: str) -> tuple[list[str] | None, Iterator[RawRecord]]:
+    if fmt == "parquet":
+        return read_parquet(source)
+    stream = source.open("rb") if isinstance(source, Path) else source
+    return read_csv(stream) if fmt == "csv" else read_jsonl(stream)
+
+
+# --- writers -----------------------------------------------------------------------------------------------------
+
+
+def parquet_schema(columns: list[str]) -> Any:
+    import pyarrow as pa
+
+    types = {"sequence_number": pa.int32(), "quantity": pa.float64(), "net_mass_kg": pa.float64(),
+             "gross_mass_kg": pa.float64(), "customs_value_amount": pa.decimal128(18, 2),
+             "duty_tax_amount": pa.decimal128(18, 2), "duty_rate": pa.decimal128(9, 4)}
+    return pa.schema([(c, types.get(c, pa.string())) for c in columns])
+
+
+def write_parquet_batch(writer: Any, schema: Any, records: list[dict[str, Any]]) -> None:
+    import decimal
+
+    import pyarrow as pa
+
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+    for rec in records:
+        for name in schema.names:
+            columns[name].append(rec.get(name))
+    arrays = []
+    for field in schema:
+        values = columns[field.name]
+        if pa.types.is_decimal(field.type):
+            values = [None if v is None else decimal.Decimal(v) for v in values]
+        arrays.append(pa.array(values, type=field.type))
+    writer.write_batch(pa.record_batch(arrays, schema=schema))

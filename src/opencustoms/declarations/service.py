@@ -1,0 +1,236 @@
+"""Public face of declarations: create, read, search, import, export.
+
+Every function takes the acting Identity. Reads by someone without the personal-data permission return
+pseudonymised parties (keyed HMAC of the identifier; names and addresses withheld); reads that reveal personal
+data are written to the audit log with the declaration reference.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, select
+
+from opencustoms.declarations import repository
+from opencustoms.declarations.errors import (
+    DeclarationNotFoundError,
+    DuplicateDeclarationError,
+    ImportFileError,
+)
+from opencustoms.declarations.formats import detect_format, open_records, parquet_schema, write_parquet_batch
+from opencustoms.declarations.importer import ImportReport, run_import
+from opencustoms.declarations.layouts import FLAT_COLUMNS, FlatLayout, all_layouts
+from opencustoms.declarations.repository import SearchFilters
+from opencustoms.model import Declaration, Party
+from opencustoms.reference import service as reference
+from opencustoms.security.pseudonyms import Pseudonymiser
+from opencustoms.security.roles import Permission
+from opencustoms.security.service import Identity, record, record_many
+from opencustoms.store.tables import declarations
+
+DEFAULT_LAYOUT = {"csv": "flat", "parquet": "flat", "jsonl": "native"}
+
+
+@dataclass
+class Page:
+    items: list[Declaration]
+    total: int
+    limit: int
+    offset: int
+    pseudonymised: bool
+
+
+def validate(engine: Engine, data: dict[str, Any]) -> Declaration:
+    """Validate without storing (raises pydantic ValidationError with field-level detail). HS codes are checked
+    against the loaded HS edition in force on the acceptance date."""
+    nomenclature = reference.nomenclatures(engine).for_date(data.get("acceptance_date"))
+    return Declaration.model_validate(data, context={"nomenclature": nomenclature})
+
+
+def create(engine: Engine, actor: Identity, data: dict[str, Any] | Declaration) -> Declaration:
+    actor.require(Permission.DECLARATIONS_WRITE)
+    declaration = validate(engine, data if isinstance(data, dict) else data.model_dump(mode="json"))
+    with engine.begin() as conn:
+        if repository.existing_references(conn, [declaration.functional_reference_id]):
+            raise DuplicateDeclarationError(declaration.functional_reference_id)
+        repository.insert_rows(conn, [repository.to_rows(declaration)])
+        record(conn, actor, "create", "declaration", declaration.functional_reference_id)
+    return declaration
+
+
+def pseudonymise_declaration(declaration: Declaration, pseudonymiser: Pseudonymiser) -> Declaration:
+    """A copy whose parties carry only a pseudonym, their country and AEO status."""
+    def mask(party: Party | None) -> Party | None:
+        if party is None:
+            return None
+        return Party(id=pseudonymiser(party.id), country_code=party.country_code or
+                     (party.address.country_code if party.address else None),
+                     aeo_status=party.aeo_status)
+
+    return declaration.model_copy(update={role: mask(getattr(declaration, role))
+                                          for role in ("declarant", "importer", "exporter", "seller", "carrier")})
+
+
+def _present(engine: Engine, actor: Identity, items: list[Declaration], pseudonymiser: Pseudonymiser,
+             purpose: str | None) -> tuple[list[Declaration], bool]:
+    if actor.can(Permission.PERSONAL_DATA_READ):
+        with engine.begin() as conn:
+            record_many(conn, actor, "read", "declaration", [d.functional_reference_id for d in items],
+                        purpose=purpose)
+        return items, False
+    return [pseudonymise_declaration(d, pseudonymiser) for d in items], True
+
+
+def get(engine: Engine, actor: Identity, reference_id: str, pseudonymiser: Pseudonymiser,
+        purpose: str | None = None) -> tuple[Declaration, bool]:
+    """One declaration, and whether its parties were pseudonymised for this reader."""
+    actor.require(Permission.DECLARATIONS_READ)
+    with engine.connect() as conn:
+        declaration_id = repository.id_of(conn, reference_id)
+        if declaration_id is None:
+            raise DeclarationNotFoundError(reference_id)
+        [declaration] = repository.load(conn, [declaration_id])
+    [shown], masked = _present(engine, actor, [declaration], pseudonymiser, purpose)
+    return shown, masked
+
+
+def search(engine: Engine, actor: Identity, filters: SearchFilters, pseudonymiser: Pseudonymiser, *,
+           limit: int = 50, offset: int = 0, purpose: str | None = None) -> Page:
+    actor.require(Permission.DECLARATIONS_READ)
+    if filters.party_id and filters.party_id.startswith("p_") and not actor.can(Permission.PERSONAL_DATA_READ):
+        raise ImportFileError("searching by pseudonym is not supported yet; ask an officer to search by "
+                              "the trader number", field="party_id")
+    limit = max(1, min(limit, 500))
+    with engine.connect() as conn:
+        ids, total = repository.search(conn, filters, limit=limit, offset=max(0, offset))
+        items = repository.load(conn, ids)
+    shown, masked = _present(engine, actor, items, pseudonymiser, purpose)
+    return Page(shown, total, limit, offset, masked)
+
+
+def layouts() -> dict[str, str]:
+    return {name: layout.description for name, layout in all_layouts().items()}
+
+
+def import_file(engine: Engine, actor: Identity, source: Path | IO[bytes], *, name: str | None = None,
+                fmt: str | None = None, layout: str | None = None, batch_size: int = 1000,
+                progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import a CSV, JSON Lines or Parquet file in one of the layouts (native, flat, kcs, or a plugin's)."""
+    actor.require(Permission.DECLARATIONS_WRITE)
+    display = name or (source.name if isinstance(source, Path) else "upload")
+    fmt = detect_format(display, fmt)
+    layout_name = layout or DEFAULT_LAYOUT[fmt]
+    known = all_layouts()
+    if layout_name not in known:
+        raise ImportFileError(f"unknown layout {layout_name!r}; choose one of {', '.join(known)}", field="layout")
+    chosen = known[layout_name]
+    if isinstance(source, Path) and not source.is_file():
+        raise ImportFileError(f"no file at {source}; check the path", field="file")
+    columns, records = open_records(source, fmt)
+    chosen.check_columns(columns)
+    report = run_import(engine, chosen.candidates(records), chosen, source=display, actor=actor.username,
+                        nomenclatures=reference.nomenclatures(engine), batch_size=batch_size, progress=progress)
+    with engine.begin() as conn:
+        record(conn, actor, "import", "import", str(report.import_id), detail=report.summary())
+    return report
+
+
+def count(engine: Engine, actor: Identity, filters: SearchFilters | None = None) -> int:
+    actor.require(Permission.DECLARATIONS_READ)
+    with engine.connect() as conn:
+        return len(repository.iter_ids(conn, filters or SearchFilters()))
+
+
+def _iter_declarations(engine: Engine, filters: SearchFilters, chunk: int = 1000) -> Iterator[list[Declaration]]:
+    with engine.connect() as conn:
+        ids = repository.iter_ids(conn, filters)
+        for start in range(0, len(ids), chunk):
+            yield repository.load(conn, ids[start:start + chunk])
+
+
+def _national_columns(engine: Engine, filters: SearchFilters) -> list[str]:
+    keys: set[str] = set()
+    with engine.connect() as conn:
+        ids = repository.iter_ids(conn, filters)
+        for start in range(0, len(ids), 5000):
+            for value in conn.execute(select(declarations.c.national_extensions)
+                                      .where(declarations.c.id.in_(ids[start:start + 5000]))).scalars():
+                keys.update(value or {})
+    return sorted(keys)
+
+
+def export(engine: Engine, actor: Identity, destination: Path, pseudonymiser: Pseudonymiser, *,
+           fmt: str | None = None, filters: SearchFilters | None = None,
+           progress: Callable[[int], None] | None = None) -> int:
+    """Write declarations to CSV / Parquet (flat layout) or JSON Lines (native). Parties are pseudonymised for
+    a reader without the personal-data permission. Returns the number of declarations written."""
+    actor.require(Permission.DECLARATIONS_READ)
+    fmt = detect_format(destination.name, fmt)
+    filters = filters or SearchFilters()
+    masked = not actor.can(Permission.PERSONAL_DATA_READ)
+    written = 0
+    columns = list(FLAT_COLUMNS) + (_national_columns(engine, filters) if fmt != "jsonl" else [])
+    tmp = destination.with_name(destination.name + ".partial")
+    parquet_writer = None
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") if fmt != "parquet" else _null() as handle:
+            csv_writer = None
+            if fmt == "csv":
+                csv_writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="raise")
+                csv_writer.writeheader()
+            for chunk in _iter_declarations(engine, filters):
+                if masked:
+                    chunk = [pseudonymise_declaration(d, pseudonymiser) for d in chunk]
+                if fmt == "jsonl":
+                    handle.writelines(d.model_dump_json(exclude_none=True) + "\n" for d in chunk)
+                else:
+                    rows = [r for d in chunk for r in FlatLayout.to_records(d)]
+                    if csv_writer is not None:
+                        csv_writer.writerows(rows)
+                    else:
+                        import pyarrow.parquet as pq
+
+                        schema = parquet_schema(columns)
+                        parquet_writer = parquet_writer or pq.ParquetWriter(tmp, schema)
+                        write_parquet_batch(parquet_writer, schema, rows)
+                written += len(chunk)
+                if progress:
+                    progress(len(chunk))
+        if fmt == "parquet":
+            if parquet_writer is None:
+                import pyarrow.parquet as pq
+
+                parquet_writer = pq.ParquetWriter(tmp, parquet_schema(columns))
+            parquet_writer.close()
+        tmp.replace(destination)
+    finally:
+        tmp.unlink(missing_ok=True)
+    with engine.begin() as conn:
+        record(conn, actor, "export", "declaration", None,
+               detail={"destination": destination.name, "format": fmt, "count": written, "pseudonymised": masked})
+    return written
+
+
+class _null:
+    def __enter__(self) -> Any:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+def schema() -> dict[str, Any]:
+    return Declaration.model_json_schema()
+
+
+def schema_json() -> str:
+    return json.dumps(schema(), indent=2)
+
+
+__all__ = ["Page", "SearchFilters", "ValidationError", "create", "export", "get", "import_file", "search"]

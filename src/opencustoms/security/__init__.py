@@ -1,0 +1,1 @@
+"""Security core: administrations, officers and roles, API tokens, the audit log, pseudonyms."""

@@ -1,0 +1,54 @@
+"""Roles and what each may do. A role is a named set of permissions; an identity holds one or more roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    RISK_ANALYST = "risk_analyst"
+    SUPERVISOR = "supervisor"
+    DATA_PROTECTION_OFFICER = "data_protection_officer"
+    PARTNER = "partner"
+    DEVICE = "device"
+    ADMINISTRATOR = "administrator"
+
+
+class Permission(StrEnum):
+    DECLARATIONS_READ = "declarations:read"
+    DECLARATIONS_WRITE = "declarations:write"
+    PERSONAL_DATA_READ = "personal_data:read"
+    INSPECTIONS_WRITE = "inspections:write"
+    RISK_MANAGE = "risk:manage"
+    AUDIT_READ = "audit:read"
+    USERS_MANAGE = "users:manage"
+    REFERENCE_WRITE = "reference:write"
+    LEDGER_READ = "ledger:read"
+    LEDGER_WRITE = "ledger:write"
+    DEVICE_EVENTS_WRITE = "device_events:write"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    # Frontline officers see declarations in full (they clear goods for named traders).
+    Role.OFFICER: frozenset({P.DECLARATIONS_READ, P.DECLARATIONS_WRITE, P.PERSONAL_DATA_READ, P.INSPECTIONS_WRITE,
+                             P.LEDGER_READ}),
+    # Analysts work on pseudonymised parties: patterns, not people.
+    Role.RISK_ANALYST: frozenset({P.DECLARATIONS_READ, P.RISK_MANAGE, P.LEDGER_READ}),
+    Role.SUPERVISOR: frozenset({P.DECLARATIONS_READ, P.DECLARATIONS_WRITE, P.PERSONAL_DATA_READ, P.INSPECTIONS_WRITE,
+                                P.RISK_MANAGE, P.AUDIT_READ, P.LEDGER_READ, P.LEDGER_WRITE}),
+    Role.DATA_PROTECTION_OFFICER: frozenset({P.DECLARATIONS_READ, P.PERSONAL_DATA_READ, P.AUDIT_READ}),
+    Role.PARTNER: frozenset({P.LEDGER_READ}),
+    Role.DEVICE: frozenset({P.DEVICE_EVENTS_WRITE}),
+    # IT staff run the installation; they load data but see parties only pseudonymised.
+    Role.ADMINISTRATOR: frozenset({P.USERS_MANAGE, P.REFERENCE_WRITE, P.DECLARATIONS_READ, P.DECLARATIONS_WRITE,
+                                   P.AUDIT_READ}),
+}
+
+
+def permissions_of(roles: frozenset[Role] | set[Role] | list[Role]) -> frozenset[Permission]:
+    out: set[Permission] = set()
+    for role in roles:
+        out |= ROLE_PERMISSIONS[Role(role)]
+    return frozenset(out)

@@ -1,0 +1,222 @@
+"""Public face of the security core.
+
+Identities are officers (or devices, or partner administrations) belonging to an administration, holding roles.
+API tokens are random 256-bit secrets shown once and stored only as SHA-256 hashes. Every read or change of a
+declaration or a party by a person is written to the append-only audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from opencustoms.reference.codes import check_country
+from opencustoms.security.errors import AuthenticationError, PermissionDeniedError, UserError
+from opencustoms.security.roles import Permission, Role, permissions_of
+from opencustoms.store.tables import administrations, api_tokens, audit_log, users
+
+TOKEN_PREFIX = "oc_"
+_USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is acting: a user with roles, or the local operator using the CLI."""
+
+    username: str
+    administration_code: str
+    roles: frozenset[Role]
+    permissions: frozenset[Permission] = field(default=frozenset())
+
+    @classmethod
+    def of(cls, username: str, administration_code: str, roles: Iterable[Role | str]) -> Identity:
+        role_set = frozenset(Role(r) for r in roles)
+        return cls(username, administration_code, role_set, permissions_of(role_set))
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: Permission) -> None:
+        if permission not in self.permissions:
+            raise PermissionDeniedError(
+                f"{self.username} (roles: {', '.join(sorted(self.roles)) or 'none'}) lacks the permission "
+                f"{permission.value}; ask an administrator for a role that grants it"
+            )
+
+
+def local_operator(administration_code: str = "XX") -> Identity:
+    """The identity of someone running the CLI on the server itself: full rights, audited as 'cli'."""
+    return Identity.of("cli", administration_code, [Role.ADMINISTRATOR, Role.SUPERVISOR])
+
+
+# --- administrations and users -----------------------------------------------------------------------------
+
+
+def ensure_administration(engine: Engine, code: str, name: str, country_code: str) -> None:
+    check_country(country_code, "country_code")
+    with engine.begin() as conn:
+        exists = conn.execute(select(administrations.c.code).where(administrations.c.code == code)).first()
+        if not exists:
+            conn.execute(insert(administrations).values(code=code, name=name, country_code=country_code.upper(),
+                                                         created_at=utcnow()))
+
+
+def create_user(engine: Engine, actor: Identity, username: str, administration_code: str | None,
+                roles: Iterable[str], full_name: str | None = None) -> dict[str, Any]:
+    """Create a user. Without an administration code, the installation's only administration is used."""
+    actor.require(Permission.USERS_MANAGE)
+    if not _USERNAME_RE.match(username):
+        raise UserError(
+            f"username {username!r} must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'",
+            field="username",
+        )
+    try:
+        role_set = sorted({Role(r).value for r in roles})
+    except ValueError as exc:
+        raise UserError(f"unknown role; choose from {', '.join(r.value for r in Role)}", field="roles") from exc
+    if not role_set:
+        raise UserError("a user needs at least one role", field="roles")
+    with engine.begin() as conn:
+        known = list(conn.execute(select(administrations.c.code)).scalars())
+        if administration_code is None and len(known) == 1:
+            administration_code = known[0]
+        if administration_code not in known:
+            raise UserError(f"administration {administration_code!r} does not exist (known: "
+                            f"{', '.join(known) or 'none'}); register it with `opencustoms init --administration "
+                            "CODE`", field="administration_code")
+        if conn.execute(select(users.c.id).where(users.c.username == username)).first():
+            raise UserError(f"user {username!r} already exists", field="username")
+        conn.execute(insert(users).values(username=username, full_name=full_name, roles=role_set, active=True,
+                                          administration_code=administration_code, created_at=utcnow()))
+        record(conn, actor, "create", "user", username, detail={"roles": role_set})
+    return {"username": username, "administration_code": administration_code, "roles": role_set,
+            "full_name": full_name, "active": True}
+
+
+def list_users(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
+    actor.require(Permission.USERS_MANAGE)
+    with engine.connect() as conn:
+        rows = conn.execute(select(users).order_by(users.c.username)).mappings().all()
+    return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+
+
+def set_user_active(engine: Engine, actor: Identity, username: str, active: bool) -> None:
+    actor.require(Permission.USERS_MANAGE)
+    with engine.begin() as conn:
+        result = conn.execute(update(users).where(users.c.username == username).values(active=active))
+        if result.rowcount == 0:
+            raise UserError(f"user {username!r} does not exist", field="username")
+        record(conn, actor, "enable" if active else "disable", "user", username)
+
+
+# --- tokens --------------------------------------------------------------------------------------------------
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(engine: Engine, actor: Identity, username: str, label: str | None = None,
+                valid_days: int | None = 365) -> str:
+    """A new API token for ``username``. The token is returned once; only its hash is stored."""
+    if actor.username != username:
+        actor.require(Permission.USERS_MANAGE)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    with engine.begin() as conn:
+        user = conn.execute(select(users.c.id, users.c.active).where(users.c.username == username)).first()
+        if user is None:
+            raise UserError(f"user {username!r} does not exist; create it with `opencustoms users add`",
+                            field="username")
+        conn.execute(insert(api_tokens).values(
+            user_id=user.id, token_hash=_hash_token(token), label=label, created_at=now,
+            expires_at=now + dt.timedelta(days=valid_days) if valid_days else None))
+        record(conn, actor, "issue_token", "user", username, detail={"label": label})
+    return token
+
+
+def revoke_tokens(engine: Engine, actor: Identity, username: str) -> int:
+    actor.require(Permission.USERS_MANAGE)
+    with engine.begin() as conn:
+        user = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+        if user is None:
+            raise UserError(f"user {username!r} does not exist", field="username")
+        result = conn.execute(update(api_tokens)
+                              .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
+                              .values(revoked_at=utcnow()))
+        record(conn, actor, "revoke_tokens", "user", username, detail={"count": result.rowcount})
+    return int(result.rowcount)
+
+
+def authenticate(engine: Engine, token: str) -> Identity:
+    """The identity behind a bearer token, or AuthenticationError saying why not."""
+    if not token.startswith(TOKEN_PREFIX):
+        raise AuthenticationError("the token is not an OpenCustoms API token (they start with 'oc_'); "
+                                  "get one with `opencustoms users token USERNAME`")
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(users.c.username, users.c.administration_code, users.c.roles, users.c.active,
+                   api_tokens.c.expires_at, api_tokens.c.revoked_at)
+            .join(users, users.c.id == api_tokens.c.user_id)
+            .where(api_tokens.c.token_hash == _hash_token(token))
+        ).first()
+    if row is None:
+        raise AuthenticationError("unknown API token; get a new one with `opencustoms users token USERNAME`")
+    if row.revoked_at is not None:
+        raise AuthenticationError("this API token was revoked; ask an administrator for a new one")
+    expires = row.expires_at
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=dt.UTC)
+    if expires is not None and expires < utcnow():
+        raise AuthenticationError("this API token has expired; ask an administrator for a new one")
+    if not row.active:
+        raise AuthenticationError(f"user {row.username!r} is disabled")
+    return Identity.of(row.username, row.administration_code, row.roles)
+
+
+# --- audit ---------------------------------------------------------------------------------------------------
+
+
+def record(conn: Connection, actor: Identity, action: str, object_type: str, object_id: str | None,
+           *, purpose: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Append one audit entry inside the caller's transaction (so the entry and the change commit together)."""
+    conn.execute(insert(audit_log).values(at=utcnow(), actor=actor.username, action=action,
+                                          object_type=object_type, object_id=object_id, purpose=purpose,
+                                          detail=detail))
+
+
+def record_many(conn: Connection, actor: Identity, action: str, object_type: str, object_ids: Iterable[str],
+                *, purpose: str | None = None) -> None:
+    now = utcnow()
+    rows = [dict(at=now, actor=actor.username, action=action, object_type=object_type, object_id=object_id,
+                 purpose=purpose, detail=None) for object_id in object_ids]
+    if rows:
+        conn.execute(insert(audit_log), rows)
+
+
+def read_audit(engine: Engine, actor: Identity, *, object_type: str | None = None, object_id: str | None = None,
+               who: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    actor.require(Permission.AUDIT_READ)
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(min(limit, 10_000))
+    if object_type:
+        query = query.where(audit_log.c.object_type == object_type)
+    if object_id:
+        query = query.where(audit_log.c.object_id == object_id)
+    if who:
+        query = query.where(audit_log.c.actor == who)
+    with engine.begin() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings().all()]
+        record(conn, actor, "read", "audit_log", None, detail={"object_type": object_type, "object_id": object_id,
+                                                                  "who": who, "rows": len(rows)})
+    return rows
