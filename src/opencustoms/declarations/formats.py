@@ -83,9 +83,9 @@ def read_csv(stream: IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != width:
-                yield RawRecord(line, None, Problem(
-                    line, row[header.index("functional_reference_id")] if "functional_reference_id" in header
-                    and len(row) > header.index("functional_reference_id") else None, "", None,
+                # Keep what can be read (the reference, usually) so the layout rejects the whole declaration.
+                yield RawRecord(line, dict(zip(header, row, strict=False)), Problem(
+                    line, None, "", None,
                     f"the row has {len(row)} fields but the header has {width}; a separator inside an unquoted "
                     "value shifts the columns — quote values that contain commas"))
                 continue
@@ -94,7 +94,9 @@ def read_csv(stream: IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
                 for column, value in zip(header, row, strict=True):
                     at = _undecodable(value)
                     if at is not None:
-                        yield RawRecord(line, None, _utf8_problem(line, column, value, at))
+                        readable = {h: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                                    for h, v in zip(header, row, strict=True)}
+                        yield RawRecord(line, readable, _utf8_problem(line, column, value, at))
                         break
                 continue
             yield RawRecord(line, dict(zip(header, row, strict=True)))

@@ -103,7 +103,7 @@ class NativeLayout:
 
     def candidates(self, records: Iterable[RawRecord]) -> Iterator[Candidate]:
         for rec in records:
-            if rec.values is None:
+            if rec.values is None or rec.problem is not None:
                 yield Candidate([rec.row], None, None, [rec.problem] if rec.problem else [])
                 continue
             ref = rec.values.get("functional_reference_id")
@@ -219,6 +219,20 @@ class FlatLayout:
         ref = str(ref) if ref is not None else None
         rows = [r.row for r in group]
         candidate = Candidate(rows, ref, None)
+        unreadable = [r for r in group if r.problem is not None]
+        if unreadable:
+            for r in unreadable:
+                assert r.problem is not None
+                r.problem.reference = ref
+                candidate.problems.append(r.problem)
+            if len(group) > 1:
+                candidate.problems.append(Problem(
+                    rows[0], ref, "functional_reference_id", ref,
+                    f"the whole declaration is rejected because row(s) {', '.join(str(r.row) for r in unreadable)} "
+                    "could not be read; a declaration is stored complete or not at all"))
+            if ref is not None:
+                seen.setdefault(ref, rows[0])
+            return candidate
         if ref is not None:
             if ref in seen:
                 candidate.problems.append(Problem(
@@ -398,7 +412,7 @@ class KcsLayout:
     def candidates(self, records: Iterable[RawRecord]) -> Iterator[Candidate]:
         seen: dict[str, int] = {}
         for rec in records:
-            if rec.values is None:
+            if rec.values is None or rec.problem is not None:
                 yield Candidate([rec.row], None, None, [rec.problem] if rec.problem else [])
                 continue
             v = {k: _clean(x) for k, x in rec.values.items()}

@@ -1,0 +1,119 @@
+"""Shared fixtures.
+
+``database_url`` runs a test against SQLite and against PostgreSQL. PostgreSQL tests are marked ``postgres``; they
+skip when the server is unreachable, and fail instead when OPENCUSTOMS_REQUIRE_SERVICES=1 (CI sets it). Each
+PostgreSQL test gets a fresh database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from opencustoms.security.pseudonyms import Pseudonymiser
+from opencustoms.security.service import ensure_administration, local_operator
+from opencustoms.store.database import init_database, open_database
+
+POSTGRES_ADMIN_URL = os.environ.get("OPENCUSTOMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_SERVICES = os.environ.get("OPENCUSTOMS_REQUIRE_SERVICES") == "1"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """A file of the shared data sets, or a skip (a failure under OPENCUSTOMS_REQUIRE_SERVICES=1)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        message = f"shared data file {path} is not present"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def _postgres_or_skip() -> None:
+    try:
+        with create_engine(POSTGRES_ADMIN_URL).connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " (OPENCUSTOMS_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    _postgres_or_skip()
+    name = f"oc_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        open_database.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str):  # type: ignore[no-untyped-def]
+    engine = init_database(database_url)
+    ensure_administration(engine, "NL", "Dutch Customs (test)", "NL")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def operator():  # type: ignore[no-untyped-def]
+    return local_operator("NL")
+
+
+@pytest.fixture
+def pseudonymiser() -> Pseudonymiser:
+    return Pseudonymiser(b"test-key-" * 4)
+
+
+def sample_declaration(reference: str = "LRN-0001", **changes: Any) -> dict[str, Any]:
+    """A complete, valid import declaration as a JSON-like dict."""
+    data: dict[str, Any] = {
+        "functional_reference_id": reference,
+        "type_code": "import",
+        "acceptance_date": "2025-03-04",
+        "declaration_office_id": "NL000396",
+        "procedure_code": "4000",
+        "declarant": {"id": "NL100000001", "name": "Kade Brokers BV", "country_code": "NL"},
+        "importer": {"id": "NL200000002", "name": "Tulip Trading BV",
+                     "address": {"line": "Maasboulevard 1", "city_name": "Rotterdam", "postcode_id": "3011",
+                                 "country_code": "NL"}, "aeo_status": "certified", "aeo_certificate_id": "NLAEOF0001"},
+        "seller": {"id": "CN300000003", "name": "Shenzhen Widgets Ltd", "country_code": "CN"},
+        "transport": {"mode_code": "1", "id": "EVER GIVEN", "vessel_imo": "9811000", "vessel_mmsi": "353136000",
+                      "container_ids": ["CSQU3054383"], "loading_location": "CNSZX", "unloading_location": "NLRTM",
+                      "departure_country_code": "CN", "itinerary_country_codes": ["CN", "SG", "NL"]},
+        "additional_documents": [{"type_code": "861", "id": "COO-2025-77", "issue_date": "2025-02-20",
+                                  "issuer_country_code": "CN"}],
+        "goods_items": [
+            {"sequence_number": 1, "hs_code": "847130", "description": "laptops", "quantity": 100,
+             "quantity_unit": "NAR", "net_mass_kg": 220.0, "gross_mass_kg": 260.0, "customs_value_amount": "45000.00",
+             "customs_value_currency": "USD", "origin_country_code": "CN", "duty_rate": "0",
+             "duty_tax_amount": "9450.00"},
+            {"sequence_number": 2, "hs_code": "62034235", "description": "men's cotton trousers", "quantity": 500,
+             "quantity_unit": "NAR", "net_mass_kg": 300.0, "gross_mass_kg": 320.0, "customs_value_amount": "6000.00",
+             "customs_value_currency": "USD", "origin_country_code": "CN", "duty_rate": "12",
+             "duty_tax_amount": "0.00", "preference": {"code": "300", "agreement": "test FTA",
+                                                      "proving_document_id": "COO-2025-77"}},
+        ],
+    }
+    data.update(changes)
+    return data
