@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, select
+from sqlalchemy import Connection, Date, Numeric, Select, Table, and_, func, insert, select
 
 from opencustoms.model import Declaration
 from opencustoms.store.tables import (
@@ -114,8 +114,40 @@ def insert_rows(conn: Connection, batch: Sequence[DeclarationRows]) -> list[int]
                 child["declaration_id"] = new_id
                 children[table].append(child)
     for table, rows_ in children.items():
-        conn.execute(insert(table), rows_)
+        bulk_insert(conn, table, rows_)
     return ids
+
+
+def _sqlite_converter(column: Any) -> Any:
+    """sqlite3 takes neither Decimal nor (from Python 3.12) date: convert them as SQLAlchemy would."""
+    if isinstance(column.type, Numeric):
+        return lambda v: None if v is None else str(v)
+    if isinstance(column.type, Date):
+        return lambda v: None if v is None else v.isoformat()
+    return None
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows with the driver's executemany, skipping SQLAlchemy's per-row parameter processing
+    (the hot path of an import). Only for tables without JSON columns; values must be plain Python types."""
+    if not rows:
+        return
+    cols = [c for c in table.columns if c.name in rows[0]]
+    names = [c.name for c in cols]
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
+    params = [tuple(r[n] for n in names) for r in rows]
+    if conn.dialect.name == "sqlite":
+        converters = [(i, f) for i, c in enumerate(cols) if (f := _sqlite_converter(c)) is not None]
+        if converters:
+            converted = []
+            for p in params:
+                row = list(p)
+                for i, f in converters:
+                    row[i] = f(row[i])
+                converted.append(tuple(row))
+            params = converted
+    conn.exec_driver_sql(sql, params)
 
 
 def insert_labels(conn: Connection, labels: Sequence[dict[str, Any]]) -> None:

@@ -1,0 +1,124 @@
+"""`opencustoms demo`: the main job on embedded defaults.
+
+Generates seeded synthetic declarations (see docs/demo-data.md), writes them as a flat CSV, imports that file
+through the same pipeline as any other import into a fresh SQLite database under ./var/demo/, creates three demo
+users with API tokens, and serves the API. ``--check`` runs the same pipeline headless and verifies it through the
+API in-process, for CI and newcomers.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from opencustoms.config import Settings
+from opencustoms.context import Platform
+from opencustoms.declarations import service as declarations
+from opencustoms.declarations.layouts import FLAT_COLUMNS, FlatLayout
+from opencustoms.demo.generator import generate
+from opencustoms.errors import OpenCustomsError
+from opencustoms.model import Declaration
+from opencustoms.security import service as security
+
+DEMO_DIR = Path("var") / "demo"
+COUNTRY = "NL"
+USERS = (("officer", "officer", "Demo frontline officer"), ("analyst", "risk_analyst", "Demo risk analyst"),
+         ("admin", "administrator", "Demo IT administrator"))
+
+
+class DemoCheckError(OpenCustomsError):
+    status = 500
+    title = "Demo check failed"
+
+
+def write_dataset(directory: Path, count: int, seed: int, console: Console | None = None) -> tuple[Path, Path]:
+    """Generated declarations as a flat CSV, and their ground truth (fraud, pattern, revenue at stake)."""
+    csv_path, truth_path = directory / "declarations.csv", directory / "ground_truth.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as out, truth_path.open("w", newline="") as truth_out:
+        writer = csv.DictWriter(out, fieldnames=list(FLAT_COLUMNS))
+        writer.writeheader()
+        truth = csv.writer(truth_out)
+        truth.writerow(("functional_reference_id", "fraud", "pattern", "revenue_at_stake"))
+        for data, t in generate(count, seed=seed, country=COUNTRY):
+            writer.writerows(FlatLayout.to_records(Declaration.model_validate(data)))
+            truth.writerow((t.functional_reference_id, int(t.fraud), t.pattern or "", t.revenue_at_stake))
+    return csv_path, truth_path
+
+
+def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[Platform, dict[str, str], Any]:
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    settings = Settings(database_url=f"sqlite:///{directory / 'demo.db'}", data_dir=directory,
+                        administration=COUNTRY)
+    platform = Platform(settings)
+    engine = platform.initialise()
+    security.ensure_administration(engine, COUNTRY, "Demo customs administration", COUNTRY)
+    operator = security.local_operator(COUNTRY)
+    console.print(f"generating {count:,} declarations (seed {seed})")
+    csv_path, truth_path = write_dataset(directory, count, seed, console)
+    with console.status("importing them through the import pipeline"):
+        report = declarations.import_file(engine, operator, csv_path)
+    console.print(f"import {report.import_id}: {report.accepted:,} accepted, {report.rejected:,} rejected")
+    if report.rejected:
+        report.write_csv(directory / "import-problems.csv")
+    tokens = {}
+    for username, role, full_name in USERS:
+        security.create_user(engine, operator, username, COUNTRY, [role], full_name)
+        tokens[username] = security.issue_token(engine, operator, username, "demo", valid_days=30)
+    (directory / "tokens.txt").write_text("".join(f"{u}\t{t}\n" for u, t in tokens.items()))
+    (directory / "tokens.txt").chmod(0o600)
+    console.print(f"ground truth for the risk engine: {truth_path}")
+    return platform, tokens, report
+
+
+def verify(platform: Platform, tokens: dict[str, str], expected: int) -> dict[str, Any]:
+    """Exercise the API in-process the way a client would; raise DemoCheckError on any surprise."""
+    from fastapi.testclient import TestClient
+
+    from opencustoms.api import create_app
+
+    def auth(user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[user]}"}
+
+    with TestClient(create_app(platform)) as client:
+        health = client.get("/health").json()
+        if health.get("status") != "ok":
+            raise DemoCheckError(f"health check failed: {health}")
+        page = client.get("/declarations", params={"limit": 5}, headers=auth("officer")).json()
+        if page.get("total") != expected:
+            raise DemoCheckError(f"the API lists {page.get('total')} declarations, {expected} were imported")
+        reference = page["items"][0]["functional_reference_id"]
+        full = client.get(f"/declarations/{reference}", headers=auth("officer")).json()
+        masked = client.get(f"/declarations/{reference}", headers=auth("analyst")).json()
+        if full["pseudonymised"] or not masked["pseudonymised"]:
+            raise DemoCheckError("pseudonymisation by role does not behave as documented")
+        if masked["declaration"]["importer"]["id"] == full["declaration"]["importer"]["id"]:
+            raise DemoCheckError("the analyst saw the real importer identifier")
+        audit = client.get("/audit", params={"object_id": reference}, headers=auth("admin")).json()
+        if not any(a["actor"] == "officer" and a["action"] == "read" for a in audit):
+            raise DemoCheckError("the officer's read was not audited")
+    return {"declarations": expected, "sample": reference}
+
+
+def main(*, check: bool, count: int, seed: int, host: str, port: int, console: Console) -> None:
+    platform, tokens, report = prepare(DEMO_DIR, count, seed, console)
+    if check:
+        result = verify(platform, tokens, report.accepted)
+        console.print(f"demo check passed: {result['declarations']:,} declarations served, audited and "
+                      "pseudonymised by role")
+        return
+    import uvicorn
+
+    from opencustoms.api import create_app
+
+    console.print(f"\nOpenCustoms demo on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    console.print(f"API tokens (also in {DEMO_DIR / 'tokens.txt'}):")
+    for username, token in tokens.items():
+        console.print(f"  {username:8} {token}")
+    console.print("Press Ctrl-C to stop.\n")
+    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
