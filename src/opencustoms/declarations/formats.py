@@ -20,7 +20,6 @@ from opencustoms.declarations.layouts import Problem, RawRecord
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
              ".parquet": "parquet", ".pq": "parquet"}
-csv.field_size_limit(10 * 1024 * 1024)
 
 
 def detect_format(name: str, fmt: str | None = None) -> str:

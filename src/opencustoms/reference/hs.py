@@ -122,8 +122,8 @@ class Nomenclature:
         if known not in self.entries:
             hint = self._nearest(known)
             raise InvalidCodeError(
-                (f"{known} is not in HS {self.edition}" if value == known
-                 else f"{code!r}: its subheading {known} is not in HS {self.edition}")
+                ("" if code == known else f"{code!r}: ") + ("its subheading " if len(value) > 6 else "")
+                + f"{known} is not in HS {self.edition}"
                 + (f"; {hint}" if hint else ""), field=field
             )
         return value

@@ -64,23 +64,28 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
-def head_revision() -> str:
+def head_revisions() -> frozenset[str]:
+    """The newest migration of every branch. The core schema is one branch; each pillar (risk, ledger, documents,
+    iot) keeps its tables on a branch of its own that starts from the core, so pillars never race for a revision."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    assert head is not None
-    return head
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+def current_revision(engine: Engine) -> str:
+    """The applied revisions as one display string (sorted, '+'-joined)."""
+    return "+".join(sorted(current_revisions(engine)))
 
 
 def init_database(url: str) -> Engine:
-    """Create or upgrade the schema to the newest migration; safe to run again."""
+    """Create or upgrade the schema to the newest migration of every branch; safe to run again."""
     engine = create_database_engine(url)
-    command.upgrade(_alembic_config(engine), "head")
+    command.upgrade(_alembic_config(engine), "heads")
     return engine
 
 
@@ -89,10 +94,10 @@ def open_database(url: str) -> Engine:
     """An engine for a database whose schema is up to date, or a clear error telling to run `opencustoms init`."""
     engine = create_database_engine(url)
     try:
-        revision = current_revision(engine)
+        revisions = current_revisions(engine)
     except Exception as exc:  # connection refused, bad credentials, unreadable file
         raise StoreError(f"cannot open the database at {make_url(normalise_url(url)).render_as_string()}: "
                          f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
-    if revision != head_revision():
+    if revisions != head_revisions():
         raise DatabaseNotInitialisedError(make_url(normalise_url(url)).render_as_string())
     return engine
