@@ -21,6 +21,7 @@ from opencustoms.reference import codes
 from opencustoms.reference import service as reference
 from opencustoms.security import service as security
 from opencustoms.security.roles import Role
+from opencustoms.store.registry import PILLARS, pillar_module
 
 app = typer.Typer(help="OpenCustoms: declarations, risk, ledger, documents and IoT on one data model.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -28,6 +29,10 @@ reference_app = typer.Typer(help="Reference data: HS nomenclature, code checks."
 users_app = typer.Typer(help="Officers, roles and API tokens.", no_args_is_help=True)
 app.add_typer(reference_app, name="reference")
 app.add_typer(users_app, name="users")
+for _pillar in PILLARS:
+    _commands = pillar_module(f"opencustoms.cli_{_pillar}")
+    if _commands is not None:
+        app.add_typer(_commands.app, name=_pillar)
 console = Console()
 err = Console(stderr=True)
 

@@ -7,11 +7,13 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 
 from opencustoms.store.database import init_database, open_database
+from opencustoms.store.registry import load_all_tables
 from opencustoms.store.errors import DatabaseNotInitialisedError, StoreError
 from opencustoms.store.tables import audit_log, metadata
 
 
 def test_migrations_create_exactly_the_tables(engine) -> None:
+    load_all_tables()
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 

@@ -9,6 +9,7 @@ from opencustoms import __version__
 from opencustoms.api import problems
 from opencustoms.api.routes import audit, declarations, health, reference, users
 from opencustoms.context import Platform
+from opencustoms.store.registry import PILLARS, pillar_module
 
 LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>OpenCustoms</title>
 <style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;line-height:1.5}</style>
@@ -32,6 +33,10 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     problems.install(app)
     for module in (health, declarations, reference, users, audit):
         app.include_router(module.router)
+    for pillar in PILLARS:
+        routes = pillar_module(f"opencustoms.api.routes.{pillar}")
+        if routes is not None:
+            app.include_router(routes.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def landing() -> str:

@@ -630,8 +630,10 @@ _CHUNK = 4096
 _ITEMS_PER_DECLARATION = np.array([0.58, 0.24, 0.10, 0.05, 0.03])
 _SHARES = (0.50, 0.27, 0.23)  # undervaluation, misclassification, origin masking among non-cluster fraud
 _CLUSTER_MIX = (0.55, 0.25, 0.20)
-_LEGIT_DISCOUNT_RATE = 0.015  # legitimate low-priced consignments (clearance stock, samples): noise for valuation
-_DOC_LEAD = 120  # days before the period for which document dates are prepared
+_LEGIT_DISCOUNT_RATE = 0.03  # legitimate low-priced consignments (clearance stock, samples): noise for valuation
+_DOC_LEAD = 120
+_MAX_P = 0.6  # ceiling of one declaration's fraud probability outside the cluster
+_CN_NEIGHBOURS = ("VN", "TH", "MY", "KH", "ID", "PH", "KR", "TW")  # days before the period for which document dates are prepared
 
 # ISO 6346 letter values (A=10 ... Z=38, multiples of 11 skipped); used for container and MRN check digits.
 _LETTER_VALUE: dict[str, int] = {}
@@ -974,10 +976,11 @@ class _World:
                 start = float(rng.uniform(0.35, 0.6))
             else:
                 start = float(rng.uniform(0.05, 0.9)) if rng.random() < 0.2 else 0.0
-            bad = aeo is None and not in_cluster and rng.random() < 0.07
-            risk = float(rng.lognormal(0.0, 0.6)) * (6.0 if bad else 1.0)
-            risk *= 1.6 if start > 0 else 1.0
-            risk *= 1.3 if pct[i] < 0.3 else 1.0
+            # A few habitual offenders, more often among small traders; new traders are riskier.
+            bad = aeo is None and not in_cluster and rng.random() < (0.10 if pct[i] < 0.5 else 0.03)
+            risk = float(rng.lognormal(0.0, 0.5)) * (4.0 if bad else 1.0)
+            risk *= 1.5 if start > 0 else 1.0
+            risk *= 1.2 if pct[i] < 0.3 else 1.0
             risk *= {"certified": 0.06, "suspended": 1.5, "revoked": 2.0}.get(aeo or "", 1.0)
             # Declarant: large AEO importers often lodge their own declarations.
             if in_cluster:
@@ -991,7 +994,7 @@ class _World:
                     d = int(rng.choice(N_DECLARANTS, p=self.declarant_weight))
                 declarant = self.declarants[d]
                 if d in self.lax_declarants:
-                    risk *= 1.5
+                    risk *= 1.4
             weight = float(np.median(size)) * 2.5 if in_cluster else float(size[i])
             imp_party.append(party)
             imp_risk.append(1.0 if in_cluster else risk)
@@ -1056,7 +1059,7 @@ class _World:
             ln.exporter = ln.seller
         ln.claim = origin in self.prefs and rng.random() < 0.85
         ln.weight = float(rng.lognormal(0.0, 0.8))
-        ln.price = float(rng.lognormal(0.0, 0.2))
+        ln.price = float(rng.lognormal(0.0, 0.3))
         ln.qty = float(rng.lognormal(0.0, 0.5))
         self._route(ln, max(CATALOGUE[e].air_share for e in goods))
         return ln
@@ -1089,7 +1092,7 @@ class _World:
             # A hub seller (e.g. in Hong Kong) often ships from the hub itself.
             src = ln.hub if ln.hub and ln.hub in SEA_PORTS and rng.random() < 0.5 else o
             ports = SEA_PORTS[src]
-            if src in ("VN", "TH", "MY", "KH", "ID", "PH", "KR", "TW") and rng.random() < 0.01:
+            if src in _CN_NEIGHBOURS and rng.random() < 0.03:
                 ports = SEA_PORTS["CN"]  # consolidated through a Chinese port: legitimate, but looks odd
             pw = np.array([1.0 / (k + 1) for k in range(len(ports))])
             ln.loading = ports[int(rng.choice(len(ports), p=pw / pw.sum()))]
@@ -1099,7 +1102,7 @@ class _World:
             itin = [o] if o != dep else []
             itin.append(dep)
             hubs = [h for h in TRANSHIPMENT_HUBS[svc] if h not in (dep, cc)]
-            if src in ("VN", "TH", "MY", "KH", "ID", "PH", "KR", "TW") and rng.random() < 0.03:
+            if src in _CN_NEIGHBOURS and rng.random() < 0.10:
                 itin.append("CN")  # feeder call in China: legitimate noise for the origin-masking signal
             elif hubs and rng.random() < 0.25:
                 itin.append(self._pick(hubs))
@@ -1269,7 +1272,7 @@ class _World:
 
         def mean_p(scale: float) -> float:
             a = consts(scale)
-            return float(np.minimum(1.0, a[0] * comps[0] + a[1] * comps[1] + a[2] * comps[2]).mean())
+            return float(np.minimum(_MAX_P, a[0] * comps[0] + a[1] * comps[1] + a[2] * comps[2]).mean())
 
         lo, hi = 0.0, 1.0
         while mean_p(hi) < target and hi < 1e6:
@@ -1310,7 +1313,7 @@ class _World:
         pm = np.where(cl, _CLUSTER_MIX[1] * d["em"], a_m * d["cm"])
         po = np.where(cl, _CLUSTER_MIX[2] * d["eo"], a_o * d["co"])
         tot = pu + pm + po
-        p = np.where(cl, np.where(tot > 0, cluster_rate, 0.0), np.minimum(1.0, tot))
+        p = np.where(cl, np.where(tot > 0, cluster_rate, 0.0), np.minimum(_MAX_P, tot))
         u = rng.random((6, c))
         fraud = u[0] < p
         x = u[1] * tot
@@ -1389,18 +1392,18 @@ class _World:
             if m == "sea":
                 vname, imo, mmsi, flag, carrier = vessels[vessel_l[i]]
                 transport: dict[str, Any] = {
-                    "mode_code": "1", "identification_id": vname, "nationality_code": flag, "vessel_imo": imo,
+                    "mode_code": "1", "id": vname, "nationality_code": flag, "vessel_imo": imo,
                     "vessel_mmsi": mmsi, "container_ids": containers[cont_off_l[i]:cont_off_l[i + 1]]}
                 docs.append({"type_code": "705", "id": f"{CARRIERS[carrier][1]}{n1:07d}{n2 % 1000:03d}",
                              "issue_date": dates[di - lead_l[i] + 2]})
             elif m == "air":
-                transport = {"mode_code": "4", "identification_id": ln.ident[n1 % len(ln.ident)],
+                transport = {"mode_code": "4", "id": ln.ident[n1 % len(ln.ident)],
                              "nationality_code": ln.ident_cc}
                 serial = n1 % 10_000_000
                 docs.append({"type_code": "740", "id": f"{ln.awb}-{serial:07d}{serial % 7}",
                              "issue_date": dates[di - lead_l[i]]})
             else:
-                transport = {"mode_code": "3", "identification_id": ln.ident[n1 % len(ln.ident)],
+                transport = {"mode_code": "3", "id": ln.ident[n1 % len(ln.ident)],
                              "nationality_code": ln.ident_cc,
                              "container_ids": containers[cont_off_l[i]:cont_off_l[i + 1]]}
                 docs.append({"type_code": "730", "id": f"CMR{ln.ident_cc}{n1:07d}", "issue_date": dates[di - 1]})

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
+from opencustoms.store.registry import load_all_tables
 from opencustoms.store.tables import metadata
+
+load_all_tables()
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
