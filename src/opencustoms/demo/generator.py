@@ -631,9 +631,10 @@ _ITEMS_PER_DECLARATION = np.array([0.58, 0.24, 0.10, 0.05, 0.03])
 _SHARES = (0.50, 0.27, 0.23)  # undervaluation, misclassification, origin masking among non-cluster fraud
 _CLUSTER_MIX = (0.55, 0.25, 0.20)
 _LEGIT_DISCOUNT_RATE = 0.03  # legitimate low-priced consignments (clearance stock, samples): noise for valuation
-_DOC_LEAD = 120
+_DOC_LEAD = 120  # days before the period for which document dates are prepared
 _MAX_P = 0.6  # ceiling of one declaration's fraud probability outside the cluster
-_CN_NEIGHBOURS = ("VN", "TH", "MY", "KH", "ID", "PH", "KR", "TW")  # days before the period for which document dates are prepared
+_CN_NEIGHBOURS = ("VN", "TH", "MY", "KH", "ID", "PH", "KR", "TW")
+_FEEDER_VIA_CN = 0.05  # share of sea consignments from _CN_NEIGHBOURS whose voyage calls in China (legitimate)
 
 # ISO 6346 letter values (A=10 ... Z=38, multiples of 11 skipped); used for container and MRN check digits.
 _LETTER_VALUE: dict[str, int] = {}
@@ -669,7 +670,7 @@ class _Line:
 
     __slots__ = ("importer", "seller", "exporter", "origin", "mode", "loading", "departure", "itinerary",
                  "unloading", "office", "service", "slot", "ident", "ident_cc", "awb", "road_container", "claim",
-                 "goods", "weight", "price", "qty", "hub")
+                 "goods", "weight", "price", "qty", "hub", "itin_cn")
 
     def __init__(self) -> None:
         self.hub: str | None = None
@@ -680,6 +681,7 @@ class _Line:
         self.slot = 0
         self.road_container = False
         self.unloading: str | None = None
+        self.itin_cn: tuple[str, ...] | None = None
 
 
 class _World:
@@ -1102,11 +1104,12 @@ class _World:
             itin = [o] if o != dep else []
             itin.append(dep)
             hubs = [h for h in TRANSHIPMENT_HUBS[svc] if h not in (dep, cc)]
-            if src in _CN_NEIGHBOURS and rng.random() < 0.10:
-                itin.append("CN")  # feeder call in China: legitimate noise for the origin-masking signal
-            elif hubs and rng.random() < 0.25:
+            if hubs and rng.random() < 0.25:
                 itin.append(self._pick(hubs))
             itin.append(cc)
+            if src in _CN_NEIGHBOURS and "CN" not in itin:
+                # some voyages call in China on the way: legitimate noise for the origin-masking signal
+                ln.itin_cn = tuple(dict.fromkeys([*itin[:-1], "CN", cc]))
             ln.road_container = True
         elif mode == "air":
             src = ln.hub if ln.hub and ln.hub in AIRPORTS and rng.random() < 0.5 else o
@@ -1314,7 +1317,7 @@ class _World:
         po = np.where(cl, _CLUSTER_MIX[2] * d["eo"], a_o * d["co"])
         tot = pu + pm + po
         p = np.where(cl, np.where(tot > 0, cluster_rate, 0.0), np.minimum(_MAX_P, tot))
-        u = rng.random((6, c))
+        u = rng.random((7, c))
         fraud = u[0] < p
         x = u[1] * tot
         kind = np.where(x < pu, 0, np.where(x < pu + pm, 1, 2))
@@ -1339,6 +1342,7 @@ class _World:
         cl_l = cl.tolist()
         nums_l = nums.T.tolist()
         u3, u4, u5 = u[3].tolist(), u[4].tolist(), u[5].tolist()
+        feeder = (u[6] < _FEEDER_VIA_CN).tolist()
         cont_off_l = cont_off.tolist()
         e_l, lgi_l = d["e"].tolist(), d["lgi"].tolist()
         counted = self.e_counted[d["e"]].tolist()
@@ -1355,6 +1359,8 @@ class _World:
             origin = ln.origin
             seller, exporter = ln.seller, ln.exporter
             loading, departure, itinerary = ln.loading, ln.departure, ln.itinerary
+            if feeder[i] and ln.itin_cn:
+                itinerary = ln.itin_cn
             items_e = e_l[f:f + k]
             items_desc = [desc[j] for j in desc_l[f:f + k]]
             items_qty = qty_l[f:f + k]
