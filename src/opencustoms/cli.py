@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -94,6 +95,7 @@ def import_(
     format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the problems to this CSV file.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Validating processes (default: CPU count).")] = 0,
 ) -> None:
     """Import declarations. Bad rows are reported (row, field, value, reason); good rows are stored."""
     platform = _platform()
@@ -101,7 +103,8 @@ def import_(
         with _progress(None, f"importing {file.name}") as bar:
             task = bar.add_task("import", total=None)
             result = declarations.import_file(platform.engine, _operator(platform), file, fmt=format, layout=layout,
-                                              batch_size=batch_size, progress=lambda n: bar.advance(task, n))
+                                              batch_size=batch_size, workers=workers or os.cpu_count() or 1,
+                                              progress=lambda n: bar.advance(task, n))
     except OpenCustomsError as exc:
         _fail(exc)
     console.print(f"import {result.import_id}: {result.accepted} accepted, {result.rejected} rejected"

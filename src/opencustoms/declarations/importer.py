@@ -99,6 +99,73 @@ def validate(candidates: Iterable[Candidate], layout: Layout, nomenclatures: Nom
             yield validation_problems(candidate, layout, exc)
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A valid declaration turned into table rows, ready for the writer."""
+
+    reference: str
+    row: int | None
+    rows: repository.DeclarationRows
+    label: Label | None
+
+
+def prepare(candidates: Iterable[Candidate], layout: Layout, nomenclatures: NomenclatureSet | None
+            ) -> Iterator[Prepared | list[Problem]]:
+    for outcome in validate(candidates, layout, nomenclatures):
+        if isinstance(outcome, Valid):
+            d = outcome.declaration
+            yield Prepared(d.functional_reference_id, outcome.candidate.rows[0], repository.to_rows(d),
+                           outcome.candidate.label)
+        else:
+            yield outcome
+
+
+# --- parallel preparation ---------------------------------------------------------------------------------------
+
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(layout: Layout, nomenclatures: NomenclatureSet | None) -> None:
+    _worker_state["layout"], _worker_state["nomenclatures"] = layout, nomenclatures
+
+
+def _prepare_chunk(chunk: list[Candidate]) -> list[Prepared | list[Problem]]:
+    return list(prepare(chunk, _worker_state["layout"], _worker_state["nomenclatures"]))
+
+
+def _chunks(items: Iterable[Candidate], size: int) -> Iterator[list[Candidate]]:
+    chunk: list[Candidate] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def prepare_parallel(candidates: Iterable[Candidate], layout: Layout, nomenclatures: NomenclatureSet | None,
+                     workers: int, chunk_size: int = 500) -> Iterator[Prepared | list[Problem]]:
+    """``prepare`` spread over worker processes, results in input order, a bounded number of chunks in flight."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(layout, nomenclatures)) as pool:
+        pending: deque[Future[list[Prepared | list[Problem]]]] = deque()
+        for chunk in _chunks(candidates, chunk_size):
+            pending.append(pool.submit(_prepare_chunk, chunk))
+            if len(pending) >= workers * 3:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+# --- writing ----------------------------------------------------------------------------------------------------
+
+
 def _label_row(label: Label, declaration_id: int, actor: str, now: dt.datetime) -> dict[str, Any]:
     return {"declaration_id": declaration_id, "recorded_at": now, "outcome": label.outcome,
             "revenue_recovered": label.revenue_recovered, "recorded_by": actor, "source": "import",
@@ -109,55 +176,57 @@ class BatchWriter:
     def __init__(self, engine: Engine, report: ImportReport, actor: str) -> None:
         self.engine, self.report, self.actor = engine, report, actor
 
-    def write(self, batch: list[Valid]) -> None:
+    def write(self, batch: list[Prepared]) -> None:
         if not batch:
             return
-        refs = [v.declaration.functional_reference_id for v in batch]
         try:
-            self._write(batch, refs)
+            self._write(batch)
         except IntegrityError:
             # Someone else stored one of these references meanwhile: retry one by one.
             for one in batch:
                 try:
-                    self._write([one], [one.declaration.functional_reference_id])
+                    self._write([one])
                 except IntegrityError as exc:
-                    self._reject(one, "functional_reference_id", f"cannot be stored: {exc.orig}")
+                    self._reject(one, f"cannot be stored: {exc.orig}")
 
-    def _reject(self, v: Valid, field_name: str, reason: str) -> None:
-        ref = v.declaration.functional_reference_id
-        self.report.problems.append(Problem(v.candidate.rows[0], ref, field_name, ref, reason))
+    def _reject(self, p: Prepared, reason: str) -> None:
+        self.report.problems.append(Problem(p.row, p.reference, "functional_reference_id", p.reference, reason))
         self.report.rejected += 1
 
-    def _write(self, batch: list[Valid], refs: list[str]) -> None:
+    def _write(self, batch: list[Prepared]) -> None:
         now = dt.datetime.now(dt.UTC)
         with self.engine.begin() as conn:
-            stored = repository.existing_references(conn, refs)
-            fresh = [v for v in batch if v.declaration.functional_reference_id not in stored]
-            ids = repository.insert_rows(conn, [repository.to_rows(v.declaration, self.report.import_id, now)
-                                                for v in fresh])
-            labels = [_label_row(v.candidate.label, i, self.actor, now)
-                      for v, i in zip(fresh, ids, strict=True) if v.candidate.label is not None]
+            stored = repository.existing_references(conn, [p.reference for p in batch])
+            fresh = [p for p in batch if p.reference not in stored]
+            for p in fresh:
+                p.rows.declaration["import_id"] = self.report.import_id
+                p.rows.declaration["created_at"] = now
+            ids = repository.insert_rows(conn, [p.rows for p in fresh])
+            labels = [_label_row(p.label, i, self.actor, now)
+                      for p, i in zip(fresh, ids, strict=True) if p.label is not None]
             repository.insert_labels(conn, labels)
-        for v in batch:
-            if v.declaration.functional_reference_id in stored:
-                self._reject(v, "functional_reference_id",
-                             "a declaration with this reference is already stored; references are unique")
+        for p in batch:
+            if p.reference in stored:
+                self._reject(p, "a declaration with this reference is already stored; references are unique")
         self.report.accepted += len(fresh)
         self.report.labels += len(labels)
 
 
 def run_import(engine: Engine, candidates: Iterable[Candidate], layout: Layout, *, source: str, actor: str,
-               nomenclatures: NomenclatureSet | None = None, batch_size: int = 1000,
+               nomenclatures: NomenclatureSet | None = None, batch_size: int = 1000, workers: int = 1,
                progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Validate and store; ``workers`` > 1 validates in that many processes while this one writes."""
     report = ImportReport(source=source, layout=layout.name)
     with engine.begin() as conn:
         report.import_id = conn.execute(insert(imports).values(
             started_at=dt.datetime.now(dt.UTC), actor=actor, source=source[:300], layout=layout.name,
             accepted=0, rejected=0).returning(imports.c.id)).scalar_one()
     writer = BatchWriter(engine, report, actor)
-    batch: list[Valid] = []
-    for outcome in validate(candidates, layout, nomenclatures):
-        if isinstance(outcome, Valid):
+    outcomes = (prepare_parallel(candidates, layout, nomenclatures, workers) if workers > 1
+                else prepare(candidates, layout, nomenclatures))
+    batch: list[Prepared] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Prepared):
             batch.append(outcome)
             if len(batch) >= batch_size:
                 writer.write(batch)
@@ -176,4 +245,4 @@ def run_import(engine: Engine, candidates: Iterable[Candidate], layout: Layout, 
     return report
 
 
-__all__ = ["ImportReport", "run_import", "validate"]
+__all__ = ["ImportReport", "prepare", "run_import", "validate"]

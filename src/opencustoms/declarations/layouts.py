@@ -133,6 +133,14 @@ FLAT_COLUMNS = HEAD_COLUMNS + ITEM_COLUMNS
 REQUIRED_FLAT_COLUMNS = ("functional_reference_id", "type_code", "acceptance_date", "declaration_office_id",
                          "declarant_id", "hs_code", "customs_value_amount", "customs_value_currency",
                          "origin_country_code")
+_FLAT_SET = frozenset(FLAT_COLUMNS)
+_PARTY_COLUMN_MAP = tuple((role, tuple((f, f"{role}_{f}") for f in PARTY_FIELDS)) for role in PARTY_ROLES)
+_ADDRESS_FIELDS = (("line", "address_line"), ("city_name", "city_name"), ("postcode_id", "postcode_id"))
+_TRANSPORT_COLUMN_MAP = (("mode_code", "transport_mode_code"), ("id", "transport_id"),
+                         ("nationality_code", "transport_nationality_code"), ("vessel_imo", "vessel_imo"),
+                         ("vessel_mmsi", "vessel_mmsi"), ("loading_location", "loading_location"),
+                         ("unloading_location", "unloading_location"),
+                         ("departure_country_code", "departure_country_code"))
 # model location -> flat column, for the fields whose names differ
 _TRANSPORT_LOC = {"mode_code": "transport_mode_code", "id": "transport_id", "nationality_code":
                   "transport_nationality_code"}
@@ -244,8 +252,11 @@ class FlatLayout:
         for rec in group[1:]:
             values = rec.values or {}
             for column in HEAD_COLUMNS:
-                a, b = _clean(first.get(column)), _clean(values.get(column))
-                if a != b and column in values:
+                raw_a, raw_b = first.get(column), values.get(column)
+                if raw_a == raw_b or column not in values:
+                    continue
+                a, b = _clean(raw_a), _clean(raw_b)
+                if a != b:
                     candidate.problems.append(Problem(
                         rec.row, ref, column, None if b is None else str(b),
                         f"differs from row {rows[0]} of the same declaration ({a!r}); declaration columns must "
@@ -258,37 +269,36 @@ class FlatLayout:
 
     @staticmethod
     def _to_dict(head: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
-        v = {k: _clean(x) for k, x in head.items()}
-        data: dict[str, Any] = {c: v.get(c) for c in DECLARATION_COLUMNS if v.get(c) is not None}
-        for role in PARTY_ROLES:
-            party = {f: v.get(f"{role}_{f}") for f in PARTY_FIELDS if v.get(f"{role}_{f}") is not None}
+        # The hot path of a CSV import: one pass to clean the cells, then plain lookups.
+        v = {k: (x.strip() or None) if isinstance(x, str) else x for k, x in head.items()}
+        get = v.get
+        data: dict[str, Any] = {c: v[c] for c in DECLARATION_COLUMNS if get(c) is not None}
+        for role, columns in _PARTY_COLUMN_MAP:
+            party = {f: v[c] for f, c in columns if get(c) is not None}
             if not party:
                 continue
-            address = {k: party.pop(src) for k, src in (("line", "address_line"), ("city_name", "city_name"),
-                                                         ("postcode_id", "postcode_id")) if src in party}
+            address = {k: party.pop(src) for k, src in _ADDRESS_FIELDS if src in party}
             if address:
                 address["country_code"] = party.get("country_code")
                 party["address"] = address
             data[role] = party
-        transport = {
-            "mode_code": v.get("transport_mode_code"), "id": v.get("transport_id"),
-            "nationality_code": v.get("transport_nationality_code"), "vessel_imo": v.get("vessel_imo"),
-            "vessel_mmsi": v.get("vessel_mmsi"), "container_ids": _split(v.get("container_ids")),
-            "loading_location": v.get("loading_location"), "unloading_location": v.get("unloading_location"),
-            "departure_country_code": v.get("departure_country_code"),
-            "itinerary_country_codes": _split(v.get("itinerary_country_codes")),
-        }
-        if any(x for x in transport.values()):
-            data["transport"] = {k: x for k, x in transport.items() if x is not None}
-        documents = parse_documents(v.get("additional_documents"))
+        transport = {k: v[c] for k, c in _TRANSPORT_COLUMN_MAP if get(c) is not None}
+        containers, itinerary = get("container_ids"), get("itinerary_country_codes")
+        if containers:
+            transport["container_ids"] = containers.split()
+        if itinerary:
+            transport["itinerary_country_codes"] = itinerary.split()
+        if transport:
+            data["transport"] = transport
+        documents = get("additional_documents")
         if documents:
-            data["additional_documents"] = documents
-        national = {k: str(x) for k, x in v.items() if x is not None and is_national_column(k)}
+            data["additional_documents"] = parse_documents(documents)
+        national = {k: str(v[k]) for k in v.keys() - _FLAT_SET if v[k] is not None and is_national_column(k)}
         if national:
             data["national_extensions"] = national
         goods = []
         for n, raw in enumerate(items, 1):
-            row = {c: _clean(raw.get(c)) for c in ITEM_COLUMNS}
+            row = {c: (x.strip() or None) if isinstance(x := raw.get(c), str) else x for c in ITEM_COLUMNS}
             item = {c: row[c] for c in ITEM_COLUMNS[:13] if row[c] is not None}
             item.setdefault("sequence_number", n)
             if row["preference_code"] is not None:

@@ -8,12 +8,13 @@ overwritten by a later declaration.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Date, Numeric, Select, Table, and_, func, insert, select
+from sqlalchemy import JSON, Connection, Date, Numeric, Select, Table, and_, func, insert, select
 
 from opencustoms.model import Declaration
 from opencustoms.store.tables import (
@@ -101,11 +102,9 @@ def insert_rows(conn: Connection, batch: Sequence[DeclarationRows]) -> list[int]
     """Insert declarations with their children in the caller's transaction; returns the new ids in order."""
     if not batch:
         return []
-    result = conn.execute(
-        insert(declarations).returning(declarations.c.id, sort_by_parameter_order=True),
-        [r.declaration for r in batch],
-    )
-    ids = [row[0] for row in result]
+    bulk_insert(conn, declarations, [r.declaration for r in batch])
+    by_reference = reference_ids(conn, [r.declaration["functional_reference_id"] for r in batch])
+    ids = [by_reference[r.declaration["functional_reference_id"]] for r in batch]
     children: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for new_id, rows in zip(ids, batch, strict=True):
         for table, part in ((declaration_parties, rows.parties), (goods_items, rows.items),
@@ -118,36 +117,56 @@ def insert_rows(conn: Connection, batch: Sequence[DeclarationRows]) -> list[int]
     return ids
 
 
-def _sqlite_converter(column: Any) -> Any:
-    """sqlite3 takes neither Decimal nor (from Python 3.12) date: convert them as SQLAlchemy would."""
+def reference_ids(conn: Connection, references: Sequence[str]) -> dict[str, int]:
+    """Database ids of stored declarations by functional_reference_id."""
+    found: dict[str, int] = {}
+    for start in range(0, len(references), 5000):
+        chunk = list(references[start:start + 5000])
+        found.update(conn.execute(select(declarations.c.functional_reference_id, declarations.c.id)
+                                  .where(declarations.c.functional_reference_id.in_(chunk))).tuples().all())
+    return found
+
+
+def _converter(column: Any) -> Any:
+    """Driver-ready values for the bulk path: text for decimals, dates and JSON, as SQLAlchemy would bind them."""
     if isinstance(column.type, Numeric):
         return lambda v: None if v is None else str(v)
     if isinstance(column.type, Date):
-        return lambda v: None if v is None else v.isoformat()
+        return lambda v: None if v is None or isinstance(v, str) else v.isoformat()
+    if isinstance(column.type, JSON):
+        return lambda v: None if v is None else json.dumps(v)
     return None
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows with the driver's executemany, skipping SQLAlchemy's per-row parameter processing
-    (the hot path of an import). Only for tables without JSON columns; values must be plain Python types."""
+    """Insert many rows without SQLAlchemy's per-row parameter processing (the hot path of an import)."""
     if not rows:
         return
     cols = [c for c in table.columns if c.name in rows[0]]
     names = [c.name for c in cols]
+    converters = [(i, f) for i, c in enumerate(cols) if (f := _converter(c)) is not None]
+    params = []
+    for r in rows:
+        row = [r[n] for n in names]
+        for i, f in converters:
+            row[i] = f(row[i])
+        params.append(tuple(row))
+    insert_tuples(conn, table.name, names, params)
+
+
+def insert_tuples(conn: Connection, table: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Driver-level bulk insert of ready tuples: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
-    params = [tuple(r[n] for n in names) for r in rows]
-    if conn.dialect.name == "sqlite":
-        converters = [(i, f) for i, c in enumerate(cols) if (f := _sqlite_converter(c)) is not None]
-        if converters:
-            converted = []
-            for p in params:
-                row = list(p)
-                for i, f in converters:
-                    row[i] = f(row[i])
-                converted.append(tuple(row))
-            params = converted
-    conn.exec_driver_sql(sql, params)
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def insert_labels(conn: Connection, labels: Sequence[dict[str, Any]]) -> None:

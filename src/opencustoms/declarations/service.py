@@ -119,7 +119,7 @@ def layouts() -> dict[str, str]:
 
 
 def import_file(engine: Engine, actor: Identity, source: Path | IO[bytes], *, name: str | None = None,
-                fmt: str | None = None, layout: str | None = None, batch_size: int = 1000,
+                fmt: str | None = None, layout: str | None = None, batch_size: int = 1000, workers: int = 1,
                 progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import a CSV, JSON Lines or Parquet file in one of the layouts (native, flat, kcs, or a plugin's)."""
     actor.require(Permission.DECLARATIONS_WRITE)
@@ -135,7 +135,8 @@ def import_file(engine: Engine, actor: Identity, source: Path | IO[bytes], *, na
     columns, records = open_records(source, fmt)
     chosen.check_columns(columns)
     report = run_import(engine, chosen.candidates(records), chosen, source=display, actor=actor.username,
-                        nomenclatures=reference.nomenclatures(engine), batch_size=batch_size, progress=progress)
+                        nomenclatures=reference.nomenclatures(engine), batch_size=batch_size, workers=workers,
+                        progress=progress)
     with engine.begin() as conn:
         record(conn, actor, "import", "import", str(report.import_id), detail=report.summary())
     return report

@@ -365,9 +365,16 @@ MASKING_SECTOR_TARGETS: dict[str, tuple[str, ...]] = {
 
 # --- countries, preferences, money -----------------------------------------------------------------------------
 
-EU27 = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
-_EUROZONE = frozenset("AT BE BG HR CY EE FI FR DE GR IE IT LV LT LU MT NL PT SK SI ES".split())
-_EUROPE_ROAD = EU27 | frozenset("GB CH NO IS LI RS UA ME MK AL BA MD".split())
+
+
+def _cc(codes: str) -> tuple[str, ...]:
+    """Country codes written as one space-separated string."""
+    return tuple(codes.split())
+
+
+EU27 = frozenset(_cc("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"))
+_EUROZONE = frozenset(_cc("AT BE BG HR CY EE FI FR DE GR IE IT LV LT LU MT NL PT SK SI ES"))
+_EUROPE_ROAD = EU27 | frozenset(_cc("GB CH NO IS LI RS UA ME MK AL BA MD"))
 _CURRENCY = {"GB": "GBP", "US": "USD", "CH": "CHF", "GE": "GEL", "PL": "PLN", "SE": "SEK", "DK": "DKK", "CZ": "CZK",
              "HU": "HUF", "RO": "RON", "NO": "NOK", "JP": "JPY", "CN": "CNY", "IN": "INR", "KR": "KRW", "TR": "TRY",
              "AU": "AUD", "CA": "CAD", "BR": "BRL", "ZA": "ZAR", "MX": "MXN", "UA": "UAH"}
@@ -471,11 +478,11 @@ ROAD_TRANSIT_NL = {"GB": (), "CH": ("DE",), "NO": ("SE", "DK", "DE"), "TR": ("BG
 _PLATE_FORMATS = {"GB": "LLDD LLL", "CH": "LL DDDDDD", "NO": "LL DDDDD", "TR": "DD LLL DDD", "RS": "LL-DDD-LL",
                   "UA": "LLDDDDLL", "MA": "DDDDD-L-DD", "TN": "DDD TU DDDD", "NL": "LL-DDD-L"}
 # Ocean services: which vessels call where. The vessel of a sea declaration follows the service and the week.
-SERVICE_OF = {**{c: "FE" for c in "CN HK TW KR JP VN TH MY SG ID PH KH".split()},
-              **{c: "ISC" for c in "IN PK BD LK AE SA DJ KE UG ET".split()},
-              **{c: "AM" for c in "US CA MX BR AR UY CL PE EC CO CR HN".split()},
-              **{c: "AF" for c in "MA DZ TN EG TR ZA CI GH MU IL UA".split()},
-              **{c: "OC" for c in "AU NZ".split()}, **{c: "EU" for c in "GB NO".split()}}
+SERVICE_OF = {**dict.fromkeys(_cc("CN HK TW KR JP VN TH MY SG ID PH KH"), "FE"),
+              **dict.fromkeys(_cc("IN PK BD LK AE SA DJ KE UG ET"), "ISC"),
+              **dict.fromkeys(_cc("US CA MX BR AR UY CL PE EC CO CR HN"), "AM"),
+              **dict.fromkeys(_cc("MA DZ TN EG TR ZA CI GH MU IL UA"), "AF"),
+              **dict.fromkeys(_cc("AU NZ"), "OC"), **dict.fromkeys(_cc("GB NO"), "EU")}
 _SERVICE_SIZES = {"FE": 24, "ISC": 8, "AM": 10, "AF": 8, "OC": 4, "EU": 6}
 TRANSHIPMENT_HUBS = {"FE": ("SG", "MY", "LK"), "ISC": ("AE", "LK"), "AM": ("PA", "JM"), "AF": ("MA", "EG"),
                      "OC": ("SG",), "EU": ()}
@@ -492,11 +499,10 @@ _FLAGS = (("PA", (351, 352, 353, 354, 355, 356, 357, 370, 371, 372, 373), 18), (
           ("CN", (412, 413, 414), 4), ("DE", (211, 218), 2), ("BS", (308, 309, 311), 2), ("NL", (244, 245), 1),
           ("NO", (257, 258, 259), 1), ("GB", (232, 233, 234, 235), 1), ("KR", (440, 441), 1),
           ("JP", (431, 432), 1), ("TW", (416,), 1))
-_VESSEL_WORDS = (("NORDIC", "OCEAN", "PACIFIC", "ATLANTIC", "EASTERN", "GOLDEN", "SILVER", "BLUE", "GRAND", "ROYAL",
-                  "CORAL", "JADE", "PEARL", "POLAR", "AURORA", "ORIENT", "CELESTIAL", "EMERALD", "NORTHERN", "SOUTHERN"),
-                 ("HARMONY", "PIONEER", "SPIRIT", "FORTUNE", "VOYAGER", "TRADER", "EXPRESS", "DAWN", "HORIZON",
-                  "WAVE", "MERIDIAN", "BRIDGE", "CROWN", "LOTUS", "FALCON", "DOLPHIN", "GLORY", "UNITY", "NAVIGATOR",
-                  "ENDEAVOUR"))
+_VESSEL_WORDS = (_cc("NORDIC OCEAN PACIFIC ATLANTIC EASTERN GOLDEN SILVER BLUE GRAND ROYAL CORAL JADE PEARL POLAR "
+                     "AURORA ORIENT CELESTIAL EMERALD NORTHERN SOUTHERN"),
+                 _cc("HARMONY PIONEER SPIRIT FORTUNE VOYAGER TRADER EXPRESS DAWN HORIZON WAVE MERIDIAN BRIDGE CROWN "
+                     "LOTUS FALCON DOLPHIN GLORY UNITY NAVIGATOR ENDEAVOUR"))
 
 # The importing administration's own places: unloading locations by mode, and office id suffixes.
 UNLOADING: dict[str, dict[str, tuple[tuple[str, float], ...]]] = {
@@ -652,7 +658,7 @@ def _char_value(ch: str) -> int:
 
 
 def _money(cents: int) -> str:
-    return "%d.%02d" % divmod(cents, 100)
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 _RATE_STR = [f"{i // 10}.{i % 10}" for i in range(0, 3001)]
@@ -671,6 +677,29 @@ class _Line:
     __slots__ = ("importer", "seller", "exporter", "origin", "mode", "loading", "departure", "itinerary",
                  "unloading", "office", "service", "slot", "ident", "ident_cc", "awb", "road_container", "claim",
                  "goods", "weight", "price", "qty", "hub", "itin_cn")
+    importer: int
+    seller: int  # party index
+    exporter: int  # party index
+    origin: str
+    mode: str  # "sea" | "air" | "road"
+    loading: str
+    departure: str
+    itinerary: tuple[str, ...]
+    unloading: str | None
+    office: str
+    service: str  # ocean service (sea)
+    slot: int  # which of the service's weekly arrivals (sea)
+    ident: tuple[str, ...]  # flight numbers or truck plates
+    ident_cc: str | None
+    awb: str  # air waybill prefix
+    road_container: bool
+    claim: bool  # claims tariff preference when the origin has one
+    goods: list[int]  # catalogue indices
+    weight: float
+    price: float
+    qty: float
+    hub: str | None
+    itin_cn: tuple[str, ...] | None  # itinerary when the voyage calls in China
 
     def __init__(self) -> None:
         self.hub: str | None = None
@@ -967,10 +996,7 @@ class _World:
             words = _SECTOR_WORDS.get(sector, _GENERIC_WORDS)
             word = self._pick(words) if rng.random() < 0.6 else self._pick(_GENERIC_WORDS)
             name = f"{self._pick(roots)} {word} {self.dom_suffix}"
-            if in_cluster:
-                address = cluster_address if i % 3 else cluster_address_b
-            else:
-                address = self._domestic_address()
+            address = (cluster_address if i % 3 else cluster_address_b) if in_cluster else self._domestic_address()
             party = self._add_party(f"{self.country}{nid}", name, address, self.country,
                                     f"{self.country}{nid}B01" if self.country == "NL" else None, aeo, cert)
             # When the importer starts trading, as a fraction of the period (0 = already trading).
@@ -1115,11 +1141,8 @@ class _World:
             src = ln.hub if ln.hub and ln.hub in AIRPORTS and rng.random() < 0.5 else o
             ln.loading = self._pick(AIRPORTS[src])
             dep = ln.loading[:2]
-            if dep in AIRLINES and rng.random() < 0.6:
-                airline = self._pick(AIRLINES[dep])
-            else:
-                airline = self._pick(HUB_AIRLINES)
-            iata, prefix, acc = airline
+            use_local = dep in AIRLINES and rng.random() < 0.6
+            iata, prefix, acc = self._pick(AIRLINES[dep]) if use_local else self._pick(HUB_AIRLINES)
             ln.ident = tuple(f"{iata}{int(rng.integers(1, 10)) * 100 + int(rng.integers(100))}" for _ in range(2))
             ln.ident_cc, ln.awb = acc, prefix
             itin = [o] if o != dep else []
@@ -1200,7 +1223,6 @@ class _World:
         self.est_cum = np.cumsum(w) / w.sum()
         self.imp_cum = np.cumsum(self.i_weight)
         self.imp_cum /= self.imp_cum[-1]
-        self.owner_of_carrier = np.arange(len(CARRIERS))  # carriers' own boxes come first in owner_codes
         del self.rng  # the world is immutable from here on; streams bring their own generator
 
     # -- drawing declarations
