@@ -212,15 +212,29 @@ class BatchWriter:
         self.report.labels += len(labels)
 
 
-def run_import(engine: Engine, candidates: Iterable[Candidate], layout: Layout, *, source: str, actor: str,
-               nomenclatures: NomenclatureSet | None = None, batch_size: int = 1000, workers: int = 1,
-               progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Validate and store; ``workers`` > 1 validates in that many processes while this one writes."""
-    report = ImportReport(source=source, layout=layout.name)
+def start_import(engine: Engine, source: str, layout: str, actor: str) -> ImportReport:
+    report = ImportReport(source=source, layout=layout)
     with engine.begin() as conn:
         report.import_id = conn.execute(insert(imports).values(
-            started_at=dt.datetime.now(dt.UTC), actor=actor, source=source[:300], layout=layout.name,
+            started_at=dt.datetime.now(dt.UTC), actor=actor, source=source[:300], layout=layout,
             accepted=0, rejected=0).returning(imports.c.id)).scalar_one()
+    return report
+
+
+def finish_import(engine: Engine, report: ImportReport) -> ImportReport:
+    with engine.begin() as conn:
+        conn.execute(update(imports).where(imports.c.id == report.import_id).values(
+            finished_at=dt.datetime.now(dt.UTC), accepted=report.accepted, rejected=report.rejected))
+    return report
+
+
+def import_rows(engine: Engine, candidates: Iterable[Candidate], layout: Layout, report: ImportReport, *,
+                actor: str, nomenclatures: NomenclatureSet | None = None, batch_size: int = 1000, workers: int = 1,
+                progress: Callable[[int], None] | None = None, skip: set[str] | None = None) -> None:
+    """The row path: validate each declaration with the model and write in batches. ``workers`` > 1 validates in
+    that many processes while this one writes. References in ``skip`` were already written by this import."""
+    if skip:
+        candidates = (c for c in candidates if c.reference not in skip)
     writer = BatchWriter(engine, report, actor)
     outcomes = (prepare_parallel(candidates, layout, nomenclatures, workers) if workers > 1
                 else prepare(candidates, layout, nomenclatures))
@@ -239,10 +253,15 @@ def run_import(engine: Engine, candidates: Iterable[Candidate], layout: Layout, 
     writer.write(batch)
     if progress and batch:
         progress(len(batch))
-    with engine.begin() as conn:
-        conn.execute(update(imports).where(imports.c.id == report.import_id).values(
-            finished_at=dt.datetime.now(dt.UTC), accepted=report.accepted, rejected=report.rejected))
-    return report
+
+
+def run_import(engine: Engine, candidates: Iterable[Candidate], layout: Layout, *, source: str, actor: str,
+               nomenclatures: NomenclatureSet | None = None, batch_size: int = 1000, workers: int = 1,
+               progress: Callable[[int], None] | None = None) -> ImportReport:
+    report = start_import(engine, source, layout.name, actor)
+    import_rows(engine, candidates, layout, report, actor=actor, nomenclatures=nomenclatures,
+                batch_size=batch_size, workers=workers, progress=progress)
+    return finish_import(engine, report)
 
 
 __all__ = ["ImportReport", "prepare", "run_import", "validate"]

@@ -167,6 +167,8 @@ def parse_documents(value: Any) -> list[dict[str, Any]]:
             doc["issue_date"] = bits[2]
         if len(bits) > 3 and bits[3]:
             doc["issuer_country_code"] = bits[3]
+        if len(bits) > 4:  # refused by the model as an unknown field rather than dropped
+            doc["unexpected_parts"] = ":".join(bits[4:])
         docs.append(doc)
     return docs
 
@@ -200,9 +202,11 @@ class FlatLayout:
         if missing:
             raise ImportFileError(f"the flat layout needs the column(s) {', '.join(missing)}", field=missing[0])
 
-    def candidates(self, records: Iterable[RawRecord]) -> Iterator[Candidate]:
+    def candidates(self, records: Iterable[RawRecord], seen: dict[str, int] | None = None) -> Iterator[Candidate]:
+        """``seen`` maps references met earlier in the same file to their first row (the columnar path passes
+        it so that a reference repeated across its batches is reported as here)."""
         group: list[RawRecord] = []
-        seen: dict[str, int] = {}
+        seen = {} if seen is None else seen
         current: str | None = None
         for rec in records:
             if rec.values is None:
@@ -301,7 +305,7 @@ class FlatLayout:
             row = {c: (x.strip() or None) if isinstance(x := raw.get(c), str) else x for c in ITEM_COLUMNS}
             item = {c: row[c] for c in ITEM_COLUMNS[:13] if row[c] is not None}
             item.setdefault("sequence_number", n)
-            if row["preference_code"] is not None:
+            if any(row[c] is not None for c in ITEM_COLUMNS[13:]):  # a claim without its code is refused
                 item["preference"] = {"code": row["preference_code"], "agreement": row["preference_agreement"],
                                       "proving_document_id": row["preference_proving_document_id"]}
             goods.append(item)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Date, Numeric, Select, Table, and_, func, insert, select
+from sqlalchemy import JSON, Connection, Date, DateTime, Numeric, Select, Table, and_, func, insert, select
 
 from opencustoms.model import Declaration
 from opencustoms.store.tables import (
@@ -123,12 +123,14 @@ def reference_ids(conn: Connection, references: Sequence[str]) -> dict[str, int]
     for start in range(0, len(references), 5000):
         chunk = list(references[start:start + 5000])
         found.update(conn.execute(select(declarations.c.functional_reference_id, declarations.c.id)
-                                  .where(declarations.c.functional_reference_id.in_(chunk))).tuples().all())
+                                  .where(declarations.c.functional_reference_id.in_(chunk))).all())
     return found
 
 
-def _converter(column: Any) -> Any:
+def _converter(column: Any, sqlite: bool) -> Any:
     """Driver-ready values for the bulk path: text for decimals, dates and JSON, as SQLAlchemy would bind them."""
+    if isinstance(column.type, DateTime):
+        return (lambda v: None if v is None else sqlite_timestamp(v)) if sqlite else None
     if isinstance(column.type, Numeric):
         return lambda v: None if v is None else str(v)
     if isinstance(column.type, Date):
@@ -138,13 +140,21 @@ def _converter(column: Any) -> Any:
     return None
 
 
+def sqlite_timestamp(value: dt.datetime) -> str:
+    """A timestamp as SQLAlchemy stores it in SQLite: naive UTC text."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert many rows without SQLAlchemy's per-row parameter processing (the hot path of an import)."""
     if not rows:
         return
     cols = [c for c in table.columns if c.name in rows[0]]
     names = [c.name for c in cols]
-    converters = [(i, f) for i, c in enumerate(cols) if (f := _converter(c)) is not None]
+    sqlite = conn.dialect.name == "sqlite"
+    converters = [(i, f) for i, c in enumerate(cols) if (f := _converter(c, sqlite)) is not None]
     params = []
     for r in rows:
         row = [r[n] for n in names]

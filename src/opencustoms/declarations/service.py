@@ -24,7 +24,7 @@ from opencustoms.declarations.errors import (
     ImportFileError,
 )
 from opencustoms.declarations.formats import detect_format, open_records, parquet_schema, write_parquet_batch
-from opencustoms.declarations.importer import ImportReport, run_import
+from opencustoms.declarations.importer import ImportReport, finish_import, import_rows, start_import
 from opencustoms.declarations.layouts import FLAT_COLUMNS, FlatLayout, all_layouts
 from opencustoms.declarations.repository import SearchFilters
 from opencustoms.model import Declaration, Party
@@ -120,8 +120,11 @@ def layouts() -> dict[str, str]:
 
 def import_file(engine: Engine, actor: Identity, source: Path | IO[bytes], *, name: str | None = None,
                 fmt: str | None = None, layout: str | None = None, batch_size: int = 1000, workers: int = 1,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import a CSV, JSON Lines or Parquet file in one of the layouts (native, flat, kcs, or a plugin's)."""
+                fast: bool = True, progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import a CSV, JSON Lines or Parquet file in one of the layouts (native, flat, kcs, or a plugin's).
+
+    Flat CSV and Parquet files go through the columnar fast path (``fast=False`` forces the row path; both store
+    the same declarations and report the same rejects)."""
     actor.require(Permission.DECLARATIONS_WRITE)
     display = name or (source.name if isinstance(source, Path) else "upload")
     fmt = detect_format(display, fmt)
@@ -132,11 +135,36 @@ def import_file(engine: Engine, actor: Identity, source: Path | IO[bytes], *, na
     chosen = known[layout_name]
     if isinstance(source, Path) and not source.is_file():
         raise ImportFileError(f"no file at {source}; check the path", field="file")
+    nomenclatures = reference.nomenclatures(engine)
+    report = None
+    written: set[str] = set()
+    if fast and layout_name == "flat" and fmt in ("csv", "parquet") and (isinstance(source, Path) or
+                                                                         source.seekable()):
+        from opencustoms.declarations import columnar
+
+        start = None if isinstance(source, Path) else source.tell()
+        report = start_import(engine, display, layout_name, actor.username)
+        try:
+            columnar.import_flat(engine, source, fmt, report, actor.username, nomenclatures, progress)
+        except columnar.FastPathUnavailable as exc:
+            # Not readable column-wise (bytes that are not UTF-8, rows of the wrong width): the row path reads it
+            # row by row and reports each bad row; declarations already written are not written or reported again.
+            written = getattr(exc, "written", set())
+            if start is not None:
+                source.seek(start)  # type: ignore[union-attr]
+        else:
+            return _finish(engine, actor, report)
     columns, records = open_records(source, fmt)
     chosen.check_columns(columns)
-    report = run_import(engine, chosen.candidates(records), chosen, source=display, actor=actor.username,
-                        nomenclatures=reference.nomenclatures(engine), batch_size=batch_size, workers=workers,
-                        progress=progress)
+    report = report or start_import(engine, display, layout_name, actor.username)
+    import_rows(engine, chosen.candidates(records), chosen, report, actor=actor.username,
+                nomenclatures=nomenclatures, batch_size=batch_size, workers=workers, progress=progress,
+                skip=written)
+    return _finish(engine, actor, report)
+
+
+def _finish(engine: Engine, actor: Identity, report: ImportReport) -> ImportReport:
+    finish_import(engine, report)
     with engine.begin() as conn:
         record(conn, actor, "import", "import", str(report.import_id), detail=report.summary())
     return report

@@ -78,7 +78,11 @@ def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[P
 
 def verify(platform: Platform, tokens: dict[str, str], expected: int) -> dict[str, Any]:
     """Exercise the API in-process the way a client would; raise DemoCheckError on any surprise."""
-    from fastapi.testclient import TestClient
+    import warnings
+
+    with warnings.catch_warnings():  # starlette's TestClient warns about a future httpx package
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
 
     from opencustoms.api import create_app
 

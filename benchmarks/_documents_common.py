@@ -1,0 +1,87 @@
+"""Shared set-up for the documents benchmarks: a fresh SQLite database under var/bench and realistic certificates
+of origin (two goods items, all parties, about 40 salted fields, ~4 KB wrapped)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = ROOT / "var" / "bench"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "system": platform.platform(),
+    }
+
+
+def fresh_engine(name: str):  # type: ignore[no-untyped-def]
+    from opencustoms.security.service import ensure_administration
+    from opencustoms.store.database import init_database
+
+    folder = WORK / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    engine = init_database(f"sqlite:///{folder / 'bench.db'}")
+    ensure_administration(engine, "NL", "Benchmark customs", "NL")
+    return engine
+
+
+def settings():  # type: ignore[no-untyped-def]
+    from opencustoms.documents.config import DocumentSettings
+
+    return DocumentSettings(store_address="0x" + "ab" * 20, identity_domain="customs.nl.example", dns_txt={})
+
+
+def coo(i: int) -> dict[str, Any]:
+    return {
+        "id": f"COO-{i:07d}",
+        "issue_date": "2025-02-20",
+        "fta": "EU-VN FTA",
+        "exporter": {
+            "id": f"VN{i:09d}",
+            "name": f"Saigon Garments {i} Co., Ltd",
+            "address_line": "12 Le Loi",
+            "city_name": "Ho Chi Minh City",
+            "country_code": "VN",
+        },
+        "producer": {"name": "Binh Duong Textile JSC", "country_code": "VN"},
+        "importer": {"id": f"NL{i:09d}", "name": "Tulip Trading BV", "city_name": "Rotterdam", "country_code": "NL"},
+        "consignment": {
+            "transport_mode_code": "1",
+            "transport_means": "EVER GIVEN",
+            "departure_date": "2025-02-22",
+            "loading_location": "VNSGN",
+            "unloading_location": "NLRTM",
+            "invoice_number": f"INV-{i}",
+        },
+        "goods_items": [
+            {
+                "sequence_number": k,
+                "hs_code": "620342",
+                "description": "men's cotton trousers",
+                "quantity": 500 + k,
+                "quantity_unit": "NAR",
+                "gross_mass_kg": 320.5,
+                "origin_country_code": "VN",
+                "origin_criterion": "PSR",
+            }
+            for k in (1, 2)
+        ],
+        "issuing_authority": {"name": "VCCI Ho Chi Minh City", "country_code": "VN", "place": "Ho Chi Minh City"},
+    }
+
+
+def write(name: str, result: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps({**result, "machine": machine()}, indent=2))
+    print(f"results written to {RESULTS / (name + '.json')}")
