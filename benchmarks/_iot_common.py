@@ -15,8 +15,12 @@ WORK = ROOT / "var" / "bench"
 
 
 def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(), "system": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "system": platform.platform(),
+    }
 
 
 def fresh_engine(name: str):  # type: ignore[no-untyped-def]

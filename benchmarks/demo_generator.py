@@ -23,10 +23,16 @@ def main() -> int:
     started = time.perf_counter()
     count = sum(1 for _ in generate(n, seed=8))
     seconds = time.perf_counter() - started
-    result = {"declarations": count, "seconds": round(seconds, 2), "declarations_per_s": round(count / seconds),
-              "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
-    print(f"{'declarations':>12} {'seconds':>8} {'decl/s':>10}\n{count:>12,} {result['seconds']:>8} "
-          f"{result['declarations_per_s']:>10,}")
+    result = {
+        "declarations": count,
+        "seconds": round(seconds, 2),
+        "declarations_per_s": round(count / seconds),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    }
+    print(
+        f"{'declarations':>12} {'seconds':>8} {'decl/s':>10}\n{count:>12,} {result['seconds']:>8} "
+        f"{result['declarations_per_s']:>10,}"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "demo_generator.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0

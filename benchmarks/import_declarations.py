@@ -25,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "var" / "bench"
-POSTGRES_ADMIN_URL = os.environ.get("OPENCUSTOMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OPENCUSTOMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def dataset(n: int) -> Path:
@@ -116,28 +118,41 @@ def main() -> int:
         return 0
     path = dataset(args.declarations)
     rows = sum(1 for _ in path.open("rb")) - 1
-    results = {"declarations": args.declarations, "goods_item_rows": rows, "csv_mb": round(path.stat().st_size / 2**20),
-               "workers": args.workers, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-               f"{platform.python_version()}", "phases": {}}
+    results = {
+        "declarations": args.declarations,
+        "goods_item_rows": rows,
+        "csv_mb": round(path.stat().st_size / 2**20),
+        "workers": args.workers,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "phases": {},
+    }
     for name in args.phases.split(","):
         if name == "postgres" and not postgres_up():
             results["phases"][name] = {"skipped": f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}"}
             continue
-        completed = subprocess.run([sys.executable, __file__, "--child", f"{name}:{path}", "--workers",
-                                    str(args.workers)], capture_output=True, text=True, cwd=ROOT)
+        completed = subprocess.run(
+            [sys.executable, __file__, "--child", f"{name}:{path}", "--workers", str(args.workers)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if completed.returncode != 0:
             print(completed.stderr, file=sys.stderr)
             return 1
         results["phases"][name] = json.loads(completed.stdout.strip().splitlines()[-1])
-    print(f"\n{args.declarations:,} declarations ({rows:,} goods-item rows, {results['csv_mb']} MB CSV), "
-          f"{args.workers} worker(s), {results['machine']}")
+    print(
+        f"\n{args.declarations:,} declarations ({rows:,} goods-item rows, {results['csv_mb']} MB CSV), "
+        f"{args.workers} worker(s), {results['machine']}"
+    )
     print(f"{'phase':10} {'decl/s':>10} {'seconds':>9} {'peak MB':>8} {'accepted':>10} {'rejected':>9}")
     for name, r in results["phases"].items():
         if "skipped" in r:
             print(f"{name:10} skipped: {r['skipped']}")
             continue
-        print(f"{name:10} {r['declarations_per_s']:>10,} {r['seconds']:>9} {r['peak_rss_mb']:>8} "
-              f"{r['accepted']:>10,} {r['rejected']:>9,}")
+        print(
+            f"{name:10} {r['declarations_per_s']:>10,} {r['seconds']:>9} {r['peak_rss_mb']:>8} "
+            f"{r['accepted']:>10,} {r['rejected']:>9,}"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "import_declarations.json").write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -8,6 +8,7 @@ PostgreSQL test gets a fresh database, dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,9 @@ from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.service import ensure_administration, local_operator
 from opencustoms.store.database import init_database, open_database
 
-POSTGRES_ADMIN_URL = os.environ.get("OPENCUSTOMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OPENCUSTOMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REQUIRE_SERVICES = os.environ.get("OPENCUSTOMS_REQUIRE_SERVICES") == "1"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -47,16 +50,51 @@ def _postgres_or_skip() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test (running the migrations per test is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = init_database(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    open_database.cache_clear()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated PostgreSQL database that each test's database is created from (CREATE DATABASE ... TEMPLATE)."""
     _postgres_or_skip()
-    name = f"oc_test_{uuid.uuid4().hex[:12]}"
+    name = f"oc_tpl_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = init_database(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+    engine.dispose()
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test: a copy of the session's SQLite template, or a PostgreSQL database
+    created from the session's template."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        open_database.cache_clear()
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"oc_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     try:
         yield url
@@ -94,25 +132,63 @@ def sample_declaration(reference: str = "LRN-0001", **changes: Any) -> dict[str,
         "declaration_office_id": "NL000396",
         "procedure_code": "4000",
         "declarant": {"id": "NL100000001", "name": "Kade Brokers BV", "country_code": "NL"},
-        "importer": {"id": "NL200000002", "name": "Tulip Trading BV",
-                     "address": {"line": "Maasboulevard 1", "city_name": "Rotterdam", "postcode_id": "3011",
-                                 "country_code": "NL"}, "aeo_status": "certified", "aeo_certificate_id": "NLAEOF0001"},
+        "importer": {
+            "id": "NL200000002",
+            "name": "Tulip Trading BV",
+            "address": {
+                "line": "Maasboulevard 1",
+                "city_name": "Rotterdam",
+                "postcode_id": "3011",
+                "country_code": "NL",
+            },
+            "aeo_status": "certified",
+            "aeo_certificate_id": "NLAEOF0001",
+        },
         "seller": {"id": "CN300000003", "name": "Shenzhen Widgets Ltd", "country_code": "CN"},
-        "transport": {"mode_code": "1", "id": "EVER GIVEN", "vessel_imo": "9811000", "vessel_mmsi": "353136000",
-                      "container_ids": ["CSQU3054383"], "loading_location": "CNSZX", "unloading_location": "NLRTM",
-                      "departure_country_code": "CN", "itinerary_country_codes": ["CN", "SG", "NL"]},
-        "additional_documents": [{"type_code": "861", "id": "COO-2025-77", "issue_date": "2025-02-20",
-                                  "issuer_country_code": "CN"}],
+        "transport": {
+            "mode_code": "1",
+            "id": "EVER GIVEN",
+            "vessel_imo": "9811000",
+            "vessel_mmsi": "353136000",
+            "container_ids": ["CSQU3054383"],
+            "loading_location": "CNSZX",
+            "unloading_location": "NLRTM",
+            "departure_country_code": "CN",
+            "itinerary_country_codes": ["CN", "SG", "NL"],
+        },
+        "additional_documents": [
+            {"type_code": "861", "id": "COO-2025-77", "issue_date": "2025-02-20", "issuer_country_code": "CN"}
+        ],
         "goods_items": [
-            {"sequence_number": 1, "hs_code": "847130", "description": "laptops", "quantity": 100,
-             "quantity_unit": "NAR", "net_mass_kg": 220.0, "gross_mass_kg": 260.0, "customs_value_amount": "45000.00",
-             "customs_value_currency": "USD", "origin_country_code": "CN", "duty_rate": "0",
-             "duty_tax_amount": "9450.00"},
-            {"sequence_number": 2, "hs_code": "62034235", "description": "men's cotton trousers", "quantity": 500,
-             "quantity_unit": "NAR", "net_mass_kg": 300.0, "gross_mass_kg": 320.0, "customs_value_amount": "6000.00",
-             "customs_value_currency": "USD", "origin_country_code": "CN", "duty_rate": "12",
-             "duty_tax_amount": "0.00", "preference": {"code": "300", "agreement": "test FTA",
-                                                      "proving_document_id": "COO-2025-77"}},
+            {
+                "sequence_number": 1,
+                "hs_code": "847130",
+                "description": "laptops",
+                "quantity": 100,
+                "quantity_unit": "NAR",
+                "net_mass_kg": 220.0,
+                "gross_mass_kg": 260.0,
+                "customs_value_amount": "45000.00",
+                "customs_value_currency": "USD",
+                "origin_country_code": "CN",
+                "duty_rate": "0",
+                "duty_tax_amount": "9450.00",
+            },
+            {
+                "sequence_number": 2,
+                "hs_code": "62034235",
+                "description": "men's cotton trousers",
+                "quantity": 500,
+                "quantity_unit": "NAR",
+                "net_mass_kg": 300.0,
+                "gross_mass_kg": 320.0,
+                "customs_value_amount": "6000.00",
+                "customs_value_currency": "USD",
+                "origin_country_code": "CN",
+                "duty_rate": "12",
+                "duty_tax_amount": "0.00",
+                "preference": {"code": "300", "agreement": "test FTA", "proving_document_id": "COO-2025-77"},
+            },
         ],
     }
     data.update(changes)

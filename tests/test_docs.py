@@ -26,7 +26,14 @@ def test_every_model_field_is_in_the_data_model_doc() -> None:
     from opencustoms import model
 
     text = (DOCS / "data-model.md").read_text()
-    for cls in (model.Declaration, model.GoodsItem, model.Party, model.Address, model.Transport,
-                model.AdditionalDocument, model.Preference):
+    for cls in (
+        model.Declaration,
+        model.GoodsItem,
+        model.Party,
+        model.Address,
+        model.Transport,
+        model.AdditionalDocument,
+        model.Preference,
+    ):
         for name in cls.model_fields:
             assert f"`{name}`" in text, f"{cls.__name__}.{name} is not in docs/data-model.md"

@@ -24,8 +24,11 @@ from opencustoms.security import service as security
 from opencustoms.security.roles import Role
 from opencustoms.store.registry import PILLARS, pillar_module
 
-app = typer.Typer(help="OpenCustoms: declarations, risk, ledger, documents and IoT on one data model.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="OpenCustoms: declarations, risk, ledger, documents and IoT on one data model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 reference_app = typer.Typer(help="Reference data: HS nomenclature, code checks.", no_args_is_help=True)
 users_app = typer.Typer(help="Officers, roles and API tokens.", no_args_is_help=True)
 app.add_typer(reference_app, name="reference")
@@ -47,8 +50,15 @@ def _operator(platform: Platform) -> security.Identity:
 
 
 def _progress(total: int | None, label: str) -> Progress:
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                    transient=False, disable=not err.is_terminal)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
 
 
 def main() -> None:  # pragma: no cover - entry point wrapper
@@ -95,20 +105,31 @@ def import_(
     format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the problems to this CSV file.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Validating processes (default: CPU count).")] = 0,
+    workers: Annotated[int, typer.Option(min=0, max=64, help="Row-path validating processes (0: CPU count).")] = 0,
+    fast: Annotated[bool, typer.Option(help="Columnar fast path for flat CSV/Parquet (--no-fast: row path).")] = True,
 ) -> None:
     """Import declarations. Bad rows are reported (row, field, value, reason); good rows are stored."""
     platform = _platform()
     try:
         with _progress(None, f"importing {file.name}") as bar:
             task = bar.add_task("import", total=None)
-            result = declarations.import_file(platform.engine, _operator(platform), file, fmt=format, layout=layout,
-                                              batch_size=batch_size, workers=workers or os.cpu_count() or 1,
-                                              progress=lambda n: bar.advance(task, n))
+            result = declarations.import_file(
+                platform.engine,
+                _operator(platform),
+                file,
+                fmt=format,
+                layout=layout,
+                batch_size=batch_size,
+                workers=workers or os.cpu_count() or 1,
+                fast=fast,
+                progress=lambda n: bar.advance(task, n),
+            )
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(f"import {result.import_id}: {result.accepted} accepted, {result.rejected} rejected"
-                  + (f", {result.labels} inspection results" if result.labels else ""))
+    console.print(
+        f"import {result.import_id}: {result.accepted} accepted, {result.rejected} rejected"
+        + (f", {result.labels} inspection results" if result.labels else "")
+    )
     if result.problems:
         table = Table("row", "reference", "field", "value", "reason", title="first problems")
         for p in result.problems[:15]:
@@ -134,12 +155,22 @@ def export(
     if pseudonymise:
         actor = security.Identity.of("cli", actor.administration_code, [Role.ADMINISTRATOR])
     try:
-        filters = SearchFilters(date_from=dt.date.fromisoformat(date_from) if date_from else None,
-                                date_to=dt.date.fromisoformat(date_to) if date_to else None, hs_prefix=hs_prefix)
+        filters = SearchFilters(
+            date_from=dt.date.fromisoformat(date_from) if date_from else None,
+            date_to=dt.date.fromisoformat(date_to) if date_to else None,
+            hs_prefix=hs_prefix,
+        )
         with _progress(None, f"exporting {file.name}") as bar:
             task = bar.add_task("export", total=None)
-            n = declarations.export(platform.engine, actor, file, platform.pseudonymiser, fmt=format,
-                                    filters=filters, progress=lambda k: bar.advance(task, k))
+            n = declarations.export(
+                platform.engine,
+                actor,
+                file,
+                platform.pseudonymiser,
+                fmt=format,
+                filters=filters,
+                progress=lambda k: bar.advance(task, k),
+            )
     except (OpenCustomsError, ValueError) as exc:
         _fail(exc)
     console.print(f"{n} declarations written to {file}")
@@ -204,8 +235,10 @@ def load_hs(
         result = reference.load_hs(platform.engine, _operator(platform), file, edition)
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(f"HS {result['edition']}: {result['chapters']} chapters, {result['headings']} headings, "
-                  f"{result['subheadings']} subheadings loaded")
+    console.print(
+        f"HS {result['edition']}: {result['chapters']} chapters, {result['headings']} headings, "
+        f"{result['subheadings']} subheadings loaded"
+    )
 
 
 @reference_app.command("hs")
@@ -228,9 +261,15 @@ def check(
     value: str,
 ) -> None:
     """Check one code and say what is wrong with it."""
-    checkers = {"container": codes.check_container_number, "country": codes.check_country,
-                "currency": codes.check_currency, "hs": codes.check_hs_format, "locode": codes.check_unlocode,
-                "imo": codes.check_imo_number, "mmsi": codes.check_mmsi}
+    checkers = {
+        "container": codes.check_container_number,
+        "country": codes.check_country,
+        "currency": codes.check_currency,
+        "hs": codes.check_hs_format,
+        "locode": codes.check_unlocode,
+        "imo": codes.check_imo_number,
+        "mmsi": codes.check_mmsi,
+    }
     if kind not in checkers:
         _fail(OpenCustomsError(f"unknown kind {kind!r}; choose one of {', '.join(checkers)}"))
     try:
@@ -252,8 +291,7 @@ def users_add(
     """Create a user with one or more roles."""
     platform = _platform()
     try:
-        user = security.create_user(platform.engine, _operator(platform), username,
-                                    administration, role, full_name)
+        user = security.create_user(platform.engine, _operator(platform), username, administration, role, full_name)
     except OpenCustomsError as exc:
         _fail(exc)
     console.print(f"user {user['username']} created with roles {', '.join(user['roles'])}")
@@ -264,8 +302,9 @@ def users_list() -> None:
     platform = _platform()
     table = Table("username", "administration", "roles", "active", "full name")
     for u in security.list_users(platform.engine, _operator(platform)):
-        table.add_row(u["username"], u["administration_code"], ", ".join(u["roles"]), str(u["active"]),
-                      u["full_name"] or "")
+        table.add_row(
+            u["username"], u["administration_code"], ", ".join(u["roles"]), str(u["active"]), u["full_name"] or ""
+        )
     console.print(table)
 
 
@@ -316,13 +355,15 @@ def audit(
 ) -> None:
     """Show the audit log: who read or changed what."""
     platform = _platform()
-    rows = security.read_audit(platform.engine, _operator(platform), object_type=object_type, object_id=object_id,
-                               who=actor, limit=limit)
+    rows = security.read_audit(
+        platform.engine, _operator(platform), object_type=object_type, object_id=object_id, who=actor, limit=limit
+    )
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
     table = Table("at", "actor", "action", "object", "purpose")
     for r in rows:
-        table.add_row(str(r["at"])[:19], r["actor"], r["action"], f"{r['object_type']} {r['object_id'] or ''}",
-                      r["purpose"] or "")
+        table.add_row(
+            str(r["at"])[:19], r["actor"], r["action"], f"{r['object_type']} {r['object_id'] or ''}", r["purpose"] or ""
+        )
     console.print(table)

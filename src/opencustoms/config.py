@@ -34,9 +34,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=200 * 1024 * 1024, description="Largest file the API accepts for a bulk import, in bytes."
     )
-    import_batch_size: int = Field(
-        default=1000, description="Declarations written per transaction during an import."
-    )
+    import_batch_size: int = Field(default=1000, description="Declarations written per transaction during an import.")
 
 
 @lru_cache(maxsize=1)

@@ -48,7 +48,8 @@ class Signal(BaseModel):
 
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), max_length=36)
     kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$", max_length=64)] = Field(
-        description="'<pillar>.<what>', e.g. 'ledger.aeo_suspended', 'iot.seal_opened_outside_zone'.")
+        description="'<pillar>.<what>', e.g. 'ledger.aeo_suspended', 'iot.seal_opened_outside_zone'."
+    )
     subject_type: SubjectType
     subject_id: Annotated[str, Field(min_length=1, max_length=128)]
     severity: Severity
@@ -59,10 +60,18 @@ class Signal(BaseModel):
 
 
 def _row(signal: Signal, now: dt.datetime) -> dict[str, Any]:
-    return {"id": signal.id, "kind": signal.kind, "subject_type": signal.subject_type.value,
-            "subject_id": signal.subject_id, "severity": signal.severity.value, "source": signal.source,
-            "reason": signal.reason, "evidence": signal.evidence or None, "observed_at": signal.observed_at,
-            "recorded_at": now}
+    return {
+        "id": signal.id,
+        "kind": signal.kind,
+        "subject_type": signal.subject_type.value,
+        "subject_id": signal.subject_id,
+        "severity": signal.severity.value,
+        "source": signal.source,
+        "reason": signal.reason,
+        "evidence": signal.evidence or None,
+        "observed_at": signal.observed_at,
+        "recorded_at": now,
+    }
 
 
 def emit(target: Engine | Connection, signals: Sequence[Signal]) -> int:
@@ -86,13 +95,22 @@ def _from_row(row: Any) -> Signal:
     observed = row["observed_at"]
     if observed.tzinfo is None:
         observed = observed.replace(tzinfo=dt.UTC)
-    return Signal(id=row["id"], kind=row["kind"], subject_type=row["subject_type"], subject_id=row["subject_id"],
-                  severity=row["severity"], source=row["source"], reason=row["reason"],
-                  evidence=row["evidence"] or {}, observed_at=observed)
+    return Signal(
+        id=row["id"],
+        kind=row["kind"],
+        subject_type=row["subject_type"],
+        subject_id=row["subject_id"],
+        severity=row["severity"],
+        source=row["source"],
+        reason=row["reason"],
+        evidence=row["evidence"] or {},
+        observed_at=observed,
+    )
 
 
-def for_subjects(engine: Engine, subjects: Iterable[tuple[SubjectType | str, str]],
-                 since: dt.datetime | None = None) -> list[Signal]:
+def for_subjects(
+    engine: Engine, subjects: Iterable[tuple[SubjectType | str, str]], since: dt.datetime | None = None
+) -> list[Signal]:
     """Signals about any of the (subject_type, subject_id) pairs, oldest first."""
     pairs = {(SubjectType(t).value, i) for t, i in subjects if i}
     if not pairs:
@@ -109,8 +127,9 @@ def subjects_of(declaration: Declaration) -> list[tuple[SubjectType, str]]:
     """Everything on a declaration that a signal can be about."""
     out: list[tuple[SubjectType, str]] = [(SubjectType.DECLARATION, declaration.functional_reference_id)]
     out += [(SubjectType.PARTY, p.id) for p in declaration.parties().values()]
-    out += [(SubjectType.CERTIFICATE, p.aeo_certificate_id) for p in declaration.parties().values()
-            if p.aeo_certificate_id]
+    out += [
+        (SubjectType.CERTIFICATE, p.aeo_certificate_id) for p in declaration.parties().values() if p.aeo_certificate_id
+    ]
     out += [(SubjectType.DOCUMENT, d.id) for d in declaration.additional_documents]
     t = declaration.transport
     if t is not None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import sample_declaration
 from fastapi.testclient import TestClient
 
+from conftest import sample_declaration
 from opencustoms.api import create_app
 from opencustoms.config import Settings
 from opencustoms.context import Platform
@@ -57,13 +57,16 @@ def test_create_read_search(api) -> None:
     assert client.get("/declarations/NOPE", headers=tokens["olga"]).status_code == 404
 
 
-@pytest.mark.parametrize(("path", "value", "field"), [
-    (("goods_items", 0, "hs_code"), "12", "goods_items.0.hs_code"),
-    (("goods_items", 0, "origin_country_code"), "XX", "goods_items.0.origin_country_code"),
-    (("goods_items", 0, "customs_value_currency"), "ABC", "goods_items.0.customs_value_currency"),
-    (("goods_items", 0, "customs_value_amount"), -1, "goods_items.0.customs_value_amount"),
-    (("transport", "container_ids", 0), "CSQU3054384", "transport.container_ids.0"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("goods_items", 0, "hs_code"), "12", "goods_items.0.hs_code"),
+        (("goods_items", 0, "origin_country_code"), "XX", "goods_items.0.origin_country_code"),
+        (("goods_items", 0, "customs_value_currency"), "ABC", "goods_items.0.customs_value_currency"),
+        (("goods_items", 0, "customs_value_amount"), -1, "goods_items.0.customs_value_amount"),
+        (("transport", "container_ids", 0), "CSQU3054384", "transport.container_ids.0"),
+    ],
+)
 def test_bad_declarations_get_422_naming_the_field(api, path, value, field) -> None:
     client, tokens = api
     data = sample_declaration()
@@ -94,8 +97,13 @@ def test_bulk_import_reports_rows_and_limits_size(api) -> None:
     r = client.post("/declarations/import", files=files, headers=tokens["olga"])
     body = r.json()
     assert r.status_code == 200 and body["accepted"] == 1 and body["rejected"] == 1
-    assert body["problems"][0] == {"row": 2, "reference": "B", "field": "acceptance_date", "value": "soon",
-                                   "reason": body["problems"][0]["reason"]}
+    assert body["problems"][0] == {
+        "row": 2,
+        "reference": "B",
+        "field": "acceptance_date",
+        "value": "soon",
+        "reason": body["problems"][0]["reason"],
+    }
     big = {"file": ("big.csv", io.BytesIO(b"x" * 300_000), "text/csv")}
     r = client.post("/declarations/import", files=big, headers=tokens["olga"])
     assert r.status_code == 413 and "OPENCUSTOMS_MAX_UPLOAD_BYTES" in r.json()["detail"]
@@ -110,11 +118,15 @@ def test_reference_users_and_audit(api) -> None:
     assert r.status_code == 422 and "load-hs" in r.json()["detail"]
     r = client.post("/users", json={"username": "new", "roles": ["officer"]}, headers=tokens["adm"])
     assert r.status_code == 201
-    assert client.post("/users", json={"username": "x", "roles": ["officer"]}, headers=tokens["olga"]).status_code == 403
+    assert (
+        client.post("/users", json={"username": "x", "roles": ["officer"]}, headers=tokens["olga"]).status_code == 403
+    )
     token = client.post("/users/new/tokens", json={}, headers=tokens["adm"]).json()["token"]
     assert client.get("/users/me", headers={"Authorization": f"Bearer {token}"}).json()["roles"] == ["officer"]
     client.post("/declarations", json=sample_declaration(), headers=tokens["olga"])
     client.get("/declarations/LRN-0001", headers=tokens["olga"], params={"purpose": "inspection 42"})
     rows = client.get("/audit", params={"object_type": "declaration"}, headers=tokens["adm"]).json()
-    assert [(r["actor"], r["action"], r["purpose"]) for r in rows][:2] == [("olga", "read", "inspection 42"),
-                                                                           ("olga", "create", None)]
+    assert [(r["actor"], r["action"], r["purpose"]) for r in rows][:2] == [
+        ("olga", "read", "inspection 42"),
+        ("olga", "create", None),
+    ]

@@ -17,19 +17,49 @@ from opencustoms.store.database import init_database
 
 # (column, replacement) pairs: malformed values, and valid values the fast checks leave to the row path
 MUTATIONS = [
-    ("hs_code", "8471.30"), ("hs_code", "99999"), ("hs_code", "770000"), ("hs_code", "010111"),
-    ("origin_country_code", "cn"), ("origin_country_code", "XX"), ("customs_value_currency", "EURO"),
-    ("customs_value_amount", "-5"), ("customs_value_amount", "1.500"), ("customs_value_amount", "1e3"),
-    ("customs_value_amount", ""), ("net_mass_kg", "abc"), ("net_mass_kg", "99999999"), ("gross_mass_kg", "inf"),
-    ("quantity", " 12 "), ("sequence_number", "01"), ("sequence_number", "0"), ("acceptance_date", "2025-02-30"),
-    ("acceptance_date", "20250101"), ("type_code", "IMPORT"), ("importer_id", ""), ("declarant_id", "bad id"),
-    ("importer_aeo_status", "pending"), ("importer_country_code", ""), ("container_ids", "MSCU1234567"),
-    ("container_ids", "csqu3054383"), ("vessel_imo", "9811001"), ("vessel_imo", "IMO9811000"),
-    ("loading_location", "CN SHA"), ("transport_mode_code", "0"), ("additional_documents", "861"),
-    ("additional_documents", "861:X:2025-13-01"), ("additional_documents", "861:A:2025-01-01:NL:extra"),
-    ("preference_code", ""), ("preference_proving_document_id", "NOT-LISTED"), ("duty_rate", "1001"),
-    ("duty_rate", "12.12345"), ("quantity_unit", "kg"), ("description", "x" * 600), ("nl.note", "hello"),
-    ("functional_reference_id", "DUP"), ("declaration_office_id", ""), ("itinerary_country_codes", "CN ZZ"),
+    ("hs_code", "8471.30"),
+    ("hs_code", "99999"),
+    ("hs_code", "770000"),
+    ("hs_code", "010111"),
+    ("origin_country_code", "cn"),
+    ("origin_country_code", "XX"),
+    ("customs_value_currency", "EURO"),
+    ("customs_value_amount", "-5"),
+    ("customs_value_amount", "1.500"),
+    ("customs_value_amount", "1e3"),
+    ("customs_value_amount", ""),
+    ("net_mass_kg", "abc"),
+    ("net_mass_kg", "99999999"),
+    ("gross_mass_kg", "inf"),
+    ("quantity", " 12 "),
+    ("sequence_number", "01"),
+    ("sequence_number", "0"),
+    ("acceptance_date", "2025-02-30"),
+    ("acceptance_date", "20250101"),
+    ("type_code", "IMPORT"),
+    ("importer_id", ""),
+    ("declarant_id", "bad id"),
+    ("importer_aeo_status", "pending"),
+    ("importer_country_code", ""),
+    ("container_ids", "MSCU1234567"),
+    ("container_ids", "csqu3054383"),
+    ("vessel_imo", "9811001"),
+    ("vessel_imo", "IMO9811000"),
+    ("loading_location", "CN SHA"),
+    ("transport_mode_code", "0"),
+    ("additional_documents", "861"),
+    ("additional_documents", "861:X:2025-13-01"),
+    ("additional_documents", "861:A:2025-01-01:NL:extra"),
+    ("preference_code", ""),
+    ("preference_proving_document_id", "NOT-LISTED"),
+    ("duty_rate", "1001"),
+    ("duty_rate", "12.12345"),
+    ("quantity_unit", "kg"),
+    ("description", "x" * 600),
+    ("nl.note", "hello"),
+    ("functional_reference_id", "DUP"),
+    ("declaration_office_id", ""),
+    ("itinerary_country_codes", "CN ZZ"),
 ]
 
 
@@ -76,8 +106,9 @@ def test_fast_path_on_postgres_matches(engine, operator, pseudonymiser, tmp_path
     other = init_database(f"sqlite:///{tmp_path / 'rows.db'}")
     expected = service.import_file(other, operator, io.BytesIO(data), name="x.csv", fast=False)
     assert (report.accepted, report.rejected) == (expected.accepted, expected.rejected)
-    assert _stored(engine, operator, pseudonymiser, tmp_path, "a") == _stored(other, operator, pseudonymiser,
-                                                                              tmp_path, "b")
+    assert _stored(engine, operator, pseudonymiser, tmp_path, "a") == _stored(
+        other, operator, pseudonymiser, tmp_path, "b"
+    )
 
 
 def test_batches_split_declarations_and_parquet(operator, pseudonymiser, tmp_path: Path, monkeypatch) -> None:
@@ -91,8 +122,9 @@ def test_batches_split_declarations_and_parquet(operator, pseudonymiser, tmp_pat
     target = init_database(f"sqlite:///{tmp_path / 'dst.db'}")
     report = service.import_file(target, operator, tmp_path / "all.parquet")
     assert report.rejected == 0
-    assert _stored(target, operator, pseudonymiser, tmp_path, "t") == _stored(source, operator, pseudonymiser,
-                                                                              tmp_path, "s")
+    assert _stored(target, operator, pseudonymiser, tmp_path, "t") == _stored(
+        source, operator, pseudonymiser, tmp_path, "s"
+    )
 
 
 def test_unreadable_file_falls_back_to_rows_without_double_counting(operator, tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import sample_declaration, shared_data
 from sqlalchemy import func, select
 
+from conftest import sample_declaration, shared_data
 from opencustoms.declarations import service
 from opencustoms.declarations.errors import DeclarationNotFoundError, DuplicateDeclarationError, ImportFileError
 from opencustoms.declarations.layouts import FlatLayout
@@ -32,8 +32,11 @@ def _flat_csv(rows: list[dict]) -> bytes:
 
 
 def _sample_rows(n: int) -> list[dict]:
-    return [r for i in range(n) for r in FlatLayout.to_records(Declaration.model_validate(
-        sample_declaration(f"LRN-{i:04d}")))]
+    return [
+        r
+        for i in range(n)
+        for r in FlatLayout.to_records(Declaration.model_validate(sample_declaration(f"LRN-{i:04d}")))
+    ]
 
 
 def test_create_read_roundtrip_and_duplicates(engine, operator, pseudonymiser) -> None:
@@ -58,8 +61,10 @@ def test_export_import_roundtrip(engine, operator, pseudonymiser, tmp_path: Path
     report = service.import_file(other, operator, path)
     assert (report.accepted, report.rejected, report.problems) == (3, 0, [])
     for i in range(3):
-        assert service.get(other, operator, f"LRN-{i}", pseudonymiser)[0] == \
-            service.get(engine, operator, f"LRN-{i}", pseudonymiser)[0]
+        assert (
+            service.get(other, operator, f"LRN-{i}", pseudonymiser)[0]
+            == service.get(engine, operator, f"LRN-{i}", pseudonymiser)[0]
+        )
 
 
 def test_bad_rows_are_reported_and_good_rows_stored(engine, operator) -> None:
@@ -118,7 +123,12 @@ def test_whole_file_errors(engine, operator) -> None:
 
 
 def test_jsonl_bad_lines(engine, operator) -> None:
-    lines = [json.dumps(sample_declaration("A")), "{not json", "[1]", json.dumps(sample_declaration("B", type_code="x"))]
+    lines = [
+        json.dumps(sample_declaration("A")),
+        "{not json",
+        "[1]",
+        json.dumps(sample_declaration("B", type_code="x")),
+    ]
     report = service.import_file(engine, operator, io.BytesIO("\n".join(lines).encode()), name="a.jsonl")
     assert report.accepted == 1
     assert [p.row for p in report.problems] == [2, 3, 4]
@@ -141,8 +151,12 @@ def test_search_filters_and_pseudonymised_reads(engine, operator, pseudonymiser)
 
     for i in range(5):
         service.create(engine, operator, sample_declaration(f"LRN-{i}", acceptance_date=f"2025-03-0{i + 1}"))
-    page = service.search(engine, operator, SearchFilters(hs_prefix="6203", date_from=__import__("datetime").date(
-        2025, 3, 3)), pseudonymiser)
+    page = service.search(
+        engine,
+        operator,
+        SearchFilters(hs_prefix="6203", date_from=__import__("datetime").date(2025, 3, 3)),
+        pseudonymiser,
+    )
     assert page.total == 3 and [d.functional_reference_id for d in page.items] == ["LRN-4", "LRN-3", "LRN-2"]
     assert service.search(engine, operator, SearchFilters(container_id="CSQU3054383"), pseudonymiser).total == 5
     assert service.search(engine, operator, SearchFilters(party_id="NL200000002"), pseudonymiser).total == 5

@@ -156,10 +156,12 @@ def test_same_seed_same_output_and_other_seed_other_output() -> None:
 
 
 def test_output_does_not_depend_on_hash_randomisation() -> None:
-    code = ("import hashlib, json; from opencustoms.demo.generator import generate; h = hashlib.sha256()\n"
-            "for d, t in generate(400, seed=9):\n"
-            "    h.update(json.dumps(d, sort_keys=True).encode()); h.update(repr(t).encode())\n"
-            "print(h.hexdigest())")
+    code = (
+        "import hashlib, json; from opencustoms.demo.generator import generate; h = hashlib.sha256()\n"
+        "for d, t in generate(400, seed=9):\n"
+        "    h.update(json.dumps(d, sort_keys=True).encode()); h.update(repr(t).encode())\n"
+        "print(h.hexdigest())"
+    )
     digests = set()
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
@@ -241,7 +243,8 @@ def test_misclassified_goods_use_a_confusable_lower_duty_code(sample: list[tuple
 
 
 def test_origin_masking_claims_other_origins_and_often_betrays_its_route(
-        sample: list[tuple[dict, GroundTruth]]) -> None:
+    sample: list[tuple[dict, GroundTruth]],
+) -> None:
     rows = [d for d, t in sample if t.pattern == "origin_masking"]
     assert rows
     betrayed = 0
@@ -252,8 +255,13 @@ def test_origin_masking_claims_other_origins_and_often_betrays_its_route(
         betrayed += "CN" in route
     assert 0.3 < betrayed / len(rows) < 0.9
     # and legitimate declarations sometimes route through China too, so the route alone is not proof
-    legit = sum(1 for d, t in sample if not t.fraud and d["goods_items"][0]["origin_country_code"] != "CN"
-                and "CN" in d["transport"]["itinerary_country_codes"])
+    legit = sum(
+        1
+        for d, t in sample
+        if not t.fraud
+        and d["goods_items"][0]["origin_country_code"] != "CN"
+        and "CN" in d["transport"]["itinerary_country_codes"]
+    )
     assert legit > 0.2 * betrayed
 
 
@@ -363,8 +371,13 @@ def test_hs_codes_exist_in_hs_2022() -> None:
 
 
 def test_arguments_are_checked_and_generation_is_lazy() -> None:
-    for bad in ({"n": -1}, {"n": 10, "days": 0}, {"n": 10, "fraud_rate": 1.5}, {"n": 10, "country": "XX"},
-                {"n": 10, "seed": -3}):
+    for bad in (
+        {"n": -1},
+        {"n": 10, "days": 0},
+        {"n": 10, "fraud_rate": 1.5},
+        {"n": 10, "country": "XX"},
+        {"n": 10, "seed": -3},
+    ):
         with pytest.raises(ValueError):
             generate(**bad)  # type: ignore[arg-type]
     assert list(generate(0)) == []

@@ -3,9 +3,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import sample_declaration
 from pydantic import ValidationError
 
+from conftest import sample_declaration
 from opencustoms.model import Declaration
 
 
@@ -86,9 +86,14 @@ def test_national_extensions_are_namespaced() -> None:
 def test_hs_code_checked_against_a_nomenclature_in_context() -> None:
     from opencustoms.reference.hs import HSEntry, Nomenclature
 
-    nomenclature = Nomenclature("2022", [HSEntry("84", "machines", None, 2, "XVI"),
-                                         HSEntry("8471", "computers", "84", 4, "XVI"),
-                                         HSEntry("847130", "portable", "8471", 6, "XVI")])
+    nomenclature = Nomenclature(
+        "2022",
+        [
+            HSEntry("84", "machines", None, 2, "XVI"),
+            HSEntry("8471", "computers", "84", 4, "XVI"),
+            HSEntry("847130", "portable", "8471", 6, "XVI"),
+        ],
+    )
     data = sample_declaration()
     data["goods_items"] = data["goods_items"][:1]
     assert Declaration.model_validate(data, context={"nomenclature": nomenclature})

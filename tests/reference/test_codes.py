@@ -226,9 +226,7 @@ def test_country_examples_valid(code: str) -> None:
     assert check_country(code) == code.strip().upper()
 
 
-@pytest.mark.parametrize(
-    "code", ["", "  ", "D", "DEU", "XX", "UK", "EU", "D E", "12", "276", "\u0131T", "\ufb06"]
-)
+@pytest.mark.parametrize("code", ["", "  ", "D", "DEU", "XX", "UK", "EU", "D E", "12", "276", "\u0131T", "\ufb06"])
 def test_country_examples_invalid(code: str) -> None:
     assert_invalid(check_country, code, repr(code), "ISO 3166-1 alpha-2")
 
@@ -357,19 +355,13 @@ def test_valid_hs_codes_are_accepted_and_normalised(data: st.DataObject, code: s
     assert check_hs_format(data.draw(hs_written(code))) == code
 
 
-@given(
-    chapter=st.sampled_from(HS_CHAPTERS), length=st.sampled_from([1, 3, 5, 7, 9, 11, 12, 14]), data=st.data()
-)
-def test_hs_codes_of_odd_or_excess_length_are_rejected(
-    chapter: str, length: int, data: st.DataObject
-) -> None:
+@given(chapter=st.sampled_from(HS_CHAPTERS), length=st.sampled_from([1, 3, 5, 7, 9, 11, 12, 14]), data=st.data())
+def test_hs_codes_of_odd_or_excess_length_are_rejected(chapter: str, length: int, data: st.DataObject) -> None:
     code = (chapter + data.draw(fixed_text(DIGITS, max(length - 2, 0))))[:length]
     assert_invalid(check_hs_format, code, repr(code), "expected 2, 4 or 6 digits")
 
 
-@given(
-    code=hs_codes(), pos=st.integers(min_value=0, max_value=9), bad=st.sampled_from("AOIlx-/,+\u0669\uff11")
-)
+@given(code=hs_codes(), pos=st.integers(min_value=0, max_value=9), bad=st.sampled_from("AOIlx-/,+\u0669\uff11"))
 def test_hs_codes_with_a_non_digit_are_rejected(code: str, pos: int, bad: str) -> None:
     pos %= len(code)
     broken = code[:pos] + bad + code[pos + 1 :]
@@ -464,11 +456,7 @@ def test_container_check_value_ten_becomes_zero() -> None:
     serial = next(
         f"{n:06d}"
         for n in range(1_000_000)
-        if sum(
-            v * 2**i
-            for i, v in enumerate([ISO6346_LETTERS[c] for c in "CSQU"] + [int(d) for d in f"{n:06d}"])
-        )
-        % 11
+        if sum(v * 2**i for i, v in enumerate([ISO6346_LETTERS[c] for c in "CSQU"] + [int(d) for d in f"{n:06d}"])) % 11
         == 10
     )
     assert iso6346_check_digit("CSQU" + serial) == 0
@@ -495,9 +483,7 @@ def test_container_numbers_are_normalised(data: st.DataObject, number: str) -> N
 def test_any_other_check_digit_is_rejected_naming_the_expected_one(number: str, wrong: str) -> None:
     assume(wrong != number[10])
     broken = number[:10] + wrong
-    assert_invalid(
-        check_container_number, broken, repr(broken), f"check digit is {wrong}", f"should be {number[10]}"
-    )
+    assert_invalid(check_container_number, broken, repr(broken), f"check digit is {wrong}", f"should be {number[10]}")
 
 
 @given(parts=container_parts(), pos=st.integers(min_value=0, max_value=2), digit=ascii_digits)
@@ -511,9 +497,7 @@ def test_a_digit_in_the_owner_code_is_rejected_naming_the_owner_code(
 
 
 @given(parts=container_parts(), bad=st.sampled_from([c for c in UPPER + DIGITS if c not in "UJZ"]))
-def test_a_category_other_than_u_j_z_is_rejected_naming_the_category(
-    parts: tuple[str, str, str], bad: str
-) -> None:
+def test_a_category_other_than_u_j_z_is_rejected_naming_the_category(parts: tuple[str, str, str], bad: str) -> None:
     owner, _, serial = parts
     number = owner + bad + serial + "0"
     assert_invalid(check_container_number, number, "category", repr(bad), "U (freight container)")
@@ -789,14 +773,10 @@ def with_lookalike(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """A valid code with a letter (or letter pair) replaced by a non-ASCII character upper-casing to it."""
 
     def spots(code: str) -> list[tuple[int, str, str]]:
-        return [
-            (i, ch, up) for ch, up in UPPER_LOOKALIKES for i in range(len(code)) if code.startswith(up, i)
-        ]
+        return [(i, ch, up) for ch, up in UPPER_LOOKALIKES for i in range(len(code)) if code.startswith(up, i)]
 
     return strategy.filter(lambda code: bool(spots(code))).flatmap(
-        lambda code: st.sampled_from(spots(code)).map(
-            lambda s: code[: s[0]] + s[1] + code[s[0] + len(s[2]) :]
-        )
+        lambda code: st.sampled_from(spots(code)).map(lambda s: code[: s[0]] + s[1] + code[s[0] + len(s[2]) :])
     )
 
 

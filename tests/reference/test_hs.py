@@ -33,9 +33,7 @@ HEADER = "section,hscode,description,parent,level\n"
 def hs_file(edition: int) -> Path:
     path = HS_DATA / f"harmonized-system-{edition}.csv"
     if not path.is_file():
-        pytest.skip(
-            f"HS {edition} data file {path} is absent (expected datasets/harmonized-system in shared/data/hs)"
-        )
+        pytest.skip(f"HS {edition} data file {path} is absent (expected datasets/harmonized-system in shared/data/hs)")
     return path
 
 
@@ -249,9 +247,7 @@ def test_unknown_heading_is_rejected_with_a_hint(hs2022: Nomenclature) -> None:
 
 @given(heading=st.sampled_from(sorted({c[:4] for c in HS2022_SUBHEADINGS})), tail=st.integers(0, 99))
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_hints_list_only_real_subheadings_of_the_heading(
-    hs2022: Nomenclature, heading: str, tail: int
-) -> None:
+def test_hints_list_only_real_subheadings_of_the_heading(hs2022: Nomenclature, heading: str, tail: int) -> None:
     code = f"{heading}{tail:02d}"
     assume(code not in hs2022)
     with pytest.raises(InvalidCodeError) as info:
@@ -263,9 +259,7 @@ def test_hints_list_only_real_subheadings_of_the_heading(
     assert all(c in hs2022 and c.startswith(heading) and len(c) == 6 for c in listed)
 
 
-@pytest.mark.parametrize(
-    "code", ["77", "7701", "770100", "98", "00", "8471.3", "84713", "84x130", "", "HS847130"]
-)
+@pytest.mark.parametrize("code", ["77", "7701", "770100", "98", "00", "8471.3", "84713", "84x130", "", "HS847130"])
 def test_check_rejects_bad_format_before_lookup(hs2022: Nomenclature, code: str) -> None:
     with pytest.raises(InvalidCodeError):
         hs2022.check(code)
@@ -380,9 +374,7 @@ def test_byte_order_mark_is_accepted() -> None:
 
 
 def test_columns_may_come_in_any_order_and_extra_columns_are_ignored() -> None:
-    data = (
-        b"level,parent,hscode,section,description,note\n2,TOTAL,01,I,Animals; live,x\n4,01,0101,I,Horses,\n"
-    )
+    data = b"level,parent,hscode,section,description,note\n2,TOTAL,01,I,Animals; live,x\n4,01,0101,I,Horses,\n"
     assert read_hs_csv(data) == [
         HSEntry("01", "Animals; live", None, 2, "I"),
         HSEntry("0101", "Horses", "01", 4, "I"),
@@ -460,9 +452,7 @@ def test_missing_column_is_named(column: str) -> None:
 
 
 def test_several_missing_columns_are_all_named() -> None:
-    error = file_error(
-        b"code,description\n01,Animals\n", "lacks the column(s) section, hscode, parent, level"
-    )
+    error = file_error(b"code,description\n01,Animals\n", "lacks the column(s) section, hscode, parent, level")
     assert error.field == "section"
 
 

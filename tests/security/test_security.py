@@ -48,8 +48,10 @@ def test_tokens_are_stored_hashed_and_expire(engine, operator) -> None:
             security.authenticate(engine, bad)
 
 
-@pytest.mark.parametrize(("username", "roles", "field"), [
-    ("Bad Name", ["officer"], "username"), ("ok", [], "roles"), ("ok2", ["emperor"], "roles")])
+@pytest.mark.parametrize(
+    ("username", "roles", "field"),
+    [("Bad Name", ["officer"], "username"), ("ok", [], "roles"), ("ok2", ["emperor"], "roles")],
+)
 def test_bad_users_are_refused(engine, operator, username, roles, field) -> None:
     with pytest.raises(UserError) as info:
         security.create_user(engine, operator, username, None, roles)

@@ -7,8 +7,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 
 from opencustoms.store.database import init_database, open_database
-from opencustoms.store.registry import load_all_tables
 from opencustoms.store.errors import DatabaseNotInitialisedError, StoreError
+from opencustoms.store.registry import load_all_tables
 from opencustoms.store.tables import audit_log, metadata
 
 

@@ -20,11 +20,15 @@ def get_platform(request: Request) -> Platform:
     return platform
 
 
-def get_identity(platform: Annotated[Platform, Depends(get_platform)],
-                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Identity:
+def get_identity(
+    platform: Annotated[Platform, Depends(get_platform)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
     if credentials is None:
-        raise AuthenticationError("this endpoint needs an API token: send 'Authorization: Bearer oc_...' "
-                                  "(get one with `opencustoms users token USERNAME`)")
+        raise AuthenticationError(
+            "this endpoint needs an API token: send 'Authorization: Bearer oc_...' "
+            "(get one with `opencustoms users token USERNAME`)"
+        )
     return security.authenticate(platform.engine, credentials.credentials)
 
 

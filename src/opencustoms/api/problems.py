@@ -15,8 +15,15 @@ from opencustoms.errors import OpenCustomsError
 MEDIA_TYPE = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, *, errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None, instance: str | None = None) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
@@ -35,8 +42,13 @@ def _field_errors(errors: list[Any], drop_prefix: tuple[str, ...] = ("body", "qu
         for prefix in ("Value error, ", "Assertion failed, "):
             message = message.removeprefix(prefix)
         value = e.get("input")
-        out.append({"field": ".".join(loc), "message": message,
-                    "value": value if isinstance(value, str | int | float | bool) or value is None else None})
+        out.append(
+            {
+                "field": ".".join(loc),
+                "message": message,
+                "value": value if isinstance(value, str | int | float | bool) or value is None else None,
+            }
+        )
     return out
 
 
@@ -45,8 +57,7 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: OpenCustomsError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem(exc.status, exc.title, exc.message, errors=errors, headers=headers,
-                       instance=request.url.path)
+        return problem(exc.status, exc.title, exc.message, errors=errors, headers=headers, instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -57,8 +68,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def _model(request: Request, exc: ValidationError) -> JSONResponse:
         errors = _field_errors(list(exc.errors(include_url=False)))
-        detail = "; ".join(f"{e['field'] or 'declaration'}: {e['message']}" for e in errors[:5])
-        return problem(422, "Invalid declaration", detail, errors=errors, instance=request.url.path)
+        detail = "; ".join(f"{e['field'] or 'input'}: {e['message']}" for e in errors[:5])
+        return problem(422, "Invalid input", detail, errors=errors, instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

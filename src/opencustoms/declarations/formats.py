@@ -18,8 +18,15 @@ from opencustoms.declarations.errors import ImportFileError
 from opencustoms.declarations.layouts import Problem, RawRecord
 
 FORMATS = ("csv", "jsonl", "parquet")
-_SUFFIXES = {".csv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-             ".parquet": "parquet", ".pq": "parquet"}
+_SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 def detect_format(name: str, fmt: str | None = None) -> str:
@@ -29,8 +36,11 @@ def detect_format(name: str, fmt: str | None = None) -> str:
         return fmt
     suffix = Path(name).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise ImportFileError(f"cannot tell the format of {Path(name).name!r} from its extension; name it .csv, "
-                              ".jsonl or .parquet, or pass the format explicitly", field="format")
+        raise ImportFileError(
+            f"cannot tell the format of {Path(name).name!r} from its extension; name it .csv, "
+            ".jsonl or .parquet, or pass the format explicitly",
+            field="format",
+        )
     return _SUFFIXES[suffix]
 
 
@@ -75,26 +85,37 @@ def read_csv(stream: IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield RawRecord(reader.line_num, None, Problem(reader.line_num, None, "", None,
-                                                               f"not valid CSV: {exc}"))
+                yield RawRecord(
+                    reader.line_num, None, Problem(reader.line_num, None, "", None, f"not valid CSV: {exc}")
+                )
                 continue
             line = reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != width:
                 # Keep what can be read (the reference, usually) so the layout rejects the whole declaration.
-                yield RawRecord(line, dict(zip(header, row, strict=False)), Problem(
-                    line, None, "", None,
-                    f"the row has {len(row)} fields but the header has {width}; a separator inside an unquoted "
-                    "value shifts the columns — quote values that contain commas"))
+                yield RawRecord(
+                    line,
+                    dict(zip(header, row, strict=False)),
+                    Problem(
+                        line,
+                        None,
+                        "",
+                        None,
+                        f"the row has {len(row)} fields but the header has {width}; a separator inside an unquoted "
+                        "value shifts the columns — quote values that contain commas",
+                    ),
+                )
                 continue
             joined = "".join(row)
             if not joined.isascii() and _undecodable(joined) is not None:
                 for column, value in zip(header, row, strict=True):
                     at = _undecodable(value)
                     if at is not None:
-                        readable = {h: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                                    for h, v in zip(header, row, strict=True)}
+                        readable = {
+                            h: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                            for h, v in zip(header, row, strict=True)
+                        }
                         yield RawRecord(line, readable, _utf8_problem(line, column, value, at))
                         break
                 continue
@@ -111,18 +132,27 @@ def read_jsonl(stream: IO[bytes]) -> tuple[None, Iterator[RawRecord]]:
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                yield RawRecord(number, None, Problem(number, None, "", None,
-                                                      f"byte 0x{raw[exc.start]:02X} is not UTF-8; re-save as UTF-8"))
+                yield RawRecord(
+                    number,
+                    None,
+                    Problem(number, None, "", None, f"byte 0x{raw[exc.start]:02X} is not UTF-8; re-save as UTF-8"),
+                )
                 continue
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield RawRecord(number, None, Problem(number, None, "", text[:80],
-                                                      f"not valid JSON ({exc.msg} at column {exc.colno})"))
+                yield RawRecord(
+                    number,
+                    None,
+                    Problem(number, None, "", text[:80], f"not valid JSON ({exc.msg} at column {exc.colno})"),
+                )
                 continue
             if not isinstance(value, dict):
-                yield RawRecord(number, None, Problem(number, None, "", text[:80],
-                                                      "each line must be one JSON object (a declaration)"))
+                yield RawRecord(
+                    number,
+                    None,
+                    Problem(number, None, "", text[:80], "each line must be one JSON object (a declaration)"),
+                )
                 continue
             yield RawRecord(number, value)
 
@@ -162,9 +192,15 @@ def open_records(source: Path | IO[bytes], fmt: str) -> tuple[list[str] | None, 
 def parquet_schema(columns: list[str]) -> Any:
     import pyarrow as pa
 
-    types = {"sequence_number": pa.int32(), "quantity": pa.float64(), "net_mass_kg": pa.float64(),
-             "gross_mass_kg": pa.float64(), "customs_value_amount": pa.decimal128(18, 2),
-             "duty_tax_amount": pa.decimal128(18, 2), "duty_rate": pa.decimal128(9, 4)}
+    types = {
+        "sequence_number": pa.int32(),
+        "quantity": pa.float64(),
+        "net_mass_kg": pa.float64(),
+        "gross_mass_kg": pa.float64(),
+        "customs_value_amount": pa.decimal128(18, 2),
+        "duty_tax_amount": pa.decimal128(18, 2),
+        "duty_rate": pa.decimal128(9, 4),
+    }
     return pa.schema([(c, types.get(c, pa.string())) for c in columns])
 
 

@@ -50,16 +50,22 @@ class ImportReport:
                 handle.close()
 
     def summary(self) -> dict[str, Any]:
-        return {"import_id": self.import_id, "source": self.source, "layout": self.layout,
-                "accepted": self.accepted, "rejected": self.rejected, "labels": self.labels,
-                "problems": len(self.problems)}
+        return {
+            "import_id": self.import_id,
+            "source": self.source,
+            "layout": self.layout,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "labels": self.labels,
+            "problems": len(self.problems),
+        }
 
 
-def _reason(error: dict[str, Any]) -> str:
+def _reason(error: Any) -> str:
     message = str(error.get("msg", "invalid"))
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
-            message = message[len(prefix):]
+            message = message[len(prefix) :]
     if error.get("type") == "missing":
         return "is required"
     if error.get("type") == "extra_forbidden":
@@ -83,8 +89,9 @@ class Valid:
     candidate: Candidate
 
 
-def validate(candidates: Iterable[Candidate], layout: Layout, nomenclatures: NomenclatureSet | None = None
-             ) -> Iterator[Valid | list[Problem]]:
+def validate(
+    candidates: Iterable[Candidate], layout: Layout, nomenclatures: NomenclatureSet | None = None
+) -> Iterator[Valid | list[Problem]]:
     """Validated declarations, or the problems of the candidates that failed. HS codes are checked against the
     edition in force on each declaration's acceptance date."""
     for candidate in candidates:
@@ -93,8 +100,7 @@ def validate(candidates: Iterable[Candidate], layout: Layout, nomenclatures: Nom
             continue
         nomenclature = nomenclatures.for_date(candidate.data.get("acceptance_date")) if nomenclatures else None
         try:
-            yield Valid(Declaration.model_validate(candidate.data, context={"nomenclature": nomenclature}),
-                        candidate)
+            yield Valid(Declaration.model_validate(candidate.data, context={"nomenclature": nomenclature}), candidate)
         except ValidationError as exc:
             yield validation_problems(candidate, layout, exc)
 
@@ -109,13 +115,15 @@ class Prepared:
     label: Label | None
 
 
-def prepare(candidates: Iterable[Candidate], layout: Layout, nomenclatures: NomenclatureSet | None
-            ) -> Iterator[Prepared | list[Problem]]:
+def prepare(
+    candidates: Iterable[Candidate], layout: Layout, nomenclatures: NomenclatureSet | None
+) -> Iterator[Prepared | list[Problem]]:
     for outcome in validate(candidates, layout, nomenclatures):
         if isinstance(outcome, Valid):
             d = outcome.declaration
-            yield Prepared(d.functional_reference_id, outcome.candidate.rows[0], repository.to_rows(d),
-                           outcome.candidate.label)
+            yield Prepared(
+                d.functional_reference_id, outcome.candidate.rows[0], repository.to_rows(d), outcome.candidate.label
+            )
         else:
             yield outcome
 
@@ -144,16 +152,22 @@ def _chunks(items: Iterable[Candidate], size: int) -> Iterator[list[Candidate]]:
         yield chunk
 
 
-def prepare_parallel(candidates: Iterable[Candidate], layout: Layout, nomenclatures: NomenclatureSet | None,
-                     workers: int, chunk_size: int = 500) -> Iterator[Prepared | list[Problem]]:
+def prepare_parallel(
+    candidates: Iterable[Candidate],
+    layout: Layout,
+    nomenclatures: NomenclatureSet | None,
+    workers: int,
+    chunk_size: int = 500,
+) -> Iterator[Prepared | list[Problem]]:
     """``prepare`` spread over worker processes, results in input order, a bounded number of chunks in flight."""
     import multiprocessing
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(layout, nomenclatures)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(layout, nomenclatures)
+    ) as pool:
         pending: deque[Future[list[Prepared | list[Problem]]]] = deque()
         for chunk in _chunks(candidates, chunk_size):
             pending.append(pool.submit(_prepare_chunk, chunk))
@@ -167,9 +181,15 @@ def prepare_parallel(candidates: Iterable[Candidate], layout: Layout, nomenclatu
 
 
 def _label_row(label: Label, declaration_id: int, actor: str, now: dt.datetime) -> dict[str, Any]:
-    return {"declaration_id": declaration_id, "recorded_at": now, "outcome": label.outcome,
-            "revenue_recovered": label.revenue_recovered, "recorded_by": actor, "source": "import",
-            "detail": label.detail}
+    return {
+        "declaration_id": declaration_id,
+        "recorded_at": now,
+        "outcome": label.outcome,
+        "revenue_recovered": label.revenue_recovered,
+        "recorded_by": actor,
+        "source": "import",
+        "detail": label.detail,
+    }
 
 
 class BatchWriter:
@@ -202,8 +222,9 @@ class BatchWriter:
                 p.rows.declaration["import_id"] = self.report.import_id
                 p.rows.declaration["created_at"] = now
             ids = repository.insert_rows(conn, [p.rows for p in fresh])
-            labels = [_label_row(p.label, i, self.actor, now)
-                      for p, i in zip(fresh, ids, strict=True) if p.label is not None]
+            labels = [
+                _label_row(p.label, i, self.actor, now) for p, i in zip(fresh, ids, strict=True) if p.label is not None
+            ]
             repository.insert_labels(conn, labels)
         for p in batch:
             if p.reference in stored:
@@ -215,29 +236,54 @@ class BatchWriter:
 def start_import(engine: Engine, source: str, layout: str, actor: str) -> ImportReport:
     report = ImportReport(source=source, layout=layout)
     with engine.begin() as conn:
-        report.import_id = conn.execute(insert(imports).values(
-            started_at=dt.datetime.now(dt.UTC), actor=actor, source=source[:300], layout=layout,
-            accepted=0, rejected=0).returning(imports.c.id)).scalar_one()
+        report.import_id = conn.execute(
+            insert(imports)
+            .values(
+                started_at=dt.datetime.now(dt.UTC),
+                actor=actor,
+                source=source[:300],
+                layout=layout,
+                accepted=0,
+                rejected=0,
+            )
+            .returning(imports.c.id)
+        ).scalar_one()
     return report
 
 
 def finish_import(engine: Engine, report: ImportReport) -> ImportReport:
     with engine.begin() as conn:
-        conn.execute(update(imports).where(imports.c.id == report.import_id).values(
-            finished_at=dt.datetime.now(dt.UTC), accepted=report.accepted, rejected=report.rejected))
+        conn.execute(
+            update(imports)
+            .where(imports.c.id == report.import_id)
+            .values(finished_at=dt.datetime.now(dt.UTC), accepted=report.accepted, rejected=report.rejected)
+        )
     return report
 
 
-def import_rows(engine: Engine, candidates: Iterable[Candidate], layout: Layout, report: ImportReport, *,
-                actor: str, nomenclatures: NomenclatureSet | None = None, batch_size: int = 1000, workers: int = 1,
-                progress: Callable[[int], None] | None = None, skip: set[str] | None = None) -> None:
+def import_rows(
+    engine: Engine,
+    candidates: Iterable[Candidate],
+    layout: Layout,
+    report: ImportReport,
+    *,
+    actor: str,
+    nomenclatures: NomenclatureSet | None = None,
+    batch_size: int = 1000,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    skip: set[str] | None = None,
+) -> None:
     """The row path: validate each declaration with the model and write in batches. ``workers`` > 1 validates in
     that many processes while this one writes. References in ``skip`` were already written by this import."""
     if skip:
         candidates = (c for c in candidates if c.reference not in skip)
     writer = BatchWriter(engine, report, actor)
-    outcomes = (prepare_parallel(candidates, layout, nomenclatures, workers) if workers > 1
-                else prepare(candidates, layout, nomenclatures))
+    outcomes = (
+        prepare_parallel(candidates, layout, nomenclatures, workers)
+        if workers > 1
+        else prepare(candidates, layout, nomenclatures)
+    )
     batch: list[Prepared] = []
     for outcome in outcomes:
         if isinstance(outcome, Prepared):
@@ -255,12 +301,30 @@ def import_rows(engine: Engine, candidates: Iterable[Candidate], layout: Layout,
         progress(len(batch))
 
 
-def run_import(engine: Engine, candidates: Iterable[Candidate], layout: Layout, *, source: str, actor: str,
-               nomenclatures: NomenclatureSet | None = None, batch_size: int = 1000, workers: int = 1,
-               progress: Callable[[int], None] | None = None) -> ImportReport:
+def run_import(
+    engine: Engine,
+    candidates: Iterable[Candidate],
+    layout: Layout,
+    *,
+    source: str,
+    actor: str,
+    nomenclatures: NomenclatureSet | None = None,
+    batch_size: int = 1000,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     report = start_import(engine, source, layout.name, actor)
-    import_rows(engine, candidates, layout, report, actor=actor, nomenclatures=nomenclatures,
-                batch_size=batch_size, workers=workers, progress=progress)
+    import_rows(
+        engine,
+        candidates,
+        layout,
+        report,
+        actor=actor,
+        nomenclatures=nomenclatures,
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress,
+    )
     return finish_import(engine, report)
 
 

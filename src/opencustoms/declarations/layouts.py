@@ -116,34 +116,87 @@ class NativeLayout:
 # --- flat ------------------------------------------------------------------------------------------------------
 
 PARTY_ROLES = ("declarant", "importer", "exporter", "seller", "carrier")
-PARTY_FIELDS = ("id", "name", "address_line", "city_name", "postcode_id", "country_code", "tax_id", "aeo_status",
-                "aeo_certificate_id")
-DECLARATION_COLUMNS = ("functional_reference_id", "type_code", "acceptance_date", "declaration_office_id",
-                       "procedure_code")
-TRANSPORT_COLUMNS = ("transport_mode_code", "transport_id", "transport_nationality_code", "vessel_imo",
-                     "vessel_mmsi", "container_ids", "loading_location", "unloading_location",
-                     "departure_country_code", "itinerary_country_codes")
-ITEM_COLUMNS = ("sequence_number", "hs_code", "description", "quantity", "quantity_unit", "net_mass_kg",
-                "gross_mass_kg", "customs_value_amount", "customs_value_currency", "origin_country_code",
-                "duty_rate", "duty_tax_amount", "duty_regime_code", "preference_code", "preference_agreement",
-                "preference_proving_document_id")
+PARTY_FIELDS = (
+    "id",
+    "name",
+    "address_line",
+    "city_name",
+    "postcode_id",
+    "country_code",
+    "tax_id",
+    "aeo_status",
+    "aeo_certificate_id",
+)
+DECLARATION_COLUMNS = (
+    "functional_reference_id",
+    "type_code",
+    "acceptance_date",
+    "declaration_office_id",
+    "procedure_code",
+)
+TRANSPORT_COLUMNS = (
+    "transport_mode_code",
+    "transport_id",
+    "transport_nationality_code",
+    "vessel_imo",
+    "vessel_mmsi",
+    "container_ids",
+    "loading_location",
+    "unloading_location",
+    "departure_country_code",
+    "itinerary_country_codes",
+)
+ITEM_COLUMNS = (
+    "sequence_number",
+    "hs_code",
+    "description",
+    "quantity",
+    "quantity_unit",
+    "net_mass_kg",
+    "gross_mass_kg",
+    "customs_value_amount",
+    "customs_value_currency",
+    "origin_country_code",
+    "duty_rate",
+    "duty_tax_amount",
+    "duty_regime_code",
+    "preference_code",
+    "preference_agreement",
+    "preference_proving_document_id",
+)
 PARTY_COLUMNS = tuple(f"{role}_{f}" for role in PARTY_ROLES for f in PARTY_FIELDS)
 HEAD_COLUMNS = DECLARATION_COLUMNS + PARTY_COLUMNS + TRANSPORT_COLUMNS + ("additional_documents",)
 FLAT_COLUMNS = HEAD_COLUMNS + ITEM_COLUMNS
-REQUIRED_FLAT_COLUMNS = ("functional_reference_id", "type_code", "acceptance_date", "declaration_office_id",
-                         "declarant_id", "hs_code", "customs_value_amount", "customs_value_currency",
-                         "origin_country_code")
+REQUIRED_FLAT_COLUMNS = (
+    "functional_reference_id",
+    "type_code",
+    "acceptance_date",
+    "declaration_office_id",
+    "declarant_id",
+    "hs_code",
+    "customs_value_amount",
+    "customs_value_currency",
+    "origin_country_code",
+)
 _FLAT_SET = frozenset(FLAT_COLUMNS)
 _PARTY_COLUMN_MAP = tuple((role, tuple((f, f"{role}_{f}") for f in PARTY_FIELDS)) for role in PARTY_ROLES)
 _ADDRESS_FIELDS = (("line", "address_line"), ("city_name", "city_name"), ("postcode_id", "postcode_id"))
-_TRANSPORT_COLUMN_MAP = (("mode_code", "transport_mode_code"), ("id", "transport_id"),
-                         ("nationality_code", "transport_nationality_code"), ("vessel_imo", "vessel_imo"),
-                         ("vessel_mmsi", "vessel_mmsi"), ("loading_location", "loading_location"),
-                         ("unloading_location", "unloading_location"),
-                         ("departure_country_code", "departure_country_code"))
+_TRANSPORT_COLUMN_MAP = (
+    ("mode_code", "transport_mode_code"),
+    ("id", "transport_id"),
+    ("nationality_code", "transport_nationality_code"),
+    ("vessel_imo", "vessel_imo"),
+    ("vessel_mmsi", "vessel_mmsi"),
+    ("loading_location", "loading_location"),
+    ("unloading_location", "unloading_location"),
+    ("departure_country_code", "departure_country_code"),
+)
 # model location -> flat column, for the fields whose names differ
-_TRANSPORT_LOC = {"mode_code": "transport_mode_code", "id": "transport_id", "nationality_code":
-                  "transport_nationality_code"}
+_TRANSPORT_LOC = {
+    "mode_code": "transport_mode_code",
+    "id": "transport_id",
+    "nationality_code": "transport_nationality_code",
+}
 
 
 def is_national_column(column: str) -> bool:
@@ -158,7 +211,7 @@ def _split(value: Any) -> list[str]:
 def parse_documents(value: Any) -> list[dict[str, Any]]:
     """'861:COO-1:2025-01-02:KR;380:INV-7' -> additional documents (type_code:id[:issue_date[:issuer_country]])."""
     docs = []
-    for part in ([] if _blank(value) else str(value).split(";")):
+    for part in [] if _blank(value) else str(value).split(";"):
         if not part.strip():
             continue
         bits = part.strip().split(":")
@@ -197,7 +250,9 @@ class FlatLayout:
             raise ImportFileError(
                 f"column {unknown[0]!r} is not part of the flat layout{_suggest(unknown[0], FLAT_COLUMNS)}; "
                 "rename or remove it (the columns are listed in docs/import-export.md; national data goes in "
-                "columns named '<country>.<name>', e.g. 'kr.import_use')", field=unknown[0])
+                "columns named '<country>.<name>', e.g. 'kr.import_use')",
+                field=unknown[0],
+            )
         missing = [c for c in REQUIRED_FLAT_COLUMNS if c not in columns]
         if missing:
             raise ImportFileError(f"the flat layout needs the column(s) {', '.join(missing)}", field=missing[0])
@@ -238,19 +293,31 @@ class FlatLayout:
                 r.problem.reference = ref
                 candidate.problems.append(r.problem)
             if len(group) > 1:
-                candidate.problems.append(Problem(
-                    rows[0], ref, "functional_reference_id", ref,
-                    f"the whole declaration is rejected because row(s) {', '.join(str(r.row) for r in unreadable)} "
-                    "could not be read; a declaration is stored complete or not at all"))
+                candidate.problems.append(
+                    Problem(
+                        rows[0],
+                        ref,
+                        "functional_reference_id",
+                        ref,
+                        f"the whole declaration is rejected because row(s) {', '.join(str(r.row) for r in unreadable)} "
+                        "could not be read; a declaration is stored complete or not at all",
+                    )
+                )
             if ref is not None:
                 seen.setdefault(ref, rows[0])
             return candidate
         if ref is not None:
             if ref in seen:
-                candidate.problems.append(Problem(
-                    rows[0], ref, "functional_reference_id", ref,
-                    f"rows of declaration {ref!r} must be consecutive and the reference unique in a file; "
-                    f"it already appeared at row {seen[ref]}"))
+                candidate.problems.append(
+                    Problem(
+                        rows[0],
+                        ref,
+                        "functional_reference_id",
+                        ref,
+                        f"rows of declaration {ref!r} must be consecutive and the reference unique in a file; "
+                        f"it already appeared at row {seen[ref]}",
+                    )
+                )
                 return candidate
             seen[ref] = rows[0]
         for rec in group[1:]:
@@ -261,10 +328,16 @@ class FlatLayout:
                     continue
                 a, b = _clean(raw_a), _clean(raw_b)
                 if a != b:
-                    candidate.problems.append(Problem(
-                        rec.row, ref, column, None if b is None else str(b),
-                        f"differs from row {rows[0]} of the same declaration ({a!r}); declaration columns must "
-                        "repeat identically on every goods-item row — a shifted column or a mixed-up reference?"))
+                    candidate.problems.append(
+                        Problem(
+                            rec.row,
+                            ref,
+                            column,
+                            None if b is None else str(b),
+                            f"differs from row {rows[0]} of the same declaration ({a!r}); declaration columns must "
+                            "repeat identically on every goods-item row — a shifted column or a mixed-up reference?",
+                        )
+                    )
         if candidate.problems:
             return candidate
         candidate.data = self._to_dict(first, [r.values or {} for r in group])
@@ -306,8 +379,11 @@ class FlatLayout:
             item = {c: row[c] for c in ITEM_COLUMNS[:13] if row[c] is not None}
             item.setdefault("sequence_number", n)
             if any(row[c] is not None for c in ITEM_COLUMNS[13:]):  # a claim without its code is refused
-                item["preference"] = {"code": row["preference_code"], "agreement": row["preference_agreement"],
-                                      "proving_document_id": row["preference_proving_document_id"]}
+                item["preference"] = {
+                    "code": row["preference_code"],
+                    "agreement": row["preference_agreement"],
+                    "proving_document_id": row["preference_proving_document_id"],
+                }
             goods.append(item)
         data["goods_items"] = goods
         return data
@@ -341,8 +417,10 @@ class FlatLayout:
     @staticmethod
     def to_records(d: Declaration) -> list[dict[str, Any]]:
         head: dict[str, Any] = {
-            "functional_reference_id": d.functional_reference_id, "type_code": d.type_code.value,
-            "acceptance_date": d.acceptance_date.isoformat(), "declaration_office_id": d.declaration_office_id,
+            "functional_reference_id": d.functional_reference_id,
+            "type_code": d.type_code.value,
+            "acceptance_date": d.acceptance_date.isoformat(),
+            "declaration_office_id": d.declaration_office_id,
             "procedure_code": d.procedure_code,
         }
         parties = d.parties()
@@ -350,27 +428,35 @@ class FlatLayout:
             p = parties.get(role)
             a = p.address if p else None
             values = {
-                "id": p.id if p else None, "name": p.name if p else None,
-                "address_line": a.line if a else None, "city_name": a.city_name if a else None,
+                "id": p.id if p else None,
+                "name": p.name if p else None,
+                "address_line": a.line if a else None,
+                "city_name": a.city_name if a else None,
                 "postcode_id": a.postcode_id if a else None,
                 "country_code": (p.country_code or (a.country_code if a else None)) if p else None,
-                "tax_id": p.tax_id if p else None, "aeo_status": p.aeo_status.value if p else None,
+                "tax_id": p.tax_id if p else None,
+                "aeo_status": p.aeo_status.value if p else None,
                 "aeo_certificate_id": p.aeo_certificate_id if p else None,
             }
             head.update({f"{role}_{k}": x for k, x in values.items()})
         t = d.transport
-        head.update({
-            "transport_mode_code": t.mode_code.value if t else None, "transport_id": t.id if t else None,
-            "transport_nationality_code": t.nationality_code if t else None,
-            "vessel_imo": t.vessel_imo if t else None, "vessel_mmsi": t.vessel_mmsi if t else None,
-            "container_ids": " ".join(t.container_ids) if t and t.container_ids else None,
-            "loading_location": t.loading_location if t else None,
-            "unloading_location": t.unloading_location if t else None,
-            "departure_country_code": t.departure_country_code if t else None,
-            "itinerary_country_codes": " ".join(t.itinerary_country_codes) if t and t.itinerary_country_codes
-            else None,
-            "additional_documents": format_documents([doc.model_dump() for doc in d.additional_documents]),
-        })
+        head.update(
+            {
+                "transport_mode_code": t.mode_code.value if t else None,
+                "transport_id": t.id if t else None,
+                "transport_nationality_code": t.nationality_code if t else None,
+                "vessel_imo": t.vessel_imo if t else None,
+                "vessel_mmsi": t.vessel_mmsi if t else None,
+                "container_ids": " ".join(t.container_ids) if t and t.container_ids else None,
+                "loading_location": t.loading_location if t else None,
+                "unloading_location": t.unloading_location if t else None,
+                "departure_country_code": t.departure_country_code if t else None,
+                "itinerary_country_codes": " ".join(t.itinerary_country_codes)
+                if t and t.itinerary_country_codes
+                else None,
+                "additional_documents": format_documents([doc.model_dump() for doc in d.additional_documents]),
+            }
+        )
         head.update(d.national_extensions)
         records = []
         for g in d.goods_items:
@@ -378,29 +464,61 @@ class FlatLayout:
             for k in ("customs_value_amount", "duty_rate", "duty_tax_amount"):
                 item[k] = None if item[k] is None else str(item[k])
             pref = g.preference
-            item.update({"preference_code": pref.code if pref else None,
-                         "preference_agreement": pref.agreement if pref else None,
-                         "preference_proving_document_id": pref.proving_document_id if pref else None})
+            item.update(
+                {
+                    "preference_code": pref.code if pref else None,
+                    "preference_agreement": pref.agreement if pref else None,
+                    "preference_proving_document_id": pref.proving_document_id if pref else None,
+                }
+            )
             records.append({**head, **item})
         return records
 
 
 # --- Korea Customs Service synthetic data ----------------------------------------------------------------------
 
-KCS_COLUMNS = ("Declaration ID", "Date", "Office ID", "Process Type", "Import Type", "Import Use", "Payment Type",
-               "Mode of Transport", "Declarant ID", "Importer ID", "Seller ID", "Courier ID", "HS6 Code",
-               "Country of Departure", "Country of Origin", "Tax Rate", "Tax Type", "Country of Origin Indicator",
-               "Net Mass", "Item Price")
+KCS_COLUMNS = (
+    "Declaration ID",
+    "Date",
+    "Office ID",
+    "Process Type",
+    "Import Type",
+    "Import Use",
+    "Payment Type",
+    "Mode of Transport",
+    "Declarant ID",
+    "Importer ID",
+    "Seller ID",
+    "Courier ID",
+    "HS6 Code",
+    "Country of Departure",
+    "Country of Origin",
+    "Tax Rate",
+    "Tax Type",
+    "Country of Origin Indicator",
+    "Net Mass",
+    "Item Price",
+)
 KCS_LABELS = ("Fraud", "Critical Fraud")
 # Korean transport mode codes -> UN/ECE Rec. 19 (90 'other' has no equivalent and is kept only as kr.transport_mode)
 KCS_TRANSPORT = {"10": "1", "20": "2", "30": "3", "40": "4", "50": "5"}
 # KCS column -> model location, for error reports
 _KCS_LOC = {
-    "functional_reference_id": "Declaration ID", "acceptance_date": "Date", "declaration_office_id": "Office ID",
-    "declarant": "Declarant ID", "importer": "Importer ID", "seller": "Seller ID", "carrier": "Courier ID",
-    "hs_code": "HS6 Code", "origin_country_code": "Country of Origin", "duty_rate": "Tax Rate",
-    "duty_regime_code": "Tax Type", "net_mass_kg": "Net Mass", "customs_value_amount": "Item Price",
-    "departure_country_code": "Country of Departure", "mode_code": "Mode of Transport",
+    "functional_reference_id": "Declaration ID",
+    "acceptance_date": "Date",
+    "declaration_office_id": "Office ID",
+    "declarant": "Declarant ID",
+    "importer": "Importer ID",
+    "seller": "Seller ID",
+    "carrier": "Courier ID",
+    "hs_code": "HS6 Code",
+    "origin_country_code": "Country of Origin",
+    "duty_rate": "Tax Rate",
+    "duty_regime_code": "Tax Type",
+    "net_mass_kg": "Net Mass",
+    "customs_value_amount": "Item Price",
+    "departure_country_code": "Country of Departure",
+    "mode_code": "Mode of Transport",
 }
 
 
@@ -433,8 +551,9 @@ class KcsLayout:
             ref = None if v.get("Declaration ID") is None else str(v["Declaration ID"])
             candidate = Candidate([rec.row], ref, None)
             if ref is not None and ref in seen:
-                candidate.problems.append(Problem(rec.row, ref, "Declaration ID", ref,
-                                                  f"duplicate Declaration ID; first at row {seen[ref]}"))
+                candidate.problems.append(
+                    Problem(rec.row, ref, "Declaration ID", ref, f"duplicate Declaration ID; first at row {seen[ref]}")
+                )
                 yield candidate
                 continue
             if ref is not None:
@@ -443,8 +562,9 @@ class KcsLayout:
             fraud = v.get("Fraud")
             if fraud is not None:
                 critical = str(v.get("Critical Fraud") or "0") == "1"
-                candidate.label = Label("fraud" if str(fraud) == "1" else "compliant",
-                                        detail={"critical": critical, "source": "kcs"})
+                candidate.label = Label(
+                    "fraud" if str(fraud) == "1" else "compliant", detail={"critical": critical, "source": "kcs"}
+                )
             yield candidate
 
     @staticmethod
@@ -455,25 +575,40 @@ class KcsLayout:
         tax_type = v.get("Tax Type")
         mode = v.get("Mode of Transport")
         item: dict[str, Any] = {
-            "sequence_number": 1, "hs_code": v.get("HS6 Code"), "net_mass_kg": v.get("Net Mass"),
-            "customs_value_amount": v.get("Item Price"), "customs_value_currency": "KRW",
-            "origin_country_code": v.get("Country of Origin"), "duty_rate": v.get("Tax Rate"),
+            "sequence_number": 1,
+            "hs_code": v.get("HS6 Code"),
+            "net_mass_kg": v.get("Net Mass"),
+            "customs_value_amount": v.get("Item Price"),
+            "customs_value_currency": "KRW",
+            "origin_country_code": v.get("Country of Origin"),
+            "duty_rate": v.get("Tax Rate"),
             "duty_regime_code": tax_type,
         }
         if tax_type is not None and str(tax_type).startswith("F"):
             item["preference"] = {"code": str(tax_type)}
         if isinstance(item["customs_value_amount"], float | str):
             item["customs_value_amount"] = _round_money(item["customs_value_amount"])
-        national = {f"kr.{key}": str(v[col]) for key, col in (
-            ("process_type", "Process Type"), ("import_type", "Import Type"), ("import_use", "Import Use"),
-            ("payment_type", "Payment Type"), ("origin_indicator", "Country of Origin Indicator"),
-            ("transport_mode", "Mode of Transport")) if v.get(col) is not None}
+        national = {
+            f"kr.{key}": str(v[col])
+            for key, col in (
+                ("process_type", "Process Type"),
+                ("import_type", "Import Type"),
+                ("import_use", "Import Use"),
+                ("payment_type", "Payment Type"),
+                ("origin_indicator", "Country of Origin Indicator"),
+                ("transport_mode", "Mode of Transport"),
+            )
+            if v.get(col) is not None
+        }
         data: dict[str, Any] = {
             "functional_reference_id": None if v.get("Declaration ID") is None else str(v["Declaration ID"]),
-            "type_code": "import", "acceptance_date": v.get("Date"),
+            "type_code": "import",
+            "acceptance_date": v.get("Date"),
             "declaration_office_id": None if v.get("Office ID") is None else str(v["Office ID"]),
-            "declarant": party("Declarant ID"), "importer": party("Importer ID"),
-            "goods_items": [item], "national_extensions": national,
+            "declarant": party("Declarant ID"),
+            "importer": party("Importer ID"),
+            "goods_items": [item],
+            "national_extensions": national,
         }
         for role, key in (("seller", "Seller ID"), ("carrier", "Courier ID")):
             if v.get(key) is not None:

@@ -64,37 +64,67 @@ def to_rows(d: Declaration, import_id: int | None = None, now: dt.datetime | Non
     parties = []
     for role, p in d.parties().items():
         a = p.address
-        parties.append({
-            "role": role, "party_id": p.id, "name": p.name, "country_code": p.country_code, "tax_id": p.tax_id,
-            "aeo_status": p.aeo_status.value, "aeo_certificate_id": p.aeo_certificate_id,
-            "address_line": a.line if a else None, "city_name": a.city_name if a else None,
-            "postcode_id": a.postcode_id if a else None, "address_country_code": a.country_code if a else None,
-        })
+        parties.append(
+            {
+                "role": role,
+                "party_id": p.id,
+                "name": p.name,
+                "country_code": p.country_code,
+                "tax_id": p.tax_id,
+                "aeo_status": p.aeo_status.value,
+                "aeo_certificate_id": p.aeo_certificate_id,
+                "address_line": a.line if a else None,
+                "city_name": a.city_name if a else None,
+                "postcode_id": a.postcode_id if a else None,
+                "address_country_code": a.country_code if a else None,
+            }
+        )
     items = []
     for g in d.goods_items:
         pref = g.preference
-        items.append({
-            "sequence_number": g.sequence_number, "hs_code": g.hs_code, "description": g.description,
-            "quantity": g.quantity, "quantity_unit": g.quantity_unit, "net_mass_kg": g.net_mass_kg,
-            "gross_mass_kg": g.gross_mass_kg, "customs_value_amount": g.customs_value_amount,
-            "customs_value_currency": g.customs_value_currency, "origin_country_code": g.origin_country_code,
-            "duty_rate": g.duty_rate, "duty_tax_amount": g.duty_tax_amount, "duty_regime_code": g.duty_regime_code,
-            "preference_code": pref.code if pref else None, "preference_agreement": pref.agreement if pref else None,
-            "preference_proving_document_id": pref.proving_document_id if pref else None,
-        })
+        items.append(
+            {
+                "sequence_number": g.sequence_number,
+                "hs_code": g.hs_code,
+                "description": g.description,
+                "quantity": g.quantity,
+                "quantity_unit": g.quantity_unit,
+                "net_mass_kg": g.net_mass_kg,
+                "gross_mass_kg": g.gross_mass_kg,
+                "customs_value_amount": g.customs_value_amount,
+                "customs_value_currency": g.customs_value_currency,
+                "origin_country_code": g.origin_country_code,
+                "duty_rate": g.duty_rate,
+                "duty_tax_amount": g.duty_tax_amount,
+                "duty_regime_code": g.duty_regime_code,
+                "preference_code": pref.code if pref else None,
+                "preference_agreement": pref.agreement if pref else None,
+                "preference_proving_document_id": pref.proving_document_id if pref else None,
+            }
+        )
     containers = [{"position": i, "container_id": c} for i, c in enumerate(t.container_ids if t else [], 1)]
-    documents = [{"position": i, "type_code": doc.type_code, "document_id": doc.id, "issue_date": doc.issue_date,
-                  "issuer_country_code": doc.issuer_country_code}
-                 for i, doc in enumerate(d.additional_documents, 1)]
+    documents = [
+        {
+            "position": i,
+            "type_code": doc.type_code,
+            "document_id": doc.id,
+            "issue_date": doc.issue_date,
+            "issuer_country_code": doc.issuer_country_code,
+        }
+        for i, doc in enumerate(d.additional_documents, 1)
+    ]
     return DeclarationRows(row, parties, items, containers, documents)
 
 
 def existing_references(conn: Connection, references: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(references), 900):
-        chunk = references[start:start + 900]
-        found.update(conn.execute(select(declarations.c.functional_reference_id)
-                                  .where(declarations.c.functional_reference_id.in_(chunk))).scalars())
+        chunk = references[start : start + 900]
+        found.update(
+            conn.execute(
+                select(declarations.c.functional_reference_id).where(declarations.c.functional_reference_id.in_(chunk))
+            ).scalars()
+        )
     return found
 
 
@@ -107,8 +137,12 @@ def insert_rows(conn: Connection, batch: Sequence[DeclarationRows]) -> list[int]
     ids = [by_reference[r.declaration["functional_reference_id"]] for r in batch]
     children: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for new_id, rows in zip(ids, batch, strict=True):
-        for table, part in ((declaration_parties, rows.parties), (goods_items, rows.items),
-                            (declaration_containers, rows.containers), (additional_documents, rows.documents)):
+        for table, part in (
+            (declaration_parties, rows.parties),
+            (goods_items, rows.items),
+            (declaration_containers, rows.containers),
+            (additional_documents, rows.documents),
+        ):
             for child in part:
                 child["declaration_id"] = new_id
                 children[table].append(child)
@@ -121,9 +155,14 @@ def reference_ids(conn: Connection, references: Sequence[str]) -> dict[str, int]
     """Database ids of stored declarations by functional_reference_id."""
     found: dict[str, int] = {}
     for start in range(0, len(references), 5000):
-        chunk = list(references[start:start + 5000])
-        found.update(conn.execute(select(declarations.c.functional_reference_id, declarations.c.id)
-                                  .where(declarations.c.functional_reference_id.in_(chunk))).all())
+        chunk = list(references[start : start + 5000])
+        found.update(
+            conn.execute(
+                select(declarations.c.functional_reference_id, declarations.c.id).where(
+                    declarations.c.functional_reference_id.in_(chunk)
+                )
+            ).all()
+        )
     return found
 
 
@@ -197,18 +236,33 @@ def load(conn: Connection, ids: Sequence[int]) -> list[Declaration]:
         return []
     heads = {r["id"]: dict(r) for r in conn.execute(select(declarations).where(declarations.c.id.in_(ids))).mappings()}
     children = {}
-    for name, table, order in (("parties", declaration_parties, declaration_parties.c.role),
-                               ("items", goods_items, goods_items.c.sequence_number),
-                               ("containers", declaration_containers, declaration_containers.c.position),
-                               ("documents", additional_documents, additional_documents.c.position)):
-        children[name] = _group(conn.execute(select(table).where(table.c.declaration_id.in_(ids))
-                                             .order_by(table.c.declaration_id, order)).mappings().all())
-    return [from_rows(heads[i], children["parties"][i], children["items"][i], children["containers"][i],
-                      children["documents"][i]) for i in ids if i in heads]
+    for name, table, order in (
+        ("parties", declaration_parties, declaration_parties.c.role),
+        ("items", goods_items, goods_items.c.sequence_number),
+        ("containers", declaration_containers, declaration_containers.c.position),
+        ("documents", additional_documents, additional_documents.c.position),
+    ):
+        children[name] = _group(
+            conn.execute(select(table).where(table.c.declaration_id.in_(ids)).order_by(table.c.declaration_id, order))
+            .mappings()
+            .all()
+        )
+    return [
+        from_rows(
+            heads[i], children["parties"][i], children["items"][i], children["containers"][i], children["documents"][i]
+        )
+        for i in ids
+        if i in heads
+    ]
 
 
-def from_rows(head: dict[str, Any], parties: list[dict[str, Any]], items: list[dict[str, Any]],
-              containers: list[dict[str, Any]], documents: list[dict[str, Any]]) -> Declaration:
+def from_rows(
+    head: dict[str, Any],
+    parties: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    containers: list[dict[str, Any]],
+    documents: list[dict[str, Any]],
+) -> Declaration:
     data: dict[str, Any] = {
         "functional_reference_id": head["functional_reference_id"],
         "type_code": head["type_code"],
@@ -220,31 +274,69 @@ def from_rows(head: dict[str, Any], parties: list[dict[str, Any]], items: list[d
     for p in parties:
         address = None
         if p["address_country_code"]:
-            address = {"line": p["address_line"], "city_name": p["city_name"], "postcode_id": p["postcode_id"],
-                       "country_code": p["address_country_code"]}
-        data[p["role"]] = {"id": p["party_id"], "name": p["name"], "address": address,
-                           "country_code": p["country_code"], "tax_id": p["tax_id"],
-                           "aeo_status": p["aeo_status"], "aeo_certificate_id": p["aeo_certificate_id"]}
+            address = {
+                "line": p["address_line"],
+                "city_name": p["city_name"],
+                "postcode_id": p["postcode_id"],
+                "country_code": p["address_country_code"],
+            }
+        data[p["role"]] = {
+            "id": p["party_id"],
+            "name": p["name"],
+            "address": address,
+            "country_code": p["country_code"],
+            "tax_id": p["tax_id"],
+            "aeo_status": p["aeo_status"],
+            "aeo_certificate_id": p["aeo_certificate_id"],
+        }
     if head["transport_mode_code"]:
         data["transport"] = {
-            "mode_code": head["transport_mode_code"], "id": head["transport_identification_id"],
-            "nationality_code": head["transport_nationality_code"], "vessel_imo": head["vessel_imo"],
-            "vessel_mmsi": head["vessel_mmsi"], "container_ids": [c["container_id"] for c in containers],
-            "loading_location": head["loading_location"], "unloading_location": head["unloading_location"],
+            "mode_code": head["transport_mode_code"],
+            "id": head["transport_identification_id"],
+            "nationality_code": head["transport_nationality_code"],
+            "vessel_imo": head["vessel_imo"],
+            "vessel_mmsi": head["vessel_mmsi"],
+            "container_ids": [c["container_id"] for c in containers],
+            "loading_location": head["loading_location"],
+            "unloading_location": head["unloading_location"],
             "departure_country_code": head["departure_country_code"],
             "itinerary_country_codes": head["itinerary_country_codes"] or [],
         }
-    data["additional_documents"] = [{"type_code": d["type_code"], "id": d["document_id"],
-                                     "issue_date": d["issue_date"], "issuer_country_code": d["issuer_country_code"]}
-                                    for d in documents]
+    data["additional_documents"] = [
+        {
+            "type_code": d["type_code"],
+            "id": d["document_id"],
+            "issue_date": d["issue_date"],
+            "issuer_country_code": d["issuer_country_code"],
+        }
+        for d in documents
+    ]
     goods = []
     for g in items:
-        item = {k: g[k] for k in ("sequence_number", "hs_code", "description", "quantity", "quantity_unit",
-                                  "net_mass_kg", "gross_mass_kg", "customs_value_amount", "customs_value_currency",
-                                  "origin_country_code", "duty_rate", "duty_tax_amount", "duty_regime_code")}
+        item = {
+            k: g[k]
+            for k in (
+                "sequence_number",
+                "hs_code",
+                "description",
+                "quantity",
+                "quantity_unit",
+                "net_mass_kg",
+                "gross_mass_kg",
+                "customs_value_amount",
+                "customs_value_currency",
+                "origin_country_code",
+                "duty_rate",
+                "duty_tax_amount",
+                "duty_regime_code",
+            )
+        }
         if g["preference_code"]:
-            item["preference"] = {"code": g["preference_code"], "agreement": g["preference_agreement"],
-                                  "proving_document_id": g["preference_proving_document_id"]}
+            item["preference"] = {
+                "code": g["preference_code"],
+                "agreement": g["preference_agreement"],
+                "proving_document_id": g["preference_proving_document_id"],
+            }
         goods.append(item)
     data["goods_items"] = goods
     return Declaration.model_validate(data)
@@ -277,8 +369,9 @@ def _filtered(query: Select[Any], f: SearchFilters) -> Select[Any]:
     if f.reference_prefix:
         conditions.append(d.functional_reference_id.startswith(f.reference_prefix, autoescape=True))
     if f.party_id:
-        conditions.append(d.id.in_(select(declaration_parties.c.declaration_id)
-                                   .where(declaration_parties.c.party_id == f.party_id)))
+        conditions.append(
+            d.id.in_(select(declaration_parties.c.declaration_id).where(declaration_parties.c.party_id == f.party_id))
+        )
     item_conditions = []
     if f.hs_prefix:
         item_conditions.append(goods_items.c.hs_code.startswith(f.hs_prefix, autoescape=True))
@@ -287,27 +380,37 @@ def _filtered(query: Select[Any], f: SearchFilters) -> Select[Any]:
     if item_conditions:
         conditions.append(d.id.in_(select(goods_items.c.declaration_id).where(and_(*item_conditions))))
     if f.container_id:
-        conditions.append(d.id.in_(select(declaration_containers.c.declaration_id)
-                                   .where(declaration_containers.c.container_id == f.container_id)))
+        conditions.append(
+            d.id.in_(
+                select(declaration_containers.c.declaration_id).where(
+                    declaration_containers.c.container_id == f.container_id
+                )
+            )
+        )
     return query.where(*conditions) if conditions else query
 
 
 def search(conn: Connection, filters: SearchFilters, *, limit: int, offset: int) -> tuple[list[int], int]:
     """Ids of matching declarations, newest first, and the total count."""
     total = conn.execute(_filtered(select(func.count()).select_from(declarations), filters)).scalar_one()
-    ids = conn.execute(_filtered(select(declarations.c.id), filters)
-                       .order_by(declarations.c.acceptance_date.desc(), declarations.c.id.desc())
-                       .limit(limit).offset(offset)).scalars().all()
+    ids = (
+        conn.execute(
+            _filtered(select(declarations.c.id), filters)
+            .order_by(declarations.c.acceptance_date.desc(), declarations.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        .scalars()
+        .all()
+    )
     return list(ids), int(total)
 
 
 def id_of(conn: Connection, reference: str) -> int | None:
-    return conn.execute(select(declarations.c.id).where(declarations.c.functional_reference_id == reference)
-                        ).scalar_one_or_none()
+    return conn.execute(
+        select(declarations.c.id).where(declarations.c.functional_reference_id == reference)
+    ).scalar_one_or_none()
 
 
 def iter_ids(conn: Connection, filters: SearchFilters) -> list[int]:
     return list(conn.execute(_filtered(select(declarations.c.id), filters).order_by(declarations.c.id)).scalars())
-
-
-

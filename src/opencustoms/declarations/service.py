@@ -66,29 +66,37 @@ def create(engine: Engine, actor: Identity, data: dict[str, Any] | Declaration) 
 
 def pseudonymise_declaration(declaration: Declaration, pseudonymiser: Pseudonymiser) -> Declaration:
     """A copy whose parties carry only a pseudonym, their country and AEO status."""
+
     def mask(party: Party | None) -> Party | None:
         if party is None:
             return None
-        return Party(id=pseudonymiser(party.id), country_code=party.country_code or
-                     (party.address.country_code if party.address else None),
-                     aeo_status=party.aeo_status)
+        return Party(
+            id=pseudonymiser(party.id),
+            country_code=party.country_code or (party.address.country_code if party.address else None),
+            aeo_status=party.aeo_status,
+        )
 
-    return declaration.model_copy(update={role: mask(getattr(declaration, role))
-                                          for role in ("declarant", "importer", "exporter", "seller", "carrier")})
+    return declaration.model_copy(
+        update={
+            role: mask(getattr(declaration, role))
+            for role in ("declarant", "importer", "exporter", "seller", "carrier")
+        }
+    )
 
 
-def _present(engine: Engine, actor: Identity, items: list[Declaration], pseudonymiser: Pseudonymiser,
-             purpose: str | None) -> tuple[list[Declaration], bool]:
+def _present(
+    engine: Engine, actor: Identity, items: list[Declaration], pseudonymiser: Pseudonymiser, purpose: str | None
+) -> tuple[list[Declaration], bool]:
     if actor.can(Permission.PERSONAL_DATA_READ):
         with engine.begin() as conn:
-            record_many(conn, actor, "read", "declaration", [d.functional_reference_id for d in items],
-                        purpose=purpose)
+            record_many(conn, actor, "read", "declaration", [d.functional_reference_id for d in items], purpose=purpose)
         return items, False
     return [pseudonymise_declaration(d, pseudonymiser) for d in items], True
 
 
-def get(engine: Engine, actor: Identity, reference_id: str, pseudonymiser: Pseudonymiser,
-        purpose: str | None = None) -> tuple[Declaration, bool]:
+def get(
+    engine: Engine, actor: Identity, reference_id: str, pseudonymiser: Pseudonymiser, purpose: str | None = None
+) -> tuple[Declaration, bool]:
     """One declaration, and whether its parties were pseudonymised for this reader."""
     actor.require(Permission.DECLARATIONS_READ)
     with engine.connect() as conn:
@@ -100,12 +108,22 @@ def get(engine: Engine, actor: Identity, reference_id: str, pseudonymiser: Pseud
     return shown, masked
 
 
-def search(engine: Engine, actor: Identity, filters: SearchFilters, pseudonymiser: Pseudonymiser, *,
-           limit: int = 50, offset: int = 0, purpose: str | None = None) -> Page:
+def search(
+    engine: Engine,
+    actor: Identity,
+    filters: SearchFilters,
+    pseudonymiser: Pseudonymiser,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    purpose: str | None = None,
+) -> Page:
     actor.require(Permission.DECLARATIONS_READ)
     if filters.party_id and filters.party_id.startswith("p_") and not actor.can(Permission.PERSONAL_DATA_READ):
-        raise ImportFileError("searching by pseudonym is not supported yet; ask an officer to search by "
-                              "the trader number", field="party_id")
+        raise ImportFileError(
+            "searching by pseudonym is not supported yet; ask an officer to search by the trader number",
+            field="party_id",
+        )
     limit = max(1, min(limit, 500))
     with engine.connect() as conn:
         ids, total = repository.search(conn, filters, limit=limit, offset=max(0, offset))
@@ -118,9 +136,19 @@ def layouts() -> dict[str, str]:
     return {name: layout.description for name, layout in all_layouts().items()}
 
 
-def import_file(engine: Engine, actor: Identity, source: Path | IO[bytes], *, name: str | None = None,
-                fmt: str | None = None, layout: str | None = None, batch_size: int = 1000, workers: int = 1,
-                fast: bool = True, progress: Callable[[int], None] | None = None) -> ImportReport:
+def import_file(
+    engine: Engine,
+    actor: Identity,
+    source: Path | IO[bytes],
+    *,
+    name: str | None = None,
+    fmt: str | None = None,
+    layout: str | None = None,
+    batch_size: int = 1000,
+    workers: int = 1,
+    fast: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Import a CSV, JSON Lines or Parquet file in one of the layouts (native, flat, kcs, or a plugin's).
 
     Flat CSV and Parquet files go through the columnar fast path (``fast=False`` forces the row path; both store
@@ -138,8 +166,7 @@ def import_file(engine: Engine, actor: Identity, source: Path | IO[bytes], *, na
     nomenclatures = reference.nomenclatures(engine)
     report = None
     written: set[str] = set()
-    if fast and layout_name == "flat" and fmt in ("csv", "parquet") and (isinstance(source, Path) or
-                                                                         source.seekable()):
+    if fast and layout_name == "flat" and fmt in ("csv", "parquet") and (isinstance(source, Path) or source.seekable()):
         from opencustoms.declarations import columnar
 
         start = None if isinstance(source, Path) else source.tell()
@@ -157,9 +184,18 @@ def import_file(engine: Engine, actor: Identity, source: Path | IO[bytes], *, na
     columns, records = open_records(source, fmt)
     chosen.check_columns(columns)
     report = report or start_import(engine, display, layout_name, actor.username)
-    import_rows(engine, chosen.candidates(records), chosen, report, actor=actor.username,
-                nomenclatures=nomenclatures, batch_size=batch_size, workers=workers, progress=progress,
-                skip=written)
+    import_rows(
+        engine,
+        chosen.candidates(records),
+        chosen,
+        report,
+        actor=actor.username,
+        nomenclatures=nomenclatures,
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress,
+        skip=written,
+    )
     return _finish(engine, actor, report)
 
 
@@ -180,7 +216,7 @@ def _iter_declarations(engine: Engine, filters: SearchFilters, chunk: int = 1000
     with engine.connect() as conn:
         ids = repository.iter_ids(conn, filters)
         for start in range(0, len(ids), chunk):
-            yield repository.load(conn, ids[start:start + chunk])
+            yield repository.load(conn, ids[start : start + chunk])
 
 
 def _national_columns(engine: Engine, filters: SearchFilters) -> list[str]:
@@ -188,15 +224,23 @@ def _national_columns(engine: Engine, filters: SearchFilters) -> list[str]:
     with engine.connect() as conn:
         ids = repository.iter_ids(conn, filters)
         for start in range(0, len(ids), 5000):
-            for value in conn.execute(select(declarations.c.national_extensions)
-                                      .where(declarations.c.id.in_(ids[start:start + 5000]))).scalars():
+            for value in conn.execute(
+                select(declarations.c.national_extensions).where(declarations.c.id.in_(ids[start : start + 5000]))
+            ).scalars():
                 keys.update(value or {})
     return sorted(keys)
 
 
-def export(engine: Engine, actor: Identity, destination: Path, pseudonymiser: Pseudonymiser, *,
-           fmt: str | None = None, filters: SearchFilters | None = None,
-           progress: Callable[[int], None] | None = None) -> int:
+def export(
+    engine: Engine,
+    actor: Identity,
+    destination: Path,
+    pseudonymiser: Pseudonymiser,
+    *,
+    fmt: str | None = None,
+    filters: SearchFilters | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write declarations to CSV / Parquet (flat layout) or JSON Lines (native). Parties are pseudonymised for
     a reader without the personal-data permission. Returns the number of declarations written."""
     actor.require(Permission.DECLARATIONS_READ)
@@ -241,8 +285,14 @@ def export(engine: Engine, actor: Identity, destination: Path, pseudonymiser: Ps
     finally:
         tmp.unlink(missing_ok=True)
     with engine.begin() as conn:
-        record(conn, actor, "export", "declaration", None,
-               detail={"destination": destination.name, "format": fmt, "count": written, "pseudonymised": masked})
+        record(
+            conn,
+            actor,
+            "export",
+            "declaration",
+            None,
+            detail={"destination": destination.name, "format": fmt, "count": written, "pseudonymised": masked},
+        )
     return written
 
 

@@ -26,8 +26,11 @@ from opencustoms.security import service as security
 
 DEMO_DIR = Path("var") / "demo"
 COUNTRY = "NL"
-USERS = (("officer", "officer", "Demo frontline officer"), ("analyst", "risk_analyst", "Demo risk analyst"),
-         ("admin", "administrator", "Demo IT administrator"))
+USERS = (
+    ("officer", "officer", "Demo frontline officer"),
+    ("analyst", "risk_analyst", "Demo risk analyst"),
+    ("admin", "administrator", "Demo IT administrator"),
+)
 
 
 class DemoCheckError(OpenCustomsError):
@@ -53,8 +56,7 @@ def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[P
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    settings = Settings(database_url=f"sqlite:///{directory / 'demo.db'}", data_dir=directory,
-                        administration=COUNTRY)
+    settings = Settings(database_url=f"sqlite:///{directory / 'demo.db'}", data_dir=directory, administration=COUNTRY)
     platform = Platform(settings)
     engine = platform.initialise()
     security.ensure_administration(engine, COUNTRY, "Demo customs administration", COUNTRY)
@@ -113,8 +115,9 @@ def main(*, check: bool, count: int, seed: int, host: str, port: int, console: C
     platform, tokens, report = prepare(DEMO_DIR, count, seed, console)
     if check:
         result = verify(platform, tokens, report.accepted)
-        console.print(f"demo check passed: {result['declarations']:,} declarations served, audited and "
-                      "pseudonymised by role")
+        console.print(
+            f"demo check passed: {result['declarations']:,} declarations served, audited and pseudonymised by role"
+        )
         return
     import uvicorn
 

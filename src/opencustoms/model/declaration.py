@@ -145,8 +145,9 @@ class GoodsItem(_Model):
     customs_value_currency: CurrencyCode
     origin_country_code: CountryCode
     duty_rate: Decimal | None = Field(default=None, ge=0, le=1000, description="Ad valorem duty rate, percent.")
-    duty_tax_amount: Money | None = Field(default=None, description="Duties and taxes assessed, in the currency "
-                                          "of the customs value.")
+    duty_tax_amount: Money | None = Field(
+        default=None, description="Duties and taxes assessed, in the currency of the customs value."
+    )
     duty_regime_code: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(
         default=None, description="Duty regime / tax type applied (national code list), e.g. 'A' or 'FEU1'."
     )
@@ -173,7 +174,9 @@ class GoodsItem(_Model):
 class Declaration(_Model):
     """A goods declaration: import, export or transit."""
 
-    functional_reference_id: Identifier = Field(description="The declaration's reference as its declarant gave it (LRN).")
+    functional_reference_id: Identifier = Field(
+        description="The declaration's reference as its declarant gave it (LRN)."
+    )
     type_code: DeclarationType
     acceptance_date: dt.date
     declaration_office_id: Annotated[str, Field(min_length=1, max_length=17)]
@@ -188,8 +191,9 @@ class Declaration(_Model):
     transport: Transport | None = None
     additional_documents: list[AdditionalDocument] = Field(default_factory=list, max_length=99)
     goods_items: list[GoodsItem] = Field(min_length=1, max_length=999)
-    national_extensions: dict[Annotated[str, Field(pattern=r"^[a-z]{2}\.[a-z0-9_]{1,40}$")],
-                              Annotated[str, Field(max_length=200)]] = Field(
+    national_extensions: dict[
+        Annotated[str, Field(pattern=r"^[a-z]{2}\.[a-z0-9_]{1,40}$")], Annotated[str, Field(max_length=200)]
+    ] = Field(
         default_factory=dict,
         max_length=50,
         description="National data elements with no WCO DM element, keyed '<country>.<name>' "
@@ -218,8 +222,13 @@ class Declaration(_Model):
 
     def parties(self) -> dict[str, Party]:
         """The declaration's parties by role."""
-        roles = {"declarant": self.declarant, "importer": self.importer, "exporter": self.exporter,
-                 "seller": self.seller, "carrier": self.carrier}
+        roles = {
+            "declarant": self.declarant,
+            "importer": self.importer,
+            "exporter": self.exporter,
+            "seller": self.seller,
+            "carrier": self.carrier,
+        }
         return {role: party for role, party in roles.items() if party is not None}
 
     @property

@@ -73,9 +73,7 @@ def check_hs_format(code: str, field: str = "hs_code", *, min_digits: int = 2) -
             field=field,
         )
     if len(value) < min_digits:
-        raise InvalidCodeError(
-            f"{code!r} has {len(value)} digits; at least {min_digits} are needed here", field=field
-        )
+        raise InvalidCodeError(f"{code!r} has {len(value)} digits; at least {min_digits} are needed here", field=field)
     if value[:2] not in HS_CHAPTERS:
         raise InvalidCodeError(
             f"{code!r}: HS chapter {value[:2]} does not exist; chapters run 01-97 and 77 is reserved",
@@ -95,7 +93,11 @@ for _ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
     _v += 1
 del _v, _ch
 
-CONTAINER_CATEGORIES = {"U": "freight container", "J": "detachable freight container equipment", "Z": "trailer or chassis"}
+CONTAINER_CATEGORIES = {
+    "U": "freight container",
+    "J": "detachable freight container equipment",
+    "Z": "trailer or chassis",
+}
 
 
 def iso6346_check_digit(first_ten: str) -> int:
@@ -174,9 +176,7 @@ def check_imo_number(number: str, field: str = "vessel_imo") -> str:
         raise InvalidCodeError(f"{number!r} is not an IMO number; expected 7 digits, e.g. '9074729'", field=field)
     expected = sum(int(d) * w for d, w in zip(value[:6], range(7, 1, -1), strict=True)) % 10
     if int(value[6]) != expected:
-        raise InvalidCodeError(
-            f"{number!r}: IMO check digit is {value[6]} but should be {expected}", field=field
-        )
+        raise InvalidCodeError(f"{number!r}: IMO check digit is {value[6]} but should be {expected}", field=field)
     return value
 
 

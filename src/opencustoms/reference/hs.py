@@ -37,7 +37,7 @@ def read_hs_csv(source: Path | str | bytes) -> list[HSEntry]:
         raw = source if isinstance(source, bytes) else Path(source).read_bytes()
     except (OSError, ValueError) as exc:  # ValueError: a path with a NUL character
         reason = getattr(exc, "strerror", None) or exc
-        raise NomenclatureFileError(f"cannot read {source}: {reason}; check the path") from exc
+        raise NomenclatureFileError(f"cannot read {source!s}: {reason}; check the path") from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -46,8 +46,7 @@ def read_hs_csv(source: Path | str | bytes) -> list[HSEntry]:
         ) from exc
     if not text.strip():
         raise NomenclatureFileError(
-            f"the nomenclature file is empty; expected the header '{','.join(REQUIRED_COLUMNS)}' "
-            f"of {PUBLIC_SOURCE}"
+            f"the nomenclature file is empty; expected the header '{','.join(REQUIRED_COLUMNS)}' of {PUBLIC_SOURCE}"
         )
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
@@ -80,13 +79,12 @@ def read_hs_csv(source: Path | str | bytes) -> list[HSEntry]:
                     field="level",
                 ) from exc
             if level != len(code):
-                raise NomenclatureFileError(
-                    f"line {line}: level {level} does not match code {code!r}", field="level"
-                )
+                raise NomenclatureFileError(f"line {line}: level {level} does not match code {code!r}", field="level")
             parent = values["parent"]
             entries.append(
-                HSEntry(code, values["description"], None if parent in AGGREGATE_CODES else parent, level,
-                        values["section"])
+                HSEntry(
+                    code, values["description"], None if parent in AGGREGATE_CODES else parent, level, values["section"]
+                )
             )
     except csv.Error as exc:
         raise NomenclatureFileError(f"line {reader.line_num}: not valid CSV ({exc})") from exc
@@ -122,9 +120,11 @@ class Nomenclature:
         if known not in self.entries:
             hint = self._nearest(known)
             raise InvalidCodeError(
-                ("" if code == known else f"{code!r}: ") + ("its subheading " if len(value) > 6 else "")
+                ("" if code == known else f"{code!r}: ")
+                + ("its subheading " if len(value) > 6 else "")
                 + f"{known} is not in HS {self.edition}"
-                + (f"; {hint}" if hint else ""), field=field
+                + (f"; {hint}" if hint else ""),
+                field=field,
             )
         return value
 

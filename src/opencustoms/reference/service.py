@@ -31,22 +31,38 @@ def load_hs(engine: Engine, actor: Identity, path: Path, edition: str | None = N
     edition = edition or edition_from_name(path)
     if not edition or not re.fullmatch(r"\d{4}", edition):
         raise NomenclatureFileError(
-            f"cannot tell the HS edition from {path.name!r}; pass it explicitly, e.g. --edition 2022",
-            field="edition")
+            f"cannot tell the HS edition from {path.name!r}; pass it explicitly, e.g. --edition 2022", field="edition"
+        )
     entries = read_hs_csv(path)
     with engine.begin() as conn:
         conn.execute(delete(hs_nomenclature).where(hs_nomenclature.c.edition == edition))
-        conn.execute(insert(hs_nomenclature), [
-            {"edition": edition, "code": e.code, "description": e.description, "parent": e.parent,
-             "level": e.level, "section": e.section} for e in entries])
+        conn.execute(
+            insert(hs_nomenclature),
+            [
+                {
+                    "edition": edition,
+                    "code": e.code,
+                    "description": e.description,
+                    "parent": e.parent,
+                    "level": e.level,
+                    "section": e.section,
+                }
+                for e in entries
+            ],
+        )
         record(conn, actor, "load", "hs_nomenclature", edition, detail={"source": path.name, "codes": len(entries)})
     with _lock:
         for key in [k for k in _cache if k[1] == edition]:
             del _cache[key]
     nomenclature = Nomenclature(edition, entries)
     counts = nomenclature.counts()
-    return {"edition": edition, "chapters": counts.get(2, 0), "headings": counts.get(4, 0),
-            "subheadings": counts.get(6, 0), "source": PUBLIC_SOURCE}
+    return {
+        "edition": edition,
+        "chapters": counts.get(2, 0),
+        "headings": counts.get(4, 0),
+        "subheadings": counts.get(6, 0),
+        "source": PUBLIC_SOURCE,
+    }
 
 
 def editions(engine: Engine) -> list[str]:
@@ -62,15 +78,19 @@ def nomenclature(engine: Engine, edition: str | None = None) -> Nomenclature | N
         return None
     chosen = edition or available[-1]
     if chosen not in available:
-        raise InvalidCodeError(f"HS edition {chosen} is not loaded; loaded: {', '.join(available)}. "
-                               "Load it with `opencustoms reference load-hs FILE`", field="edition")
+        raise InvalidCodeError(
+            f"HS edition {chosen} is not loaded; loaded: {', '.join(available)}. "
+            "Load it with `opencustoms reference load-hs FILE`",
+            field="edition",
+        )
     key = (str(engine.url), chosen)
     with _lock:
         if key not in _cache:
             with engine.connect() as conn:
                 rows = conn.execute(select(hs_nomenclature).where(hs_nomenclature.c.edition == chosen)).mappings()
-                _cache[key] = Nomenclature(chosen, (HSEntry(r["code"], r["description"], r["parent"], r["level"],
-                                                            r["section"]) for r in rows))
+                _cache[key] = Nomenclature(
+                    chosen, (HSEntry(r["code"], r["description"], r["parent"], r["level"], r["section"]) for r in rows)
+                )
         return _cache[key]
 
 
@@ -106,15 +126,19 @@ def nomenclatures(engine: Engine) -> NomenclatureSet:
 def describe_hs(engine: Engine, code: str, edition: str | None = None) -> dict[str, Any]:
     nom = nomenclature(engine, edition)
     if nom is None:
-        raise InvalidCodeError("no HS nomenclature is loaded; load one with `opencustoms reference load-hs FILE`",
-                               field="edition")
+        raise InvalidCodeError(
+            "no HS nomenclature is loaded; load one with `opencustoms reference load-hs FILE`", field="edition"
+        )
     nom.check(code)
     lineage = nom.lineage(code)
-    return {"code": code, "edition": nom.edition,
-            "lineage": [{"code": e.code, "description": e.description, "level": e.level} for e in lineage],
-            "section": lineage[0].section,
-            "children": [{"code": e.code, "description": e.description} for e in nom.children(lineage[-1].code)],
-            "attribution": "HS descriptors: World Customs Organization; data: UN Comtrade via datasets/harmonized-system"}
+    return {
+        "code": code,
+        "edition": nom.edition,
+        "lineage": [{"code": e.code, "description": e.description, "level": e.level} for e in lineage],
+        "section": lineage[0].section,
+        "children": [{"code": e.code, "description": e.description} for e in nom.children(lineage[-1].code)],
+        "attribution": "HS descriptors: World Customs Organization; data: UN Comtrade via datasets/harmonized-system",
+    }
 
 
 def count_codes(engine: Engine) -> dict[str, int]:

@@ -26,7 +26,7 @@ def load_key(settings: Settings) -> bytes:
         if len(settings.pseudonym_key) < 32:
             raise ConfigurationError(
                 "OPENCUSTOMS_PSEUDONYM_KEY is shorter than 32 characters; use e.g. `python -c "
-                "\"import secrets; print(secrets.token_hex(32))\"`"
+                '"import secrets; print(secrets.token_hex(32))"`'
             )
         return settings.pseudonym_key.encode()
     path = Path(settings.data_dir) / KEY_FILE

@@ -35,19 +35,39 @@ class Permission(StrEnum):
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Frontline officers see declarations in full (they clear goods for named traders).
-    Role.OFFICER: frozenset({P.DECLARATIONS_READ, P.DECLARATIONS_WRITE, P.PERSONAL_DATA_READ, P.INSPECTIONS_WRITE,
-                             P.LEDGER_READ, P.DOCUMENTS_READ}),
+    Role.OFFICER: frozenset(
+        {
+            P.DECLARATIONS_READ,
+            P.DECLARATIONS_WRITE,
+            P.PERSONAL_DATA_READ,
+            P.INSPECTIONS_WRITE,
+            P.LEDGER_READ,
+            P.DOCUMENTS_READ,
+        }
+    ),
     # Analysts work on pseudonymised parties: patterns, not people.
     Role.RISK_ANALYST: frozenset({P.DECLARATIONS_READ, P.RISK_MANAGE, P.LEDGER_READ}),
-    Role.SUPERVISOR: frozenset({P.DECLARATIONS_READ, P.DECLARATIONS_WRITE, P.PERSONAL_DATA_READ, P.INSPECTIONS_WRITE,
-                                P.RISK_MANAGE, P.AUDIT_READ, P.LEDGER_READ, P.LEDGER_WRITE, P.DOCUMENTS_ISSUE,
-                                P.DOCUMENTS_READ}),
+    Role.SUPERVISOR: frozenset(
+        {
+            P.DECLARATIONS_READ,
+            P.DECLARATIONS_WRITE,
+            P.PERSONAL_DATA_READ,
+            P.INSPECTIONS_WRITE,
+            P.RISK_MANAGE,
+            P.AUDIT_READ,
+            P.LEDGER_READ,
+            P.LEDGER_WRITE,
+            P.DOCUMENTS_ISSUE,
+            P.DOCUMENTS_READ,
+        }
+    ),
     Role.DATA_PROTECTION_OFFICER: frozenset({P.DECLARATIONS_READ, P.PERSONAL_DATA_READ, P.AUDIT_READ}),
     Role.PARTNER: frozenset({P.LEDGER_READ, P.DOCUMENTS_READ}),
     Role.DEVICE: frozenset({P.DEVICE_EVENTS_WRITE}),
     # IT staff run the installation; they load data but see parties only pseudonymised.
-    Role.ADMINISTRATOR: frozenset({P.USERS_MANAGE, P.REFERENCE_WRITE, P.DECLARATIONS_READ, P.DECLARATIONS_WRITE,
-                                   P.AUDIT_READ, P.DEVICES_MANAGE}),
+    Role.ADMINISTRATOR: frozenset(
+        {P.USERS_MANAGE, P.REFERENCE_WRITE, P.DECLARATIONS_READ, P.DECLARATIONS_WRITE, P.AUDIT_READ, P.DEVICES_MANAGE}
+    ),
 }
 
 

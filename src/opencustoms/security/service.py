@@ -68,12 +68,21 @@ def ensure_administration(engine: Engine, code: str, name: str, country_code: st
     with engine.begin() as conn:
         exists = conn.execute(select(administrations.c.code).where(administrations.c.code == code)).first()
         if not exists:
-            conn.execute(insert(administrations).values(code=code, name=name, country_code=country_code.upper(),
-                                                         created_at=utcnow()))
+            conn.execute(
+                insert(administrations).values(
+                    code=code, name=name, country_code=country_code.upper(), created_at=utcnow()
+                )
+            )
 
 
-def create_user(engine: Engine, actor: Identity, username: str, administration_code: str | None,
-                roles: Iterable[str], full_name: str | None = None) -> dict[str, Any]:
+def create_user(
+    engine: Engine,
+    actor: Identity,
+    username: str,
+    administration_code: str | None,
+    roles: Iterable[str],
+    full_name: str | None = None,
+) -> dict[str, Any]:
     """Create a user. Without an administration code, the installation's only administration is used."""
     actor.require(Permission.USERS_MANAGE)
     if not _USERNAME_RE.match(username):
@@ -92,16 +101,32 @@ def create_user(engine: Engine, actor: Identity, username: str, administration_c
         if administration_code is None and len(known) == 1:
             administration_code = known[0]
         if administration_code not in known:
-            raise UserError(f"administration {administration_code!r} does not exist (known: "
-                            f"{', '.join(known) or 'none'}); register it with `opencustoms init --administration "
-                            "CODE`", field="administration_code")
+            raise UserError(
+                f"administration {administration_code!r} does not exist (known: "
+                f"{', '.join(known) or 'none'}); register it with `opencustoms init --administration "
+                "CODE`",
+                field="administration_code",
+            )
         if conn.execute(select(users.c.id).where(users.c.username == username)).first():
             raise UserError(f"user {username!r} already exists", field="username")
-        conn.execute(insert(users).values(username=username, full_name=full_name, roles=role_set, active=True,
-                                          administration_code=administration_code, created_at=utcnow()))
+        conn.execute(
+            insert(users).values(
+                username=username,
+                full_name=full_name,
+                roles=role_set,
+                active=True,
+                administration_code=administration_code,
+                created_at=utcnow(),
+            )
+        )
         record(conn, actor, "create", "user", username, detail={"roles": role_set})
-    return {"username": username, "administration_code": administration_code, "roles": role_set,
-            "full_name": full_name, "active": True}
+    return {
+        "username": username,
+        "administration_code": administration_code,
+        "roles": role_set,
+        "full_name": full_name,
+        "active": True,
+    }
 
 
 def list_users(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
@@ -127,8 +152,9 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(engine: Engine, actor: Identity, username: str, label: str | None = None,
-                valid_days: int | None = 365) -> str:
+def issue_token(
+    engine: Engine, actor: Identity, username: str, label: str | None = None, valid_days: int | None = 365
+) -> str:
     """A new API token for ``username``. The token is returned once; only its hash is stored."""
     if actor.username != username:
         actor.require(Permission.USERS_MANAGE)
@@ -137,11 +163,18 @@ def issue_token(engine: Engine, actor: Identity, username: str, label: str | Non
     with engine.begin() as conn:
         user = conn.execute(select(users.c.id, users.c.active).where(users.c.username == username)).first()
         if user is None:
-            raise UserError(f"user {username!r} does not exist; create it with `opencustoms users add`",
-                            field="username")
-        conn.execute(insert(api_tokens).values(
-            user_id=user.id, token_hash=_hash_token(token), label=label, created_at=now,
-            expires_at=now + dt.timedelta(days=valid_days) if valid_days else None))
+            raise UserError(
+                f"user {username!r} does not exist; create it with `opencustoms users add`", field="username"
+            )
+        conn.execute(
+            insert(api_tokens).values(
+                user_id=user.id,
+                token_hash=_hash_token(token),
+                label=label,
+                created_at=now,
+                expires_at=now + dt.timedelta(days=valid_days) if valid_days else None,
+            )
+        )
         record(conn, actor, "issue_token", "user", username, detail={"label": label})
     return token
 
@@ -152,9 +185,11 @@ def revoke_tokens(engine: Engine, actor: Identity, username: str) -> int:
         user = conn.execute(select(users.c.id).where(users.c.username == username)).first()
         if user is None:
             raise UserError(f"user {username!r} does not exist", field="username")
-        result = conn.execute(update(api_tokens)
-                              .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
-                              .values(revoked_at=utcnow()))
+        result = conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
         record(conn, actor, "revoke_tokens", "user", username, detail={"count": result.rowcount})
     return int(result.rowcount)
 
@@ -162,12 +197,20 @@ def revoke_tokens(engine: Engine, actor: Identity, username: str) -> int:
 def authenticate(engine: Engine, token: str) -> Identity:
     """The identity behind a bearer token, or AuthenticationError saying why not."""
     if not token.startswith(TOKEN_PREFIX):
-        raise AuthenticationError("the token is not an OpenCustoms API token (they start with 'oc_'); "
-                                  "get one with `opencustoms users token USERNAME`")
+        raise AuthenticationError(
+            "the token is not an OpenCustoms API token (they start with 'oc_'); "
+            "get one with `opencustoms users token USERNAME`"
+        )
     with engine.connect() as conn:
         row = conn.execute(
-            select(users.c.username, users.c.administration_code, users.c.roles, users.c.active,
-                   api_tokens.c.expires_at, api_tokens.c.revoked_at)
+            select(
+                users.c.username,
+                users.c.administration_code,
+                users.c.roles,
+                users.c.active,
+                api_tokens.c.expires_at,
+                api_tokens.c.revoked_at,
+            )
             .join(users, users.c.id == api_tokens.c.user_id)
             .where(api_tokens.c.token_hash == _hash_token(token))
         ).first()
@@ -188,25 +231,65 @@ def authenticate(engine: Engine, token: str) -> Identity:
 # --- audit ---------------------------------------------------------------------------------------------------
 
 
-def record(conn: Connection, actor: Identity, action: str, object_type: str, object_id: str | None,
-           *, purpose: str | None = None, detail: dict[str, Any] | None = None) -> None:
+def record(
+    conn: Connection,
+    actor: Identity,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    *,
+    purpose: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Append one audit entry inside the caller's transaction (so the entry and the change commit together)."""
-    conn.execute(insert(audit_log).values(at=utcnow(), actor=actor.username, action=action,
-                                          object_type=object_type, object_id=object_id, purpose=purpose,
-                                          detail=detail))
+    conn.execute(
+        insert(audit_log).values(
+            at=utcnow(),
+            actor=actor.username,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            purpose=purpose,
+            detail=detail,
+        )
+    )
 
 
-def record_many(conn: Connection, actor: Identity, action: str, object_type: str, object_ids: Iterable[str],
-                *, purpose: str | None = None) -> None:
+def record_many(
+    conn: Connection,
+    actor: Identity,
+    action: str,
+    object_type: str,
+    object_ids: Iterable[str],
+    *,
+    purpose: str | None = None,
+) -> None:
     now = utcnow()
-    rows = [dict(at=now, actor=actor.username, action=action, object_type=object_type, object_id=object_id,
-                 purpose=purpose, detail=None) for object_id in object_ids]
+    rows = [
+        dict(
+            at=now,
+            actor=actor.username,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            purpose=purpose,
+            detail=None,
+        )
+        for object_id in object_ids
+    ]
     if rows:
         conn.execute(insert(audit_log), rows)
 
 
-def read_audit(engine: Engine, actor: Identity, *, object_type: str | None = None, object_id: str | None = None,
-               who: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def read_audit(
+    engine: Engine,
+    actor: Identity,
+    *,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    who: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     actor.require(Permission.AUDIT_READ)
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(min(limit, 10_000))
     if object_type:
@@ -217,6 +300,12 @@ def read_audit(engine: Engine, actor: Identity, *, object_type: str | None = Non
         query = query.where(audit_log.c.actor == who)
     with engine.begin() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings().all()]
-        record(conn, actor, "read", "audit_log", None, detail={"object_type": object_type, "object_id": object_id,
-                                                                  "who": who, "rows": len(rows)})
+        record(
+            conn,
+            actor,
+            "read",
+            "audit_log",
+            None,
+            detail={"object_type": object_type, "object_id": object_id, "who": who, "rows": len(rows)},
+        )
     return rows

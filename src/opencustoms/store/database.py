@@ -37,7 +37,7 @@ def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver for them."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -98,8 +98,10 @@ def open_database(url: str) -> Engine:
     try:
         revisions = current_revisions(engine)
     except Exception as exc:  # connection refused, bad credentials, unreadable file
-        raise StoreError(f"cannot open the database at {make_url(normalise_url(url)).render_as_string()}: "
-                         f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+        raise StoreError(
+            f"cannot open the database at {make_url(normalise_url(url)).render_as_string()}: "
+            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        ) from exc
     if revisions != head_revisions():
         raise DatabaseNotInitialisedError(make_url(normalise_url(url)).render_as_string())
     return engine

@@ -11,9 +11,15 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 
 
 @router.get("")
-def read_audit(platform: PlatformDep, identity: IdentityDep, object_type: str | None = None,
-               object_id: str | None = None, actor: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
+def read_audit(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    actor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, Any]]:
     """Who read or changed what, newest first (data-protection officers, supervisors, administrators)."""
-    return security.read_audit(platform.engine, identity, object_type=object_type, object_id=object_id, who=actor,
-                               limit=limit)
+    return security.read_audit(
+        platform.engine, identity, object_type=object_type, object_id=object_id, who=actor, limit=limit
+    )

@@ -78,18 +78,33 @@ def list_declarations(
     purpose: str | None = None,
 ) -> dict[str, Any]:
     """Search declarations, newest first. Parties are pseudonymised for callers without personal-data rights."""
-    filters = SearchFilters(type_code, date_from, date_to, office_id, party_id, hs_prefix,
-                            origin_country_code.upper() if origin_country_code else None,
-                            container_id.upper() if container_id else None, reference_prefix)
-    page = service.search(platform.engine, identity, filters, platform.pseudonymiser, limit=limit, offset=offset,
-                          purpose=purpose)
-    return {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset,
-            "pseudonymised": page.pseudonymised}
+    filters = SearchFilters(
+        type_code,
+        date_from,
+        date_to,
+        office_id,
+        party_id,
+        hs_prefix,
+        origin_country_code.upper() if origin_country_code else None,
+        container_id.upper() if container_id else None,
+        reference_prefix,
+    )
+    page = service.search(
+        platform.engine, identity, filters, platform.pseudonymiser, limit=limit, offset=offset, purpose=purpose
+    )
+    return {
+        "items": page.items,
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "pseudonymised": page.pseudonymised,
+    }
 
 
 @router.get("/{reference}", response_model=DeclarationView)
-def read_declaration(reference: str, platform: PlatformDep, identity: IdentityDep,
-                     purpose: str | None = None) -> dict[str, Any]:
+def read_declaration(
+    reference: str, platform: PlatformDep, identity: IdentityDep, purpose: str | None = None
+) -> dict[str, Any]:
     declaration, masked = service.get(platform.engine, identity, reference, platform.pseudonymiser, purpose)
     return {"declaration": declaration, "pseudonymised": masked}
 
@@ -107,17 +122,28 @@ async def import_declarations(
     limit = platform.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise UploadTooLargeError(f"the upload is {int(declared)} bytes; the limit is {limit} "
-                                  "(OPENCUSTOMS_MAX_UPLOAD_BYTES); split the file or import it with the CLI")
+        raise UploadTooLargeError(
+            f"the upload is {int(declared)} bytes; the limit is {limit} "
+            "(OPENCUSTOMS_MAX_UPLOAD_BYTES); split the file or import it with the CLI"
+        )
     with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
         size = 0
         while chunk := await file.read(1024 * 1024):
             size += len(chunk)
             if size > limit:
-                raise UploadTooLargeError(f"the upload exceeds the limit of {limit} bytes "
-                                          "(OPENCUSTOMS_MAX_UPLOAD_BYTES); split the file or use the CLI")
+                raise UploadTooLargeError(
+                    f"the upload exceeds the limit of {limit} bytes "
+                    "(OPENCUSTOMS_MAX_UPLOAD_BYTES); split the file or use the CLI"
+                )
             spool.write(chunk)
         spool.seek(0)
-        report = service.import_file(platform.engine, identity, spool, name=file.filename or "upload",
-                                     fmt=format, layout=layout, batch_size=platform.settings.import_batch_size)
+        report = service.import_file(
+            platform.engine,
+            identity,
+            spool,
+            name=file.filename or "upload",
+            fmt=format,
+            layout=layout,
+            batch_size=platform.settings.import_batch_size,
+        )
     return {**report.summary(), "problems": [asdict(p) for p in report.problems]}

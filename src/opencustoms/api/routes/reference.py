@@ -27,5 +27,10 @@ def hs_code(code: str, platform: PlatformDep, identity: IdentityDep, edition: st
 def container(number: str, identity: IdentityDep) -> dict[str, Any]:
     """Check an ISO 6346 container number (owner code, category, serial, check digit)."""
     value = codes.check_container_number(number, "number")
-    return {"container_id": value, "owner_code": value[:3], "category": codes.CONTAINER_CATEGORIES[value[3]],
-            "serial": value[4:10], "check_digit": int(value[10])}
+    return {
+        "container_id": value,
+        "owner_code": value[:3],
+        "category": codes.CONTAINER_CATEGORIES[value[3]],
+        "serial": value[4:10],
+        "check_digit": int(value[10]),
+    }

@@ -31,8 +31,14 @@ def list_users(platform: PlatformDep, identity: IdentityDep) -> list[dict[str, A
 
 @router.post("", status_code=201)
 def create_user(body: NewUser, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
-    return security.create_user(platform.engine, identity, body.username,
-                                body.administration_code or identity.administration_code, body.roles, body.full_name)
+    return security.create_user(
+        platform.engine,
+        identity,
+        body.username,
+        body.administration_code or identity.administration_code,
+        body.roles,
+        body.full_name,
+    )
 
 
 @router.post("/{username}/tokens", status_code=201)
@@ -44,5 +50,9 @@ def issue_token(username: str, body: NewToken, platform: PlatformDep, identity: 
 
 @router.get("/me")
 def whoami(identity: IdentityDep) -> dict[str, Any]:
-    return {"username": identity.username, "administration_code": identity.administration_code,
-            "roles": sorted(identity.roles), "permissions": sorted(identity.permissions)}
+    return {
+        "username": identity.username,
+        "administration_code": identity.administration_code,
+        "roles": sorted(identity.roles),
+        "permissions": sorted(identity.permissions),
+    }
