@@ -46,7 +46,7 @@ def _platform() -> Platform:
 
 
 def _operator(platform: Platform) -> security.Identity:
-    return security.local_operator(platform.settings.administration)
+    return platform.operator()
 
 
 def _progress(total: int | None, label: str) -> Progress:
@@ -89,8 +89,11 @@ def init(
     """Create or upgrade the database (Alembic migrations) and register the administration."""
     platform = _platform()
     try:
-        engine = platform.initialise()
         code = administration or platform.settings.administration
+        if not code:
+            raise OpenCustomsError("say which administration this installation is: --administration CODE "
+                                   "(e.g. NL), or set OPENCUSTOMS_ADMINISTRATION")
+        engine = platform.initialise()
         security.ensure_administration(engine, code, name, country or code)
         platform.pseudonymiser  # noqa: B018 - creates the installation's pseudonym key on first run
     except OpenCustomsError as exc:

@@ -26,8 +26,10 @@ class Settings(BaseSettings):
         description="Secret for pseudonymising identifiers (HMAC-SHA256). When unset, a random key is created "
         "once in <data_dir>/pseudonym.key and kept there.",
     )
-    administration: str = Field(
-        default="XX", description="Code of the administration this installation belongs to (ISO 3166-1 alpha-2)."
+    administration: str | None = Field(
+        default=None,
+        description="Code of the administration this installation belongs to (e.g. its ISO 3166-1 country code); "
+        "unset: the one administration registered by `opencustoms init`.",
     )
     host: str = Field(default="127.0.0.1", description="Address `opencustoms serve` binds to.")
     port: int = Field(default=8000, description="Port `opencustoms serve` listens on.")

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from opencustoms.config import Settings, get_settings
 from opencustoms.security.pseudonyms import Pseudonymiser, load_key
+from opencustoms.security.service import Identity, local_operator
 from opencustoms.store.database import init_database, open_database
 
 
@@ -27,6 +28,22 @@ class Platform:
     @cached_property
     def pseudonymiser(self) -> Pseudonymiser:
         return Pseudonymiser(load_key(self.settings))
+
+    @cached_property
+    def administration_code(self) -> str:
+        """OPENCUSTOMS_ADMINISTRATION, or the one administration registered by `opencustoms init`."""
+        from opencustoms.errors import ConfigurationError
+        from opencustoms.security.service import default_administration
+
+        code = self.settings.administration or default_administration(self.engine)
+        if code is None:
+            raise ConfigurationError("this installation has no administration, or several: run `opencustoms init "
+                                     "--administration CODE`, or set OPENCUSTOMS_ADMINISTRATION")
+        return code
+
+    def operator(self) -> Identity:
+        """The local operator (the CLI on the server itself), acting for this installation's administration."""
+        return local_operator(self.administration_code)
 
     def initialise(self) -> Engine:
         engine = init_database(self.settings.database_url)

@@ -41,6 +41,7 @@ class SubjectType(StrEnum):
     VESSEL = "vessel"
     CERTIFICATE = "certificate"
     DOCUMENT = "document"
+    ADMINISTRATION = "administration"  # e.g. a partner administration whose log showed a forked history
 
 
 class Signal(BaseModel):

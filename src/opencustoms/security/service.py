@@ -55,6 +55,13 @@ class Identity:
             )
 
 
+def default_administration(engine: Engine) -> str | None:
+    """The installation's administration when exactly one is registered."""
+    with engine.connect() as conn:
+        codes = list(conn.execute(select(administrations.c.code)).scalars())
+    return codes[0] if len(codes) == 1 else None
+
+
 def local_operator(administration_code: str = "XX") -> Identity:
     """The identity of someone running the CLI on the server itself: full rights, audited as 'cli'."""
     return Identity.of("cli", administration_code, [Role.ADMINISTRATOR, Role.SUPERVISOR])

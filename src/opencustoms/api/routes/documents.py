@@ -1,0 +1,174 @@
+"""Documents: public verification (file, JSON body or QR content), issuing, revoking, hiding fields, printing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.declarations import service as declarations
+from opencustoms.documents import service
+from opencustoms.documents.config import get_document_settings
+from opencustoms.documents.errors import UploadTooLargeError
+
+router = APIRouter(prefix="/documents", tags=["documents"])
+
+
+class FragmentView(BaseModel):
+    name: str
+    verdict: str = Field(description="VALID, INVALID, ERROR or SKIPPED")
+    reason: str
+    detail: dict[str, Any] = {}
+
+
+class VerificationView(BaseModel):
+    valid: bool
+    version: str | None
+    fragments: list[FragmentView]
+    target_hash: str | None
+    merkle_root: str | None
+    document_store: str | None
+    issuer_name: str | None
+    identity_location: str | None
+    template: str | None
+    document_id: str | None
+    hidden_field_count: int
+    hidden_fields: list[str] | None
+    visible_fields: list[str]
+    data: dict[str, Any] | None
+
+
+class IssueRequest(BaseModel):
+    template: str = Field(description="certificate_of_origin, aeo_certificate, licence or quality_certificate")
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+class IssueView(BaseModel):
+    merkle_root: str
+    template: str
+    documents: list[dict[str, Any]]
+
+
+class RevokeRequest(BaseModel):
+    target: str = Field(description="targetHash, merkle root, or a document number issued here")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RevocationView(BaseModel):
+    hash: str
+    revoked_by: str
+    reason: str
+
+
+class ObfuscateRequest(BaseModel):
+    document: dict[str, Any]
+    fields: list[str] = Field(min_length=1, max_length=500)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise UploadTooLargeError(
+            f"the upload is {int(declared)} bytes; the limit is {limit} "
+            "(OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES); a wrapped document is a few kilobytes"
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise UploadTooLargeError(
+                f"the upload exceeds the limit of {limit} bytes (OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES)"
+            )
+    return bytes(body)
+
+
+@router.post(
+    "/verify",
+    response_model=VerificationView,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+async def verify_document(request: Request, platform: PlatformDep) -> dict[str, Any]:
+    """Verify a wrapped OpenAttestation document sent as the JSON body. Public: no token needed."""
+    settings = get_document_settings()
+    raw = await _read_limited(request, settings.max_upload_bytes)
+    return service.verify(platform.engine, raw, settings).to_dict()
+
+
+@router.post("/verify/upload", response_model=VerificationView)
+async def verify_upload(file: UploadFile, platform: PlatformDep) -> dict[str, Any]:
+    """Verify an uploaded .json file (multipart form). Public: no token needed."""
+    settings = get_document_settings()
+    limit = settings.max_upload_bytes
+    if file.size is not None and file.size > limit:
+        raise UploadTooLargeError(
+            f"the file is {file.size} bytes; the limit is {limit} (OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES)"
+        )
+    raw = await file.read(limit + 1)
+    return service.verify(platform.engine, raw, settings).to_dict()
+
+
+@router.get("/verify/qr", response_model=VerificationView)
+def verify_qr(
+    q: Annotated[str, Query(max_length=4000, description="The QR code's payload")], platform: PlatformDep
+) -> dict[str, Any]:
+    """Verify what a printed certificate's QR code names (the link a phone opens). Public: no token needed."""
+    return service.verify_qr(platform.engine, q).to_dict()
+
+
+@router.post("/obfuscate")
+def obfuscate(request: ObfuscateRequest) -> dict[str, Any]:
+    """Hide fields of a wrapped v2 document (selective disclosure); the result still verifies. Public."""
+    return service.obfuscate(request.document, request.fields)
+
+
+@router.post("", status_code=201, response_model=IssueView)
+def issue(request: IssueRequest, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Issue documents from a template: validate, wrap as one batch, record the root as issued."""
+    result = service.issue(platform.engine, identity, request.template, request.records)
+    return {"merkle_root": result.merkle_root, "template": result.template, "documents": result.documents}
+
+
+@router.post("/revoke", response_model=list[RevocationView])
+def revoke(request: RevokeRequest, platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
+    """Revoke a document (targetHash or number) or a whole batch (merkle root)."""
+    return [
+        {"hash": r.hash, "revoked_by": r.revoked_by, "reason": r.reason}
+        for r in service.revoke(platform.engine, identity, request.target, request.reason)
+    ]
+
+
+@router.get("/{key}")
+def show(key: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """A document issued here, by number or targetHash, as its wrapped JSON."""
+    return service.show(platform.engine, identity, key)
+
+
+@router.get("/{key}/print", response_class=HTMLResponse)
+def print_view(key: str, platform: PlatformDep, identity: IdentityDep) -> str:
+    """Printable HTML with the verification QR code."""
+    return service.render_html(service.show(platform.engine, identity, key))
+
+
+@router.get("/{key}/pdf")
+def pdf(key: str, platform: PlatformDep, identity: IdentityDep) -> Response:
+    """The document as PDF with the verification QR code."""
+    return Response(service.render_pdf(service.show(platform.engine, identity, key)), media_type="application/pdf")
+
+
+@router.post("/origin-checks/{reference}")
+def check_origin(
+    reference: str,
+    platform: PlatformDep,
+    identity: IdentityDep,
+    presented: Annotated[dict[str, dict[str, Any]] | None, Body()] = None,
+) -> list[dict[str, Any]]:
+    """Verify the certificates of origin a stored declaration claims preference with; each outcome becomes a
+    signal on the document and the declaration."""
+    declaration, _ = declarations.get(
+        platform.engine, identity, reference, platform.pseudonymiser, purpose="origin certificate check"
+    )
+    return [asdict(c) for c in service.check_declaration_origin(platform.engine, identity, declaration, presented)]

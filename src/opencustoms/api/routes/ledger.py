@@ -1,0 +1,166 @@
+"""The ledger over HTTP: officers' actions, queries, and what partner nodes pull (entries, checkpoints, proofs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.context import Platform
+from opencustoms.ledger import service
+from opencustoms.ledger.entries import AEOCertificate, SignedEntry
+from opencustoms.ledger.keys import KeyStore
+from opencustoms.security.roles import Permission
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+
+
+def _keys(platform: Platform) -> KeyStore:
+    return KeyStore.for_data_dir(platform.settings.data_dir)
+
+
+class StatusChange(BaseModel):
+    action: Literal["suspend", "revoke", "reinstate"]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    effective_date: dt.date | None = None
+
+
+class Amendment(BaseModel):
+    certificate: AEOCertificate
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    effective_date: dt.date | None = None
+
+
+class Batch(BaseModel):
+    entries: Annotated[list[SignedEntry], Field(min_length=1, max_length=100_000)]
+
+
+@router.get("/key")
+def verifier_key(platform: PlatformDep, identity: IdentityDep) -> dict[str, str]:
+    """This node's verifier key (give it to partners: `opencustoms ledger partner-add`)."""
+    identity.require(Permission.LEDGER_READ)
+    log = service.own_log(platform.engine)
+    return {"origin": log.origin, "verifier_key": log.verifier_key}
+
+
+@router.get("/checkpoint")
+def checkpoint(platform: PlatformDep, identity: IdentityDep, origin: str | None = None) -> dict[str, Any]:
+    """The latest signed checkpoint of this node's log (or of a partner's log it holds)."""
+    identity.require(Permission.LEDGER_READ)
+    return service.latest_checkpoint(platform.engine, origin).to_dict()
+
+
+@router.get("/entries")
+def entries(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    start: Annotated[int, Query(ge=0)],
+    end: Annotated[int, Query(ge=1)],
+    origin: str | None = None,
+) -> dict[str, Any]:
+    """Entries [start, end) (at most 10,000); restricted content only for the partners it is shared with."""
+    return {"entries": service.entries(platform.engine, identity, start, end, origin)}
+
+
+@router.post("/entries", status_code=201)
+def append(batch: Batch, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Append entries signed elsewhere (officer keys certified in this log); all or nothing."""
+    receipts = service.append_signed(platform.engine, identity, _keys(platform), batch.entries)
+    return {
+        "receipts": [{k: v for k, v in r.items() if k != "checkpoint"} for r in receipts],
+        "checkpoint": receipts[-1]["checkpoint"],
+    }
+
+
+@router.get("/consistency")
+def consistency(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    first: Annotated[int, Query(ge=0)],
+    second: Annotated[int, Query(ge=0)],
+    origin: str | None = None,
+) -> dict[str, Any]:
+    identity.require(Permission.LEDGER_READ)
+    return {"first": first, "second": second, "proof": service.consistency(platform.engine, first, second, origin)}
+
+
+@router.get("/inclusion")
+def inclusion(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    index: Annotated[int, Query(ge=0)],
+    size: Annotated[int, Query(ge=1)],
+    origin: str | None = None,
+) -> dict[str, Any]:
+    identity.require(Permission.LEDGER_READ)
+    return {"index": index, "size": size, "proof": service.inclusion(platform.engine, index, size, origin)}
+
+
+@router.get("/witness")
+def witness(platform: PlatformDep, identity: IdentityDep, origin: str) -> dict[str, str]:
+    """The latest checkpoint of ``origin`` this node verified, cosigned by this node."""
+    identity.require(Permission.LEDGER_READ)
+    return {"origin": origin, "checkpoint": service.witnessed(platform.engine, origin)}
+
+
+@router.post("/certificates", status_code=201)
+def issue(certificate: AEOCertificate, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Record a new AEO certificate, signed with the calling officer's ledger key."""
+    return service.issue(platform.engine, identity, _keys(platform), certificate)
+
+
+@router.put("/certificates/{number}")
+def amend(number: str, amendment: Amendment, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    if amendment.certificate.certificate_number != number.upper():
+        from opencustoms.ledger.errors import EntryError
+
+        raise EntryError("the certificate number in the path and the body differ", field="certificate_number")
+    return service.amend(
+        platform.engine, identity, _keys(platform), amendment.certificate, amendment.reason, amendment.effective_date
+    )
+
+
+@router.post("/certificates/{number}/status")
+def change_status(number: str, change: StatusChange, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    kind = {"suspend": "aeo.suspended", "revoke": "aeo.revoked", "reinstate": "aeo.reinstated"}[change.action]
+    return service.change_status(
+        platform.engine, identity, _keys(platform), kind, number, change.reason, change.effective_date
+    )
+
+
+@router.get("/certificates/{number}")
+def status(
+    number: str, platform: PlatformDep, identity: IdentityDep, origin: str | None = None, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """Current status of a certificate, or its status on ``as_of``."""
+    return service.status(platform.engine, identity, number, origin=origin, as_of=as_of)
+
+
+@router.get("/certificates/{number}/history")
+def history(number: str, platform: PlatformDep, identity: IdentityDep, origin: str | None = None) -> dict[str, Any]:
+    """Every entry of the certificate with its inclusion proof against the latest checkpoint."""
+    return service.history(platform.engine, identity, number, origin=origin)
+
+
+@router.get("/holders/{holder_id}/certificates")
+def certificates_of(holder_id: str, platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
+    return service.certificates_of(platform.engine, identity, holder_id)
+
+
+@router.get("/logs")
+def logs(platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
+    return service.logs(platform.engine, identity)
+
+
+@router.post("/partners/pull")
+def pull(platform: PlatformDep, identity: IdentityDep, origin: str) -> dict[str, Any]:
+    """Pull and verify a partner's new entries now (also done by `opencustoms ledger serve --poll`)."""
+    return service.pull(platform.engine, identity, _keys(platform), origin)
+
+
+@router.get("/alarms")
+def alarms(platform: PlatformDep, identity: IdentityDep, origin: str | None = None) -> list[dict[str, Any]]:
+    return service.alarms(platform.engine, identity, origin)

@@ -1,0 +1,114 @@
+"""Risk engine endpoints: online lanes with reasons, queue, explanations, inspection results, profiles, models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.model import Declaration
+from opencustoms.risk import service
+
+router = APIRouter(prefix="/risk", tags=["risk"])
+
+
+class Reason(BaseModel):
+    kind: str
+    text: str
+    contributions: list[dict[str, Any]] | None = None
+
+
+class Decision(BaseModel):
+    reference: str
+    lane: Literal["green", "yellow", "red", "blue"]
+    score: float | None
+    model_version: str | None
+    random_draw: float
+    reasons: list[Reason]
+
+
+class InspectionIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=64)
+    outcome: Literal["fraud", "compliant"]
+    revenue_recovered: float | None = Field(default=None, ge=0)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/decisions", response_model=Decision, status_code=201)
+def decide(declaration: Declaration, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Score one declaration online: its lane and every reason (profiles, model contributions, signals, draw)."""
+    return service.decide(platform, identity, declaration)
+
+
+@router.get("/decisions/{reference}", response_model=Decision)
+def explain(reference: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """The latest decision about a declaration, with its reasons."""
+    return service.explain(platform.engine, identity, reference)
+
+
+@router.post("/backlog")
+def score_backlog(platform: PlatformDep, identity: IdentityDep, seed: int = 0) -> dict[str, Any]:
+    """Decide every stored declaration that has no decision yet."""
+    return service.score_backlog(platform, identity, seed=seed)
+
+
+@router.get("/queue", response_model=list[Decision])
+def queue(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    lane: Literal["green", "yellow", "red", "blue"] = "red",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[dict[str, Any]]:
+    """The officers' queue for one lane, highest score first."""
+    return service.queue(platform.engine, identity, lane, limit=limit)
+
+
+@router.post("/inspections", status_code=201)
+def record_inspection(body: InspectionIn, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Record what an inspection found; retraining learns only from these."""
+    return service.record_inspection(
+        platform.engine, identity, body.reference, body.outcome, body.revenue_recovered, note=body.note
+    )
+
+
+@router.get("/profiles")
+def list_profiles(platform: PlatformDep, identity: IdentityDep, on: dt.date | None = None) -> list[dict[str, Any]]:
+    return service.list_profiles(platform.engine, identity, on)
+
+
+@router.post("/profiles", status_code=201)
+def save_profile(body: dict[str, Any], platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Add a profile or a new version of one: {id, lane, weight, reason, criteria, valid_from, valid_to}."""
+    return service.save_profile(platform.engine, identity, body)
+
+
+@router.get("/profiles/{profile_id}")
+def profile_history(profile_id: str, platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
+    """Every version of a profile, oldest first."""
+    return service.profile_history(platform.engine, identity, profile_id)
+
+
+@router.post("/profiles/{profile_id}/retire")
+def retire_profile(
+    profile_id: str, platform: PlatformDep, identity: IdentityDep, on: dt.date | None = None
+) -> dict[str, Any]:
+    return service.retire_profile(platform.engine, identity, profile_id, on)
+
+
+@router.get("/models")
+def list_models(platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
+    return service.list_models(platform.engine, identity)
+
+
+@router.post("/models/{version}/promote")
+def promote_model(version: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, str]:
+    service.promote_model(platform.engine, identity, version)
+    return {"version": version, "status": "promoted"}
+
+
+@router.post("/models/rollback")
+def rollback_model(platform: PlatformDep, identity: IdentityDep) -> dict[str, str]:
+    return {"version": service.rollback_model(platform.engine, identity), "status": "promoted"}

@@ -1,0 +1,324 @@
+"""`opencustoms ledger ...`: the AEO certificate registry on a signed transparency log. Commands only parse input
+and call opencustoms.ledger.service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from opencustoms.context import Platform
+from opencustoms.errors import OpenCustomsError
+from opencustoms.ledger import service
+from opencustoms.ledger.entries import AEOCertificate
+from opencustoms.ledger.keys import KeyStore
+from opencustoms.security.roles import Role
+from opencustoms.security.service import Identity, local_operator
+
+app = typer.Typer(
+    help="AEO certificate registry on a signed transparency log, replicated with partners.", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _ctx() -> tuple[Platform, KeyStore, Identity]:
+    platform = Platform.from_environment()
+    return platform, KeyStore.for_data_dir(platform.settings.data_dir), local_operator(platform.administration_code)
+
+
+def _officer(platform: Platform, username: str) -> Identity:
+    """The CLI runs on the server: it acts as the named officer, signing with that officer's key on this node."""
+    return Identity.of(username, platform.administration_code, [Role.SUPERVISOR])
+
+
+def _fail(exc: Exception) -> None:
+    if isinstance(exc, ValidationError):
+        for e in exc.errors(include_url=False):
+            err.print(
+                f"[red]error[/red] {'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            )
+    else:
+        err.print(f"[red]error[/red] {exc}")
+    raise typer.Exit(1)
+
+
+def _print(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=1, default=str))
+
+
+@app.command()
+def init(origin: Annotated[str | None, typer.Option(help="Log name (default opencustoms/<CODE>/aeo).")] = None) -> None:
+    """Create this node's log and administration key (under <data_dir>/ledger/keys, 0600)."""
+    platform, keys, operator = _ctx()
+    try:
+        result = service.init_log(platform.engine, operator, keys, platform.administration_code, origin)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"log {result['origin']} {'created' if result['created'] else 'already exists'}")
+    typer.echo(result["verifier_key"])
+
+
+@app.command()
+def key() -> None:
+    """Print this node's verifier key, to give to partners."""
+    platform, _, _ = _ctx()
+    try:
+        typer.echo(service.own_log(platform.engine).verifier_key)
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+@app.command("officer-key")
+def officer_key(officer: str, rotate: Annotated[bool, typer.Option(help="Revoke the current key.")] = False) -> None:
+    """Create an officer's signing key and certify it in the log (administration key)."""
+    platform, keys, operator = _ctx()
+    try:
+        result = service.certify_officer(platform.engine, operator, keys, officer, rotate=rotate)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(
+        f"officer {officer}: key {result['key_id']} certified at entry {result['index']}"
+        + (f", revoked {', '.join(result['revoked'])}" if result["revoked"] else "")
+    )
+
+
+@app.command("revoke-key")
+def revoke_key(officer: str, reason: Annotated[str, typer.Option()]) -> None:
+    """Revoke an officer's key: entries signed with it from now on are refused."""
+    platform, keys, operator = _ctx()
+    try:
+        result = service.revoke_officer(platform.engine, operator, keys, officer, reason)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"revoked {', '.join(result['revoked'])}")
+
+
+@app.command()
+def issue(
+    file: Annotated[Path, typer.Argument(help="JSON certificate (see docs/ledger.md).")],
+    officer: Annotated[str, typer.Option(help="Officer signing the entry.")],
+) -> None:
+    """Record a new AEO certificate."""
+    platform, keys, _ = _ctx()
+    try:
+        certificate = AEOCertificate.model_validate_json(file.read_text())
+        receipt = service.issue(platform.engine, _officer(platform, officer), keys, certificate)
+    except (OpenCustomsError, ValidationError) as exc:
+        _fail(exc)
+    console.print(f"{receipt['certificate_number']}: {receipt['status']} (entry {receipt['index']})")
+
+
+@app.command()
+def amend(file: Path, officer: Annotated[str, typer.Option()], reason: Annotated[str, typer.Option()]) -> None:
+    """Record a changed certificate (holder, address, type, validity, partners)."""
+    platform, keys, _ = _ctx()
+    try:
+        certificate = AEOCertificate.model_validate_json(file.read_text())
+        receipt = service.amend(platform.engine, _officer(platform, officer), keys, certificate, reason)
+    except (OpenCustomsError, ValidationError) as exc:
+        _fail(exc)
+    console.print(f"{receipt['certificate_number']}: amended (entry {receipt['index']})")
+
+
+def _change(kind: str, number: str, officer: str, reason: str, effective: str | None) -> None:
+    platform, keys, _ = _ctx()
+    try:
+        receipt = service.change_status(
+            platform.engine,
+            _officer(platform, officer),
+            keys,
+            kind,
+            number,
+            reason,
+            dt.date.fromisoformat(effective) if effective else None,
+        )
+    except (OpenCustomsError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"{receipt['certificate_number']}: {receipt['status']} (entry {receipt['index']})")
+
+
+Officer = Annotated[str, typer.Option(help="Officer signing the entry.")]
+Reason = Annotated[str, typer.Option(help="Why the status changes.")]
+Effective = Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today).")]
+
+
+@app.command()
+def suspend(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+    _change("aeo.suspended", number, officer, reason, effective)
+
+
+@app.command()
+def revoke(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+    _change("aeo.revoked", number, officer, reason, effective)
+
+
+@app.command()
+def reinstate(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+    _change("aeo.reinstated", number, officer, reason, effective)
+
+
+@app.command()
+def status(
+    number: str,
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    origin: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Status of a certificate (in this node's log or a partner's)."""
+    platform, _, operator = _ctx()
+    try:
+        _print(
+            service.status(
+                platform.engine, operator, number, origin=origin, as_of=dt.date.fromisoformat(as_of) if as_of else None
+            )
+        )
+    except (OpenCustomsError, ValueError) as exc:
+        _fail(exc)
+
+
+@app.command()
+def history(number: str, origin: Annotated[str | None, typer.Option()] = None) -> None:
+    """Every entry of a certificate with its inclusion proof and the checkpoint (JSON)."""
+    platform, _, operator = _ctx()
+    try:
+        _print(service.history(platform.engine, operator, number, origin=origin))
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+@app.command()
+def holder(holder_id: str) -> None:
+    """All certificates of a holder (trader id), in every log this node holds."""
+    platform, _, operator = _ctx()
+    table = Table("certificate", "log", "status", "type", "holder")
+    for c in service.certificates_of(platform.engine, operator, holder_id):
+        table.add_row(c["certificate_number"], c["origin"], c["status"], c["type"], c["holder_name"])
+    console.print(table)
+
+
+@app.command()
+def verify(origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None) -> None:
+    """Re-check a stored log: signatures, keys in force, leaves rebuild the signed checkpoint."""
+    platform, _, operator = _ctx()
+    try:
+        result = service.verify_log(platform.engine, operator, origin)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(
+        f"{result['origin']}: {result['size']} entries verified against checkpoint "
+        f"{result['checkpoint_size']} ({result['root'][:16]}...)"
+    )
+
+
+@app.command("rebuild-tree")
+def rebuild_tree(origin: Annotated[str | None, typer.Option()] = None) -> None:
+    """Recompute the tree's node table from the entries (after restoring a backup)."""
+    platform, _, operator = _ctx()
+    try:
+        result = service.rebuild_tree(platform.engine, operator, origin)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"{result['origin']}: tree of {result['size']} entries rebuilt")
+
+
+@app.command("partner-add")
+def partner_add(
+    verifier_key: Annotated[str, typer.Argument(help="The partner's `opencustoms ledger key`.")],
+    administration: Annotated[str, typer.Option(help="The partner's administration code.")],
+    url: Annotated[str | None, typer.Option(help="The partner's API base URL.")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="API token the partner issued to us.", envvar="OPENCUSTOMS_LEDGER_PARTNER_TOKEN")
+    ] = None,
+) -> None:
+    """Register a partner's log (its token goes to the key store, never the database)."""
+    platform, keys, operator = _ctx()
+    try:
+        result = service.add_partner(platform.engine, operator, keys, verifier_key, url, administration, token)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"partner {result['origin']} ({result['administration_code']}) added")
+
+
+def _pull_all(platform: Platform, keys: KeyStore, operator: Identity, origins: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for origin in origins:
+        try:
+            out.append(service.pull(platform.engine, operator, keys, origin))
+        except OpenCustomsError as exc:
+            out.append({"origin": origin, "error": exc.message})
+    return out
+
+
+def _partners(platform: Platform, operator: Identity) -> list[str]:
+    return [log["origin"] for log in service.logs(platform.engine, operator) if log["role"] == "partner"]
+
+
+@app.command()
+def pull(origin: Annotated[str | None, typer.Argument(help="Partner log (default: all).")] = None) -> None:
+    """Fetch and verify partners' new entries; refuse and raise an alarm on a fork or split view."""
+    platform, keys, operator = _ctx()
+    results = _pull_all(platform, keys, operator, [origin] if origin else _partners(platform, operator))
+    for r in results:
+        if "error" in r:
+            err.print(f"[red]{r['origin']}[/red]: {r['error']}")
+        else:
+            console.print(
+                f"{r['origin']}: {r['from']} -> {r['to']} ({r['new_entries']} new)"
+                + "".join(f"\n  [red]alarm[/red] {a}" for a in r["alarms"])
+            )
+    if any("error" in r for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def alarms(origin: Annotated[str | None, typer.Option()] = None) -> None:
+    """Forks, split views and bad entries seen from partners."""
+    platform, _, operator = _ctx()
+    table = Table("at", "log", "kind", "reported by", "reason")
+    for a in service.alarms(platform.engine, operator, origin):
+        table.add_row(str(a["at"])[:19], a["origin"], a["kind"], a["reported_by"] or "", a["reason"])
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    poll: Annotated[float, typer.Option(help="Seconds between pulls of every partner (0: never).")] = 1.0,
+) -> None:
+    """Serve the API (partners pull from it) and pull every partner every --poll seconds."""
+    import uvicorn
+
+    from opencustoms.api import create_app
+
+    platform, keys, operator = _ctx()
+    try:
+        platform.engine  # noqa: B018 - fail early when the database is not initialised
+    except OpenCustomsError as exc:
+        _fail(exc)
+    stop = threading.Event()
+
+    def poller() -> None:
+        while not stop.wait(poll):
+            _pull_all(platform, keys, operator, _partners(platform, operator))
+
+    if poll > 0:
+        threading.Thread(target=poller, name="ledger-poller", daemon=True).start()
+    try:
+        uvicorn.run(
+            create_app(platform),
+            host=host or platform.settings.host,
+            port=port or platform.settings.port,
+            log_level="warning",
+        )
+    finally:
+        stop.set()
+        time.sleep(0)

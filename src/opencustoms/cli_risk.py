@@ -1,0 +1,433 @@
+"""`opencustoms risk ...`: evaluation, training, lanes, profiles, inspections, simulation, models.
+
+Commands only parse input and call :mod:`opencustoms.risk.service`; they print tables with Rich.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opencustoms.context import Platform
+from opencustoms.errors import OpenCustomsError
+from opencustoms.risk import service
+from opencustoms.security import service as security
+
+app = typer.Typer(help="Risk engine: evaluation, model, lanes, profiles, inspection feedback.", no_args_is_help=True)
+profiles_app = typer.Typer(help="Risk profiles (versioned criteria with a reason).", no_args_is_help=True)
+models_app = typer.Typer(help="Model versions: list, promote, roll back, drift.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(models_app, name="models")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> None:
+    field = getattr(exc, "field", None)
+    err.print(f"[red]error[/red] {f'{field}: ' if field else ''}{exc}")
+    raise typer.Exit(1)
+
+
+def _platform() -> Platform:
+    return Platform.from_environment()
+
+
+def _operator(platform: Platform) -> security.Identity:
+    return security.local_operator(platform.administration_code)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def print_evaluation(result: Any, split: str) -> None:
+    rows = result.table(split)
+    if not rows:
+        return
+    shares = [a.share for a in rows[0].card.at]
+    with_revenue = any(a.revenue is not None for r in rows for a in r.card.at)
+    table = Table(
+        title=f"{split}: {rows[0].card.declarations} declarations, {rows[0].card.frauds} frauds "
+        f"(base rate {rows[0].card.base_rate:.3f})"
+    )
+    table.add_column("selector")
+    for q in shares:
+        table.add_column(f"P@{q:.0%}", justify="right")
+    for q in shares:
+        table.add_column(f"R@{q:.0%}", justify="right")
+    if with_revenue:
+        for q in shares:
+            table.add_column(f"Rev@{q:.0%}", justify="right")
+    table.add_column(f"lift@{shares[-1]:.0%}", justify="right")
+    table.add_column(f"rel@{shares[-1]:.0%}", justify="right")
+    table.add_column("AUC", justify="right")
+    for r in rows:
+        cells = [_fmt(a.precision) for a in r.card.at] + [_fmt(a.recall) for a in r.card.at]
+        if with_revenue:
+            cells += [_fmt(a.revenue) for a in r.card.at]
+        last = r.card.at[-1]
+        table.add_row(r.selector, *cells, _fmt(last.lift, 2), _fmt(last.relative_precision), _fmt(r.card.auc))
+    console.print(table)
+
+
+@app.command()
+def evaluate(
+    train: Annotated[Path | None, typer.Option(help="Training split (fit).")] = None,
+    valid: Annotated[Path | None, typer.Option(help="Validation split (every choice, calibration).")] = None,
+    test: Annotated[Path | None, typer.Option(help="Test split (reported once).")] = None,
+    layout: Annotated[
+        str, typer.Option(help="kcs, frame (Parquet/CSV in the risk frame's columns) or native.")
+    ] = "kcs",
+    demo: Annotated[
+        int,
+        typer.Option(
+            help="Instead of files: this many demo declarations, split 60/20/20 by "
+            "date; adds recall per injected fraud pattern."
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option()] = 0,
+    output: Annotated[Path | None, typer.Option(help="Write the full result as JSON.")] = None,
+    save_model: Annotated[Path | None, typer.Option(help="Also save the fitted model to this file.")] = None,
+) -> None:
+    """Our model against random, rules-only and library-default LightGBM / XGBoost / random forest, one run."""
+    try:
+        if demo:
+            result = service.evaluate_demo(demo, seed=seed, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+        else:
+            if train is None or valid is None:
+                raise typer.BadParameter("give --train and --valid (and --test), or --demo N")
+            result = service.evaluate_files(
+                train, valid, test, layout=layout, seed=seed, progress=lambda m: err.print(f"[dim]{m}[/dim]")
+            )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    for split in ("valid", "test"):
+        print_evaluation(result, split)
+    if result.patterns:
+        table = Table("pattern", "frauds", "found", "recall", title="recall per injected fraud pattern at 10%")
+        for p in result.patterns:
+            table.add_row(p["pattern"], str(p["frauds"]), str(p["found"]), _fmt(p["recall"]))
+        console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    if output:
+        output.write_text(json.dumps(result.to_dict(), indent=2, default=str))
+        console.print(f"result written to {output}")
+    if save_model and result.model is not None:
+        digest = result.model.save(save_model)
+        console.print(f"model written to {save_model} (sha256 {digest[:16]}…)")
+
+
+@app.command()
+def train(
+    train_file: Annotated[Path, typer.Option("--train", help="Labelled declarations to learn from.")],
+    valid_file: Annotated[Path | None, typer.Option("--valid", help="Labelled split for calibration.")] = None,
+    layout: Annotated[str, typer.Option()] = "kcs",
+    from_store: Annotated[bool, typer.Option(help="Learn from the stored inspected declarations instead.")] = False,
+    promote: Annotated[bool, typer.Option(help="Make it the model in service.")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train a model version and register it (file, training-data hash, parameters, metrics)."""
+    platform = _platform()
+    try:
+        info = service.train_model(
+            platform,
+            _operator(platform),
+            train_file if not from_store else None,
+            valid_file,
+            layout=layout,
+            seed=seed,
+            promote=promote,
+        )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(
+        f"model {info['version']} trained on {info['training_rows']} declarations "
+        f"(data sha256 {info['data_hash'][:16]}…){' and promoted' if info['status'] == 'promoted' else ''}"
+    )
+    if info.get("metrics"):
+        console.print(json.dumps(info["metrics"], indent=1))
+
+
+@app.command()
+def score(
+    file: Annotated[Path | None, typer.Argument(help="Declarations to score (omit with --backlog).")] = None,
+    layout: Annotated[str, typer.Option()] = "kcs",
+    backlog: Annotated[bool, typer.Option(help="Score the stored declarations that have no decision yet.")] = False,
+    output: Annotated[
+        Path | None, typer.Option(help="Write decisions (lane, score, reasons) as Parquet/CSV/JSONL.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
+) -> None:
+    """Lanes with reasons for a file (written to --output) or for the stored backlog (stored as decisions)."""
+    platform = _platform()
+    try:
+        if backlog:
+            summary = service.score_backlog(platform, _operator(platform), seed=seed)
+        else:
+            if file is None:
+                raise typer.BadParameter("give a FILE or --backlog")
+            summary = service.score_file(platform, _operator(platform), file, layout=layout, output=output, seed=seed)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    table = Table("lane", "declarations", "share", title=f"{summary['declarations']} declarations")
+    for lane, n in summary["lanes"].items():
+        table.add_row(lane, str(n), f"{n / max(1, summary['declarations']):.1%}")
+    console.print(table)
+    if output:
+        console.print(f"decisions written to {output}")
+
+
+@app.command()
+def queue(
+    lane: Annotated[str, typer.Option(help="green, yellow, red or blue.")] = "red",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """The officers' queue: the latest decisions of one lane, highest score first."""
+    platform = _platform()
+    try:
+        rows = service.queue(platform.engine, _operator(platform), lane, limit=limit)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    table = Table("declaration", "score", "decided", "first reason", title=f"{lane} lane")
+    for r in rows:
+        first = r["reasons"][0]["text"] if r["reasons"] else ""
+        table.add_row(r["reference"], _fmt(r["score"]), str(r["decided_at"])[:19], first[:80])
+    console.print(table)
+
+
+@app.command()
+def explain(reference: Annotated[str, typer.Argument(help="The declaration's functional reference.")]) -> None:
+    """Why a declaration got its lane: profile hits, model score and contributions, signals, random draw."""
+    platform = _platform()
+    try:
+        decision = service.explain(platform.engine, _operator(platform), reference)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(
+        f"{decision['reference']}: [bold]{decision['lane']}[/bold] (score {_fmt(decision['score'])}, "
+        f"model {decision['model_version'] or '-'}, random draw {_fmt(decision['random_draw'], 4)})"
+    )
+    for reason in decision["reasons"]:
+        console.print(f"  - [{reason['kind']}] {reason['text']}")
+
+
+@app.command()
+def inspect(
+    reference: Annotated[str, typer.Argument(help="The declaration's functional reference.")],
+    outcome: Annotated[str, typer.Option(help="fraud or compliant.")],
+    revenue: Annotated[float | None, typer.Option(help="Duty and tax recovered.")] = None,
+    note: Annotated[str | None, typer.Option(help="What was found.")] = None,
+) -> None:
+    """Record what an inspection found (feeds retraining)."""
+    platform = _platform()
+    try:
+        service.record_inspection(platform.engine, _operator(platform), reference, outcome, revenue, note=note)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"inspection result recorded for {reference}: {outcome}")
+
+
+@app.command()
+def simulate(
+    data: Annotated[Path | None, typer.Option(help="A labelled file to replay.")] = None,
+    layout: Annotated[str, typer.Option()] = "kcs",
+    demo: Annotated[int, typer.Option(help="Replay this many demo declarations instead.")] = 0,
+    start_rate: Annotated[float, typer.Option(help="Inspection rate of the first week.")] = 1.0,
+    target_rate: Annotated[float, typer.Option(help="Inspection rate reached at the end of the ramp.")] = 0.05,
+    ramp_weeks: Annotated[int, typer.Option(help="Weeks to go from start to target rate.")] = 8,
+    exploration: Annotated[float, typer.Option(help="Share of inspections chosen by exploration.")] = 0.1,
+    seed: Annotated[int, typer.Option()] = 0,
+    output: Annotated[Path | None, typer.Option(help="Write the weekly figures as JSON.")] = None,
+) -> None:
+    """Replay week by week: inspect, reveal labels only for what was inspected, retrain, compare with perfect."""
+    try:
+        result = service.simulate(
+            data,
+            layout=layout,
+            demo=demo,
+            start_rate=start_rate,
+            target_rate=target_rate,
+            ramp_weeks=ramp_weeks,
+            exploration=exploration,
+            seed=seed,
+            progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+        )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    table = Table(
+        "week",
+        "declarations",
+        "rate",
+        "inspected",
+        "precision",
+        "perfect",
+        "revenue",
+        "revenue perfect",
+        title="weekly replay",
+    )
+    for w in result["weeks"]:
+        table.add_row(
+            w["week"],
+            str(w["declarations"]),
+            f"{w['rate']:.1%}",
+            str(w["inspected"]),
+            _fmt(w["precision"]),
+            _fmt(w["perfect_precision"]),
+            _fmt(w.get("revenue_share")),
+            _fmt(w.get("perfect_revenue_share")),
+        )
+    console.print(table)
+    console.print(
+        f"after the ramp: precision {_fmt(result['summary']['precision'])} against a perfect "
+        f"{_fmt(result['summary']['perfect_precision'])}"
+    )
+    if output:
+        output.write_text(json.dumps(result, indent=2, default=str))
+
+
+@app.command()
+def valuation(
+    file: Annotated[Path, typer.Argument(help="Declarations to check.")],
+    history: Annotated[Path, typer.Option(help="Declarations the reference bands are built from.")],
+    layout: Annotated[str, typer.Option()] = "kcs",
+    window_days: Annotated[int, typer.Option(help="Only history this many days before each check.")] = 365,
+    limit: Annotated[int, typer.Option()] = 20,
+) -> None:
+    """Flag under- and over-valuation against reference price bands (evidence shown; values never replaced)."""
+    try:
+        flags = service.valuation_flags(file, history, layout=layout, window_days=window_days)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    table = Table("declaration", "flag", "unit value", "band", "level", "n", "period", title=f"{flags.height} flags")
+    for r in flags.head(limit).iter_rows(named=True):
+        table.add_row(
+            r["reference"],
+            r["flag"],
+            _fmt(r["unit_value"], 2),
+            f"{_fmt(r['band_low'], 2)} – {_fmt(r['band_high'], 2)}",
+            r["level"],
+            str(r["sample_size"]),
+            f"{r['period_from']} – {r['period_to']}",
+        )
+    console.print(table)
+
+
+# --- profiles ------------------------------------------------------------------------------------------------
+
+
+@profiles_app.command("add")
+def profiles_add(
+    file: Annotated[Path, typer.Argument(help="JSON file: {id, lane, reason, criteria, weight, valid_from, ...}.")],
+) -> None:
+    """Add a profile, or a new version of an existing one."""
+    platform = _platform()
+    try:
+        profile = service.save_profile(platform.engine, _operator(platform), json.loads(file.read_text()))
+    except (OpenCustomsError, json.JSONDecodeError) as exc:
+        _fail(exc)
+    console.print(f"profile {profile['id']} version {profile['version']} saved")
+
+
+@profiles_app.command("list")
+def profiles_list(
+    on: Annotated[str | None, typer.Option(help="Only profiles valid on this date (YYYY-MM-DD).")] = None,
+) -> None:
+    platform = _platform()
+    try:
+        rows = service.list_profiles(platform.engine, _operator(platform), on=dt.date.fromisoformat(on) if on else None)
+    except (OpenCustomsError, ValueError) as exc:
+        _fail(exc)
+    table = Table("id", "version", "lane", "weight", "valid", "reason")
+    for p in rows:
+        table.add_row(
+            p["id"],
+            str(p["version"]),
+            p["lane"],
+            _fmt(p["weight"], 2),
+            f"{p['valid_from']} – {p['valid_to'] or '…'}",
+            p["reason"][:70],
+        )
+    console.print(table)
+
+
+@profiles_app.command("retire")
+def profiles_retire(
+    profile_id: Annotated[str, typer.Argument()],
+    on: Annotated[str | None, typer.Option(help="Last valid day (default today).")] = None,
+) -> None:
+    platform = _platform()
+    try:
+        service.retire_profile(
+            platform.engine, _operator(platform), profile_id, dt.date.fromisoformat(on) if on else None
+        )
+    except (OpenCustomsError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"profile {profile_id} retired")
+
+
+# --- models --------------------------------------------------------------------------------------------------
+
+
+@models_app.command("list")
+def models_list() -> None:
+    platform = _platform()
+    try:
+        rows = service.list_models(platform.engine, _operator(platform))
+    except OpenCustomsError as exc:
+        _fail(exc)
+    table = Table("version", "status", "created", "rows", "data sha256", "valid P@5%")
+    for m in rows:
+        metric = (m["metrics"] or {}).get("valid", {}).get("precision@0.05")
+        table.add_row(
+            m["version"],
+            m["status"],
+            str(m["created_at"])[:19],
+            str(m["training_rows"]),
+            m["data_hash"][:16],
+            _fmt(metric),
+        )
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(version: Annotated[str, typer.Argument()]) -> None:
+    platform = _platform()
+    try:
+        service.promote_model(platform.engine, _operator(platform), version)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"model {version} is now in service")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Put the previously promoted model back in service."""
+    platform = _platform()
+    try:
+        version = service.rollback_model(platform.engine, _operator(platform))
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"rolled back: model {version} is in service")
+
+
+@models_app.command("drift")
+def models_drift(
+    file: Annotated[Path, typer.Argument(help="Today's declarations.")],
+    layout: Annotated[str, typer.Option()] = "kcs",
+) -> None:
+    """Population stability index of today's scores against the model's reference period."""
+    platform = _platform()
+    try:
+        report = service.drift(platform, _operator(platform), file, layout=layout)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"PSI {report['psi']:.3f}: {report['verdict']}")

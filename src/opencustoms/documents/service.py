@@ -1,0 +1,471 @@
+"""Public face of the documents pillar: issue, revoke, verify, obfuscate, show, print, and check the certificates of
+origin that declarations claim preference with.
+
+Issuing and revoking need ``documents:issue`` and are audited in the same transaction; reading stored documents
+needs ``documents:read``; verification is public (anyone holding a document may check it), as is obfuscation (a
+pure function on the holder's own copy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from opencustoms import signals
+from opencustoms.documents import openattestation as oa
+from opencustoms.documents import render, templates
+from opencustoms.documents.config import DocumentSettings, get_document_settings
+from opencustoms.documents.errors import DocumentFormatError, DocumentNotFoundError, UploadTooLargeError
+from opencustoms.documents.registry import LocalRegistry, Revocation, StatusSource, normalise_hash
+from opencustoms.documents.tables import issued_documents
+from opencustoms.documents.verify import Verdict, VerificationReport, Verifier
+from opencustoms.model import Declaration, GoodsItem, Party
+from opencustoms.security.roles import Permission
+from opencustoms.security.service import Identity, record, utcnow
+
+__all__ = [
+    "IssueResult",
+    "OriginCheck",
+    "Verdict",
+    "VerificationReport",
+    "check_declaration_origin",
+    "issue",
+    "obfuscate",
+    "parse_document",
+    "render_html",
+    "render_pdf",
+    "revoke",
+    "show",
+    "verifier",
+    "verify",
+    "verify_many",
+    "verify_qr",
+]
+
+_HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+
+def _settings(settings: DocumentSettings | None) -> DocumentSettings:
+    return settings or get_document_settings()
+
+
+# --- input --------------------------------------------------------------------------------------------------------
+
+
+def parse_document(raw: bytes | str | dict[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
+    """A wrapped document from JSON text; a clear refusal for too large, non-UTF-8 or malformed input."""
+    if isinstance(raw, dict):
+        return raw
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise UploadTooLargeError(
+            f"the document is {len(raw)} bytes; the limit is {max_bytes} "
+            "(OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES). A wrapped document is a few kilobytes: "
+            "check that you sent the right file"
+        )
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+        document = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise DocumentFormatError(
+            "the file is not UTF-8 text; send the wrapped document's .json file", field="document"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise DocumentFormatError(
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; send the "
+            "wrapped document's .json file unchanged",
+            field="document",
+        ) from exc
+    if not isinstance(document, dict):
+        raise DocumentFormatError("a wrapped document is a JSON object ({...})", field="document")
+    return document
+
+
+# --- issuing ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IssueResult:
+    merkle_root: str
+    template: str
+    documents: list[dict[str, Any]]
+
+    @property
+    def target_hashes(self) -> list[str]:
+        return [d["signature"]["targetHash"] for d in self.documents]
+
+
+def issue(
+    engine: Engine,
+    actor: Identity,
+    template: str,
+    records: Sequence[dict[str, Any]],
+    settings: DocumentSettings | None = None,
+) -> IssueResult:
+    """Validate the records against the template, wrap them as one batch, store the documents and issue the root,
+    all in one transaction with its audit entry."""
+    actor.require(Permission.DOCUMENTS_ISSUE)
+    settings = _settings(settings)
+    chosen = templates.get_template(template)
+    if not records:
+        raise DocumentFormatError("nothing to issue: give at least one document's data", field="records")
+    raws = []
+    for index, data in enumerate(records):
+        if not isinstance(data, dict):
+            raise DocumentFormatError(f"record {index + 1} is not a JSON object", field=f"records.{index}")
+        try:
+            model = templates.validate(chosen, data)
+        except DocumentFormatError as exc:
+            exc.message = f"record {index + 1}: {exc.message}" if len(records) > 1 else exc.message
+            raise
+        raws.append((model, templates.to_openattestation(chosen, model, settings)))
+    wrapped = oa.wrap_documents([raw for _, raw in raws])
+    root = wrapped[0]["signature"]["merkleRoot"]
+    now = utcnow()
+    with engine.begin() as conn:
+        LocalRegistry(engine).issue(actor, root, len(wrapped), conn=conn)
+        conn.execute(
+            insert(issued_documents),
+            [
+                {
+                    "target_hash": w["signature"]["targetHash"],
+                    "merkle_root": root,
+                    "document_id": model.id,  # type: ignore[attr-defined]
+                    "template": chosen.name,
+                    "wrapped": w,
+                    "issued_at": now,
+                }
+                for (model, _), w in zip(raws, wrapped, strict=True)
+            ],
+        )
+        record(
+            conn,
+            actor,
+            "issue",
+            "document_batch",
+            root,
+            detail={"template": chosen.name, "documents": len(wrapped), "ids": [m.id for m, _ in raws[:20]]},
+        )  # type: ignore[attr-defined]
+    return IssueResult(root, chosen.name, wrapped)
+
+
+def revoke(engine: Engine, actor: Identity, target: str, reason: str) -> list[Revocation]:
+    """Revoke a document by its targetHash, a whole batch by its merkle root, or the documents issued here under a
+    document number (e.g. a certificate number)."""
+    actor.require(Permission.DOCUMENTS_ISSUE)
+    registry = LocalRegistry(engine)
+    if _HEX64.match(target.strip()):
+        return [registry.revoke(actor, target, reason)]
+    with engine.begin() as conn:
+        hashes = list(
+            conn.execute(
+                select(issued_documents.c.target_hash).where(issued_documents.c.document_id == target.strip())
+            ).scalars()
+        )
+        if not hashes:
+            raise DocumentNotFoundError(
+                f"no document numbered {target!r} was issued here; give its targetHash "
+                "(64 hex digits) to revoke a document issued elsewhere in this store",
+                field="target",
+            )
+        return [registry.revoke(actor, h, reason, conn=conn) for h in hashes]
+
+
+# --- verifying ----------------------------------------------------------------------------------------------------
+
+
+def verifier(
+    engine: Engine, settings: DocumentSettings | None = None, stores: Mapping[str, StatusSource] | None = None
+) -> Verifier:
+    return Verifier(engine, _settings(settings), stores)
+
+
+def verify(
+    engine: Engine,
+    document: bytes | str | dict[str, Any],
+    settings: DocumentSettings | None = None,
+    stores: Mapping[str, StatusSource] | None = None,
+) -> VerificationReport:
+    """Integrity, status and identity of one wrapped document (public: no identity needed)."""
+    settings = _settings(settings)
+    parsed = parse_document(document, settings.max_upload_bytes)
+    return verifier(engine, settings, stores).verify(parsed)
+
+
+def verify_many(
+    engine: Engine,
+    documents: Sequence[dict[str, Any]],
+    settings: DocumentSettings | None = None,
+    stores: Mapping[str, StatusSource] | None = None,
+) -> list[VerificationReport]:
+    return verifier(engine, settings, stores).verify_many(documents)
+
+
+def verify_qr(
+    engine: Engine,
+    content: str,
+    settings: DocumentSettings | None = None,
+    stores: Mapping[str, StatusSource] | None = None,
+) -> VerificationReport:
+    """Verify what a printed QR code points to: the document issued here under that targetHash."""
+    payload = render.parse_qr(content)
+    target = normalise_hash(payload["targetHash"], "targetHash")
+    with engine.connect() as conn:
+        wrapped = conn.execute(
+            select(issued_documents.c.wrapped).where(issued_documents.c.target_hash == target)
+        ).scalar()
+    if wrapped is None:
+        raise DocumentNotFoundError(
+            f"no document with targetHash {target} was issued here; the QR code may be "
+            "forged or come from another administration: upload the document's .json file "
+            "to verify it",
+            field="q",
+        )
+    report = verifier(engine, settings, stores).verify(wrapped)
+    root = payload.get("merkleRoot")
+    if report.merkle_root != (root or "").lower():
+        report.valid = False
+        report.fragments[0] = report.fragments[0].__class__(
+            "integrity", Verdict.INVALID, f"the QR code names merkle root {root}, the document {report.merkle_root}"
+        )
+    return report
+
+
+# --- holder's functions -------------------------------------------------------------------------------------------
+
+
+def obfuscate(document: bytes | str | dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    """Hide fields (selective disclosure): the result still verifies and lists how many fields are hidden."""
+    return oa.obfuscate_v2(parse_document(document), fields)
+
+
+def show(engine: Engine, actor: Identity, key: str) -> dict[str, Any]:
+    """A document issued here, by targetHash or document number (the newest when a number was reused)."""
+    actor.require(Permission.DOCUMENTS_READ)
+    query = select(issued_documents.c.wrapped, issued_documents.c.target_hash)
+    if _HEX64.match(key.strip()):
+        query = query.where(issued_documents.c.target_hash == normalise_hash(key))
+    else:
+        query = query.where(issued_documents.c.document_id == key.strip())
+    with engine.begin() as conn:
+        row = conn.execute(query.order_by(issued_documents.c.issued_at.desc()).limit(1)).first()
+        if row is None:
+            raise DocumentNotFoundError(
+                f"no document {key!r} was issued here (give a document number or a targetHash)", field="key"
+            )
+        record(conn, actor, "read", "document", row.target_hash)
+    return dict(row.wrapped)
+
+
+def render_html(document: dict[str, Any], settings: DocumentSettings | None = None) -> str:
+    return render.render_html(document, _settings(settings).verify_url)
+
+
+def render_pdf(document: dict[str, Any], settings: DocumentSettings | None = None) -> bytes:
+    return render.render_pdf(document, _settings(settings).verify_url)
+
+
+# --- declarations -------------------------------------------------------------------------------------------------
+
+_SEVERITY = {
+    "valid": signals.Severity.INFO,
+    "not_found": signals.Severity.MEDIUM,
+    "unverifiable": signals.Severity.MEDIUM,
+    "mismatch": signals.Severity.HIGH,
+    "not_issued": signals.Severity.CRITICAL,
+    "unknown_issuer": signals.Severity.HIGH,
+    "revoked": signals.Severity.CRITICAL,
+    "tampered": signals.Severity.CRITICAL,
+}
+
+
+@dataclass
+class OriginCheck:
+    goods_item: int
+    document_id: str
+    verdict: str  # valid, mismatch, revoked, tampered, not_issued, unknown_issuer, unverifiable, not_found
+    reasons: list[str]
+    fragments: dict[str, str] = field(default_factory=dict)
+    target_hash: str | None = None
+
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", (text or "").casefold()).strip()
+
+
+def _same_party(declared: Party | None, certified: templates.TraderParty | None) -> bool | None:
+    if declared is None or certified is None:
+        return None
+    if certified.id and declared.id and certified.id.upper() == declared.id.upper():
+        return True
+    if declared.name and certified.name:
+        return _norm(declared.name) == _norm(certified.name)
+    return None if not certified.id else certified.id.upper() == declared.id.upper()
+
+
+def _content_reasons(
+    declaration: Declaration, item: GoodsItem, certificate: templates.CertificateOfOrigin
+) -> list[str]:
+    reasons = []
+    matches = [g for g in certificate.goods_items if g.hs_code[:6] == item.hs_code[:6]]
+    if not matches:
+        listed = ", ".join(sorted({g.hs_code[:6] for g in certificate.goods_items}))
+        reasons.append(
+            f"HS {item.hs_code[:6]} of goods item {item.sequence_number} is not on the certificate (it lists {listed})"
+        )
+    elif not any(g.origin_country_code == item.origin_country_code for g in matches):
+        reasons.append(
+            f"origin {item.origin_country_code} declared, the certificate certifies "
+            f"{', '.join(sorted({g.origin_country_code for g in matches}))} for HS {item.hs_code[:6]}"
+        )
+    if _same_party(declaration.importer, certificate.importer) is False:
+        reasons.append(
+            f"importer {declaration.importer.name or declaration.importer.id!r} is not the certificate's "  # type: ignore[union-attr]
+            f"importer {certificate.importer.name!r}"
+        )
+    exporter = declaration.exporter or declaration.seller
+    if _same_party(exporter, certificate.exporter) is False:
+        reasons.append(
+            f"exporter {exporter.name or exporter.id!r} is not the certificate's exporter "  # type: ignore[union-attr]
+            f"{certificate.exporter.name!r}"
+        )
+    agreement = item.preference.agreement if item.preference else None
+    if agreement and _norm(agreement) != _norm(certificate.fta):
+        reasons.append(f"preference claimed under {agreement!r}, the certificate is issued under {certificate.fta!r}")
+    if certificate.issue_date > declaration.acceptance_date:
+        reasons.append(
+            f"the certificate was issued on {certificate.issue_date}, after the declaration was accepted "
+            f"on {declaration.acceptance_date}"
+        )
+    return reasons
+
+
+def _verdict(report: VerificationReport) -> tuple[str, list[str]]:
+    integrity, status, identity = (report.fragment(n) for n in ("integrity", "status", "identity"))
+    if integrity.verdict is Verdict.INVALID:
+        return "tampered", [integrity.reason]
+    if status.verdict is Verdict.INVALID:
+        return ("revoked" if status.reason.startswith("revoked") else "not_issued"), [status.reason]
+    if identity.verdict is Verdict.INVALID:
+        return "unknown_issuer", [identity.reason]
+    errors = [f.reason for f in report.fragments if f.verdict is not Verdict.VALID]
+    return ("unverifiable", errors) if errors else ("valid", [])
+
+
+def check_declaration_origin(
+    engine: Engine,
+    actor: Identity,
+    declaration: Declaration,
+    presented: Mapping[str, dict[str, Any]] | None = None,
+    settings: DocumentSettings | None = None,
+    emit: bool = True,
+) -> list[OriginCheck]:
+    """Verify the certificate of origin behind every preference claim of a declaration and turn each outcome into
+    a signal ``documents.origin_certificate_<verdict>`` about the document and about the declaration.
+
+    ``presented`` maps document ids to wrapped documents the trader supplied; otherwise the document issued here
+    under that number is used."""
+    actor.require(Permission.DOCUMENTS_READ)
+    checker = verifier(engine, settings)
+    checks: list[OriginCheck] = []
+    for item in declaration.goods_items:
+        document_id = item.preference.proving_document_id if item.preference else None
+        if not document_id:
+            continue
+        wrapped = (presented or {}).get(document_id)
+        if wrapped is None:
+            with engine.connect() as conn:
+                wrapped = conn.execute(
+                    select(issued_documents.c.wrapped)
+                    .where(
+                        issued_documents.c.document_id == document_id,
+                        issued_documents.c.template == "CERTIFICATE_OF_ORIGIN",
+                    )
+                    .order_by(issued_documents.c.issued_at.desc())
+                    .limit(1)
+                ).scalar()
+        if wrapped is None:
+            checks.append(
+                OriginCheck(
+                    item.sequence_number,
+                    document_id,
+                    "not_found",
+                    [f"no certificate of origin {document_id!r} was issued here or presented"],
+                )
+            )
+            continue
+        report = checker.verify(wrapped)
+        verdict, reasons = _verdict(report)
+        if verdict == "valid":
+            parsed = templates.from_openattestation(report.data or {})
+            if parsed is None or not isinstance(parsed[1], templates.CertificateOfOrigin):
+                verdict, reasons = (
+                    "unverifiable",
+                    [
+                        "the document is not a complete certificate of origin (fields "
+                        "hidden or another template), so goods, origin and parties "
+                        "cannot be compared"
+                    ],
+                )
+            else:
+                if parsed[1].id != document_id:
+                    reasons = [f"the document presented is numbered {parsed[1].id!r}, not {document_id!r}"]
+                reasons += _content_reasons(declaration, item, parsed[1])
+                verdict = "mismatch" if reasons else "valid"
+        checks.append(
+            OriginCheck(
+                item.sequence_number,
+                document_id,
+                verdict,
+                reasons or ["integrity, status and issuer verified; goods, origin and parties match"],
+                {f.name: f.verdict.value for f in report.fragments},
+                report.target_hash,
+            )
+        )
+    if emit and checks:
+        now = dt.datetime.now(dt.UTC)
+        out = []
+        for check in checks:
+            kind = f"documents.origin_certificate_{check.verdict}"
+            reason = (
+                f"certificate of origin {check.document_id} (goods item {check.goods_item} of "
+                f"{declaration.functional_reference_id}): {check.verdict.replace('_', ' ')} — "
+                + "; ".join(check.reasons)
+            )[:2000]
+            evidence = {
+                "declaration": declaration.functional_reference_id,
+                "goods_item": check.goods_item,
+                "document_id": check.document_id,
+                "target_hash": check.target_hash,
+                "fragments": check.fragments,
+                "reasons": check.reasons,
+            }
+            key = (
+                f"{declaration.functional_reference_id}|{check.goods_item}|{check.document_id}|{check.verdict}|"
+                f"{check.target_hash}"
+            )
+            for subject_type, subject_id in (
+                (signals.SubjectType.DOCUMENT, check.document_id),
+                (signals.SubjectType.DECLARATION, declaration.functional_reference_id),
+            ):
+                out.append(
+                    signals.Signal(
+                        id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"opencustoms:documents:{subject_type.value}:{key}")),
+                        kind=kind,
+                        subject_type=subject_type,
+                        subject_id=subject_id,
+                        severity=_SEVERITY[check.verdict],
+                        source="documents",
+                        reason=reason,
+                        evidence=evidence,
+                        observed_at=now,
+                    )
+                )
+        signals.emit(engine, out)
+    return checks

@@ -1,0 +1,358 @@
+"""Verification in three fragments, as OpenAttestation's verifier (oa-verify) reports them.
+
+- **integrity**: the fields hash to targetHash and the proof leads to the merkle root;
+- **status**: the merkle root is issued in the document's store and neither the document, any intermediate node of
+  its proof, nor the root is revoked (DocumentStore semantics);
+- **identity**: the store is bound to the issuer's domain by an ``openatts`` DNS-TXT record.
+
+Each fragment is VALID, INVALID, ERROR (could not be decided: unknown store, unsupported method) or SKIPPED (does
+not apply). A document is valid only when all three are VALID: an ERROR is never read as a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from opencustoms.documents import openattestation as oa
+from opencustoms.documents.config import DocumentSettings
+from opencustoms.documents.errors import DocumentFormatError
+from opencustoms.documents.identity import DnsTxtResolver
+from opencustoms.documents.registry import LocalRegistry, Revocation, StatusSource
+from opencustoms.documents.tables import issued_documents
+
+
+class Verdict(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    ERROR = "ERROR"
+    SKIPPED = "SKIPPED"
+
+
+@dataclass(frozen=True)
+class Fragment:
+    name: str
+    verdict: Verdict
+    reason: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VerificationReport:
+    valid: bool
+    version: str | None
+    fragments: list[Fragment]
+    target_hash: str | None = None
+    merkle_root: str | None = None
+    document_store: str | None = None
+    issuer_name: str | None = None
+    identity_location: str | None = None
+    template: str | None = None
+    document_id: str | None = None
+    hidden_field_count: int = 0
+    hidden_fields: list[str] | None = None
+    visible_fields: list[str] = field(default_factory=list)
+    data: dict[str, Any] | None = None
+
+    def fragment(self, name: str) -> Fragment:
+        return next(f for f in self.fragments if f.name == name)
+
+    @property
+    def summary(self) -> str:
+        return ", ".join(f"{f.name} {f.verdict.value}" for f in self.fragments)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["fragments"] = [{**asdict(f), "verdict": f.verdict.value} for f in self.fragments]
+        return out
+
+
+@dataclass(frozen=True)
+class _Issuer:
+    name: str | None
+    method: str | None  # DOCUMENT_STORE, TOKEN_REGISTRY, DID, or None
+    address: str | None
+    identity_type: str | None
+    identity_location: str | None
+
+
+def _issuers(document: dict[str, Any], version: str) -> list[_Issuer]:
+    if version == "2.0":
+        raw = (document.get("data") or {}).get("issuers")
+        issuers = oa.unsalt_data(raw) if isinstance(raw, list) else []
+        out = []
+        for issuer in issuers:
+            if not isinstance(issuer, dict):
+                continue
+            proof = issuer.get("identityProof") if isinstance(issuer.get("identityProof"), dict) else {}
+            store = issuer.get("documentStore") or issuer.get("certificateStore")
+            if store:
+                method, address = "DOCUMENT_STORE", store
+            elif issuer.get("tokenRegistry"):
+                method, address = "TOKEN_REGISTRY", issuer.get("tokenRegistry")
+            elif proof.get("type") in ("DID", "DNS-DID"):
+                method, address = "DID", issuer.get("id")
+            else:
+                method, address = None, None
+            out.append(
+                _Issuer(
+                    issuer.get("name"),
+                    method,
+                    str(address) if address else None,
+                    proof.get("type"),
+                    proof.get("location"),
+                )
+            )
+        return out
+    meta = document.get("openAttestationMetadata") or {}
+    proof = meta.get("proof") or {}
+    identity = meta.get("identityProof") or {}
+    issuer = document.get("issuer") if isinstance(document.get("issuer"), dict) else {}
+    return [
+        _Issuer(
+            issuer.get("name"),
+            proof.get("method"),
+            proof.get("value"),
+            identity.get("type"),
+            identity.get("identifier"),
+        )
+    ]
+
+
+class Verifier:
+    """Verifies documents against this installation's registry, optional EVM stores and the configured identities."""
+
+    def __init__(
+        self, engine: Engine, settings: DocumentSettings, stores: Mapping[str, StatusSource] | None = None
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.registry = LocalRegistry(engine)
+        self.stores: dict[str, StatusSource] = {settings.store_address.lower(): self.registry}
+        self.stores.update({k.lower(): v for k, v in (stores or {}).items()})
+        self.resolver = DnsTxtResolver(settings.txt_records())
+
+    # --- fragments -------------------------------------------------------------------------------------------------
+
+    def _status(
+        self,
+        issuers: list[_Issuer],
+        integrity: oa.IntegrityResult,
+        hashes: list[str],
+        issued: set[str] | None = None,
+        revoked: dict[str, Revocation] | None = None,
+    ) -> Fragment:
+        if not issuers:
+            return Fragment("status", Verdict.ERROR, "the document names no issuer, so no store can be asked")
+        if integrity.merkle_root is None or integrity.target_hash is None:
+            return Fragment("status", Verdict.ERROR, "the document carries no valid targetHash / merkleRoot to look up")
+        for issuer in issuers:
+            if issuer.method == "TOKEN_REGISTRY":
+                return Fragment(
+                    "status",
+                    Verdict.ERROR,
+                    "transferable records (token registries) are not supported by this verifier",
+                    {"address": issuer.address},
+                )
+            if issuer.method == "DID":
+                return Fragment(
+                    "status",
+                    Verdict.ERROR,
+                    "DID-signed documents are not supported by this verifier; verify them with OpenAttestation's tools",
+                    {"did": issuer.address},
+                )
+            if issuer.method != "DOCUMENT_STORE" or not issuer.address:
+                return Fragment(
+                    "status",
+                    Verdict.ERROR,
+                    f"issuer {issuer.name!r} names no document store (documentStore / certificateStore)",
+                )
+            source = self.stores.get(issuer.address.lower())
+            if source is None:
+                return Fragment(
+                    "status",
+                    Verdict.ERROR,
+                    f"document store {issuer.address} is not known to this "
+                    "installation (not this administration's registry nor a configured EVM store); its "
+                    "status cannot be checked offline",
+                    {"address": issuer.address},
+                )
+            local = source is self.registry and issued is not None and revoked is not None
+            is_issued = (
+                (integrity.merkle_root in issued)
+                if local
+                else source.is_issued(  # type: ignore[operator]
+                    integrity.merkle_root
+                )
+            )
+            if not is_issued:
+                return Fragment(
+                    "status",
+                    Verdict.INVALID,
+                    f"merkle root {integrity.merkle_root} was never issued in store {issuer.address}",
+                    {"address": issuer.address},
+                )
+            for h in hashes:
+                if local:
+                    hit = revoked.get(h)  # type: ignore[union-attr]
+                elif source is self.registry:
+                    hit = self.registry.revocation(h)
+                else:
+                    hit = Revocation(h, None, "", "") if source.is_revoked(h) else None
+                if hit is not None:
+                    what = (
+                        "the document"
+                        if h == integrity.target_hash
+                        else ("its whole batch" if h == integrity.merkle_root else "part of its batch")
+                    )
+                    detail = {"address": issuer.address, "revoked_hash": h}
+                    when = ""
+                    if hit.revoked_at is not None:
+                        when = f" on {hit.revoked_at:%Y-%m-%d}: {hit.reason}"
+                        detail["reason"] = hit.reason
+                    return Fragment("status", Verdict.INVALID, f"revoked: {what} ({h}) was revoked{when}", detail)
+        return Fragment(
+            "status",
+            Verdict.VALID,
+            "issued and not revoked in " + ", ".join(sorted({i.address or "" for i in issuers})),
+        )
+
+    def _identity(self, issuers: list[_Issuer]) -> Fragment:
+        if not issuers:
+            return Fragment("identity", Verdict.ERROR, "the document names no issuer")
+        names = []
+        for issuer in issuers:
+            if issuer.identity_type != "DNS-TXT":
+                return Fragment(
+                    "identity",
+                    Verdict.ERROR,
+                    f"identity proof {issuer.identity_type!r} is not supported (only DNS-TXT)",
+                )
+            if not issuer.identity_location or not issuer.address:
+                return Fragment(
+                    "identity", Verdict.INVALID, "the DNS-TXT identity proof names no location or the issuer no store"
+                )
+            if not self.resolver.knows(issuer.identity_location):
+                return Fragment(
+                    "identity",
+                    Verdict.INVALID,
+                    f"unknown issuer: no DNS-TXT records are configured for "
+                    f"{issuer.identity_location}; once checked, add the issuer's published records to "
+                    "OPENCUSTOMS_DOCUMENTS_DNS_TXT_FILE",
+                    {"location": issuer.identity_location},
+                )
+            if not self.resolver.binds(issuer.identity_location, issuer.address):
+                return Fragment(
+                    "identity",
+                    Verdict.INVALID,
+                    f"{issuer.identity_location} publishes no openatts record for store {issuer.address}",
+                    {"location": issuer.identity_location},
+                )
+            names.append(f"{issuer.name or 'issuer'} ({issuer.identity_location})")
+        return Fragment("identity", Verdict.VALID, "store bound by DNS-TXT to " + ", ".join(names))
+
+    # --- documents -------------------------------------------------------------------------------------------------
+
+    def _report(
+        self,
+        document: Any,
+        issued: set[str] | None,
+        revoked: dict[str, Revocation] | None,
+        with_data: bool,
+        integrity: oa.IntegrityResult | None = None,
+    ) -> VerificationReport:
+        try:
+            version = oa.detect_version(document)
+        except DocumentFormatError as exc:
+            reason = exc.message
+            return VerificationReport(
+                False,
+                None,
+                [
+                    Fragment("integrity", Verdict.ERROR, reason),
+                    Fragment("status", Verdict.SKIPPED, "unsupported document"),
+                    Fragment("identity", Verdict.SKIPPED, "unsupported document"),
+                ],
+            )
+        integrity = integrity or oa.verify_integrity(document)
+        try:
+            issuers = _issuers(document, version)
+        except DocumentFormatError:
+            issuers = []
+        hashes = list(integrity.nodes) or ([integrity.target_hash] if integrity.target_hash else [])
+        if integrity.merkle_root and integrity.merkle_root not in hashes:
+            hashes.append(integrity.merkle_root)
+        fragments = [
+            Fragment("integrity", Verdict.VALID if integrity.valid else Verdict.INVALID, integrity.reason),
+            self._status(issuers, integrity, hashes, issued, revoked),
+            self._identity(issuers),
+        ]
+        report = VerificationReport(
+            all(f.verdict is Verdict.VALID for f in fragments),
+            version,
+            fragments,
+            integrity.target_hash,
+            integrity.merkle_root,
+            issuers[0].address if issuers else None,
+            issuers[0].name if issuers else None,
+            issuers[0].identity_location if issuers else None,
+            hidden_field_count=integrity.obfuscated_fields,
+        )
+        if with_data:
+            try:
+                data = oa.document_data(document)
+                report.data = data
+                report.visible_fields = oa.visible_paths(document)
+                template = (
+                    data.get("$template")
+                    if version == "2.0"
+                    else ((data.get("openAttestationMetadata") or {}).get("template"))
+                )
+                report.template = template.get("name") if isinstance(template, dict) else None
+                report.document_id = str(data["id"]) if data.get("id") is not None else data.get("reference")
+            except DocumentFormatError:
+                pass
+            if integrity.obfuscated_fields and integrity.target_hash:
+                report.hidden_fields = self.hidden_fields(integrity.target_hash, report.visible_fields)
+        return report
+
+    def hidden_fields(self, target_hash: str, visible: list[str]) -> list[str] | None:
+        """Which fields were hidden, when the original was issued here (OpenAttestation keeps only hashes)."""
+        with self.engine.connect() as conn:
+            wrapped = conn.execute(
+                select(issued_documents.c.wrapped).where(issued_documents.c.target_hash == target_hash)
+            ).scalar()
+        if wrapped is None:
+            return None
+        return sorted(set(oa.visible_paths(wrapped)) - set(visible))
+
+    def verify(self, document: Any) -> VerificationReport:
+        return self._report(document, None, None, with_data=True)
+
+    def verify_many(self, documents: Sequence[Any], with_data: bool = False) -> list[VerificationReport]:
+        """Verify a batch: integrity first, then one registry query for every root, target and proof node."""
+        integrities: list[oa.IntegrityResult | None] = []
+        roots: set[str] = set()
+        hashes: set[str] = set()
+        for document in documents:
+            try:
+                integrity = oa.verify_integrity(document)
+            except DocumentFormatError:
+                integrities.append(None)
+                continue
+            integrities.append(integrity)
+            hashes.update(integrity.nodes)
+            if integrity.merkle_root:
+                roots.add(integrity.merkle_root)
+                hashes.add(integrity.merkle_root)
+            if integrity.target_hash:
+                hashes.add(integrity.target_hash)
+        issued, revoked = self.registry.statuses(roots, hashes)
+        return [
+            self._report(document, issued, revoked, with_data, integrity)
+            for document, integrity in zip(documents, integrities, strict=True)
+        ]

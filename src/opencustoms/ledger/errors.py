@@ -1,0 +1,64 @@
+"""Errors of the ledger. Each says what was wrong and what to do; ``field`` names the offending input."""
+
+from __future__ import annotations
+
+from opencustoms.errors import ConflictError, NotFoundError, OpenCustomsError
+
+
+class LedgerError(OpenCustomsError):
+    title = "Ledger error"
+
+
+class ProofError(LedgerError):
+    """A Merkle proof, a root or a size that does not verify."""
+
+    status = 422
+    title = "Proof does not verify"
+
+
+class SignatureError(LedgerError):
+    """A missing, forged or unknown signature, or a key that is not (or no longer) certified."""
+
+    status = 422
+    title = "Signature rejected"
+
+
+class CheckpointError(LedgerError):
+    """A checkpoint (signed note) that is malformed or whose signature does not verify."""
+
+    status = 422
+    title = "Checkpoint rejected"
+
+
+class EntryError(LedgerError):
+    """An entry that is malformed or breaks the certificate's status rules."""
+
+    status = 422
+    title = "Entry rejected"
+
+
+class DuplicateEntryError(ConflictError):
+    title = "Duplicate entry"
+
+
+class LedgerNotFoundError(NotFoundError):
+    title = "Not found in the ledger"
+
+
+class ForkError(LedgerError):
+    """A partner showed a history that does not extend the one it showed before (a fork or a split view)."""
+
+    status = 409
+    title = "Partner log forked"
+
+
+class PartnerError(LedgerError):
+    """A partner could not be reached or answered something unusable."""
+
+    status = 502
+    title = "Partner unavailable"
+
+
+class KeyStoreError(LedgerError):
+    status = 500
+    title = "Key store error"

@@ -1,0 +1,319 @@
+"""Replicating partners' logs over HTTP, and catching a partner that rewrites or splits its history.
+
+``pull`` asks a partner for its latest checkpoint, verifies the signature with the partner's key, asks for a
+consistency proof from the last checkpoint this node holds, verifies it, fetches the new entries, checks every
+officer signature and key certificate and that the entries rebuild exactly the checkpoint's root, then stores them
+in one transaction with the checkpoint — cosigned by this node (witnessing). Anything that does not verify is
+refused: nothing is written, an alarm is stored, audited and emitted as a critical signal.
+
+Witnessing: every node serves the checkpoints it verified (``GET /ledger/witness``). After a pull, this node asks
+its other partners which checkpoint of the same log they hold; a checkpoint that the log signed but that does not
+lie on the history this node verified is a split view, and raises an alarm.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from sqlalchemy import Engine, select
+
+from opencustoms import signals
+from opencustoms.errors import OpenCustomsError
+from opencustoms.ledger import checkpoint as notes
+from opencustoms.ledger import logstore, merkle
+from opencustoms.ledger.entries import SignedEntry
+from opencustoms.ledger.errors import (
+    CheckpointError,
+    EntryError,
+    ForkError,
+    LedgerError,
+    PartnerError,
+    ProofError,
+)
+from opencustoms.ledger.keys import KeyStore, key_id
+from opencustoms.ledger.service import (
+    ADMINISTRATION,
+    PARTNER,
+    Log,
+    _ingest,
+    _log,
+    _signals,
+    own_log,
+    raise_alarm,
+)
+from opencustoms.ledger.tables import ledger_checkpoints, ledger_keys, ledger_logs
+from opencustoms.security.roles import Permission
+from opencustoms.security.service import Identity, record, utcnow
+
+PAGE = 5000
+
+
+def _secret_name(code: str) -> str:
+    return f"partner-{code.upper()}"
+
+
+def add_partner(
+    engine: Engine,
+    actor: Identity,
+    keystore: KeyStore,
+    verifier_key: str,
+    url: str | None,
+    administration_code: str,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """Register a partner's log by its verifier key (from `opencustoms ledger key` on the partner's node), the URL
+    of its API and the token it issued to us (kept in the key store, never in the database)."""
+    actor.require(Permission.USERS_MANAGE)
+    origin, public = notes.parse_verifier_key(verifier_key)
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise LedgerError(f"partner URL {url!r} must start with http:// or https://", field="url")
+    now = utcnow()
+    with engine.begin() as conn:
+        if conn.execute(select(ledger_logs.c.id).where(ledger_logs.c.origin == origin)).first():
+            raise LedgerError(f"log {origin} is already known on this node", field="verifier_key")
+        log_id = conn.execute(
+            ledger_logs.insert().values(
+                origin=origin,
+                administration_code=administration_code.upper(),
+                role=PARTNER,
+                public_key=public,
+                url=url.rstrip("/") if url else None,
+                size=0,
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            ledger_keys.insert().values(
+                key_id=key_id(public),
+                log_id=log_id,
+                holder=origin,
+                role=ADMINISTRATION,
+                public_key=public,
+                certified_at=now,
+            )
+        )
+        record(conn, actor, "create", "ledger_partner", origin, detail={"url": url, "key_id": key_id(public)})
+    if token:
+        keystore.save_secret(_secret_name(administration_code), token)
+    return {"origin": origin, "url": url, "administration_code": administration_code.upper()}
+
+
+def _client(log: Log, keystore: KeyStore, clients: dict[str, httpx.Client] | None) -> httpx.Client:
+    if clients and log.origin in clients:
+        return clients[log.origin]
+    if not log.url:
+        raise PartnerError(
+            f"partner {log.origin} has no URL; set it with `opencustoms ledger partner-add`", field="url"
+        )
+    token = keystore.secret(_secret_name(log.administration_code))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=log.url, headers=headers, timeout=30.0)
+
+
+def _get(client: httpx.Client, partner: str, path: str, **params: Any) -> Any:
+    try:
+        response = client.get(path, params=params)
+    except httpx.HTTPError as exc:
+        raise PartnerError(
+            f"partner {partner} is unreachable ({exc.__class__.__name__}: {exc}); try again later"
+        ) from exc
+    if response.status_code != 200:
+        detail = response.text[:300]
+        raise PartnerError(f"partner {partner} answered {response.status_code} to {path}: {detail}")
+    return response.json()
+
+
+def _held(engine: Engine, log: Log) -> notes.Checkpoint | None:
+    with engine.connect() as conn:
+        note = conn.execute(
+            select(ledger_checkpoints.c.note)
+            .where(ledger_checkpoints.c.log_id == log.id)
+            .order_by(ledger_checkpoints.c.size.desc(), ledger_checkpoints.c.id.desc())
+            .limit(1)
+        ).scalar()
+    return notes.open_checkpoint(note, log.origin, log.public_key) if note else None
+
+
+def pull(
+    engine: Engine,
+    actor: Identity,
+    keystore: KeyStore,
+    origin: str,
+    *,
+    clients: dict[str, httpx.Client] | None = None,
+    witness: bool = True,
+) -> dict[str, Any]:
+    """Bring this node's replica of ``origin`` up to the partner's latest checkpoint, verifying everything."""
+    actor.require(Permission.LEDGER_WRITE)
+    with engine.connect() as conn:
+        log = _log(conn, origin)
+    if log.role != PARTNER:
+        raise LedgerError(f"{origin} is this node's own log; pull a partner's log", field="origin")
+    client = _client(log, keystore, clients)
+    offered_note = _get(client, origin, "/ledger/checkpoint")["checkpoint"]
+    try:
+        offered = notes.open_checkpoint(offered_note, log.origin, log.public_key)
+    except CheckpointError as exc:
+        raise_alarm(engine, actor, origin, "bad_signature", exc.message, offered=offered_note)
+        raise
+    held = _held(engine, log)
+    report: dict[str, Any] = {"origin": origin, "from": log.size, "to": log.size, "new_entries": 0, "alarms": []}
+    if held is not None and offered.size <= held.size:
+        with engine.connect() as conn:
+            ours = logstore.root_at(conn, log.id, offered.size)
+        if ours != offered.root:
+            reason = (
+                f"checkpoint of size {offered.size} has root {offered.root.hex()[:16]}..., but the history "
+                f"this node verified has {ours.hex()[:16]}... at that size: the partner rewrote its log"
+            )
+            raise_alarm(engine, actor, origin, "fork", reason, held=held.note, offered=offered.note)
+            raise ForkError(reason + "; the update was refused")
+        if offered.size < held.size:
+            raise CheckpointError(
+                f"the partner offered checkpoint {offered.size}, older than the {held.size} this "
+                "node holds (a replayed checkpoint); it was ignored",
+                field="checkpoint",
+            )
+    else:
+        first = held.size if held else 0
+        first_root = held.root if held else merkle.EMPTY_ROOT
+        proof = [
+            bytes.fromhex(p)
+            for p in _get(client, origin, "/ledger/consistency", first=first, second=offered.size)["proof"]
+        ]
+        try:
+            merkle.verify_consistency(first, offered.size, proof, first_root, offered.root)
+        except ProofError as exc:
+            reason = (
+                f"checkpoint {offered.size} does not extend the checkpoint {first} this node holds "
+                f"({exc.message}): a fork or a rewritten history"
+            )
+            raise_alarm(engine, actor, origin, "fork", reason, held=held.note if held else None, offered=offered.note)
+            raise ForkError(reason + "; the update was refused") from exc
+        fetched = _fetch(client, origin, first, offered.size)
+        try:
+            _store(engine, actor, keystore, log, fetched, offered)
+        except OpenCustomsError as exc:
+            raise_alarm(
+                engine, actor, origin, "bad_entry", exc.message, held=held.note if held else None, offered=offered.note
+            )
+            raise
+        report.update(to=offered.size, new_entries=offered.size - first)
+    if witness:
+        report["alarms"] = _compare_witnesses(engine, actor, keystore, log, clients)
+    return report
+
+
+def _fetch(client: httpx.Client, origin: str, start: int, end: int) -> list[SignedEntry]:
+    out: list[SignedEntry] = []
+    while start + len(out) < end:
+        at = start + len(out)
+        page = _get(client, origin, "/ledger/entries", start=at, end=min(end, at + PAGE))["entries"]
+        if not page:
+            raise PartnerError(f"partner {origin} served no entries from {at} although its checkpoint has {end}")
+        for i, item in enumerate(page):
+            if item.pop("index", None) != at + i:
+                raise EntryError(f"partner {origin} served entries out of order at {at + i}", field="index")
+            try:
+                out.append(SignedEntry.model_validate(item))
+            except ValidationError as exc:
+                raise EntryError(
+                    f"entry {at + i} of {origin} is malformed: {exc.errors()[0]['msg']}", field="entries"
+                ) from exc
+    return out[: end - start]
+
+
+def _store(
+    engine: Engine, actor: Identity, keystore: KeyStore, log: Log, fetched: list[SignedEntry], offered: notes.Checkpoint
+) -> None:
+    now = utcnow()
+    me = own_log(engine)
+    cosigned = notes.cosign(offered.note, me.origin, keystore.administration_key())
+    with engine.begin() as conn:
+        infos = _ingest(conn, log, fetched, now)
+        root = bytes.fromhex(infos[-1]["root"])
+        if root != offered.root or infos[-1]["tree_size"] != offered.size:
+            raise ProofError(
+                f"the entries served by {log.origin} do not rebuild the root of its checkpoint "
+                f"{offered.size}: they were altered",
+                field="entries",
+            )
+        conn.execute(
+            ledger_checkpoints.insert().values(
+                log_id=log.id, size=offered.size, root=offered.root, note=cosigned, source="pulled", observed_at=now
+            )
+        )
+        signals.emit(conn, _signals(log, infos, now))
+        record(
+            conn,
+            actor,
+            "pull",
+            "ledger_log",
+            log.origin,
+            detail={"first": infos[0]["index"], "count": len(infos), "size": offered.size},
+        )
+
+
+def _compare_witnesses(
+    engine: Engine, actor: Identity, keystore: KeyStore, log: Log, clients: dict[str, httpx.Client] | None
+) -> list[str]:
+    """Ask every other partner which checkpoint of ``log`` it verified; alarm on one off our history."""
+    with engine.connect() as conn:
+        others = [
+            _log(conn, o)
+            for o in conn.execute(
+                select(ledger_logs.c.origin).where(ledger_logs.c.role == PARTNER, ledger_logs.c.origin != log.origin)
+            ).scalars()
+        ]
+        log = _log(conn, log.origin)
+    held = _held(engine, log)
+    found = []
+    for other in others:
+        try:
+            client = _client(other, keystore, clients)
+            note = _get(client, other.origin, "/ledger/witness", origin=log.origin)["checkpoint"]
+            seen = notes.open_checkpoint(note, log.origin, log.public_key, {other.origin: other.public_key})
+        except (PartnerError, CheckpointError):
+            continue  # a witness that is down or does not know the log proves nothing either way
+        if other.origin not in seen.cosigners or held is None:
+            continue
+        consistent = True
+        if seen.size <= held.size:
+            with engine.connect() as conn:
+                consistent = logstore.root_at(conn, log.id, seen.size) == seen.root
+        else:
+            try:
+                proof = [
+                    bytes.fromhex(p)
+                    for p in _get(
+                        _client(log, keystore, clients),
+                        log.origin,
+                        "/ledger/consistency",
+                        first=held.size,
+                        second=seen.size,
+                    )["proof"]
+                ]
+                merkle.verify_consistency(held.size, seen.size, proof, held.root, seen.root)
+            except (ProofError, PartnerError):
+                consistent = False
+        if not consistent:
+            reason = (
+                f"{other.origin} holds checkpoint {seen.size} of {log.origin} "
+                f"(root {base64.b64encode(seen.root).decode()[:12]}...), which is not on the history this "
+                "node verified: the log shows different histories to different partners (split view)"
+            )
+            raise_alarm(
+                engine,
+                actor,
+                log.origin,
+                "split_view",
+                reason,
+                reported_by=other.origin,
+                held=held.note,
+                offered=seen.note,
+            )
+            found.append(reason)
+    return found

@@ -1,0 +1,216 @@
+"""Lanes: green (release), yellow (documentary check), red (physical inspection), blue (post-clearance audit).
+
+For a batch of declarations, :func:`assign` decides in this order, and every decision keeps its reasons:
+
+1. **mandatory**: a valid profile that hits sends the declaration to at least its lane; a signal of severity
+   high/critical to red, medium to yellow; a **random draw** below the minimum random rate to red (the random
+   rate keeps the fraud rate measurable and every trader exposed to some chance of control);
+2. **ranked**: the rest is ranked by risk = model probability (× the AEO factor for certified traders — their
+   benefit) + the weights of profiles that hit; each lane's target rate is a quota — red, then yellow, then blue
+   take the highest-risk declarations left until their share of the batch reaches the target (mandatory
+   selections count against the quota; they are never dropped when a quota is exceeded);
+3. everything else is green.
+
+Lane order for "at least": red > yellow > blue > green.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from opencustoms.risk.errors import ProfileError
+from opencustoms.risk.profiles import Profile
+
+RANK = {"green": 0, "blue": 1, "yellow": 2, "red": 3}
+LANE_OF_RANK = {v: k for k, v in RANK.items()}
+SIGNAL_LANES = {"critical": "red", "high": "red", "medium": "yellow"}
+
+
+@dataclass
+class LanePolicy:
+    rates: dict[str, float] = field(default_factory=lambda: {"red": 0.03, "yellow": 0.05, "blue": 0.02})
+    random_rate: float = 0.005
+    aeo_factor: float = 0.5
+    signal_lanes: dict[str, str] = field(default_factory=lambda: dict(SIGNAL_LANES))
+
+    def __post_init__(self) -> None:
+        unknown = set(self.rates) - {"red", "yellow", "blue"}
+        if unknown:
+            raise ProfileError(
+                f"target rates are for red, yellow and blue, not {', '.join(sorted(unknown))}", field="rates"
+            )
+        if any(not 0 <= r <= 1 for r in self.rates.values()) or sum(self.rates.values()) > 1:
+            raise ProfileError("each target rate must be between 0 and 1 and together at most 1", field="rates")
+        if not 0 <= self.random_rate <= 1:
+            raise ProfileError("random_rate must be between 0 and 1", field="random_rate")
+        if not 0 <= self.aeo_factor <= 1:
+            raise ProfileError(
+                "aeo_factor must be between 0 (AEO never model-selected) and 1 (no benefit)", field="aeo_factor"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LanePolicy:
+        allowed = {"rates", "random_rate", "aeo_factor", "signal_lanes"}
+        extra = set(data) - allowed
+        if extra:
+            raise ProfileError(
+                f"unknown lane policy setting(s) {', '.join(sorted(extra))}; use {', '.join(sorted(allowed))}",
+                field=sorted(extra)[0],
+            )
+        return cls(**dict(data))
+
+
+def assign(
+    frame: pl.DataFrame,
+    scores: np.ndarray | None,
+    profiles: Sequence[Profile],
+    policy: LanePolicy,
+    *,
+    seed: int = 0,
+    signals: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+) -> pl.DataFrame:
+    """Lanes for every declaration of ``frame``: reference, lane, score, risk, random_draw, selected_by,
+    profile_hits, reasons (plain-language strings).
+
+    In a batch, target rates are quotas over the batch. Online (one declaration at a time) give ``thresholds``
+    instead: the risk above which each lane takes a declaration, set from the reference period's scores so that
+    each lane receives its target rate in expectation (:func:`thresholds_for`)."""
+    n = frame.height
+    rng = np.random.default_rng(seed)
+    draw = rng.random(n)
+    aeo = (frame["aeo"] == "certified").fill_null(False).to_numpy() if "aeo" in frame.columns else np.zeros(n, bool)
+    score = np.zeros(n) if scores is None else np.asarray(scores, dtype=float)
+    data = frame.select("reference", "date", *[c for c in frame.columns if c not in ("reference", "date")])
+    data = data.with_columns(
+        (pl.col("value") / pl.col("net_mass")).alias("unit_value"),
+        pl.Series("score", score),
+        pl.col("hs6").str.slice(0, 4).alias("hs4"),
+        pl.col("hs6").str.slice(0, 2).alias("hs2"),
+        pl.Series(
+            "signals",
+            [[s["kind"] for s in (signals or {}).get(r, ())] for r in frame["reference"]]
+            if signals
+            else [[] for _ in range(n)],
+            dtype=pl.List(pl.Utf8),
+        ),
+    )
+    hits = data.select([p.expr().alias(f"{p.id}@{p.version}") for p in profiles]) if profiles else pl.DataFrame()
+    hit_matrix = hits.to_numpy().astype(bool) if profiles else np.zeros((n, 0), bool)
+    weights = np.array([p.weight for p in profiles], dtype=float)
+    profile_rank = np.zeros(n, dtype=np.int8)
+    for j, p in enumerate(profiles):
+        profile_rank = np.where(hit_matrix[:, j], np.maximum(profile_rank, RANK[p.lane]), profile_rank)
+    signal_rank = np.zeros(n, dtype=np.int8)
+    signal_text: list[list[str]] = [[] for _ in range(n)]
+    if signals:
+        for i, ref in enumerate(frame["reference"].to_list()):
+            for s in signals.get(ref, ()):
+                signal_lane = policy.signal_lanes.get(str(s.get("severity")))
+                if signal_lane:
+                    signal_rank[i] = max(signal_rank[i], RANK[signal_lane])
+                signal_text[i].append(f"signal {s['kind']} ({s.get('severity')}): {s.get('reason', '')}")
+    random_hit = draw < np.where(aeo, policy.random_rate * policy.aeo_factor, policy.random_rate)
+    forced = np.maximum(np.maximum(profile_rank, signal_rank), np.where(random_hit, RANK["red"], 0))
+    risk = score * np.where(aeo, policy.aeo_factor, 1.0) + (hit_matrix * weights).sum(axis=1)
+    lane = forced.copy()
+    order = np.argsort(-risk, kind="stable")
+    for name in ("red", "yellow", "blue"):
+        if thresholds is not None:
+            if name in thresholds:
+                lane = np.where((lane == 0) & (risk >= thresholds[name]) & (risk > 0), RANK[name], lane)
+            continue
+        quota = int(round(policy.rates.get(name, 0.0) * n)) - int((forced == RANK[name]).sum())
+        if quota <= 0:
+            continue
+        free = order[(lane[order] == 0) & (risk[order] > 0)]
+        lane[free[:quota]] = RANK[name]
+    selected_by = np.where(
+        lane == 0,
+        "none",
+        np.where(
+            random_hit & (forced == lane),
+            "random",
+            np.where(signal_rank == lane, "signal", np.where(profile_rank == lane, "profile", "ranking")),
+        ),
+    )
+    out = pl.DataFrame(
+        {
+            "reference": frame["reference"],
+            "lane": [LANE_OF_RANK[int(v)] for v in lane],
+            "score": score,
+            "risk": risk,
+            "random_draw": draw,
+            "selected_by": selected_by,
+            "aeo": aeo,
+        }
+    )
+    profile_texts = (
+        [
+            pl.when(hits[col]).then(pl.lit(f"profile {col}: {p.reason}"))
+            for col, p in zip(hits.columns, profiles, strict=True)
+        ]
+        if profiles
+        else []
+    )
+    hit_names = [pl.when(hits[col]).then(pl.lit(col)) for col in hits.columns] if profiles else []
+    out = out.with_columns(
+        pl.concat_list(hit_names).list.drop_nulls().alias("profile_hits")
+        if hit_names
+        else pl.lit([], dtype=pl.List(pl.Utf8)).alias("profile_hits"),
+        pl.concat_list(
+            [
+                *profile_texts,
+                pl.Series("_signals", signal_text, dtype=pl.List(pl.Utf8)),
+                pl.when(pl.col("selected_by") == "random").then(
+                    pl.format(
+                        "random selection: draw {} below the minimum random rate {}",
+                        pl.col("random_draw").round(4),
+                        pl.lit(policy.random_rate),
+                    )
+                ),
+                pl.when(pl.col("selected_by") == "ranking").then(
+                    pl.format(
+                        "risk {} (model probability {}) is within the {} lane's target rate of {}",
+                        pl.col("risk").round(3),
+                        pl.col("score").round(3),
+                        pl.col("lane"),
+                        pl.col("lane").replace_strict({k: f"{v:.1%}" for k, v in policy.rates.items()}, default="-"),
+                    )
+                ),
+                pl.when(pl.col("aeo")).then(
+                    pl.lit(f"AEO certified: model risk and random rate multiplied by {policy.aeo_factor}")
+                ),
+                pl.when(pl.col("lane") == "green").then(
+                    pl.format(
+                        "no profile hit or signal, not drawn at random, model probability {} outside the quotas",
+                        pl.col("score").round(3),
+                    )
+                ),
+            ]
+        )
+        .list.drop_nulls()
+        .alias("reasons"),
+    )
+    return out
+
+
+def thresholds_for(reference_scores: Sequence[float], policy: LanePolicy) -> dict[str, float]:
+    """Risk thresholds that give each lane its target rate on the reference scores (red first, then yellow,
+    then blue, each taking the next slice of the ranking)."""
+    ref = np.sort(np.asarray(reference_scores, dtype=float))[::-1]
+    if len(ref) == 0:
+        return {}
+    out, taken = {}, 0.0
+    for name in ("red", "yellow", "blue"):
+        rate = policy.rates.get(name, 0.0)
+        if rate <= 0:
+            continue
+        taken += rate
+        out[name] = float(ref[min(len(ref) - 1, max(0, int(round(taken * len(ref))) - 1))])
+    return out

@@ -1,0 +1,642 @@
+"""Public face of the risk engine: evaluation, models, lanes with reasons, profiles, inspection feedback.
+
+Every function that changes something takes the acting :class:`~opencustoms.security.service.Identity`, checks
+its permission and writes an audit entry in the same transaction. Party identifiers are pseudonymised with the
+installation's key before they enter a model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import ValidationError
+from sqlalchemy import Engine, func, insert, select, update
+
+from opencustoms import signals as signal_records
+from opencustoms.context import Platform
+from opencustoms.declarations import repository
+from opencustoms.model import Declaration
+from opencustoms.risk import lanes as lane_rules
+from opencustoms.risk import lifecycle, valuation
+from opencustoms.risk import simulate as replay
+from opencustoms.risk.errors import (
+    DecisionNotFoundError,
+    ModelNotFoundError,
+    ProfileError,
+    ProfileNotFoundError,
+    RiskDataError,
+    RiskModelError,
+)
+from opencustoms.risk.evaluate import Evaluation, evaluate
+from opencustoms.risk.frame import demo_frame, from_declarations, pseudonymise_parties, read_frame
+from opencustoms.risk.lanes import LanePolicy
+from opencustoms.risk.model import RiskModel
+from opencustoms.risk.profiles import Profile
+from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles
+from opencustoms.security.roles import Permission
+from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.store.tables import declarations, inspection_results
+
+OUTCOMES = ("fraud", "compliant")
+Progress = Callable[[str], None]
+
+# --- evaluation ----------------------------------------------------------------------------------------------
+
+
+def evaluate_files(
+    train: Path, valid: Path, test: Path | None, *, layout: str = "kcs", seed: int = 0, progress: Progress | None = None
+) -> Evaluation:
+    frames = [read_frame(p, layout) for p in (train, valid)]
+    return evaluate(frames[0], frames[1], read_frame(test, layout) if test else None, seed=seed, progress=progress)
+
+
+def split_by_date(frame: pl.DataFrame, shares: tuple[float, float] = (0.6, 0.8)) -> tuple[pl.DataFrame, ...]:
+    """Train / valid / test by acceptance date (the first 60%, the next 20%, the last 20% of declarations)."""
+    data = frame.sort("date", maintain_order=True)
+    cut1, cut2 = data["date"][int(shares[0] * data.height)], data["date"][int(shares[1] * data.height)]
+    return (
+        data.filter(pl.col("date") < cut1),
+        data.filter((pl.col("date") >= cut1) & (pl.col("date") < cut2)),
+        data.filter(pl.col("date") >= cut2),
+    )
+
+
+def evaluate_demo(n: int, *, seed: int = 0, progress: Progress | None = None) -> Evaluation:
+    """The evaluation on ``n`` seeded demo declarations, with recall per injected fraud pattern on test."""
+    if n < 1000:
+        raise RiskDataError("a demo evaluation needs at least 1000 declarations", field="demo")
+    frame, truth = demo_frame(n, seed=seed)
+    train, valid, test = split_by_date(frame)
+    return evaluate(train, valid, test, seed=seed, truth=truth, progress=progress)
+
+
+# --- stored declarations as a frame --------------------------------------------------------------------------
+
+
+def stored_frame(engine: Engine, *, labelled_only: bool = False, without_decision: bool = False) -> pl.DataFrame:
+    """Stored declarations as a frame, each with its latest inspection outcome (label) when there is one."""
+    with engine.connect() as conn:
+        outcomes = {
+            r.declaration_id: (r.outcome, r.revenue_recovered)
+            for r in conn.execute(
+                select(
+                    inspection_results.c.declaration_id,
+                    inspection_results.c.outcome,
+                    inspection_results.c.revenue_recovered,
+                ).order_by(inspection_results.c.id)
+            )
+        }
+        query = select(declarations.c.id).order_by(declarations.c.id)
+        if labelled_only:
+            query = query.where(declarations.c.id.in_(list(outcomes) or [-1]))
+        if without_decision:
+            decided = select(risk_decisions.c.reference)
+            query = query.where(declarations.c.functional_reference_id.not_in(decided))
+        ids = list(conn.execute(query).scalars())
+        loaded: list[Declaration] = []
+        for start in range(0, len(ids), 1000):
+            loaded += repository.load(conn, ids[start : start + 1000])
+    if not loaded:
+        raise RiskDataError(
+            "no stored declarations"
+            + (" with an inspection result" if labelled_only else "")
+            + (" without a decision" if without_decision else ""),
+            field="declarations",
+        )
+    by_reference = {}
+    for i, d in zip(ids, loaded, strict=True):
+        if i in outcomes:
+            outcome, revenue = outcomes[i]
+            by_reference[d.functional_reference_id] = (
+                int(outcome == "fraud"),
+                float(revenue) if revenue is not None else None,
+            )
+    return from_declarations(
+        (d.model_dump(mode="json") for d in loaded), labels=lambda ref: by_reference.get(ref, (None, None))
+    )
+
+
+# --- models: train, register, promote, roll back, drift ------------------------------------------------------
+
+
+def _models_dir(platform: Platform) -> Path:
+    path = Path(platform.settings.data_dir) / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def train_model(
+    platform: Platform,
+    actor: Identity,
+    train_file: Path | None,
+    valid_file: Path | None,
+    *,
+    layout: str = "kcs",
+    seed: int = 0,
+    promote: bool = False,
+) -> dict[str, Any]:
+    """Train and register a model version. Without ``train_file``, it learns from the stored declarations that
+    were inspected (and only those: uninspected declarations have no label)."""
+    actor.require(Permission.RISK_MANAGE)
+    pseudo = platform.pseudonymiser
+    train = read_frame(train_file, layout) if train_file else stored_frame(platform.engine, labelled_only=True)
+    valid = read_frame(valid_file, layout) if valid_file else None
+    train = pseudonymise_parties(train, pseudo)
+    valid = pseudonymise_parties(valid, pseudo) if valid is not None else None
+    model = RiskModel(seed=seed).fit(train, valid)
+    if valid is not None:
+        from opencustoms.risk.metrics import scorecard
+
+        card = scorecard(valid["label"].to_numpy(), model.predict_proba(valid))
+        model.metrics_ = {"valid": {"auc": card.auc, **{f"precision@{a.share:g}": a.precision for a in card.at}}}
+    now = utcnow()
+    version = now.strftime("m%Y%m%d%H%M%S") + "-" + model.training_hash_[:6]
+    path = _models_dir(platform) / f"{version}.model"
+    file_hash = model.save(path)
+    row = {
+        "version": version,
+        "created_at": now,
+        "created_by": actor.username,
+        "path": str(path),
+        "file_hash": file_hash,
+        "data_hash": model.training_hash_,
+        "training_rows": model.training_rows_,
+        "params": model.params,
+        "metrics": model.metrics_ or None,
+        "status": "candidate",
+        "promoted_at": None,
+    }
+    with platform.engine.begin() as conn:
+        conn.execute(insert(risk_models).values(**row))
+        record(
+            conn,
+            actor,
+            "train",
+            "risk_model",
+            version,
+            detail={"data_hash": model.training_hash_, "rows": model.training_rows_},
+        )
+    if promote:
+        promote_model(platform.engine, actor, version)
+        row["status"] = "promoted"
+    return row
+
+
+def list_models(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
+    actor.require(Permission.RISK_MANAGE)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(risk_models).order_by(risk_models.c.created_at.desc())).mappings()]
+
+
+def promote_model(engine: Engine, actor: Identity, version: str) -> None:
+    actor.require(Permission.RISK_MANAGE)
+    with engine.begin() as conn:
+        known = conn.execute(select(risk_models.c.version).where(risk_models.c.version == version)).first()
+        if known is None:
+            raise ModelNotFoundError(
+                f"no model version {version!r}; see `opencustoms risk models list`", field="version"
+            )
+        conn.execute(update(risk_models).where(risk_models.c.status == "promoted").values(status="retired"))
+        conn.execute(
+            update(risk_models).where(risk_models.c.version == version).values(status="promoted", promoted_at=utcnow())
+        )
+        record(conn, actor, "promote", "risk_model", version)
+
+
+def rollback_model(engine: Engine, actor: Identity) -> str:
+    """Put the model promoted before the current one back in service."""
+    actor.require(Permission.RISK_MANAGE)
+    with engine.connect() as conn:
+        promoted = conn.execute(
+            select(risk_models.c.version, risk_models.c.promoted_at)
+            .where(risk_models.c.promoted_at.is_not(None))
+            .order_by(risk_models.c.promoted_at.desc())
+        ).all()
+    if len(promoted) < 2:
+        raise ModelNotFoundError("there is no earlier promoted model to roll back to", field="version")
+    previous = promoted[1].version
+    promote_model(engine, actor, previous)
+    return str(previous)
+
+
+@lru_cache(maxsize=4)
+def _load_verified(path: str, file_hash: str) -> RiskModel:
+    data = Path(path).read_bytes() if Path(path).exists() else b""
+    if not data:
+        raise RiskModelError(f"the model file {path} is missing; retrain or roll back", field="model")
+    if hashlib.sha256(data).hexdigest() != file_hash:
+        raise RiskModelError(
+            f"the model file {path} does not match the hash registered for it; it was altered "
+            "or replaced — retrain or roll back",
+            field="model",
+        )
+    return RiskModel.from_bytes(data)
+
+
+def current_model(engine: Engine) -> tuple[str, RiskModel] | None:
+    """The promoted model (its file checked against the registered hash), or None when none is promoted."""
+    with engine.connect() as conn:
+        row = conn.execute(select(risk_models).where(risk_models.c.status == "promoted")).mappings().first()
+    if row is None:
+        return None
+    return row["version"], _load_verified(row["path"], row["file_hash"])
+
+
+def drift(platform: Platform, actor: Identity, file: Path, *, layout: str = "kcs") -> dict[str, Any]:
+    actor.require(Permission.RISK_MANAGE)
+    current = current_model(platform.engine)
+    if current is None:
+        raise ModelNotFoundError("no model is in service; promote one first", field="model")
+    version, model = current
+    frame = pseudonymise_parties(read_frame(file, layout), platform.pseudonymiser)
+    value = lifecycle.psi(model.reference_scores_, model.predict_proba(frame))
+    return {"model_version": version, "psi": value, "verdict": lifecycle.verdict(value), "declarations": frame.height}
+
+
+# --- lanes ---------------------------------------------------------------------------------------------------
+
+
+def lane_policy(platform: Platform) -> LanePolicy:
+    """The lane policy: <data_dir>/risk_policy.json when present, else the defaults (docs/risk.md)."""
+    path = Path(platform.settings.data_dir) / "risk_policy.json"
+    if not path.exists():
+        return LanePolicy()
+    try:
+        return LanePolicy.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ProfileError(f"{path} is not a valid lane policy: {exc}", field="risk_policy") from exc
+
+
+def _with_contributions(
+    decisions: pl.DataFrame, frame: pl.DataFrame, model: RiskModel | None, x: np.ndarray | None
+) -> pl.DataFrame:
+    """Top feature contributions for the declarations not sent to green (pred_contrib on those rows only)."""
+    empty: list[list[dict[str, Any]]] = [[] for _ in range(decisions.height)]
+    if model is None or x is None:
+        return decisions.with_columns(pl.Series("contributions", [json.dumps(c) for c in empty]))
+    chosen = np.flatnonzero((decisions["lane"] != "green").to_numpy())
+    if len(chosen):
+        for i, c in zip(chosen, model.contributions(frame[chosen], x=x[chosen]), strict=True):
+            empty[i] = c
+    return decisions.with_columns(pl.Series("contributions", [json.dumps(c) for c in empty]))
+
+
+def decide_frame(
+    frame: pl.DataFrame,
+    *,
+    model: RiskModel | None,
+    profiles: list[Profile],
+    policy: LanePolicy,
+    seed: int = 0,
+    signals: Mapping[str, list[dict[str, Any]]] | None = None,
+    online: bool = False,
+) -> pl.DataFrame:
+    """Lanes with reasons for a frame whose parties are already pseudonymised."""
+    x = model.matrix(frame) if model is not None else None
+    scores = model.predict_proba(frame, x=x) if model is not None else None
+    thresholds = None
+    if online:
+        thresholds = lane_rules.thresholds_for(model.reference_scores_, policy) if model is not None else {}
+    decisions = lane_rules.assign(frame, scores, profiles, policy, seed=seed, signals=signals, thresholds=thresholds)
+    return _with_contributions(decisions, frame, model, x)
+
+
+def reasons_of(row: Mapping[str, Any], model_version: str | None) -> list[dict[str, Any]]:
+    """A decision row's reasons as structured records (stored with the decision)."""
+    out: list[dict[str, Any]] = []
+    for text in row["reasons"]:
+        kind = (
+            "profile"
+            if text.startswith("profile ")
+            else "signal"
+            if text.startswith("signal ")
+            else "random"
+            if text.startswith("random ")
+            else "aeo"
+            if text.startswith("AEO ")
+            else "lane"
+        )
+        out.append({"kind": kind, "text": text})
+    contributions = json.loads(row["contributions"]) if row.get("contributions") else []
+    if model_version is not None:
+        top = ", ".join(f"{c['feature']} = {c['value']} (+{c['contribution']})" for c in contributions)
+        out.append(
+            {
+                "kind": "model",
+                "text": f"model {model_version}: probability {row['score']:.3f}"
+                + (f"; pushed up by {top}" if top else ""),
+                "contributions": contributions,
+            }
+        )
+    return out
+
+
+def _store_decisions(engine: Engine, actor: Identity, decisions: pl.DataFrame, model_version: str | None) -> None:
+    now = utcnow()
+    rows = [
+        {
+            "reference": r["reference"],
+            "decided_at": now,
+            "lane": r["lane"],
+            "score": float(r["score"]) if model_version else None,
+            "model_version": model_version,
+            "random_draw": float(r["random_draw"]),
+            "reasons": reasons_of(r, model_version),
+        }
+        for r in decisions.iter_rows(named=True)
+    ]
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 1000):
+            conn.execute(insert(risk_decisions), rows[start : start + 1000])
+        record(
+            conn,
+            actor,
+            "decide",
+            "risk_decision",
+            rows[0]["reference"] if len(rows) == 1 else None,
+            detail={"declarations": len(rows), "model_version": model_version},
+        )
+
+
+def decide(
+    platform: Platform,
+    actor: Identity,
+    data: Mapping[str, Any] | Declaration,
+    *,
+    store: bool = True,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Score one declaration online: lane, probability, reasons (profiles, model contributions, signals, random
+    draw). Target rates are met through thresholds set on the model's reference scores."""
+    actor.require(Permission.DECLARATIONS_READ)
+    try:
+        declaration = data if isinstance(data, Declaration) else Declaration.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RiskDataError(
+            f"the declaration is not valid: {first['msg']}", field=".".join(str(p) for p in first["loc"])
+        ) from exc
+    frame = pseudonymise_parties(from_declarations([declaration.model_dump(mode="json")]), platform.pseudonymiser)
+    found = signal_records.for_declaration(platform.engine, declaration)
+    signals = {declaration.functional_reference_id: [s.model_dump(mode="json") for s in found]}
+    current = current_model(platform.engine)
+    version, model = current if current else (None, None)
+    draw_seed = (
+        seed
+        if seed is not None
+        else int.from_bytes(hashlib.sha256(declaration.functional_reference_id.encode()).digest()[:4], "big")
+    )
+    decisions = decide_frame(
+        frame,
+        model=model,
+        profiles=load_profiles(platform.engine, declaration.acceptance_date),
+        policy=lane_policy(platform),
+        seed=draw_seed,
+        signals=signals,
+        online=True,
+    )
+    row = decisions.row(0, named=True)
+    if store:
+        _store_decisions(platform.engine, actor, decisions, version)
+    return {
+        "reference": row["reference"],
+        "lane": row["lane"],
+        "score": row["score"] if version else None,
+        "model_version": version,
+        "random_draw": row["random_draw"],
+        "reasons": reasons_of(row, version),
+    }
+
+
+def score_file(
+    platform: Platform, actor: Identity, file: Path, *, layout: str = "kcs", output: Path | None = None, seed: int = 0
+) -> dict[str, Any]:
+    """Lanes with reasons for every declaration of a file (quotas over the file); optionally written out."""
+    actor.require(Permission.DECLARATIONS_READ)
+    frame = pseudonymise_parties(read_frame(file, layout), platform.pseudonymiser)
+    current = current_model(platform.engine)
+    version, model = current if current else (None, None)
+    decisions = decide_frame(
+        frame, model=model, profiles=load_profiles(platform.engine), policy=lane_policy(platform), seed=seed
+    )
+    if output is not None:
+        write_decisions(decisions, output)
+    return summary(decisions) | {"model_version": version}
+
+
+def write_decisions(decisions: pl.DataFrame, output: Path) -> None:
+    flat = decisions.with_columns(pl.col("reasons").list.join(" | "), pl.col("profile_hits").list.join(","))
+    if output.suffix == ".parquet":
+        decisions.write_parquet(output)
+    elif output.suffix == ".jsonl":
+        decisions.write_ndjson(output)
+    else:
+        flat.write_csv(output)
+
+
+def summary(decisions: pl.DataFrame) -> dict[str, Any]:
+    counts = dict(decisions.group_by("lane").len().iter_rows())
+    return {
+        "declarations": decisions.height,
+        "lanes": {lane: int(counts.get(lane, 0)) for lane in ("red", "yellow", "blue", "green")},
+    }
+
+
+def score_backlog(platform: Platform, actor: Identity, *, seed: int = 0) -> dict[str, Any]:
+    """Decide every stored declaration that has no decision yet (quotas over the backlog); decisions stored."""
+    actor.require(Permission.DECLARATIONS_READ)
+    frame = pseudonymise_parties(stored_frame(platform.engine, without_decision=True), platform.pseudonymiser)
+    current = current_model(platform.engine)
+    version, model = current if current else (None, None)
+    decisions = decide_frame(
+        frame, model=model, profiles=load_profiles(platform.engine), policy=lane_policy(platform), seed=seed
+    )
+    _store_decisions(platform.engine, actor, decisions, version)
+    return summary(decisions) | {"model_version": version}
+
+
+def queue(engine: Engine, actor: Identity, lane: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest decision of each declaration in ``lane``, highest score first."""
+    actor.require(Permission.DECLARATIONS_READ)
+    if lane not in lane_rules.RANK:
+        raise RiskDataError(f"unknown lane {lane!r}; choose green, yellow, red or blue", field="lane")
+    latest = select(func.max(risk_decisions.c.id)).group_by(risk_decisions.c.reference).scalar_subquery()
+    query = (
+        select(risk_decisions)
+        .where(risk_decisions.c.id.in_(latest), risk_decisions.c.lane == lane)
+        .order_by(risk_decisions.c.score.desc().nulls_last(), risk_decisions.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def explain(engine: Engine, actor: Identity, reference: str) -> dict[str, Any]:
+    """The latest decision about a declaration, with every reason."""
+    actor.require(Permission.DECLARATIONS_READ)
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(risk_decisions)
+                .where(risk_decisions.c.reference == reference)
+                .order_by(risk_decisions.c.id.desc())
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise DecisionNotFoundError(
+            f"no risk decision for declaration {reference!r}; score it first "
+            "(`opencustoms risk score --backlog` or POST /risk/decisions)",
+            field="reference",
+        )
+    return dict(row)
+
+
+# --- feedback ------------------------------------------------------------------------------------------------
+
+
+def record_inspection(
+    engine: Engine,
+    actor: Identity,
+    reference: str,
+    outcome: str,
+    revenue: float | None = None,
+    *,
+    note: str | None = None,
+    source: str = "officer",
+) -> dict[str, Any]:
+    """Store what an inspection found in the core's inspection_results (the only labels retraining uses)."""
+    actor.require(Permission.INSPECTIONS_WRITE)
+    if outcome not in OUTCOMES:
+        raise RiskDataError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}", field="outcome")
+    if revenue is not None and revenue < 0:
+        raise RiskDataError("revenue recovered cannot be negative", field="revenue_recovered")
+    with engine.begin() as conn:
+        declaration_id = repository.id_of(conn, reference)
+        if declaration_id is None:
+            raise DecisionNotFoundError(f"no stored declaration {reference!r}", field="reference")
+        row = {
+            "declaration_id": declaration_id,
+            "recorded_at": utcnow(),
+            "outcome": outcome,
+            "revenue_recovered": None if revenue is None else round(revenue, 2),
+            "recorded_by": actor.username,
+            "source": source,
+            "detail": {"note": note} if note else None,
+        }
+        conn.execute(insert(inspection_results).values(**row))
+        record(conn, actor, "inspect", "declaration", reference, detail={"outcome": outcome, "revenue": revenue})
+    return {"reference": reference, "outcome": outcome, "revenue_recovered": revenue}
+
+
+def simulate(
+    data: Path | None, *, layout: str = "kcs", demo: int = 0, progress: Progress | None = None, **options: Any
+) -> dict[str, Any]:
+    if demo:
+        frame, _truth = demo_frame(demo)
+    elif data is not None:
+        frame = read_frame(data, layout)
+    else:
+        raise RiskDataError("give a data file or a number of demo declarations", field="data")
+    return replay.simulate(frame, progress=progress, **options)
+
+
+def valuation_flags(file: Path, history: Path, *, layout: str = "kcs", window_days: int = 365) -> pl.DataFrame:
+    return valuation.flags(read_frame(file, layout), read_frame(history, layout), window_days=window_days)
+
+
+# --- profiles ------------------------------------------------------------------------------------------------
+
+
+def save_profile(engine: Engine, actor: Identity, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Add a profile, or a new version of one (profiles are never changed in place)."""
+    actor.require(Permission.RISK_MANAGE)
+    payload = {k: v for k, v in data.items() if k != "version"}
+    try:
+        profile = Profile.model_validate({**payload, "version": 1})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ProfileError(
+            f"invalid profile: {str(first['msg']).removeprefix('Value error, ')}",
+            field=".".join(str(p) for p in first["loc"]),
+        ) from exc
+    with engine.begin() as conn:
+        latest = conn.execute(
+            select(func.max(risk_profiles.c.version)).where(risk_profiles.c.id == profile.id)
+        ).scalar()
+        profile.version = (latest or 0) + 1
+        conn.execute(insert(risk_profiles).values(**profile.to_row(), created_at=utcnow(), created_by=actor.username))
+        record(
+            conn,
+            actor,
+            "create" if profile.version == 1 else "new_version",
+            "risk_profile",
+            f"{profile.id}@{profile.version}",
+            detail={"reason": profile.reason, "lane": profile.lane},
+        )
+    return profile.model_dump(mode="json", by_alias=True)
+
+
+def _latest_rows(engine: Engine) -> list[dict[str, Any]]:
+    latest = (
+        select(risk_profiles.c.id, func.max(risk_profiles.c.version).label("v")).group_by(risk_profiles.c.id).subquery()
+    )
+    query = (
+        select(risk_profiles)
+        .join(latest, (risk_profiles.c.id == latest.c.id) & (risk_profiles.c.version == latest.c.v))
+        .order_by(risk_profiles.c.id)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def load_profiles(engine: Engine, on: dt.date | None = None) -> list[Profile]:
+    """The latest version of every profile (valid on ``on`` when given; batch matching checks each declaration's
+    date against the validity period itself)."""
+    out = []
+    for row in _latest_rows(engine):
+        profile = Profile.model_validate(
+            {k: row[k] for k in ("id", "version", "lane", "weight", "reason", "criteria", "valid_from", "valid_to")}
+        )
+        if on is None or profile.valid_on(on):
+            out.append(profile)
+    return out
+
+
+def list_profiles(engine: Engine, actor: Identity, on: dt.date | None = None) -> list[dict[str, Any]]:
+    actor.require(Permission.DECLARATIONS_READ)
+    return [p.model_dump(mode="json", by_alias=True) for p in load_profiles(engine, on)]
+
+
+def profile_history(engine: Engine, actor: Identity, profile_id: str) -> list[dict[str, Any]]:
+    actor.require(Permission.DECLARATIONS_READ)
+    with engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                select(risk_profiles).where(risk_profiles.c.id == profile_id).order_by(risk_profiles.c.version)
+            ).mappings()
+        ]
+    if not rows:
+        raise ProfileNotFoundError(f"no risk profile {profile_id!r}", field="id")
+    return rows
+
+
+def retire_profile(engine: Engine, actor: Identity, profile_id: str, on: dt.date | None = None) -> dict[str, Any]:
+    """End a profile's validity (as a new version whose valid_to is ``on``, default today)."""
+    rows = profile_history(engine, actor, profile_id)
+    last = rows[-1]
+    end = on or dt.date.today()
+    data = {k: last[k] for k in ("id", "lane", "weight", "reason", "criteria", "valid_from")}
+    if end < last["valid_from"]:
+        end = last["valid_from"]
+    return save_profile(engine, actor, {**data, "valid_to": end})

@@ -1,0 +1,52 @@
+"""The risk engine's tables, on the shared metadata. Migration ``risk_0001`` creates exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, Date, Float, Index, Integer, String, Table, Text
+
+from opencustoms.store.tables import BigId, UtcDateTime, metadata
+
+risk_profiles = Table(
+    "risk_profiles",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("lane", String(8), nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("criteria", JSON, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+)
+
+risk_decisions = Table(
+    "risk_decisions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, index=True),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("lane", String(8), nullable=False),
+    Column("score", Float),
+    Column("model_version", String(32)),
+    Column("random_draw", Float, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Index("ix_risk_decisions_lane_decided_at", "lane", "decided_at"),
+)
+
+risk_models = Table(
+    "risk_models",
+    metadata,
+    Column("version", String(32), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("file_hash", String(64), nullable=False),
+    Column("data_hash", String(64), nullable=False),
+    Column("training_rows", Integer, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("metrics", JSON),
+    Column("status", String(16), nullable=False),
+    Column("promoted_at", UtcDateTime),
+)

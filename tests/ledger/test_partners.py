@@ -1,0 +1,137 @@
+"""Three administrations replicate each other's logs in-process (FastAPI TestClient over the real routes)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from fastapi.testclient import TestClient
+from ledger_testnodes import Node, certificate, connect, make_node, rewrite_history
+
+from opencustoms import signals
+from opencustoms.api import create_app
+from opencustoms.config import Settings
+from opencustoms.context import Platform
+from opencustoms.ledger import service
+from opencustoms.ledger.errors import ForkError
+from opencustoms.ledger.keys import KeyStore
+from opencustoms.store.database import open_database
+
+
+def client_for(server: Node, token: str) -> TestClient:
+    settings = Settings(database_url=server.url, data_dir=server.data_dir, administration=server.code)
+    return TestClient(
+        create_app(Platform(settings)),
+        base_url=f"http://{server.code.lower()}.test",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+@pytest.fixture
+def three(tmp_path):  # type: ignore[no-untyped-def]
+    nodes = {code: make_node(tmp_path, code) for code in ("AR", "BR", "UY")}
+    for server in nodes.values():
+        for client in nodes.values():
+            if client is not server:
+                connect(server, client, None)
+    clients = {c: {nodes[s].origin: client_for(nodes[s], nodes[c].tokens[s]) for s in nodes if s != c} for c in nodes}
+    yield nodes, clients
+    open_database.cache_clear()
+
+
+def test_partners_see_issue_suspend_revoke_and_restricted_content(three) -> None:  # type: ignore[no-untyped-def]
+    nodes, clients = three
+    ar, br, uy = nodes["AR"], nodes["BR"], nodes["UY"]
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00001"))
+    service.change_status(ar.engine, ar.officer, ar.keys, "aeo.suspended", "ARAEO00001", "audit findings")
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00002", holder="AR2", shared_with=["BR"]))
+    for node in (br, uy):
+        report = service.pull(node.engine, node.operator, node.keys, ar.origin, clients=clients[node.code])
+        assert report["new_entries"] == 4 and report["alarms"] == []
+        assert service.status(node.engine, node.operator, "ARAEO00001")["status"] == "suspended"
+    service.change_status(ar.engine, ar.officer, ar.keys, "aeo.revoked", "ARAEO00001", "fraud")
+    for node in (br, uy):
+        service.pull(node.engine, node.operator, node.keys, ar.origin, clients=clients[node.code])
+        assert service.status(node.engine, node.operator, "ARAEO00001")["status"] == "revoked"
+        assert service.verify_log(node.engine, node.operator, ar.origin)["size"] == 5
+        found = signals.for_subjects(node.engine, [(signals.SubjectType.CERTIFICATE, "ARAEO00001")])
+        assert [s.kind for s in found][-1] == "ledger.aeo_revoked"
+    # only Brazil, named in shared_with, sees the restricted certificate; Uruguay holds its leaf only
+    assert service.status(br.engine, br.operator, "ARAEO00002")["status"] == "certified"
+    with pytest.raises(service.LedgerNotFoundError):
+        service.status(uy.engine, uy.operator, "ARAEO00002")
+    # witnessing: the cosigned checkpoint Brazil serves carries Argentina's and Brazil's signatures
+    note = service.witnessed(br.engine, ar.origin)
+    assert f"\u2014 {ar.origin} " in note and f"\u2014 {br.origin} " in note
+
+
+def test_a_rewritten_history_is_caught_by_both_partners(three) -> None:  # type: ignore[no-untyped-def]
+    nodes, clients = three
+    ar, br, uy = nodes["AR"], nodes["BR"], nodes["UY"]
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00001"))
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00003"))
+    for node in (br, uy):
+        service.pull(node.engine, node.operator, node.keys, ar.origin, clients=clients[node.code])
+    rewrite_history(ar, 1)
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00004"))
+    for node in (br, uy):
+        with pytest.raises(ForkError, match="does not extend"):
+            service.pull(node.engine, node.operator, node.keys, ar.origin, clients=clients[node.code])
+        assert [a["kind"] for a in service.alarms(node.engine, node.operator, ar.origin)] == ["fork"]
+        assert service.status(node.engine, node.operator, "ARAEO00001")["status"] == "certified"  # kept
+        with pytest.raises(service.LedgerNotFoundError):
+            service.status(node.engine, node.operator, "ARAEO00004")  # refused
+        critical = signals.for_subjects(node.engine, [(signals.SubjectType.ADMINISTRATION, ar.origin)])
+        assert critical and critical[0].kind == "ledger.partner_fork"
+
+
+def test_a_split_view_is_caught_through_witnesses(three, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    nodes, clients = three
+    ar, br, uy = nodes["AR"], nodes["BR"], nodes["UY"]
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00001"))
+    # Argentina's operator clones the node and shows Uruguay a different history from Brazil's.
+    twin_dir = tmp_path / "AR-twin"
+    twin_dir.mkdir()
+    src = sqlite3.connect(ar.url.removeprefix("sqlite:///"))
+    dst = sqlite3.connect(twin_dir / "node.db")
+    src.backup(dst)
+    src.close()
+    dst.close()
+    import shutil
+
+    shutil.copytree(ar.data_dir / "ledger", twin_dir / "ledger")
+    twin = Node(
+        "AR",
+        twin_dir,
+        f"sqlite:///{twin_dir / 'node.db'}",
+        open_database(f"sqlite:///{twin_dir / 'node.db'}"),
+        KeyStore.for_data_dir(twin_dir),
+    )
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00005"))
+    service.issue(twin.engine, twin.officer, twin.keys, certificate("ARAEO00006"))
+    uy_clients = dict(clients["UY"])
+    uy_clients[ar.origin] = client_for(twin, uy.tokens["AR"])
+    service.pull(uy.engine, uy.operator, uy.keys, ar.origin, clients=uy_clients, witness=False)
+    report = service.pull(br.engine, br.operator, br.keys, ar.origin, clients=clients["BR"])
+    service.pull(br.engine, br.operator, br.keys, uy.origin, clients=clients["BR"], witness=False)
+    assert any("split view" in a for a in report["alarms"])
+    assert [a["kind"] for a in service.alarms(br.engine, br.operator, ar.origin)] == ["split_view"]
+
+
+def test_a_forged_checkpoint_is_refused(three) -> None:  # type: ignore[no-untyped-def]
+    nodes, clients = three
+    ar, br = nodes["AR"], nodes["BR"]
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00001"))
+    # Brazil is told a wrong key for Argentina: every checkpoint fails to verify and raises an alarm.
+    from opencustoms.ledger import checkpoint as notes
+    from opencustoms.ledger.tables import ledger_logs
+
+    with br.engine.begin() as conn:
+        conn.execute(
+            ledger_logs.update()
+            .where(ledger_logs.c.origin == ar.origin)
+            .values(public_key=notes.public_bytes(notes.Ed25519PrivateKey.generate()))
+        )
+    with pytest.raises(service.CheckpointError, match="different key"):
+        service.pull(br.engine, br.operator, br.keys, ar.origin, clients=clients["BR"])
+    assert [a["kind"] for a in service.alarms(br.engine, br.operator)] == ["bad_signature"]

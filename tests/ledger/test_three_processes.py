@@ -1,0 +1,148 @@
+"""Three administrations as three `opencustoms ledger serve` processes on loopback ports (needs nothing but
+loopback): issue, suspend and revoke at one, seen at the others; a rewritten history caught by both partners."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from ledger_testnodes import certificate, connect, make_node, rewrite_history
+
+from opencustoms.ledger import service
+from opencustoms.store.database import open_database
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def cluster(tmp_path) -> Iterator[dict]:  # type: ignore[type-arg]
+    codes = ("AR", "BR", "UY")
+    ports = {code: free_port() for code in codes}
+    nodes = {code: make_node(tmp_path, code) for code in codes}
+    for server in nodes.values():
+        for client in nodes.values():
+            if client is not server:
+                connect(server, client, f"http://127.0.0.1:{ports[server.code]}")
+    processes = {}
+
+    def start(code: str) -> None:
+        env = {**os.environ, **nodes[code].env()}
+        processes[code] = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from opencustoms.cli import app; app()",
+                "ledger",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports[code]),
+                "--poll",
+                "0.3",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def stop(code: str) -> None:
+        processes[code].terminate()
+        processes[code].wait(timeout=15)
+
+    for code in codes:
+        start(code)
+    for code in codes:
+        wait_for(
+            lambda c=code: httpx.get(f"http://127.0.0.1:{ports[c]}/health").status_code == 200, f"node {code} to start"
+        )
+    yield {"nodes": nodes, "ports": ports, "start": start, "stop": stop}
+    for code in codes:
+        if processes[code].poll() is None:
+            stop(code)
+    open_database.cache_clear()
+
+
+def api(port: int, token: str) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_three_nodes_replicate_and_catch_a_rewritten_history(cluster) -> None:  # type: ignore[no-untyped-def]
+    nodes, ports = cluster["nodes"], cluster["ports"]
+    ar, br, uy = nodes["AR"], nodes["BR"], nodes["UY"]
+    # Argentina's officer works through Argentina's API
+    from opencustoms.security.service import create_user, issue_token
+
+    create_user(ar.engine, ar.operator, "officer1", "AR", ["supervisor"])
+    officer = api(ports["AR"], issue_token(ar.engine, ar.operator, "officer1"))
+    response = officer.post("/ledger/certificates", json=certificate("ARAEO00001").model_dump(mode="json"))
+    assert response.status_code == 201, response.text
+    readers = {code: api(ports[code], nodes[code].tokens["AR"] and _reader(nodes[code])) for code in ("BR", "UY")}
+
+    def seen(status: str) -> Callable[[], bool]:
+        return lambda: all(
+            c.get("/ledger/certificates/ARAEO00001").json().get("status") == status for c in readers.values()
+        )
+
+    wait_for(seen("certified"), "the certificate at both partners")
+    assert (
+        officer.post(
+            "/ledger/certificates/ARAEO00001/status", json={"action": "suspend", "reason": "audit"}
+        ).status_code
+        == 200
+    )
+    wait_for(seen("suspended"), "the suspension at both partners")
+    assert (
+        officer.post("/ledger/certificates/ARAEO00001/status", json={"action": "revoke", "reason": "fraud"}).status_code
+        == 200
+    )
+    wait_for(seen("revoked"), "the revocation at both partners")
+    bad = officer.post("/ledger/certificates/ARAEO00001/status", json={"action": "suspend", "reason": "x"})
+    assert bad.status_code == 422 and "final" in bad.json()["detail"]
+
+    # Argentina stops, rewrites its history, restarts and appends: both partners refuse and raise an alarm.
+    cluster["stop"]("AR")
+    rewrite_history(ar, 1)
+    cluster["start"]("AR")
+    wait_for(lambda: httpx.get(f"http://127.0.0.1:{ports['AR']}/health").status_code == 200, "AR to restart")
+    assert (
+        officer.post("/ledger/certificates", json=certificate("ARAEO00009").model_dump(mode="json")).status_code == 201
+    )
+    for code, client in readers.items():
+        wait_for(
+            lambda c=client: any(a["kind"] == "fork" for a in c.get("/ledger/alarms").json()),
+            f"the fork alarm at {code}",
+        )
+        assert client.get("/ledger/certificates/ARAEO00009").status_code == 404
+        assert client.get("/ledger/certificates/ARAEO00001").json()["status"] == "revoked"
+    assert service.alarms(br.engine, br.operator, ar.origin)[0]["kind"] == "fork"
+    assert service.alarms(uy.engine, uy.operator, ar.origin)[0]["kind"] == "fork"
+
+
+def _reader(node) -> str:  # type: ignore[no-untyped-def]
+    from opencustoms.security.service import create_user, issue_token
+
+    create_user(node.engine, node.operator, "reader", node.code, ["supervisor"])
+    return issue_token(node.engine, node.operator, "reader")

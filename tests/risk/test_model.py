@@ -1,0 +1,120 @@
+"""The model, its file, the evaluation harness and the replay, on small slices of the KCS and demo data."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conftest import shared_data
+from opencustoms.risk.errors import RiskDataError, RiskModelError
+from opencustoms.risk.evaluate import OURS, evaluate
+from opencustoms.risk.frame import demo_frame, pseudonymise_parties, read_frame, read_kcs
+from opencustoms.risk.model import RiskModel
+from opencustoms.risk.simulate import simulate
+
+SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}
+
+
+@pytest.fixture(scope="module")
+def kcs() -> tuple[pl.DataFrame, pl.DataFrame]:
+    train = read_kcs(shared_data("kcs", "df_syn_train_eng.csv")).sample(6000, seed=1).sort("date")
+    valid = read_kcs(shared_data("kcs", "df_syn_valid_eng.csv")).sample(2000, seed=1).sort("date")
+    return train, valid
+
+
+def test_kcs_is_read_with_codes_kept_as_text(kcs: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    train, _ = kcs
+    assert train["hs6"].str.len_chars().min() == 6
+    assert set(train["label"].unique()) == {0, 1}
+    assert "x_import_type" in train.columns and "Critical Fraud" not in train.columns
+
+
+def test_fit_score_explain_and_round_trip(kcs: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path) -> None:
+    train, valid = kcs
+    model = RiskModel(params=SMALL).fit(train, valid)
+    p = model.predict_proba(valid)
+    assert model.calibrated and p.min() >= 0 and p.max() <= 1 + 1e-5
+    top = model.contributions(valid.head(5))
+    assert all(c["contribution"] > 0 and c["feature"] in model.names_ for row in top for c in row)
+    path = tmp_path / "m.model"
+    digest = model.save(path)
+    assert len(digest) == 64
+    again = RiskModel.load(path)
+    np.testing.assert_allclose(again.predict_proba(valid), p)
+
+
+def test_model_file_of_another_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.model"
+    path.write_bytes(pickle.dumps({"format": "opencustoms.risk.model/0"}))
+    with pytest.raises(RiskModelError, match="retrain"):
+        RiskModel.load(path)
+    path.write_bytes(b"not a model")
+    with pytest.raises(RiskModelError, match="not an OpenCustoms risk model"):
+        RiskModel.load(path)
+
+
+def test_split_without_fraud_is_refused(kcs: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    train, _ = kcs
+    with pytest.raises(RiskDataError, match="no fraud"):
+        RiskModel(params=SMALL).fit(train.filter(pl.col("label") == 0))
+
+
+def test_evaluation_has_every_baseline_in_the_same_table(kcs: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    train, valid = kcs
+    result = evaluate(train, valid, None, params=SMALL)
+    names = [r.selector for r in result.table("valid")]
+    assert names == ["random", "rules", "lightgbm", "xgboost", "random_forest", OURS]
+    ours = next(r for r in result.table("valid") if r.selector == OURS)
+    rand = next(r for r in result.table("valid") if r.selector == "random")
+    assert ours.card.precision(0.05) > rand.card.precision(0.05) + 0.3
+
+
+def test_pseudonymised_parties_keep_the_same_grouping(kcs: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    train, _ = kcs
+    masked = pseudonymise_parties(train, lambda v: "p_" + v[::-1])
+    assert masked["importer"].n_unique() == train["importer"].n_unique()
+    assert not set(masked["importer"].drop_nulls()) & set(train["importer"].drop_nulls())
+
+
+def test_demo_data_patterns_and_revenue() -> None:
+    frame, truth = demo_frame(3000, seed=3)
+    cut1, cut2 = frame["date"].quantile(0.6), frame["date"].quantile(0.8)
+    train = frame.filter(pl.col("date") < cut1)
+    valid = frame.filter((pl.col("date") >= cut1) & (pl.col("date") < cut2))
+    test = frame.filter(pl.col("date") >= cut2)
+    result = evaluate(train, valid, test, truth=truth, include_baselines=False, params=SMALL)
+    assert {p["pattern"] for p in result.patterns} <= {
+        "undervaluation",
+        "misclassification",
+        "origin_masking",
+        "risky_importer_cluster",
+    }
+    assert result.patterns and all(0 <= p["recall"] <= 1 for p in result.patterns)
+    ours = next(r for r in result.table("test") if r.selector == OURS)
+    assert ours.card.at[0].revenue is not None  # revenue is known on demo data
+
+
+def test_replay_reveals_only_inspected_labels(kcs: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    _, valid = kcs
+    import datetime as dt
+
+    out = simulate(
+        valid.filter(pl.col("date") < dt.date(2021, 2, 8)), start_rate=1.0, target_rate=0.1, ramp_weeks=3, params=SMALL
+    )
+    weeks = out["weeks"]
+    assert weeks[0]["rate"] == 1.0 and weeks[0]["precision"] == pytest.approx(
+        weeks[0]["frauds"] / weeks[0]["inspected"]
+    )
+    assert weeks[-1]["rate"] == pytest.approx(0.1)
+    assert all(w["precision"] <= 1 and w["perfect_precision"] >= w["precision"] - 1e-9 for w in weeks)
+    assert weeks[-1]["model"]
+
+
+def test_unknown_layout_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RiskDataError) as caught:
+        read_frame(tmp_path / "x.csv", "asycuda")
+    assert caught.value.field == "layout"
