@@ -12,6 +12,7 @@ from opencustoms.api.app import create_app
 from opencustoms.config import Settings
 from opencustoms.context import Platform
 from opencustoms.declarations import service as declarations
+from opencustoms.declarations.errors import InspectionError
 from opencustoms.errors import NotFoundError
 from opencustoms.risk import service
 from opencustoms.risk.errors import ProfileError, RiskDataError
@@ -78,9 +79,9 @@ def test_inspection_results_feed_training_only_from_inspected(platform, operator
     frame = service.stored_frame(engine, labelled_only=True)
     assert sorted(frame["reference"].to_list()) == ["LRN-0", "LRN-1"]
     assert dict(zip(frame["reference"], frame["label"], strict=True)) == {"LRN-0": 1, "LRN-1": 0}
-    with pytest.raises(RiskDataError, match="outcome"):
+    with pytest.raises(InspectionError, match="outcome"):
         service.record_inspection(engine, operator, "LRN-2", "maybe")
-    with pytest.raises(NotFoundError, match="no stored declaration"):
+    with pytest.raises(NotFoundError, match="no declaration with functional_reference_id"):
         service.record_inspection(engine, operator, "LRN-404", "fraud")
     summary = service.score_backlog(platform, operator)
     assert summary["declarations"] == 4 and sum(summary["lanes"].values()) == 4

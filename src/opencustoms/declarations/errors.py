@@ -26,3 +26,8 @@ class ImportFileError(OpenCustomsError):
 
     status = 422
     title = "Unreadable import file"
+
+
+class InspectionError(OpenCustomsError):
+    status = 422
+    title = "Invalid inspection result"

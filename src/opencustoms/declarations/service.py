@@ -8,6 +8,7 @@ data are written to the audit log with the declaration reference.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from opencustoms.declarations.errors import (
     DeclarationNotFoundError,
     DuplicateDeclarationError,
     ImportFileError,
+    InspectionError,
 )
 from opencustoms.declarations.formats import detect_format, open_records, parquet_schema, write_parquet_batch
 from opencustoms.declarations.importer import ImportReport, finish_import, import_rows, start_import
@@ -130,6 +132,46 @@ def search(
         items = repository.load(conn, ids)
     shown, masked = _present(engine, actor, items, pseudonymiser, purpose)
     return Page(shown, total, limit, offset, masked)
+
+
+INSPECTION_OUTCOMES = ("fraud", "compliant")
+
+
+@dataclass(frozen=True)
+class InspectionResult:
+    """What an inspection found: the only labels the risk engine learns from."""
+
+    reference: str
+    outcome: str
+    revenue_recovered: float | None = None
+    note: str | None = None
+
+
+def record_inspections(engine: Engine, actor: Identity, results: list[InspectionResult], *,
+                       source: str = "officer") -> int:
+    """Store inspection results (one transaction, each audited). Raises on the first bad result, storing none."""
+    actor.require(Permission.INSPECTIONS_WRITE)
+    for r in results:
+        if r.outcome not in INSPECTION_OUTCOMES:
+            raise InspectionError(f"outcome must be one of {', '.join(INSPECTION_OUTCOMES)}, not {r.outcome!r}",
+                                  field="outcome")
+        if r.revenue_recovered is not None and r.revenue_recovered < 0:
+            raise InspectionError("revenue recovered cannot be negative", field="revenue_recovered")
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        ids = repository.reference_ids(conn, [r.reference for r in results])
+        missing = [r.reference for r in results if r.reference not in ids]
+        if missing:
+            raise DeclarationNotFoundError(missing[0])
+        repository.insert_labels(conn, [
+            {"declaration_id": ids[r.reference], "recorded_at": now, "outcome": r.outcome,
+             "revenue_recovered": None if r.revenue_recovered is None else round(r.revenue_recovered, 2),
+             "recorded_by": actor.username, "source": source, "detail": {"note": r.note} if r.note else None}
+            for r in results])
+        for r in results:
+            record(conn, actor, "inspect", "declaration", r.reference,
+                   detail={"outcome": r.outcome, "revenue": r.revenue_recovered, "source": source})
+    return len(results)
 
 
 def layouts() -> dict[str, str]:

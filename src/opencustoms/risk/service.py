@@ -23,6 +23,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from opencustoms import signals as signal_records
 from opencustoms.context import Platform
 from opencustoms.declarations import repository
+from opencustoms.declarations import service as declaration_service
 from opencustoms.model import Declaration
 from opencustoms.risk import lanes as lane_rules
 from opencustoms.risk import lifecycle, valuation
@@ -45,7 +46,6 @@ from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
 from opencustoms.store.tables import declarations, inspection_results
 
-OUTCOMES = ("fraud", "compliant")
 Progress = Callable[[str], None]
 
 # --- evaluation ----------------------------------------------------------------------------------------------
@@ -515,26 +515,9 @@ def record_inspection(
     source: str = "officer",
 ) -> dict[str, Any]:
     """Store what an inspection found in the core's inspection_results (the only labels retraining uses)."""
-    actor.require(Permission.INSPECTIONS_WRITE)
-    if outcome not in OUTCOMES:
-        raise RiskDataError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}", field="outcome")
-    if revenue is not None and revenue < 0:
-        raise RiskDataError("revenue recovered cannot be negative", field="revenue_recovered")
-    with engine.begin() as conn:
-        declaration_id = repository.id_of(conn, reference)
-        if declaration_id is None:
-            raise DecisionNotFoundError(f"no stored declaration {reference!r}", field="reference")
-        row = {
-            "declaration_id": declaration_id,
-            "recorded_at": utcnow(),
-            "outcome": outcome,
-            "revenue_recovered": None if revenue is None else round(revenue, 2),
-            "recorded_by": actor.username,
-            "source": source,
-            "detail": {"note": note} if note else None,
-        }
-        conn.execute(insert(inspection_results).values(**row))
-        record(conn, actor, "inspect", "declaration", reference, detail={"outcome": outcome, "revenue": revenue})
+    declaration_service.record_inspections(
+        engine, actor, [declaration_service.InspectionResult(reference, outcome, revenue, note)], source=source
+    )
     return {"reference": reference, "outcome": outcome, "revenue_recovered": revenue}
 
 

@@ -66,7 +66,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DEVICE: frozenset({P.DEVICE_EVENTS_WRITE}),
     # IT staff run the installation; they load data but see parties only pseudonymised.
     Role.ADMINISTRATOR: frozenset(
-        {P.USERS_MANAGE, P.REFERENCE_WRITE, P.DECLARATIONS_READ, P.DECLARATIONS_WRITE, P.AUDIT_READ, P.DEVICES_MANAGE}
+        {
+            P.USERS_MANAGE,
+            P.REFERENCE_WRITE,
+            P.DECLARATIONS_READ,
+            P.DECLARATIONS_WRITE,
+            P.AUDIT_READ,
+            P.DEVICES_MANAGE,
+            P.DEVICE_EVENTS_WRITE,  # loading device event files and running the IoT sweeps
+        }
     ),
 }
 

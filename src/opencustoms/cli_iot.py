@@ -1,0 +1,354 @@
+"""`opencustoms iot ...`: devices, zones, transits, ingestion (MQTT listener, files), alerts, gate queue, vessels,
+simulator. Commands only parse input and call ``opencustoms.iot.service``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from opencustoms.context import Platform
+from opencustoms.errors import OpenCustomsError
+from opencustoms.iot import service
+from opencustoms.security import service as security
+
+app = typer.Typer(help="IoT: e-seals and GPS on transit, gates, radiation, AIS.", no_args_is_help=True)
+devices_app = typer.Typer(help="Registered devices and their secrets.", no_args_is_help=True)
+zones_app = typer.Typer(help="Geofences: customs offices, ports, authorised places.", no_args_is_help=True)
+transits_app = typer.Typer(help="Transit movements under e-seal.", no_args_is_help=True)
+gate_app = typer.Typer(help="The gate decision queue.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
+app.add_typer(zones_app, name="zones")
+app.add_typer(transits_app, name="transits")
+app.add_typer(gate_app, name="gate")
+console = Console()
+err = Console(stderr=True)
+
+
+def _ctx() -> tuple[Platform, security.Identity]:
+    platform = Platform.from_environment()
+    return platform, security.local_operator(platform.administration_code)
+
+
+def _fail(exc: Exception) -> None:
+    if isinstance(exc, ValidationError):
+        for e in exc.errors(include_url=False):
+            err.print(f"[red]error[/red] {'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
+    else:
+        err.print(f"[red]error[/red] {exc}")
+    raise typer.Exit(1)
+
+
+def _json(data: Any) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+def _report(summary: dict[str, Any]) -> None:
+    console.print(
+        f"{summary['accepted']} accepted, {summary['duplicates']} duplicates, "
+        f"{summary['quarantined']} quarantined {summary['quarantine_reasons'] or ''}, "
+        f"{len(summary['alerts'])} new alerts"
+    )
+    for a in summary["alerts"][:20]:
+        console.print(f"  [yellow]{a['kind']}[/yellow] {a['context_type']} {a['context_id']}: {a['reason']}")
+
+
+@devices_app.command("add")
+def devices_add(
+    device_id: str,
+    device_type: Annotated[str, typer.Argument(help="e_seal, gps_tracker, ...")],
+    label: str | None = None,
+    format: Annotated[str | None, typer.Option(help="eseal_text, flespi_json, native_json, nmea_ais")] = None,
+    gate_id: Annotated[str | None, typer.Option(help="Gate the device stands at.")] = None,
+) -> None:
+    """Register a device and print its secret (shown once)."""
+    platform, actor = _ctx()
+    attributes = {k: v for k, v in (("format", format), ("gate_id", gate_id)) if v}
+    try:
+        device, secret = service.register_device(
+            platform.engine, actor, device_id, device_type, label=label, attributes=attributes
+        )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"device {device['device_id']} ({device['device_type']}) registered; secret: {secret}")
+
+
+@devices_app.command("list")
+def devices_list() -> None:
+    platform, actor = _ctx()
+    table = Table("device", "type", "active", "last seen", "attributes")
+    for d in service.list_devices(platform.engine, actor):
+        table.add_row(
+            d["device_id"],
+            d["device_type"],
+            str(d["active"]),
+            str(d["last_seen_at"] or ""),
+            json.dumps(d["attributes"] or {}),
+        )
+    console.print(table)
+
+
+@devices_app.command("rotate")
+def devices_rotate(device_id: str) -> None:
+    """Issue a new secret (the old one stops working)."""
+    platform, actor = _ctx()
+    try:
+        console.print(f"new secret for {device_id}: {service.rotate_secret(platform.engine, actor, device_id)}")
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+@devices_app.command("disable")
+def devices_disable(device_id: str) -> None:
+    platform, actor = _ctx()
+    try:
+        service.set_device_active(platform.engine, actor, device_id, False)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"device {device_id} disabled")
+
+
+@zones_app.command("add")
+def zones_add(
+    zone_id: str,
+    name: str,
+    zone_type: Annotated[str, typer.Option(help="customs_office, port, border_crossing, ...")],
+    latitude: float | None = None,
+    longitude: float | None = None,
+    radius_m: float | None = None,
+    polygon: Annotated[str | None, typer.Option(help="JSON [[lon, lat], ...]")] = None,
+) -> None:
+    """A circle (--latitude --longitude --radius-m) or a polygon (--polygon)."""
+    platform, actor = _ctx()
+    geometry: dict[str, Any] = (
+        {"type": "polygon", "coordinates": json.loads(polygon)}
+        if polygon
+        else {"type": "circle", "latitude": latitude, "longitude": longitude, "radius_m": radius_m}
+    )
+    try:
+        service.add_zone(platform.engine, actor, zone_id, name, zone_type, geometry)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"zone {zone_id} added")
+
+
+@transits_app.command("add")
+def transits_add(file: Annotated[Path, typer.Argument(help="JSON file with the movement (see docs/iot.md).")]) -> None:
+    platform, actor = _ctx()
+    try:
+        result = service.create_transit(platform.engine, actor, json.loads(file.read_text()))
+    except (OpenCustomsError, ValidationError) as exc:
+        _fail(exc)
+    _json(result)
+
+
+@transits_app.command("list")
+def transits_list(status: str | None = None) -> None:
+    platform, actor = _ctx()
+    table = Table("movement", "declaration", "vehicle", "status", "departure", "limit", "arrived", "alerts")
+    for t in service.list_transits(platform.engine, actor, status):
+        table.add_row(
+            t["movement_id"],
+            t["functional_reference_id"],
+            t["vehicle_id"],
+            t["status"],
+            f"{t['departure_time']:%Y-%m-%d %H:%M}",
+            f"{t['time_limit']:%Y-%m-%d %H:%M}",
+            f"{t['arrived_at']:%Y-%m-%d %H:%M}" if t["arrived_at"] else "",
+            str(t["alerts"]),
+        )
+    console.print(table)
+
+
+@transits_app.command("report")
+def transits_report(movement_id: str, events: Annotated[bool, typer.Option(help="Print every event.")] = False) -> None:
+    """The movement's status, alerts and (with --events) its full event log."""
+    platform, actor = _ctx()
+    try:
+        report = service.transit_report(platform.engine, actor, movement_id)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    _json(report if events else {k: v for k, v in report.items() if k != "events"})
+
+
+@transits_app.command("check")
+def transits_check() -> None:
+    """Re-check every watched movement now (GPS silence, overdue arrival)."""
+    platform, actor = _ctx()
+    _report(service.sweep(platform.engine, actor).summary())
+
+
+@app.command("ingest")
+def ingest(
+    file: Path,
+    format: str | None = None,
+    device_id: Annotated[str | None, typer.Option(help="The device the file came from (AIS receiver).")] = None,
+    replay: Annotated[bool, typer.Option(help="Accept old device times (archives, AIS replays).")] = False,
+) -> None:
+    """Ingest a file of device messages in any supported format."""
+    platform, actor = _ctx()
+    try:
+        report = service.ingest_file(platform.engine, actor, file, fmt=format, device_id=device_id, replay=replay)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    _report(report.summary())
+
+
+@app.command("listen")
+def listen(
+    host: str = "127.0.0.1",
+    port: int = 1883,
+    client_id: Annotated[
+        str, typer.Option(help="Fixed id: the broker keeps this session.")
+    ] = "opencustoms-iot-listener",
+    max_messages: Annotated[int | None, typer.Option(help="Stop after this many messages.")] = None,
+    idle_timeout: Annotated[float | None, typer.Option(help="Stop after this many idle seconds.")] = None,
+) -> None:
+    """Subscribe to opencustoms/+/+/events (QoS 1, persistent session) and process until stopped."""
+    from opencustoms.iot import mqtt
+
+    platform, _ = _ctx()
+
+    def on_batch(report: Any, n: int) -> None:
+        for a in report.alerts:
+            console.print(f"[yellow]{a.kind}[/yellow] {a.context_type} {a.context_id}: {a.reason}")
+
+    listener = mqtt.Listener(
+        platform.engine,
+        service.processor(platform.engine),
+        host=host,
+        port=port,
+        client_id=client_id,
+        on_batch=on_batch,
+    )
+    console.print(f"listening on {host}:{port} {mqtt.TOPIC_FILTER} as {client_id} (Ctrl-C to stop)")
+    try:
+        stats = listener.run(max_messages=max_messages, idle_timeout=idle_timeout)
+    except KeyboardInterrupt:
+        stats = listener.stats
+    except OpenCustomsError as exc:
+        _fail(exc)
+    assert stats.report is not None
+    _report(stats.report.summary())
+
+
+@app.command("quarantine")
+def quarantine(limit: int = 20) -> None:
+    platform, actor = _ctx()
+    q = service.quarantine(platform.engine, actor, limit)
+    console.print(f"{q['total']} quarantined: {q['by_reason']}")
+    table = Table("received", "transport", "device", "reason", "payload")
+    for r in q["recent"]:
+        table.add_row(
+            f"{r['received_at']:%Y-%m-%d %H:%M:%S}",
+            r["transport"],
+            r["device_id"] or "",
+            f"{r['reason_code']}: {r['reason']}",
+            r["payload"][:60],
+        )
+    console.print(table)
+
+
+@app.command("alerts")
+def alerts(context_type: str | None = None, kind: str | None = None, limit: int = 50) -> None:
+    platform, actor = _ctx()
+    table = Table("observed", "context", "kind", "severity", "reason")
+    for a in service.list_alerts(platform.engine, actor, context_type=context_type, kind=kind, limit=limit):
+        table.add_row(
+            f"{a['observed_at']:%Y-%m-%d %H:%M}",
+            f"{a['context_type']} {a['context_id']}",
+            a["kind"],
+            a["severity"],
+            a["reason"],
+        )
+    console.print(table)
+
+
+@app.command("stats")
+def stats() -> None:
+    platform, actor = _ctx()
+    _json(service.stats(platform.engine, actor))
+
+
+@gate_app.command("queue")
+def gate_queue(status: str = "pending") -> None:
+    platform, actor = _ctx()
+    table = Table("decision", "gate/passage", "reasons", "declarations")
+    for d in service.gate_queue(platform.engine, actor, status):
+        table.add_row(
+            d["id"],
+            f"{d['gate_id']}/{d['passage_id']}",
+            "; ".join(r["detail"] for r in d["reasons"]),
+            ", ".join(d["functional_reference_ids"]),
+        )
+    console.print(table)
+
+
+@gate_app.command("decide")
+def gate_decide(
+    decision_id: str, decision: Annotated[str, typer.Argument(help="release or inspect")], note: str | None = None
+) -> None:
+    platform, actor = _ctx()
+    try:
+        _json(service.decide_gate(platform.engine, actor, decision_id, decision, note))
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+@app.command("vessels")
+def vessels(port_zone: Annotated[list[str] | None, typer.Option(help="Port zone ids (repeatable).")] = None) -> None:
+    """Analyse stored AIS tracks: gaps, encounters, loitering, port calls."""
+    platform, actor = _ctx()
+    try:
+        result = service.analyse_vessels(platform.engine, actor, port_zone_ids=port_zone or [])
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"{result['vessels']} vessels, {result['positions']} positions, {result['new_alerts']} new alerts")
+    for a in result["alerts"]:
+        console.print(f"  [yellow]{a['kind']}[/yellow] {a['context_id']}: {a['reason']} {a['declarations'] or ''}")
+    for c in result["port_calls"]:
+        console.print(f"  port call {c['mmsi']} at {c['zone_id']}: {c['arrival']} → {c['departure']}")
+
+
+@app.command("simulate")
+def simulate(
+    hours_ago: Annotated[float, typer.Option(help="The trips started this many hours ago.")] = 12.0,
+    mqtt_publish: Annotated[
+        bool,
+        typer.Option(
+            "--mqtt", help="Publish to the broker instead of ingesting directly (run `opencustoms iot listen` too)."
+        ),
+    ] = False,
+    host: str = "127.0.0.1",
+    port: int = 1883,
+    seed: int = 7,
+) -> None:
+    """Demo: register devices, zones, declarations and movements, then send their trips, gate passages and AIS."""
+    from opencustoms.iot import simulator
+    from opencustoms.iot.ingest import Payload
+
+    platform, actor = _ctx()
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=hours_ago)
+    try:
+        sim = simulator.build(platform.engine, actor, start, seed=seed)
+        if mqtt_publish:
+            from opencustoms.iot import mqtt
+
+            n = mqtt.publish([(m.topic, m.payload) for m in sim.messages], host=host, port=port)
+            console.print(f"published {n} messages")
+            return
+        report = service.processor(platform.engine).process(
+            [
+                Payload(m.payload, "simulator", device_id=m.device_id, device_type=m.device_type, authenticated=True)
+                for m in sim.messages
+            ]
+        )
+    except (OpenCustomsError, ValidationError) as exc:
+        _fail(exc)
+    _report(report.summary())

@@ -1,0 +1,531 @@
+"""Vendor formats → :class:`DeviceEvent`. Each adapter reads one payload (one MQTT message, one uploaded line or
+document) and returns, per record, either an event or a :class:`Rejection` saying why the record is unusable.
+Adapters never raise on bad input: ingestion quarantines rejections with their reason.
+
+Supported formats (docs/iot.md describes them field by field):
+
+* ``eseal_text`` — the OpenCustoms e-seal line protocol, modelled on the ASCII protocols of GPS trackers and
+  e-seals (Queclink ``+RESP:``, Meitrack ``$$``, NMEA): ``$ESEAL,1,<device>,<seq>,<yymmddhhmmss>,<event>,<A|V>,
+  <lat>,<lon>,<speed km/h>,<course>,<seal id>,<L|O>,<battery %>[,<k=v;k=v>]*<XOR checksum>``. Several records may
+  be sent in one payload, one per line (store-and-forward after a coverage gap).
+* ``flespi_json`` — flat dotted keys as flespi and Traccar's JSON forwarders emit (``ident``, ``timestamp``,
+  ``position.latitude``, ``lock.state``, ``case.tamper.status``, ...), one object or an array.
+* ``native_json`` — :class:`DeviceEvent` version 1 itself, one object or an array (gates, portals, scanners).
+* ``nmea_ais`` — AIVDM/AIVDO sentences, multi-sentence messages assembled, optional NMEA 4.10 tag blocks
+  (``c:`` gives the receiver's time), decoded by pyais (every message type it knows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from opencustoms.iot.events import DeviceEvent, EventKind
+
+KNOTS_TO_KMH = 1.852
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason_code: str
+    reason: str
+    raw: str
+    device_id: str | None = None
+
+
+Decoded = list[DeviceEvent | Rejection]
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors(include_url=False)[:3]:
+        loc = ".".join(str(p) for p in e["loc"]) or "payload"
+        parts.append(f"{loc}: {str(e['msg']).removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def _event(raw: str, source_device: str | None, **data: Any) -> DeviceEvent | Rejection:
+    try:
+        return DeviceEvent(**data)
+    except ValidationError as exc:
+        return Rejection("invalid_field", _validation_reason(exc), raw, source_device)
+
+
+# --- eseal_text ----------------------------------------------------------------------------------------------
+
+ESEAL_EVENTS = {
+    "POS": EventKind.POSITION,
+    "LCK": EventKind.SEAL_CLOSED,
+    "OPN": EventKind.SEAL_OPENED,
+    "TMP": EventKind.SEAL_TAMPER,
+    "CUT": EventKind.SEAL_CUT,
+    "LBT": EventKind.LOW_BATTERY,
+}
+ESEAL_FIELDS = (
+    "tag",
+    "version",
+    "device",
+    "seq",
+    "time",
+    "event",
+    "fix",
+    "lat",
+    "lon",
+    "speed",
+    "course",
+    "seal",
+    "lock",
+    "battery",
+)
+
+
+def nmea_checksum(body: str) -> str:
+    value = 0
+    for ch in body.encode("ascii", "replace"):
+        value ^= ch
+    return f"{value:02X}"
+
+
+def encode_eseal_text(
+    device_id: str,
+    seq: int,
+    when: dt.datetime,
+    event: str,
+    *,
+    latitude: float | None,
+    longitude: float | None,
+    speed_kmh: float = 0.0,
+    course: float = 0.0,
+    seal_id: str = "",
+    locked: bool = True,
+    battery: float = 100.0,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """One record in the eseal_text protocol (for simulators, tests and vendor integrators)."""
+    fix = "A" if latitude is not None and longitude is not None else "V"
+    fields = [
+        "$ESEAL",
+        "1",
+        device_id,
+        str(seq),
+        when.astimezone(dt.UTC).strftime("%y%m%d%H%M%S"),
+        event,
+        fix,
+        f"{latitude:.6f}" if fix == "A" else "",
+        f"{longitude:.6f}" if fix == "A" else "",
+        f"{speed_kmh:.1f}",
+        f"{course:.0f}",
+        seal_id,
+        "L" if locked else "O",
+        f"{battery:.0f}",
+    ]
+    if extra:
+        fields.append(";".join(f"{k}={v}" for k, v in extra.items()))
+    body = ",".join(fields)
+    return f"{body}*{nmea_checksum(body[1:])}"
+
+
+def _eseal_record(line: str, received_at: dt.datetime) -> Decoded:
+    raw = line
+    if not line.startswith("$ESEAL,"):
+        return [Rejection("malformed", "an eseal_text record starts with '$ESEAL,'", raw)]
+    body, star, checksum = line.rpartition("*")
+    if not star:
+        return [Rejection("malformed", "missing '*HH' checksum at the end of the record", raw)]
+    if nmea_checksum(body[1:]) != checksum.strip().upper():
+        return [
+            Rejection(
+                "bad_checksum",
+                f"checksum {checksum.strip()!r} does not match the record "
+                f"(expected {nmea_checksum(body[1:])}); the line was corrupted",
+                raw,
+            )
+        ]
+    parts = body.split(",")
+    if len(parts) not in (len(ESEAL_FIELDS), len(ESEAL_FIELDS) + 1):
+        return [
+            Rejection(
+                "malformed",
+                f"an eseal_text record has {len(ESEAL_FIELDS)} fields (plus an optional "
+                f"k=v;k=v field); this one has {len(parts)}",
+                raw,
+            )
+        ]
+    f = dict(zip(ESEAL_FIELDS, parts, strict=False))
+    device_id = f["device"] or None
+    if f["version"] != "1":
+        return [
+            Rejection(
+                "unsupported_version", f"eseal_text version {f['version']!r}; only version 1 is known", raw, device_id
+            )
+        ]
+    if f["event"] not in ESEAL_EVENTS:
+        return [
+            Rejection("malformed", f"event code {f['event']!r} is not one of {', '.join(ESEAL_EVENTS)}", raw, device_id)
+        ]
+    try:
+        stamp = f["time"]
+        if len(stamp) != 12 or not stamp.isdigit():
+            raise ValueError(stamp)
+        when = dt.datetime(
+            2000 + int(stamp[0:2]),
+            int(stamp[2:4]),
+            int(stamp[4:6]),
+            int(stamp[6:8]),
+            int(stamp[8:10]),
+            int(stamp[10:12]),
+            tzinfo=dt.UTC,
+        )
+    except ValueError:
+        return [Rejection("malformed", f"time {f['time']!r} is not yymmddhhmmss (UTC)", raw, device_id)]
+    extra: dict[str, Any] = {}
+    if len(parts) > len(ESEAL_FIELDS) and parts[-1]:
+        for item in parts[-1].split(";"):
+            key, eq, value = item.partition("=")
+            if not eq or not key:
+                return [Rejection("malformed", f"extra field item {item!r} is not key=value", raw, device_id)]
+            extra[key] = value
+    try:
+        has_fix = f["fix"] == "A"
+        lat = float(f["lat"]) if has_fix else None
+        lon = float(f["lon"]) if has_fix else None
+        speed = float(f["speed"]) if f["speed"] else None
+        course = float(f["course"]) if f["course"] else None
+        battery = float(f["battery"]) if f["battery"] else None
+    except ValueError as exc:
+        return [Rejection("malformed", f"a numeric field is not a number ({exc})", raw, device_id)]
+    if f["fix"] not in ("A", "V"):
+        return [Rejection("malformed", f"fix flag {f['fix']!r} must be A (valid) or V (no fix)", raw, device_id)]
+    if f["lock"] not in ("L", "O"):
+        return [Rejection("malformed", f"lock state {f['lock']!r} must be L (locked) or O (open)", raw, device_id)]
+    attributes: dict[str, Any] = {"vendor": extra} if extra else {}
+    attributes["locked"] = f["lock"] == "L"
+    return [
+        _event(
+            raw,
+            device_id,
+            device_id=f["device"],
+            event_id=f"s{f['seq']}",
+            kind=ESEAL_EVENTS[f["event"]],
+            device_time=when,
+            received_at=received_at,
+            latitude=lat,
+            longitude=lon,
+            speed_kmh=speed,
+            heading=course,
+            seal_id=f["seal"] or None,
+            battery_percent=battery,
+            attributes=attributes,
+        )
+    ]
+
+
+def decode_eseal_text(payload: str, received_at: dt.datetime) -> Decoded:
+    out: Decoded = []
+    for line in payload.replace("\r", "\n").split("\n"):
+        if line.strip():
+            out.extend(_eseal_record(line.strip(), received_at))
+    return out
+
+
+# --- flespi_json -----------------------------------------------------------------------------------------------
+
+
+def _flespi_record(item: Any, received_at: dt.datetime) -> Decoded:
+    raw = json.dumps(item, separators=(",", ":"), default=str)[:4000]
+    if not isinstance(item, dict):
+        return [Rejection("malformed", "each flespi_json record must be a JSON object", raw)]
+    ident = item.get("ident")
+    if not isinstance(ident, str) or not ident:
+        return [Rejection("malformed", "flespi_json record lacks 'ident' (the device id)", raw)]
+    ts = item.get("timestamp")
+    if not isinstance(ts, int | float) or isinstance(ts, bool):
+        return [Rejection("malformed", "flespi_json 'timestamp' must be Unix seconds (a number)", raw, ident)]
+    try:
+        when = dt.datetime.fromtimestamp(float(ts), dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return [Rejection("clock_skew", f"timestamp {ts} is not a usable date", raw, ident)]
+    seq = item.get("event.seqnum")
+    base = f"q{seq}" if isinstance(seq, int) else None
+    common: dict[str, Any] = {
+        "device_id": ident,
+        "device_time": when,
+        "received_at": received_at,
+        "seal_id": item.get("seal.id"),
+        "battery_percent": item.get("battery.level"),
+    }
+    lat, lon = item.get("position.latitude"), item.get("position.longitude")
+    valid = item.get("position.valid", lat is not None and lon is not None)
+    position: dict[str, Any] = {}
+    if valid and lat is not None and lon is not None:
+        position = {
+            "latitude": lat,
+            "longitude": lon,
+            "speed_kmh": item.get("position.speed"),
+            "heading": item.get("position.direction"),
+        }
+    known = {
+        "ident",
+        "timestamp",
+        "event.seqnum",
+        "seal.id",
+        "battery.level",
+        "position.latitude",
+        "position.longitude",
+        "position.valid",
+        "position.speed",
+        "position.direction",
+        "lock.state",
+        "case.tamper.status",
+        "wire.cut.status",
+        "battery.low.status",
+    }
+    vendor = {k: v for k, v in item.items() if k not in known}
+    kinds = [EventKind.POSITION] if position else []
+    lock = item.get("lock.state")
+    if lock is False:
+        kinds.append(EventKind.SEAL_OPENED)
+    elif lock is True and item.get("lock.changed") is True:
+        kinds.append(EventKind.SEAL_CLOSED)
+    if item.get("case.tamper.status") is True:
+        kinds.append(EventKind.SEAL_TAMPER)
+    if item.get("wire.cut.status") is True:
+        kinds.append(EventKind.SEAL_CUT)
+    if item.get("battery.low.status") is True:
+        kinds.append(EventKind.LOW_BATTERY)
+    if not kinds:
+        return [
+            Rejection("malformed", "flespi_json record carries neither a valid position nor a seal event", raw, ident)
+        ]
+    attributes: dict[str, Any] = {"vendor": vendor} if vendor else {}
+    if isinstance(lock, bool):
+        attributes["locked"] = lock
+    return [
+        _event(
+            raw,
+            ident,
+            **common,
+            **position,
+            kind=kind,
+            attributes=attributes,
+            event_id=f"{base}:{kind.value}" if base else None,
+        )
+        for kind in kinds
+    ]
+
+
+def decode_flespi_json(payload: str, received_at: dt.datetime) -> Decoded:
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        return [Rejection("malformed", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", payload[:4000])]
+    items = data if isinstance(data, list) else [data]
+    return [r for item in items for r in _flespi_record(item, received_at)]
+
+
+# --- native_json ---------------------------------------------------------------------------------------------
+
+
+def decode_native_json(payload: str, received_at: dt.datetime) -> Decoded:
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        return [Rejection("malformed", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", payload[:4000])]
+    out: Decoded = []
+    for item in data if isinstance(data, list) else [data]:
+        raw = json.dumps(item, separators=(",", ":"), default=str)[:4000]
+        if not isinstance(item, dict):
+            out.append(Rejection("malformed", "each native_json record must be a JSON object", raw))
+            continue
+        device_id = item.get("device_id") if isinstance(item.get("device_id"), str) else None
+        out.append(_event(raw, device_id, **{**item, "received_at": received_at}))
+    return out
+
+
+# --- nmea_ais ------------------------------------------------------------------------------------------------
+
+AIS_POSITION_TYPES = frozenset({1, 2, 3, 4, 9, 11, 17, 18, 19, 21, 27})
+AIS_STATIC_TYPES = frozenset({5, 24})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if hasattr(value, "value"):  # pyais enums
+        return value.value
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+def decode_ais_message(lines: list[bytes], device_id: str, received_at: dt.datetime) -> DeviceEvent | Rejection:
+    """One assembled AIS message (one or more sentences, tag blocks allowed)."""
+    from pyais.exceptions import AISBaseException
+    from pyais.messages import AISSentence, NMEASentenceFactory
+
+    raw = b"\n".join(lines).decode("ascii", "replace")
+    try:
+        sentences = [NMEASentenceFactory.produce(line) for line in lines]
+        if not all(isinstance(s, AISSentence) for s in sentences):
+            return Rejection("malformed", "not an AIS sentence", raw, device_id)
+        if not all(s.is_valid for s in sentences):
+            return Rejection(
+                "bad_checksum", "NMEA checksum does not match the sentence; it was corrupted", raw, device_id
+            )
+        ais = [s for s in sentences if isinstance(s, AISSentence)]
+        message = AISSentence.assemble_from_iterable(ais) if len(ais) > 1 else ais[0]
+        decoded = message.decode()
+    except (AISBaseException, ValueError, IndexError, KeyError, TypeError) as exc:
+        return Rejection(
+            "malformed", f"AIS sentence not decodable: {exc.__class__.__name__}: {exc}"[:500], raw, device_id
+        )
+    when = received_at
+    tag = sentences[0].tag_block
+    if tag is not None:
+        try:
+            tag.init()
+            if tag.receiver_timestamp:
+                stamp = int(tag.receiver_timestamp)
+                when = dt.datetime.fromtimestamp(stamp / 1000 if stamp > 10**11 else stamp, dt.UTC)
+        except (AISBaseException, ValueError, OverflowError, OSError):
+            return Rejection("malformed", "NMEA tag block is unreadable", raw, device_id)
+    data: dict[str, Any] = decoded.asdict()
+    msg_type = int(data.get("msg_type", 0))
+    mmsi = str(data.get("mmsi", "")).zfill(9)
+    fields: dict[str, Any] = {
+        "device_id": device_id,
+        "device_time": when,
+        "received_at": received_at,
+        "mmsi": mmsi,
+        "attributes": {"ais": {k: _jsonable(v) for k, v in data.items()}},
+    }
+    lat, lon = data.get("lat"), data.get("lon")
+    if msg_type in AIS_POSITION_TYPES and lat is not None and lon is not None:
+        if msg_type == 17:  # pyais returns type 17 (DGNSS broadcast) positions in arc-minutes
+            lat, lon = lat / 60.0, lon / 60.0
+        if abs(lat) == 91 or abs(lon) == 181:  # AIS 'not available' markers
+            return Rejection(
+                "no_position", f"AIS type {msg_type} from {mmsi} carries no position (91/181 marker)", raw, device_id
+            )
+        speed = data.get("speed")
+        fields.update(
+            kind=EventKind.AIS_POSITION,
+            latitude=lat,
+            longitude=lon,
+            speed_kmh=None if speed is None or speed >= 102.3 else round(float(speed) * KNOTS_TO_KMH, 3),
+            heading=data.get("course") if (data.get("course") or 0) < 360 else None,
+        )
+    elif msg_type in AIS_STATIC_TYPES:
+        imo = data.get("imo")
+        fields.update(
+            kind=EventKind.AIS_STATIC, imo=str(imo).zfill(7) if isinstance(imo, int) and 0 < imo < 10_000_000 else None
+        )
+    else:
+        fields["kind"] = EventKind.AIS_OTHER
+    fields["event_id"] = "a:" + hashlib.sha256(raw.encode() + when.isoformat().encode()).hexdigest()[:40]
+    return _event(raw, device_id, **fields)
+
+
+def decode_nmea_ais(payload: str, received_at: dt.datetime, device_id: str = "ais") -> Decoded:
+    """AIS sentences, one per line; multi-sentence messages are assembled by (sequence id, channel). Comment
+    lines and proprietary sentences ($P...) are skipped."""
+    out: Decoded = []
+    pending: dict[tuple[bytes, bytes], list[bytes]] = {}
+    for text_line in payload.splitlines():
+        line = text_line.strip()
+        if not line or line.startswith("#") or line.startswith("$P"):
+            continue
+        data = line.encode("ascii", "replace")
+        sentence = data.rsplit(b"\\", 1)[-1] if data.startswith(b"\\") else data
+        parts = sentence.split(b",")
+        if len(parts) < 7 or parts[0][:1] != b"!" or parts[0][-3:] not in (b"VDM", b"VDO"):
+            out.append(Rejection("malformed", "not an AIVDM/AIVDO sentence", line, device_id))
+            continue
+        try:
+            count, index = int(parts[1]), int(parts[2])
+        except ValueError:
+            out.append(Rejection("malformed", "AIS fragment count/number are not numbers", line, device_id))
+            continue
+        if count == 1:
+            out.append(decode_ais_message([data], device_id, received_at))
+            continue
+        key = (parts[3], parts[4])
+        group = pending.setdefault(key, [])
+        if index == 1:
+            group.clear()
+        group.append(data)
+        if index == count:
+            out.append(decode_ais_message(list(group), device_id, received_at))
+            del pending[key]
+    for group in pending.values():
+        out.append(
+            Rejection(
+                "incomplete",
+                "multi-sentence AIS message missing fragments",
+                b"\n".join(group).decode("ascii", "replace"),
+                device_id,
+            )
+        )
+    return out
+
+
+# --- detection -----------------------------------------------------------------------------------------------
+
+FORMATS: dict[str, Callable[[str, dt.datetime], Decoded]] = {
+    "eseal_text": decode_eseal_text,
+    "flespi_json": decode_flespi_json,
+    "native_json": decode_native_json,
+    "nmea_ais": decode_nmea_ais,
+}
+
+
+def detect_format(payload: str) -> str | None:
+    head = payload.lstrip()[:200]
+    if head.startswith("$ESEAL"):
+        return "eseal_text"
+    if head.startswith(("!AI", "\\")) or head.startswith("$PGHP") or head.startswith("#"):
+        return "nmea_ais"
+    if head.startswith(("{", "[")):
+        return "flespi_json" if '"ident"' in head else "native_json"
+    return None
+
+
+def decode(
+    payload: bytes | str, received_at: dt.datetime, *, fmt: str | None = None, device_id: str | None = None
+) -> Decoded:
+    """Decode a payload in ``fmt`` (detected when not given)."""
+    if isinstance(payload, bytes):
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return [Rejection("malformed", "payload is not UTF-8 text", payload[:2000].hex(), device_id)]
+    else:
+        text = payload
+    chosen = fmt or detect_format(text)
+    if chosen is None:
+        return [
+            Rejection(
+                "unknown_format",
+                "payload is in no known format (eseal_text, flespi_json, native_json, nmea_ais)",
+                text[:4000],
+                device_id,
+            )
+        ]
+    if chosen not in FORMATS:
+        return [
+            Rejection(
+                "unknown_format",
+                f"format {chosen!r} is unknown; choose one of {', '.join(FORMATS)}",
+                text[:4000],
+                device_id,
+            )
+        ]
+    if chosen == "nmea_ais":
+        return decode_nmea_ais(text, received_at, device_id or "ais")
+    return FORMATS[chosen](text, received_at)

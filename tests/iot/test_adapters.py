@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from iot_helpers import NOW, shared_data
+from pyais import encode_dict
+
+from opencustoms.iot import adapters
+from opencustoms.iot.adapters import Rejection
+from opencustoms.iot.events import DeviceEvent, EventKind
+
+
+def test_eseal_text_round_trip() -> None:
+    line = adapters.encode_eseal_text(
+        "ES1",
+        42,
+        NOW,
+        "OPN",
+        latitude=51.5,
+        longitude=4.25,
+        speed_kmh=12.5,
+        seal_id="SEAL1",
+        locked=False,
+        battery=55,
+        extra={"shock": 3},
+    )
+    [event] = adapters.decode(line, NOW)
+    assert isinstance(event, DeviceEvent)
+    assert (event.kind, event.event_id, event.device_time) == (EventKind.SEAL_OPENED, "s42", NOW)
+    assert (event.latitude, event.longitude, event.speed_kmh, event.seal_id) == (51.5, 4.25, 12.5, "SEAL1")
+    assert event.attributes == {"vendor": {"shock": "3"}, "locked": False}
+
+
+def test_eseal_text_rejects_with_reasons() -> None:
+    good = adapters.encode_eseal_text("ES1", 1, NOW, "POS", latitude=51.5, longitude=4.25)
+    corrupted = good.replace("51.5", "52.5")
+    no_fix = adapters.encode_eseal_text("ES1", 2, NOW, "POS", latitude=None, longitude=None)
+    short = "$ESEAL,1,ES1"
+    short += "*" + adapters.nmea_checksum(short[1:])
+    results = adapters.decode("\n".join([corrupted, short, good.split("*")[0], no_fix]), NOW)
+    assert [r.reason_code for r in results[:3]] == ["bad_checksum", "malformed", "malformed"]
+    assert isinstance(results[3], DeviceEvent) and results[3].latitude is None
+    body = "$ESEAL,1,ES1,3,250304120000,XXX,A,1,1,0,0,S,L,90"
+    [bad_code] = adapters.decode(f"{body}*{adapters.nmea_checksum(body[1:])}", NOW)
+    assert isinstance(bad_code, Rejection) and "XXX" in bad_code.reason
+
+
+def test_flespi_json_yields_position_and_seal_events() -> None:
+    payload = json.dumps(
+        [
+            {
+                "ident": "GPS1",
+                "timestamp": NOW.timestamp(),
+                "event.seqnum": 7,
+                "position.latitude": 51.0,
+                "position.longitude": 5.0,
+                "position.speed": 80,
+                "lock.state": False,
+                "wire.cut.status": True,
+                "can.rpm": 1200,
+            },
+            {"ident": "GPS1"},
+            "x",
+        ]
+    )
+    results = adapters.decode(payload, NOW)
+    kinds = [r.kind for r in results if isinstance(r, DeviceEvent)]
+    assert kinds == [EventKind.POSITION, EventKind.SEAL_OPENED, EventKind.SEAL_CUT]
+    assert results[0].event_id == "q7:position" and results[0].attributes["vendor"] == {"can.rpm": 1200}
+    assert [r.reason_code for r in results if isinstance(r, Rejection)] == ["malformed", "malformed"]
+    [not_json] = adapters.decode("{nope", NOW, fmt="flespi_json")
+    assert not_json.reason_code == "malformed" and "not JSON" in not_json.reason
+
+
+def test_native_json_names_the_bad_field() -> None:
+    [bad] = adapters.decode(
+        json.dumps({"device_id": "CAM1", "kind": "plate_read", "device_time": NOW.isoformat(), "confidence": 3}), NOW
+    )
+    assert bad.reason_code == "invalid_field" and bad.reason.startswith("confidence")
+
+
+def test_ais_shared_samples_decode_or_are_rejected_with_a_reason() -> None:
+    from collections import Counter
+
+    path = shared_data("ais", "nmea_data_sample.txt")
+    results = adapters.decode(path.read_text(), NOW, fmt="nmea_ais", device_id="RX")
+    kinds = Counter(r.kind if isinstance(r, DeviceEvent) else r.reason_code for r in results)
+    assert kinds[EventKind.AIS_POSITION] > 700
+    assert set(kinds) - set(EventKind) <= {"malformed", "incomplete", "no_position"}
+    positions = [r for r in results if isinstance(r, DeviceEvent) and r.kind == EventKind.AIS_POSITION]
+    assert all(-90 <= r.latitude <= 90 and -180 <= r.longitude <= 180 for r in positions)
+    tagged = adapters.decode(shared_data("ais", "tagblock_readme.nmea").read_text(), NOW, device_id="RX")
+    assert all(isinstance(r, DeviceEvent) and r.device_time.year == 2022 for r in tagged)
+
+
+def test_ais_type17_positions_are_converted_from_arc_minutes() -> None:
+    [sentence] = encode_dict(
+        {"type": 17, "mmsi": 2734450, "lon": 4.5 * 60, "lat": 52.0 * 60, "data": b""}, talker_id="AI"
+    )
+    [event] = adapters.decode(sentence, NOW, device_id="RX")
+    assert event.kind == EventKind.AIS_POSITION and (event.latitude, event.longitude) == (52.0, 4.5)
+
+
+def test_ais_multi_sentence_and_tag_block_time() -> None:
+    sentences = encode_dict({"type": 5, "mmsi": 244000001, "imo": 9074729, "shipname": "TRADER"}, talker_id="AI")
+    assert len(sentences) == 2
+    stamp = int(dt.datetime(2024, 1, 2, tzinfo=dt.UTC).timestamp())
+    tag = f"c:{stamp}"
+    lines = [f"\\{tag}*{adapters.nmea_checksum(tag)}\\{sentences[0]}", sentences[1]]
+    [event] = adapters.decode("\n".join(lines), NOW, device_id="RX")
+    assert event.kind == EventKind.AIS_STATIC and event.imo == "9074729" and event.mmsi == "244000001"
+    assert event.device_time == dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
+    [incomplete] = adapters.decode(sentences[0], NOW, device_id="RX")
+    assert incomplete.reason_code == "incomplete"
+
+
+def test_unknown_format_is_rejected() -> None:
+    [r] = adapters.decode("hello", NOW)
+    assert r.reason_code == "unknown_format"
+    [r] = adapters.decode(b"\xff\xfe", NOW)
+    assert r.reason_code == "malformed"

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from iot_helpers import NOW
+from sqlalchemy import func, select
+
+from opencustoms import signals
+from opencustoms.iot import adapters, service
+from opencustoms.iot.errors import DeviceAuthenticationError
+from opencustoms.iot.ingest import Payload
+from opencustoms.iot.tables import iot_events, iot_quarantine
+
+
+def _register(engine, operator):  # type: ignore[no-untyped-def]
+    _, seal_secret = service.register_device(engine, operator, "ES1", "e_seal", attributes={"format": "eseal_text"})
+    service.register_device(engine, operator, "CAM1", "plate_camera")
+    return seal_secret
+
+
+def _line(seq: int, when: dt.datetime, lat: float = 51.9, lon: float = 4.2, event: str = "POS", **kw) -> str:  # type: ignore[no-untyped-def]
+    return adapters.encode_eseal_text("ES1", seq, when, event, latitude=lat, longitude=lon, speed_kmh=50, **kw)
+
+
+def test_bad_input_is_quarantined_with_reasons_never_raised(engine, operator, fixed_processor) -> None:
+    secret = _register(engine, operator)
+    good = _line(1, NOW - dt.timedelta(minutes=5))
+    payloads = [
+        Payload(good, "http", device_id="ES1", secret=secret),
+        Payload(_line(2, NOW), "http", device_id="ES1", secret="ocd_wrong"),
+        Payload(_line(3, NOW), "http", device_id="GHOST", secret=secret),
+        Payload(_line(4, NOW, lat=95.0), "mqtt", device_id="ES1", authenticated=True),
+        Payload(_line(5, NOW, lat=0.0, lon=0.0), "mqtt", device_id="ES1", authenticated=True),
+        Payload(_line(6, NOW + dt.timedelta(hours=2)), "mqtt", device_id="ES1", authenticated=True),
+        Payload(_line(7, NOW - dt.timedelta(minutes=4), lat=53.5), "mqtt", device_id="ES1", authenticated=True),
+        Payload(
+            adapters.encode_eseal_text("ES1", 8, NOW, "POS", latitude=51.9, longitude=4.2, speed_kmh=900),
+            "mqtt",
+            device_id="ES1",
+            authenticated=True,
+        ),
+        Payload("garbage", "mqtt", device_id="ES1", authenticated=True),
+        Payload(_line(9, NOW), "mqtt", device_id="CAM1", device_type="plate_camera", authenticated=True),
+        Payload(_line(10, NOW), "mqtt", device_id="ES1", device_type="gps_tracker", authenticated=True),
+        Payload(
+            json.dumps({"device_id": "CAM1", "kind": "seal_opened", "device_time": NOW.isoformat()}),
+            "mqtt",
+            device_id="CAM1",
+            authenticated=True,
+        ),
+    ]
+    report = fixed_processor.process(payloads)
+    assert report.accepted == 1
+    assert report.quarantined == {
+        "bad_credentials": 1,
+        "unknown_device": 1,
+        "impossible_coordinates": 2,
+        "clock_skew": 1,
+        "impossible_speed": 2,
+        "malformed": 1,
+        "device_mismatch": 1,
+        "device_type_mismatch": 1,
+        "kind_not_allowed": 1,
+    }
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(iot_quarantine)).scalar_one() == 11
+        assert conn.execute(select(func.count()).select_from(iot_events)).scalar_one() == 1
+    quarantine = service.quarantine(engine, operator)
+    assert quarantine["by_reason"]["impossible_speed"] == 2
+
+
+def test_redelivery_and_out_of_order_give_exactly_once_effects(engine, operator, fixed_processor) -> None:
+    _register(engine, operator)
+    lines = [_line(i, NOW - dt.timedelta(minutes=30 - i), lon=4.2 + i * 0.001) for i in range(10)]
+    first = fixed_processor.process([Payload("\n".join(lines[5:]), "mqtt", device_id="ES1", authenticated=True)])
+    again = fixed_processor.process(
+        [Payload("\n".join(reversed(lines)), "mqtt", device_id="ES1", authenticated=True)] * 2
+    )
+    assert (first.accepted, again.accepted, again.duplicates) == (5, 5, 15)
+    with engine.connect() as conn:
+        times = conn.execute(select(iot_events.c.device_time).order_by(iot_events.c.device_time)).scalars().all()
+    assert len(times) == 10 and len(set(times)) == 10
+
+
+def test_http_batch_with_a_wrong_secret_is_refused(engine, operator) -> None:
+    secret = _register(engine, operator)
+    with pytest.raises(DeviceAuthenticationError):
+        service.ingest_device_batch(engine, "ES1", "ocd_nope", _line(1, dt.datetime.now(dt.UTC)))
+    report = service.ingest_device_batch(engine, "ES1", secret, _line(1, dt.datetime.now(dt.UTC)))
+    assert report.accepted == 1
+
+
+def test_gate_reads_queue_a_decision_and_emit_signals(engine, operator, fixed_processor) -> None:
+    from opencustoms.declarations import service as declarations
+
+    service.register_device(engine, operator, "CAM1", "plate_camera", attributes={"gate_id": "G1"})
+    service.register_device(engine, operator, "OCR1", "container_ocr_gate", attributes={"gate_id": "G1"})
+    service.register_device(engine, operator, "RPM1", "radiation_portal", attributes={"gate_id": "G1"})
+    declarations.create(
+        engine,
+        operator,
+        {
+            "functional_reference_id": "IM-1",
+            "type_code": "transit",
+            "acceptance_date": "2025-03-04",
+            "declaration_office_id": "NL000396",
+            "declarant": {"id": "NL100000001", "name": "Kade Brokers BV", "country_code": "NL"},
+            "transport": {"mode_code": "3", "id": "NL-12-ABC", "container_ids": ["CSQU3054383"]},
+            "goods_items": [
+                {
+                    "sequence_number": 1,
+                    "hs_code": "847130",
+                    "customs_value_amount": "100.00",
+                    "customs_value_currency": "EUR",
+                    "origin_country_code": "CN",
+                }
+            ],
+        },
+    )
+
+    def read(device: str, kind: str, **fields) -> Payload:  # type: ignore[no-untyped-def]
+        body = {
+            "device_id": device,
+            "kind": kind,
+            "device_time": NOW.isoformat(),
+            "passage_id": "P1",
+            "event_id": f"{device}-P1",
+            **fields,
+        }
+        return Payload(json.dumps(body), "mqtt", device_id=device, authenticated=True)
+
+    report = fixed_processor.process(
+        [
+            read("CAM1", "plate_read", plate="NL 99 XYZ", confidence=0.95),
+            read("OCR1", "container_read", container_id="CSQU3O54383", confidence=0.9),
+            read("RPM1", "radiation_scan", radiation_alarm=True, radiation_level=900),
+        ]
+    )
+    [decision] = service.gate_queue(engine, operator)
+    assert {r["code"] for r in decision["reasons"]} == {"plate_mismatch", "radiation_alarm"}
+    assert decision["functional_reference_ids"] == ["IM-1"]
+    assert decision["reads"]["containers"][0]["number"] == "CSQU3054383"
+    assert {a.kind for a in report.alerts} == {"plate_mismatch", "radiation_alarm"}
+    found = signals.for_subjects(engine, [(signals.SubjectType.DECLARATION, "IM-1")])
+    assert {s.kind for s in found} == {"iot.plate_mismatch", "iot.radiation_alarm"}
+    assert service.decide_gate(engine, operator, decision["id"], "inspect")["status"] == "inspect"
+    assert service.gate_queue(engine, operator) == []

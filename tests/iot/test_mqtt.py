@@ -1,0 +1,90 @@
+"""Against the real Mosquitto: QoS 1 with a persistent session loses nothing while the listener is away, and
+redelivered or re-published messages have exactly-once effects."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+
+import pytest
+
+from opencustoms.iot import adapters, mqtt, service
+from opencustoms.iot.ingest import Processor
+from opencustoms.security.service import ensure_administration, local_operator
+from opencustoms.store.database import init_database
+
+pytestmark = pytest.mark.mosquitto
+
+
+@pytest.fixture
+def mq_engine(tmp_path):  # type: ignore[no-untyped-def]
+    engine = init_database(f"sqlite:///{tmp_path / 'mq.db'}")
+    ensure_administration(engine, "NL", "Dutch Customs (test)", "NL")
+    yield engine
+    engine.dispose()
+
+
+def _lines(device: str, n: int, offset: int = 0) -> list[str]:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return [
+        adapters.encode_eseal_text(
+            device,
+            offset + i,
+            now - dt.timedelta(seconds=n - i),
+            "POS",
+            latitude=51.9 + (offset + i) * 1e-4,
+            longitude=4.2,
+        )
+        for i in range(n)
+    ]
+
+
+def test_persistent_session_keeps_messages_published_while_away(mq_engine, broker) -> None:
+    host, port = broker
+    operator = local_operator("NL")
+    device = "ES-" + uuid.uuid4().hex[:8]
+    service.register_device(mq_engine, operator, device, "e_seal")
+    client_id = "oc-test-" + uuid.uuid4().hex[:8]
+    processor = Processor(mq_engine, movement_loader=service.load_watched_movements)
+
+    def listener() -> mqtt.Listener:
+        return mqtt.Listener(
+            mq_engine, processor, host=host, port=port, client_id=client_id, session_expiry_s=120, batch_wait_s=0.01
+        )
+
+    # 1. first connection creates the session and the subscription
+    listener().run(idle_timeout=0.3)
+    # 2. while the listener is away, the device publishes 300 messages at QoS 1
+    topic = mqtt.topic_for("e_seal", device)
+    lines = _lines(device, 300)
+    assert mqtt.publish([(topic, line) for line in lines], host=host, port=port) == 300
+    # 3. reconnecting with the same client id and clean_start=False delivers every one of them
+    stats = listener().run(idle_timeout=1.5)
+    assert stats.received == 300 and stats.report is not None and stats.report.accepted == 300
+    # 4. live: the device re-sends a third of them (at-least-once) together with new ones while we listen
+    live = listener()
+    thread = threading.Thread(target=lambda: live.run(idle_timeout=1.5))
+    thread.start()
+    time.sleep(0.3)
+    mqtt.publish([(topic, line) for line in lines[:100] + _lines(device, 50, offset=300)], host=host, port=port)
+    thread.join(timeout=30)
+    assert live.stats.report is not None
+    assert (live.stats.received, live.stats.report.accepted, live.stats.report.duplicates) == (150, 50, 100)
+    assert service.stats(mq_engine, operator)["events"] == {"position": 350}
+
+
+def test_unknown_topics_and_devices_are_quarantined(mq_engine, broker) -> None:
+    host, port = broker
+    client_id = "oc-test-" + uuid.uuid4().hex[:8]
+    processor = Processor(mq_engine)
+    mqtt.Listener(mq_engine, processor, host=host, port=port, client_id=client_id, session_expiry_s=60).run(
+        idle_timeout=0.3
+    )
+    ghost = "GHOST-" + uuid.uuid4().hex[:6]
+    mqtt.publish([(mqtt.topic_for("e_seal", ghost), _lines(ghost, 1)[0])], host=host, port=port)
+    stats = mqtt.Listener(mq_engine, processor, host=host, port=port, client_id=client_id, session_expiry_s=60).run(
+        idle_timeout=1.0
+    )
+    assert stats.report is not None and stats.report.quarantined == {"unknown_device": 1}
