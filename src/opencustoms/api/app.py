@@ -37,6 +37,9 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         routes = pillar_module(f"opencustoms.api.routes.{pillar}")
         if routes is not None:
             app.include_router(routes.router)
+    web = pillar_module("opencustoms.web.app")  # the officer dashboard, when installed
+    if web is not None:
+        web.install(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def landing() -> str:
