@@ -145,7 +145,10 @@ class FeatureBuilder:
         data = _derived(frame).with_row_index("_row")
         for name in self.stat_keys:
             keys = list(STAT_KEYS[name])
-            data = data.join(self.stats_[name].rename({"n": f"_n_{name}", "k": f"_k_{name}"}), on=keys, how="left")
+            stats = self.stats_[name].with_columns(  # typed even when restored empty from a model file
+                *(pl.col(k).cast(data.schema[k]) for k in keys), pl.col("n").cast(pl.Int64), pl.col("k").cast(pl.Int64)
+            )
+            data = data.join(stats.rename({"n": f"_n_{name}", "k": f"_k_{name}"}), on=keys, how="left")
         return self._matrix(data.sort("_row"))
 
     def transform_expanding(self, frame: pl.DataFrame) -> np.ndarray:
@@ -200,6 +203,13 @@ class FeatureBuilder:
         cols = []
         for level, (keys, table) in enumerate(zip(REFERENCE_LEVELS, self.references_, strict=True)):
             suffix = f"_{level}"
+            # a table restored from a model file may be empty, and then its columns have no type: give them one
+            table = table.with_columns(
+                *(pl.col(k).cast(data.schema[k]) for k in keys),
+                pl.col("ref_median").cast(pl.Float64),
+                pl.col("ref_mad").cast(pl.Float64),
+                pl.col("ref_n").cast(pl.Int64),
+            )
             data = data.join(
                 table.rename({c: c + suffix for c in ("ref_median", "ref_mad", "ref_n")}), on=list(keys), how="left"
             )
