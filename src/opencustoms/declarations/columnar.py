@@ -523,32 +523,102 @@ def import_flat(
 ) -> set[str]:
     """Import a flat CSV/Parquet file into ``report`` (whose import row exists); returns the references written.
 
-    Raises FastPathUnavailable when the file cannot be read column-wise; the references written before that are
-    in the exception's ``written`` attribute, so the row path can carry on without reporting them twice."""
+    Reading and checking the next batch (polars and pyarrow, which release the GIL) runs in a second thread while
+    this one writes the current batch. Raises FastPathUnavailable when the file cannot be read column-wise; the
+    references written before that are in the exception's ``written`` attribute, so the row path can carry on
+    without reporting them twice."""
     layout = FlatLayout()
     writer = BatchWriter(engine, report, actor)
-    seen: list[pl.DataFrame] = []  # (reference, first row) of every declaration met so far
     written: set[str] = set()
-    carry: pl.DataFrame | None = None
     columns, batches = read_batches(source, fmt)
     layout.check_columns(columns)
     try:
-        for frame in batches:
-            if carry is not None:
-                frame = pl.concat([carry, frame], how="diagonal_relaxed")
-            # the last declaration may go on in the next batch: keep its rows until then
-            reference = frame["functional_reference_id"]
-            others = (reference != reference[-1]).fill_null(True)
-            last_other = frame.height - 1 - int(others.reverse().arg_max() or 0) if others.any() else -1
-            carry, frame = frame.slice(last_other + 1), frame.slice(0, last_other + 1)
-            if frame.height:
-                _import_batch(engine, frame, report, writer, layout, nomenclatures, seen, written, progress)
-        if carry is not None and carry.height:
-            _import_batch(engine, carry, report, writer, layout, nomenclatures, seen, written, progress)
+        for checked in _prefetch(_checked_batches(batches, nomenclatures)):
+            _write_batch(engine, checked, report, writer, layout, nomenclatures, written, progress)
     except FastPathUnavailable as exc:
         exc.written = written  # type: ignore[attr-defined]
         raise
     return written
+
+
+def _prefetch(items: Iterator[_Checked], depth: int = 2) -> Iterator[_Checked]:
+    """Produce ``items`` in a background thread, up to ``depth`` ahead; its exceptions surface here."""
+    import queue
+    import threading
+
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put(("item", item), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            box.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="columnar-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class _Checked:
+    """One batch read and checked: the raw rows, the cleaned rows, which rows are fast-path declarations, and
+    the (reference, first row) of every declaration met in earlier batches."""
+
+    __slots__ = ("raw", "clean", "good", "earlier")
+
+    def __init__(self, raw: pl.DataFrame, clean: pl.DataFrame, good: pl.Series, earlier: pl.DataFrame) -> None:
+        self.raw, self.clean, self.good, self.earlier = raw, clean, good, earlier
+
+
+def _checked_batches(batches: Iterator[pl.DataFrame], nomenclatures: NomenclatureSet | None) -> Iterator[_Checked]:
+    seen: list[pl.DataFrame] = []  # (reference, first row) of every declaration met so far
+    carry: pl.DataFrame | None = None
+
+    def check(raw: pl.DataFrame) -> _Checked:
+        clean = _clean(_with_all_columns(raw))
+        earlier = (
+            pl.concat(seen)
+            if seen
+            else pl.DataFrame(schema={"functional_reference_id": pl.String, "__first_row": pl.Int64})
+        )
+        good = good_declarations(clean, nomenclatures, earlier["functional_reference_id"])
+        firsts = clean.group_by("functional_reference_id", maintain_order=True).agg(
+            pl.col("__row").min().alias("__first_row")
+        )
+        seen.append(firsts.filter(pl.col("functional_reference_id").is_not_null()))
+        return _Checked(raw, clean, good, earlier)
+
+    for frame in batches:
+        if carry is not None:
+            frame = pl.concat([carry, frame], how="diagonal_relaxed")
+        # the last declaration may go on in the next batch: keep its rows until then
+        reference = frame["functional_reference_id"]
+        others = (reference != reference[-1]).fill_null(True)
+        last_other = frame.height - 1 - int(others.reverse().arg_max() or 0) if others.any() else -1
+        carry, frame = frame.slice(last_other + 1), frame.slice(0, last_other + 1)
+        if frame.height:
+            yield check(frame)
+    if carry is not None and carry.height:
+        yield check(carry)
 
 
 def _with_all_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -556,24 +626,17 @@ def _with_all_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing) if missing else frame
 
 
-def _import_batch(
+def _write_batch(
     engine: Engine,
-    raw: pl.DataFrame,
+    checked: _Checked,
     report: ImportReport,
     writer: BatchWriter,
     layout: FlatLayout,
     nomenclatures: NomenclatureSet | None,
-    seen: list[pl.DataFrame],
     written: set[str],
     progress: Callable[[int], None] | None,
 ) -> None:
-    frame = _clean(_with_all_columns(raw))
-    earlier = (
-        pl.concat(seen)
-        if seen
-        else pl.DataFrame(schema={"functional_reference_id": pl.String, "__first_row": pl.Int64})
-    )
-    good = good_declarations(frame, nomenclatures, earlier["functional_reference_id"])
+    raw, frame, good, earlier = checked.raw, checked.clean, checked.good, checked.earlier
     fast, slow_rows = frame.filter(good), raw.filter(~good)["__row"]
     if fast.height:
         now = dt.datetime.now(dt.UTC)
@@ -604,10 +667,6 @@ def _import_batch(
         written.update(p.reference for p in batch)
         if progress and batch:
             progress(len(batch))
-    firsts = frame.group_by("functional_reference_id", maintain_order=True).agg(
-        pl.col("__row").min().alias("__first_row")
-    )
-    seen.append(firsts.filter(pl.col("functional_reference_id").is_not_null()))
 
 
 __all__ = ["FastPathUnavailable", "import_flat"]
