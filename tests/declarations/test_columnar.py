@@ -138,3 +138,24 @@ def test_unreadable_file_falls_back_to_rows_without_double_counting(operator, tm
     rows = service.import_file(other, operator, io.BytesIO(raw), name="x.csv", fast=False)
     assert (fast.accepted, fast.rejected) == (rows.accepted, rows.rejected)
     assert any("not UTF-8" in p.reason for p in fast.problems)
+
+
+def test_quoted_line_breaks_keep_row_numbers(operator, tmp_path: Path) -> None:
+    text = _dataset(7, 20).decode()
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    cells = next(csv.reader([lines[3]]))
+    cells[header.index("description")] = "two\nlines"
+    lines[3] = io.StringIO()
+    csv.writer(lines[3]).writerow(cells)
+    lines[3] = lines[3].getvalue().rstrip("\r\n")
+    lines[6] = lines[6].replace(",EUR,", ",EURO,", 1)  # a defect after the multi-line cell: reported on line 8
+    raw = ("\n".join(lines) + "\n").encode()
+    reports = [
+        service.import_file(init_database(f"sqlite:///{tmp_path / f'{fast}.db'}"), operator, io.BytesIO(raw),
+                            name="x.csv", fast=fast)
+        for fast in (True, False)
+    ]
+    assert [(r.accepted, r.rejected) for r in reports] == [(reports[1].accepted, reports[1].rejected)] * 2
+    assert [(p.row, p.field) for p in reports[0].problems] == [(p.row, p.field) for p in reports[1].problems]
+    assert any(p.row == 8 for p in reports[0].problems)
