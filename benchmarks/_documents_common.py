@@ -3,37 +3,9 @@ of origin (two goods items, all parties, about 40 salted fields, ~4 KB wrapped).
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import shutil
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-WORK = ROOT / "var" / "bench"
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "system": platform.platform(),
-    }
-
-
-def fresh_engine(name: str):  # type: ignore[no-untyped-def]
-    from opencustoms.security.service import ensure_administration
-    from opencustoms.store.database import init_database
-
-    folder = WORK / name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    engine = init_database(f"sqlite:///{folder / 'bench.db'}")
-    ensure_administration(engine, "NL", "Benchmark customs", "NL")
-    return engine
+from _common import RESULTS, ROOT, WORK, fresh_engine, machine, write  # noqa: F401  (re-exported)
 
 
 def settings():  # type: ignore[no-untyped-def]
@@ -81,7 +53,3 @@ def coo(i: int) -> dict[str, Any]:
     }
 
 
-def write(name: str, result: dict[str, Any]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({**result, "machine": machine()}, indent=2))
-    print(f"results written to {RESULTS / (name + '.json')}")

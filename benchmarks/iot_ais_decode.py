@@ -7,7 +7,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from _iot_common import ROOT, write
+from _common import ROOT, write
 from opencustoms.iot import adapters
 
 SAMPLE = ROOT.parent / "shared" / "data" / "ais" / "nmea_data_sample.txt"

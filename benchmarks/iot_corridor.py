@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from _iot_common import write
+from _common import write
 from opencustoms.iot.geo import Corridor
 
 N = 1_000_000

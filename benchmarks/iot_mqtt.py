@@ -17,7 +17,7 @@ import uuid
 
 import numpy as np
 
-from _iot_common import fresh_engine, write
+from _common import fresh_engine, write
 from opencustoms.iot import adapters, mqtt, service, simulator
 from opencustoms.iot.ingest import Processor
 from opencustoms.security.service import local_operator
@@ -100,7 +100,7 @@ def broker():  # type: ignore[no-untyped-def]
     import shutil
     import subprocess
 
-    from _iot_common import WORK
+    from _common import WORK
 
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     WORK.mkdir(parents=True, exist_ok=True)

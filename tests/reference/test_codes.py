@@ -436,7 +436,7 @@ def container_numbers(draw: st.DrawFn) -> str:
 
 
 def test_letter_values_match_the_standard() -> None:
-    assert codes._LETTER_VALUES == ISO6346_LETTERS
+    assert codes.LETTER_VALUES == ISO6346_LETTERS
 
 
 def test_container_known_valid() -> None:

@@ -32,12 +32,13 @@ from opencustoms.declarations.layouts import (
     ITEM_COLUMNS,
     PARTY_FIELDS,
     PARTY_ROLES,
+    TRANSPORT_COLUMNS,
     FlatLayout,
     RawRecord,
     is_national_column,
 )
 from opencustoms.model.declaration import AEOStatus, DeclarationType, TransportMode
-from opencustoms.reference.codes import COUNTRY_CODES, CURRENCY_CODES, HS_CHAPTERS
+from opencustoms.reference.codes import COUNTRY_CODES, CURRENCY_CODES, HS_CHAPTERS, LETTER_VALUES
 from opencustoms.reference.service import NomenclatureSet
 
 BATCH_ROWS = 50_000
@@ -45,13 +46,6 @@ _NATIONAL_KEY = re.compile(r"^[a-z]{2}\.[a-z0-9_]{1,40}$")
 _IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 _MONEY = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
 _COUNTRIES = sorted(COUNTRY_CODES)
-_LETTER_VALUES = {}
-_v = 10
-for _ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-    if _v % 11 == 0:
-        _v += 1
-    _LETTER_VALUES[_ch] = _v
-    _v += 1
 
 
 class FastPathUnavailable(Exception):
@@ -183,7 +177,7 @@ def _iso6346(expr: pl.Expr) -> pl.Expr:
     for i in range(10):
         ch = value.str.slice(i, 1)
         if i < 4:
-            digit = ch.replace_strict(_LETTER_VALUES, default=None, return_dtype=pl.Int64)
+            digit = ch.replace_strict(LETTER_VALUES, default=None, return_dtype=pl.Int64)
         else:
             digit = ch.cast(pl.Int64, strict=False)
         total = total + digit * weights[i]
@@ -288,21 +282,7 @@ def row_checks(frame: pl.DataFrame, nomenclatures: NomenclatureSet | None) -> pl
             _optional(c["aeo_status"], _in(c["aeo_status"], list(AEOStatus))),
             _matches(c["aeo_certificate_id"], _IDENTIFIER),
         ]
-    transport_any = pl.any_horizontal(
-        pl.col(x).is_not_null()
-        for x in (
-            "transport_mode_code",
-            "transport_id",
-            "transport_nationality_code",
-            "vessel_imo",
-            "vessel_mmsi",
-            "container_ids",
-            "loading_location",
-            "unloading_location",
-            "departure_country_code",
-            "itinerary_country_codes",
-        )
-    )
+    transport_any = pl.any_horizontal(pl.col(x).is_not_null() for x in TRANSPORT_COLUMNS)
     checks += [
         ~transport_any | _in("transport_mode_code", [m.value for m in TransportMode]),
         _length("transport_id", 35),

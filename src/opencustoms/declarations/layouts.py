@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from opencustoms.declarations.repository import ITEM_FIELDS
 from opencustoms.model import Declaration
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -146,24 +147,7 @@ TRANSPORT_COLUMNS = (
     "departure_country_code",
     "itinerary_country_codes",
 )
-ITEM_COLUMNS = (
-    "sequence_number",
-    "hs_code",
-    "description",
-    "quantity",
-    "quantity_unit",
-    "net_mass_kg",
-    "gross_mass_kg",
-    "customs_value_amount",
-    "customs_value_currency",
-    "origin_country_code",
-    "duty_rate",
-    "duty_tax_amount",
-    "duty_regime_code",
-    "preference_code",
-    "preference_agreement",
-    "preference_proving_document_id",
-)
+ITEM_COLUMNS = (*ITEM_FIELDS, "preference_code", "preference_agreement", "preference_proving_document_id")
 PARTY_COLUMNS = tuple(f"{role}_{f}" for role in PARTY_ROLES for f in PARTY_FIELDS)
 HEAD_COLUMNS = DECLARATION_COLUMNS + PARTY_COLUMNS + TRANSPORT_COLUMNS + ("additional_documents",)
 FLAT_COLUMNS = HEAD_COLUMNS + ITEM_COLUMNS

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Date, DateTime, Numeric, Select, Table, and_, func, insert, select
 
-from opencustoms.model import Declaration
+from opencustoms.model import Declaration, GoodsItem
 from opencustoms.store.tables import (
     additional_documents,
     declaration_containers,
@@ -27,6 +27,8 @@ from opencustoms.store.tables import (
 )
 
 _PARTY_ROLES = ("declarant", "importer", "exporter", "seller", "carrier")
+# the goods item's own columns (its preference is flattened into preference_* columns)
+ITEM_FIELDS = tuple(name for name in GoodsItem.model_fields if name != "preference")
 
 
 @dataclass(slots=True)
@@ -84,19 +86,7 @@ def to_rows(d: Declaration, import_id: int | None = None, now: dt.datetime | Non
         pref = g.preference
         items.append(
             {
-                "sequence_number": g.sequence_number,
-                "hs_code": g.hs_code,
-                "description": g.description,
-                "quantity": g.quantity,
-                "quantity_unit": g.quantity_unit,
-                "net_mass_kg": g.net_mass_kg,
-                "gross_mass_kg": g.gross_mass_kg,
-                "customs_value_amount": g.customs_value_amount,
-                "customs_value_currency": g.customs_value_currency,
-                "origin_country_code": g.origin_country_code,
-                "duty_rate": g.duty_rate,
-                "duty_tax_amount": g.duty_tax_amount,
-                "duty_regime_code": g.duty_regime_code,
+                **{name: getattr(g, name) for name in ITEM_FIELDS},
                 "preference_code": pref.code if pref else None,
                 "preference_agreement": pref.agreement if pref else None,
                 "preference_proving_document_id": pref.proving_document_id if pref else None,
@@ -313,24 +303,7 @@ def from_rows(
     ]
     goods = []
     for g in items:
-        item = {
-            k: g[k]
-            for k in (
-                "sequence_number",
-                "hs_code",
-                "description",
-                "quantity",
-                "quantity_unit",
-                "net_mass_kg",
-                "gross_mass_kg",
-                "customs_value_amount",
-                "customs_value_currency",
-                "origin_country_code",
-                "duty_rate",
-                "duty_tax_amount",
-                "duty_regime_code",
-            )
-        }
+        item = {k: g[k] for k in ITEM_FIELDS}
         if g["preference_code"]:
             item["preference"] = {
                 "code": g["preference_code"],

@@ -147,14 +147,16 @@ class InspectionResult:
     note: str | None = None
 
 
-def record_inspections(engine: Engine, actor: Identity, results: list[InspectionResult], *,
-                       source: str = "officer") -> int:
+def record_inspections(
+    engine: Engine, actor: Identity, results: list[InspectionResult], *, source: str = "officer"
+) -> int:
     """Store inspection results (one transaction, each audited). Raises on the first bad result, storing none."""
     actor.require(Permission.INSPECTIONS_WRITE)
     for r in results:
         if r.outcome not in INSPECTION_OUTCOMES:
-            raise InspectionError(f"outcome must be one of {', '.join(INSPECTION_OUTCOMES)}, not {r.outcome!r}",
-                                  field="outcome")
+            raise InspectionError(
+                f"outcome must be one of {', '.join(INSPECTION_OUTCOMES)}, not {r.outcome!r}", field="outcome"
+            )
         if r.revenue_recovered is not None and r.revenue_recovered < 0:
             raise InspectionError("revenue recovered cannot be negative", field="revenue_recovered")
     now = dt.datetime.now(dt.UTC)
@@ -163,14 +165,30 @@ def record_inspections(engine: Engine, actor: Identity, results: list[Inspection
         missing = [r.reference for r in results if r.reference not in ids]
         if missing:
             raise DeclarationNotFoundError(missing[0])
-        repository.insert_labels(conn, [
-            {"declaration_id": ids[r.reference], "recorded_at": now, "outcome": r.outcome,
-             "revenue_recovered": None if r.revenue_recovered is None else round(r.revenue_recovered, 2),
-             "recorded_by": actor.username, "source": source, "detail": {"note": r.note} if r.note else None}
-            for r in results])
+        repository.insert_labels(
+            conn,
+            [
+                {
+                    "declaration_id": ids[r.reference],
+                    "recorded_at": now,
+                    "outcome": r.outcome,
+                    "revenue_recovered": None if r.revenue_recovered is None else round(r.revenue_recovered, 2),
+                    "recorded_by": actor.username,
+                    "source": source,
+                    "detail": {"note": r.note} if r.note else None,
+                }
+                for r in results
+            ],
+        )
         for r in results:
-            record(conn, actor, "inspect", "declaration", r.reference,
-                   detail={"outcome": r.outcome, "revenue": r.revenue_recovered, "source": source})
+            record(
+                conn,
+                actor,
+                "inspect",
+                "declaration",
+                r.reference,
+                detail={"outcome": r.outcome, "revenue": r.revenue_recovered, "source": source},
+            )
     return len(results)
 
 

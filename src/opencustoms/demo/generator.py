@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from opencustoms.reference.codes import COUNTRY_CODES, CURRENCY_CODES
+from opencustoms.reference.codes import COUNTRY_CODES, CURRENCY_CODES, LETTER_VALUES
 
 __all__ = ["CATALOGUE", "FRAUD_PATTERNS", "MISCLASSIFICATIONS", "TRADE_DEFENCE", "GroundTruth", "Good", "generate"]
 
@@ -2781,15 +2781,8 @@ _MAX_P = 0.6  # ceiling of one declaration's fraud probability outside the clust
 _CN_NEIGHBOURS = ("VN", "TH", "MY", "KH", "ID", "PH", "KR", "TW")
 _FEEDER_VIA_CN = 0.05  # share of sea consignments from _CN_NEIGHBOURS whose voyage calls in China (legitimate)
 
-# ISO 6346 letter values (A=10 ... Z=38, multiples of 11 skipped); used for container and MRN check digits.
-_LETTER_VALUE: dict[str, int] = {}
-_v = 10
-for _ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-    if _v % 11 == 0:
-        _v += 1
-    _LETTER_VALUE[_ch] = _v
-    _v += 1
-del _v, _ch
+# ISO 6346 letter values, used for container and MRN check digits.
+_LETTER_VALUE = LETTER_VALUES
 
 
 def _char_value(ch: str) -> int:

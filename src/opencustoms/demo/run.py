@@ -52,8 +52,14 @@ def write_dataset(directory: Path, count: int, seed: int, console: Console | Non
     return csv_path, truth_path
 
 
-def laned(platform: Platform, operator: security.Identity, truth_path: Path, seed: int,
-          history: float = 0.6, inspected: float = 0.3) -> dict[str, Any]:
+def laned(
+    platform: Platform,
+    operator: security.Identity,
+    truth_path: Path,
+    seed: int,
+    history: float = 0.6,
+    inspected: float = 0.3,
+) -> dict[str, Any]:
     """Give the demo a past: a random ``inspected`` share of the oldest ``history`` share of declarations was
     inspected (outcomes from the ground truth), the risk model learns from those results only, and every
     declaration gets a lane with its reasons."""
@@ -64,9 +70,15 @@ def laned(platform: Platform, operator: security.Identity, truth_path: Path, see
     rows = list(csv.DictReader(truth_path.open()))
     rng = random.Random(seed)
     past = rows[: int(len(rows) * history)]  # the generator yields declarations in date order
-    results = [declarations.InspectionResult(r["functional_reference_id"], "fraud" if r["fraud"] == "1" else "compliant",
-                                             float(r["revenue_at_stake"]) if r["fraud"] == "1" else None)
-               for r in past if rng.random() < inspected]
+    results = [
+        declarations.InspectionResult(
+            r["functional_reference_id"],
+            "fraud" if r["fraud"] == "1" else "compliant",
+            float(r["revenue_at_stake"]) if r["fraud"] == "1" else None,
+        )
+        for r in past
+        if rng.random() < inspected
+    ]
     declarations.record_inspections(platform.engine, operator, results, source="demo-history")
     model = risk.train_model(platform, operator, None, None, seed=seed, promote=True)
     summary = risk.score_backlog(platform, operator, seed=seed)
@@ -91,8 +103,10 @@ def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[P
         report.write_csv(directory / "import-problems.csv")
     with console.status("recording past inspections, training the risk model, laning the declarations"):
         risk = laned(platform, operator, truth_path, seed)
-    console.print(f"risk: model {risk['model_version']} trained on {risk['inspected']:,} past inspections; lanes "
-                  + ", ".join(f"{lane} {n:,}" for lane, n in sorted(risk["lanes"].items())))
+    console.print(
+        f"risk: model {risk['model_version']} trained on {risk['inspected']:,} past inspections; lanes "
+        + ", ".join(f"{lane} {n:,}" for lane, n in sorted(risk["lanes"].items()))
+    )
     tokens = {}
     for username, role, full_name in USERS:
         security.create_user(engine, operator, username, COUNTRY, [role], full_name)

@@ -84,12 +84,13 @@ def check_hs_format(code: str, field: str = "hs_code", *, min_digits: int = 2) -
 
 # --- ISO 6346 container numbers -------------------------------------------------------------------------------
 
-_LETTER_VALUES: dict[str, int] = {}
+# ISO 6346 letter values: A=10 ... Z=38, skipping multiples of 11
+LETTER_VALUES: dict[str, int] = {}
 _v = 10
 for _ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
     if _v % 11 == 0:  # 11, 22 and 33 are skipped
         _v += 1
-    _LETTER_VALUES[_ch] = _v
+    LETTER_VALUES[_ch] = _v
     _v += 1
 del _v, _ch
 
@@ -102,14 +103,14 @@ CONTAINER_CATEGORIES = {
 
 def iso6346_check_digit(first_ten: str) -> int:
     """Check digit of the first ten characters (owner code, category, serial)."""
-    if len(first_ten) != 10 or not all(ch in _LETTER_VALUES or ch in string.digits for ch in first_ten):
+    if len(first_ten) != 10 or not all(ch in LETTER_VALUES or ch in string.digits for ch in first_ten):
         raise InvalidCodeError(
             f"{first_ten!r}: an ISO 6346 check digit is computed from 10 characters A-Z or 0-9",
             field="container_id",
         )
     total = 0
     for i, ch in enumerate(first_ten):
-        total += (_LETTER_VALUES[ch] if ch.isalpha() else int(ch)) << i
+        total += (LETTER_VALUES[ch] if ch.isalpha() else int(ch)) << i
     return total % 11 % 10
 
 

@@ -1,4 +1,5 @@
-"""Shared set-up for the IoT benchmarks: a fresh SQLite database under var/bench, results JSON and the machine."""
+"""Shared set-up for the benchmarks: a fresh SQLite database under var/bench, results JSON with the machine and its
+load average (the machine may be shared: read figures with the load beside them)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def machine() -> dict[str, Any]:
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "system": platform.platform(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
