@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from opencustoms import __version__
 from opencustoms.api import problems
@@ -16,7 +16,7 @@ LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>O
 </head><body><h1>OpenCustoms {version}</h1>
 <p>Open-source customs platform: risk targeting, AEO transparency ledger, verifiable trade documents and IoT cargo
 monitoring, on one WCO-named data model.</p>
-<ul><li><a href="/docs">API documentation (OpenAPI)</a></li><li><a href="/health">Health</a></li>
+<ul><li><a href="/ui/">Officer dashboard</a></li><li><a href="/docs">API documentation (OpenAPI)</a></li><li><a href="/health">Health</a></li>
 <li><a href="/schema/declaration">Declaration JSON Schema</a></li></ul>
 <p>Calls need an API token: <code>Authorization: Bearer oc_…</code> (<code>opencustoms users token USERNAME</code>).</p>
 </body></html>"""
@@ -40,6 +40,10 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     web = pillar_module("opencustoms.web.app")  # the officer dashboard, when installed
     if web is not None:
         web.install(app)
+
+        @app.get("/", include_in_schema=False)
+        def dashboard() -> RedirectResponse:
+            return RedirectResponse("/ui/")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def landing() -> str:

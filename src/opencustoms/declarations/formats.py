@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from opencustoms.declarations.errors import ImportFileError
 from opencustoms.declarations.layouts import Problem, RawRecord
+from opencustoms.model import Declaration
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {
@@ -187,6 +188,49 @@ def open_records(source: Path | IO[bytes], fmt: str) -> tuple[list[str] | None, 
 
 
 # --- writers -----------------------------------------------------------------------------------------------------
+
+
+class DeclarationWriter:
+    """Writes declarations to one file: flat records for CSV and Parquet, nested JSON for JSON Lines."""
+
+    def __init__(self, path: Path, fmt: str, columns: list[str]) -> None:
+        self.path, self.fmt, self.columns = path, fmt, columns
+        self._handle: IO[str] | None = None
+        self._csv: Any = None
+        self._parquet: Any = None
+        self._schema: Any = None
+
+    def __enter__(self) -> DeclarationWriter:
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            self._schema = parquet_schema(self.columns)
+            self._parquet = pq.ParquetWriter(self.path, self._schema)
+        else:
+            self._handle = self.path.open("w", newline="", encoding="utf-8")
+            if self.fmt == "csv":
+                self._csv = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="raise")
+                self._csv.writeheader()
+        return self
+
+    def write(self, declarations: list[Declaration]) -> None:
+        from opencustoms.declarations.layouts import FlatLayout
+
+        if self.fmt == "jsonl":
+            assert self._handle is not None
+            self._handle.writelines(d.model_dump_json(exclude_none=True) + "\n" for d in declarations)
+            return
+        rows = [r for d in declarations for r in FlatLayout.to_records(d)]
+        if self._csv is not None:
+            self._csv.writerows(rows)
+        elif rows:
+            write_parquet_batch(self._parquet, self._schema, rows)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._handle is not None:
+            self._handle.close()
 
 
 def parquet_schema(columns: list[str]) -> Any:

@@ -7,7 +7,6 @@ data are written to the audit log with the declaration reference.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator
@@ -25,9 +24,9 @@ from opencustoms.declarations.errors import (
     ImportFileError,
     InspectionError,
 )
-from opencustoms.declarations.formats import detect_format, open_records, parquet_schema, write_parquet_batch
+from opencustoms.declarations.formats import DeclarationWriter, detect_format, open_records
 from opencustoms.declarations.importer import ImportReport, finish_import, import_rows, start_import
-from opencustoms.declarations.layouts import FLAT_COLUMNS, FlatLayout, all_layouts
+from opencustoms.declarations.layouts import FLAT_COLUMNS, all_layouts
 from opencustoms.declarations.repository import SearchFilters
 from opencustoms.model import Declaration, Party
 from opencustoms.reference import service as reference
@@ -309,38 +308,14 @@ def export(
     masked = not actor.can(Permission.PERSONAL_DATA_READ)
     written = 0
     columns = list(FLAT_COLUMNS) + (_national_columns(engine, filters) if fmt != "jsonl" else [])
-    tmp = destination.with_name(destination.name + ".partial")
-    parquet_writer = None
+    tmp = destination.with_name(destination.name + ".partial")  # the destination appears only when complete
     try:
-        with tmp.open("w", newline="", encoding="utf-8") if fmt != "parquet" else _null() as handle:
-            csv_writer = None
-            if fmt == "csv":
-                csv_writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="raise")
-                csv_writer.writeheader()
+        with DeclarationWriter(tmp, fmt, columns) as writer:
             for chunk in _iter_declarations(engine, filters):
-                if masked:
-                    chunk = [pseudonymise_declaration(d, pseudonymiser) for d in chunk]
-                if fmt == "jsonl":
-                    handle.writelines(d.model_dump_json(exclude_none=True) + "\n" for d in chunk)
-                else:
-                    rows = [r for d in chunk for r in FlatLayout.to_records(d)]
-                    if csv_writer is not None:
-                        csv_writer.writerows(rows)
-                    else:
-                        import pyarrow.parquet as pq
-
-                        schema = parquet_schema(columns)
-                        parquet_writer = parquet_writer or pq.ParquetWriter(tmp, schema)
-                        write_parquet_batch(parquet_writer, schema, rows)
+                writer.write([pseudonymise_declaration(d, pseudonymiser) for d in chunk] if masked else chunk)
                 written += len(chunk)
                 if progress:
                     progress(len(chunk))
-        if fmt == "parquet":
-            if parquet_writer is None:
-                import pyarrow.parquet as pq
-
-                parquet_writer = pq.ParquetWriter(tmp, parquet_schema(columns))
-            parquet_writer.close()
         tmp.replace(destination)
     finally:
         tmp.unlink(missing_ok=True)
@@ -354,14 +329,6 @@ def export(
             detail={"destination": destination.name, "format": fmt, "count": written, "pseudonymised": masked},
         )
     return written
-
-
-class _null:
-    def __enter__(self) -> Any:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
 
 
 def schema() -> dict[str, Any]:

@@ -9,6 +9,7 @@ API in-process, for CI and newcomers.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from opencustoms.context import Platform
 from opencustoms.declarations import service as declarations
 from opencustoms.declarations.layouts import FLAT_COLUMNS, FlatLayout
 from opencustoms.demo.generator import generate
+from opencustoms.demo.live import SPEED, LiveDemo
 from opencustoms.errors import OpenCustomsError
 from opencustoms.model import Declaration
 from opencustoms.security import service as security
@@ -85,7 +87,7 @@ def laned(
     return {"inspected": len(results), "model_version": model["version"], "lanes": summary["lanes"]}
 
 
-def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[Platform, dict[str, str], Any]:
+def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[Platform, dict[str, str], Any, LiveDemo]:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
@@ -117,7 +119,7 @@ def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[P
     return platform, tokens, report
 
 
-def verify(platform: Platform, tokens: dict[str, str], expected: int) -> dict[str, Any]:
+def verify(platform: Platform, tokens: dict[str, str], expected: int, live: LiveDemo) -> dict[str, Any]:
     """Exercise the API in-process the way a client would; raise DemoCheckError on any surprise."""
     import warnings
 
@@ -137,7 +139,8 @@ def verify(platform: Platform, tokens: dict[str, str], expected: int) -> dict[st
         page = client.get("/declarations", params={"limit": 5}, headers=auth("officer")).json()
         if page.get("total") != expected:
             raise DemoCheckError(f"the API lists {page.get('total')} declarations, {expected} were imported")
-        reference = page["items"][0]["functional_reference_id"]
+        imports = client.get("/declarations", params={"limit": 1, "type_code": "import"}, headers=auth("officer"))
+        reference = imports.json()["items"][0]["functional_reference_id"]
         full = client.get(f"/declarations/{reference}", headers=auth("officer")).json()
         masked = client.get(f"/declarations/{reference}", headers=auth("analyst")).json()
         if full["pseudonymised"] or not masked["pseudonymised"]:
@@ -150,22 +153,40 @@ def verify(platform: Platform, tokens: dict[str, str], expected: int) -> dict[st
         red = client.get("/risk/queue", params={"lane": "red", "limit": 5}, headers=auth("officer")).json()
         if not red or not all(d.get("reasons") for d in red):
             raise DemoCheckError(f"the red lane should list declarations with their reasons: {red}")
-    return {"declarations": expected, "sample": reference}
+        counts = live.tick(until=live.started + dt.timedelta(hours=1))  # an hour of trips, a few new declarations
+        if not counts["events"] or not counts["declarations"]:
+            raise DemoCheckError(f"the live demo fed nothing: {counts}")
+        page = client.get("/declarations", params={"limit": 1}, headers=auth("officer")).json()
+        if page["total"] != expected + counts["declarations"]:
+            raise DemoCheckError("the live declarations did not reach the API")
+    return {"declarations": expected, "sample": reference, "live": counts}
 
 
 def main(*, check: bool, count: int, seed: int, host: str, port: int, console: Console) -> None:
     platform, tokens, report = prepare(DEMO_DIR, count, seed, console)
+    live = LiveDemo(platform, platform.operator(), seed=seed)
+    with console.status("registering e-seals, trucks, corridors, a gate and vessels for the live data"):
+        live.prepare()
     if check:
-        result = verify(platform, tokens, report.accepted)
+        result = verify(platform, tokens, report.accepted + live.registered, live)
         console.print(
-            f"demo check passed: {result['declarations']:,} declarations served, audited and pseudonymised by role"
+            f"demo check passed: {result['declarations']:,} declarations served, laned, audited and pseudonymised "
+            f"by role; live tick: {result['live']['events']} device events, {result['live']['declarations']} new "
+            "declarations"
         )
         return
     import uvicorn
 
     from opencustoms.api import create_app
 
-    console.print(f"\nOpenCustoms demo on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    live.run_forever()
+    console.print(
+        f"\nOpenCustoms demo: officer dashboard http://{host}:{port}/ui/ (sign in with a username and its "
+        f"token below), API docs http://{host}:{port}/docs, public verification http://{host}:{port}/verify"
+    )
+    console.print(
+        f"Live data: trucks replayed {int(SPEED)}x faster than real time, new declarations every few seconds."
+    )
     console.print(f"API tokens (also in {DEMO_DIR / 'tokens.txt'}):")
     for username, token in tokens.items():
         console.print(f"  {username:8} {token}")

@@ -1,0 +1,55 @@
+"""The AEO registry: search certificates in every log held, one certificate's status and history with its
+inclusion proofs, partner logs and their health, fork and split-view alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from opencustoms.ledger import service as ledger
+from opencustoms.ledger.errors import LedgerNotFoundError
+from opencustoms.security.roles import Permission
+from opencustoms.web import queries
+from opencustoms.web.core import PREFIX, Page
+
+router = APIRouter(prefix=PREFIX + "/aeo", include_in_schema=False)
+
+
+@router.get("")
+def registry(request: Request, q: str = "") -> Response:
+    page = Page(request)
+    user = page.user(Permission.LEDGER_READ)
+    q = q.strip()[:100]
+    rows: list[dict[str, Any]] = []
+    for number in queries.certificate_numbers(page.engine, user, q):
+        try:
+            rows.append(ledger.status(page.engine, user, number))
+        except LedgerNotFoundError:
+            continue  # not shared with this administration
+    logs = ledger.logs(page.engine, user)
+    for log in logs:
+        try:
+            checkpoint = ledger.latest_checkpoint(page.engine, log["origin"])
+            log["checkpoint_size"] = checkpoint.size
+        except LedgerNotFoundError:
+            log["checkpoint_size"] = None
+    alarms = ledger.alarms(page.engine, user)
+    return page.render("aeo.html", q=q, rows=rows, logs=logs, alarms=list(reversed(alarms))[:50])
+
+
+@router.get("/{number}")
+def certificate(request: Request, number: str) -> Response:
+    page = Page(request)
+    user = page.user(Permission.LEDGER_READ)
+    current = ledger.status(page.engine, user, number)
+    history = ledger.history(page.engine, user, number, origin=current["origin"])
+    for item in history["entries"]:
+        body = item["entry"].get("body")
+        try:  # the signed body is canonical JSON text; restricted entries carry none
+            item["body"] = json.loads(body) if isinstance(body, str) else (body or {})
+        except ValueError:
+            item["body"] = {}
+    return page.render("aeo_certificate.html", current=current, history=history)

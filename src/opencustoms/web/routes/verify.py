@@ -1,0 +1,101 @@
+"""The public verification page (no login): upload a wrapped document, paste the QR code's content or the
+document's JSON, or open the QR link (``/verify?q=...``) → a verdict per check (integrity, status, identity)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from opencustoms.documents import service as documents
+from opencustoms.documents.config import get_document_settings
+from opencustoms.documents.verify import VerificationReport
+from opencustoms.errors import OpenCustomsError
+from opencustoms.web.core import PUBLIC_VERIFY, Page
+
+router = APIRouter(include_in_schema=False)
+MAX_PASTE = 200_000  # characters of pasted text
+
+
+def _render(
+    page: Page,
+    *,
+    report: VerificationReport | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    limit = get_document_settings().max_upload_bytes
+    return page.render(
+        "verify.html", status=status, report=report, errors=errors or {}, values=values or {}, limit=limit
+    )
+
+
+def _is_document(text: str) -> bool:
+    """Pasted JSON is a wrapped document unless it is a QR payload ({"type": "DOCUMENT", "payload": ...})."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return True  # the document parser names the syntax error
+    return not (isinstance(parsed, dict) and parsed.get("type") == "DOCUMENT" and "payload" in parsed)
+
+
+@router.get(PUBLIC_VERIFY)
+def verify_page(request: Request, q: str | None = None) -> Response:
+    page = Page(request)
+    if not q:
+        return _render(page)
+    if len(q) > 4000:
+        return _render(
+            page, errors={"content": page._("The QR content is too long to be a verification link.")}, status=422
+        )
+    try:
+        report = documents.verify_qr(page.engine, q)
+    except OpenCustomsError as exc:
+        return _render(page, errors={"content": exc.message}, values={"content": q}, status=422)
+    return _render(page, report=report)
+
+
+@router.post(PUBLIC_VERIFY)
+async def verify_submit(request: Request) -> Response:
+    page = Page(request)
+    limit = get_document_settings().max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        return _render(
+            page,
+            errors={"file": page._("The file is larger than the limit of %(limit)s bytes.", limit=f"{limit:,}")},
+            status=413,
+        )
+    form = await page.form()
+    upload = form.get("file")
+    content = str(form.get("content") or "") if not isinstance(form.get("content"), UploadFile) else ""
+    errors: dict[str, str] = {}
+    try:
+        if isinstance(upload, UploadFile) and upload.filename:
+            raw = await upload.read(limit + 1)
+            if len(raw) > limit:
+                errors["file"] = page._("The file is larger than the limit of %(limit)s bytes.", limit=f"{limit:,}")
+                return _render(page, errors=errors, status=413)
+            if not raw:
+                errors["file"] = page._("The file is empty; choose the document's .json file.")
+                return _render(page, errors=errors, status=422)
+            return _render(page, report=documents.verify(page.engine, raw))
+        if not content:
+            errors["content"] = page._("Choose a file, or paste the QR code's content or the document's JSON.")
+            return _render(page, errors=errors, status=422)
+        if len(content) > MAX_PASTE:
+            errors["content"] = page._("The pasted text is too long; upload the file instead.")
+            return _render(page, errors=errors, status=422)
+        if _is_document(content):
+            return _render(page, report=documents.verify(page.engine, content))
+        return _render(page, report=documents.verify_qr(page.engine, content))
+    except OpenCustomsError as exc:
+        field = "file" if isinstance(upload, UploadFile) and upload.filename else "content"
+        return _render(page, errors={field: exc.message}, values={"content": content[:4000]}, status=422)
