@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -101,7 +102,10 @@ def test_officer_works_the_queue_and_watches_the_map(browser, server: str, site:
     _shot(page, "declaration")
 
     page.goto(f"{server}/ui/transits")
-    page.wait_for_function("document.getElementById('map').dataset.loaded >= '1'")
+    # a locator check, not wait_for_function: the page's Content-Security-Policy forbids evaluating strings
+    from playwright.sync_api import expect
+
+    expect(page.locator("#map")).to_have_attribute("data-loaded", re.compile(r"^[1-9][0-9]*$"), timeout=15_000)
     assert page.locator("#alert-list li[data-kind=corridor_deviation]").count() >= 1
     assert page.locator("#alert-list li[data-kind=seal_opened_outside_zone]").count() == 0
     site.send_held_back()  # the held-back truck's e-seal reports its opening
@@ -117,7 +121,10 @@ def test_officer_works_the_queue_and_watches_the_map(browser, server: str, site:
     first.locator("button[value=release]").click()
     page.wait_for_selector(f"#{gate_id}", state="detached")
     page.goto(f"{server}/ui/vessels")
-    page.wait_for_function("document.getElementById('map').dataset.loaded >= '1'")
+    # a locator check, not wait_for_function: the page's Content-Security-Policy forbids evaluating strings
+    from playwright.sync_api import expect
+
+    expect(page.locator("#map")).to_have_attribute("data-loaded", re.compile(r"^[1-9][0-9]*$"), timeout=15_000)
     _shot(page, "vessels")
 
     response = page.goto(f"{server}/ui/audit")  # an officer may not read the audit log
