@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -20,7 +20,6 @@ from opencustoms.errors import OpenCustomsError
 from opencustoms.ledger import service
 from opencustoms.ledger.entries import AEOCertificate
 from opencustoms.ledger.keys import KeyStore
-from opencustoms.security.roles import Role
 from opencustoms.security.service import Identity, local_operator
 
 app = typer.Typer(
@@ -36,11 +35,10 @@ def _ctx() -> tuple[Platform, KeyStore, Identity]:
 
 
 def _officer(platform: Platform, username: str) -> Identity:
-    """The CLI runs on the server: it acts as the named officer, signing with that officer's key on this node."""
-    return Identity.of(username, platform.administration_code, [Role.SUPERVISOR])
+    return service.local_officer(platform.administration_code, username)
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     if isinstance(exc, ValidationError):
         for e in exc.errors(include_url=False):
             err.print(
@@ -199,7 +197,11 @@ def holder(holder_id: str) -> None:
     """All certificates of a holder (trader id), in every log this node holds."""
     platform, _, operator = _ctx()
     table = Table("certificate", "log", "status", "type", "holder")
-    for c in service.certificates_of(platform.engine, operator, holder_id):
+    try:
+        found = service.certificates_of(platform.engine, operator, holder_id)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    for c in found:
         table.add_row(c["certificate_number"], c["origin"], c["status"], c["type"], c["holder_name"])
     console.print(table)
 
@@ -247,25 +249,11 @@ def partner_add(
     console.print(f"partner {result['origin']} ({result['administration_code']}) added")
 
 
-def _pull_all(platform: Platform, keys: KeyStore, operator: Identity, origins: list[str]) -> list[dict[str, Any]]:
-    out = []
-    for origin in origins:
-        try:
-            out.append(service.pull(platform.engine, operator, keys, origin))
-        except OpenCustomsError as exc:
-            out.append({"origin": origin, "error": exc.message})
-    return out
-
-
-def _partners(platform: Platform, operator: Identity) -> list[str]:
-    return [log["origin"] for log in service.logs(platform.engine, operator) if log["role"] == "partner"]
-
-
 @app.command()
 def pull(origin: Annotated[str | None, typer.Argument(help="Partner log (default: all).")] = None) -> None:
     """Fetch and verify partners' new entries; refuse and raise an alarm on a fork or split view."""
     platform, keys, operator = _ctx()
-    results = _pull_all(platform, keys, operator, [origin] if origin else _partners(platform, operator))
+    results = service.pull_all(platform.engine, operator, keys, [origin] if origin else None)
     for r in results:
         if "error" in r:
             err.print(f"[red]{r['origin']}[/red]: {r['error']}")
@@ -283,7 +271,11 @@ def alarms(origin: Annotated[str | None, typer.Option()] = None) -> None:
     """Forks, split views and bad entries seen from partners."""
     platform, _, operator = _ctx()
     table = Table("at", "log", "kind", "reported by", "reason")
-    for a in service.alarms(platform.engine, operator, origin):
+    try:
+        found = service.alarms(platform.engine, operator, origin)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    for a in found:
         table.add_row(str(a["at"])[:19], a["origin"], a["kind"], a["reported_by"] or "", a["reason"])
     console.print(table)
 
@@ -308,7 +300,10 @@ def serve(
 
     def poller() -> None:
         while not stop.wait(poll):
-            _pull_all(platform, keys, operator, _partners(platform, operator))
+            try:
+                service.pull_all(platform.engine, operator, keys)
+            except Exception as exc:  # noqa: BLE001 - the poller must outlive a failed round; the next one retries
+                err.print(f"[red]pull failed[/red]: {exc.__class__.__name__}: {exc}")
 
     if poll > 0:
         threading.Thread(target=poller, name="ledger-poller", daemon=True).start()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, and_, or_, select
 
 from opencustoms.model import Declaration
+from opencustoms.store.bulk import bulk_insert
 from opencustoms.store.tables import signals as signals_table
 
 
@@ -83,12 +84,14 @@ def emit(target: Engine | Connection, signals: Sequence[Signal]) -> int:
     if isinstance(target, Engine):
         with target.begin() as conn:
             return emit(conn, signals)
-    ids = [s.id for s in signals]
-    known = set(target.execute(select(signals_table.c.id).where(signals_table.c.id.in_(ids))).scalars())
+    unique = list({s.id: s for s in signals}.values())
+    known: set[str] = set()
+    for start in range(0, len(unique), 5000):  # stay below the databases' bound-parameter limits
+        chunk = [s.id for s in unique[start : start + 5000]]
+        known.update(target.execute(select(signals_table.c.id).where(signals_table.c.id.in_(chunk))).scalars())
     now = dt.datetime.now(dt.UTC)
-    fresh = [_row(s, now) for s in {s.id: s for s in signals}.values() if s.id not in known]
-    if fresh:
-        target.execute(signals_table.insert(), fresh)
+    fresh = [_row(s, now) for s in unique if s.id not in known]
+    bulk_insert(target, signals_table, fresh)
     return len(fresh)
 
 

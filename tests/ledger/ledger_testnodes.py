@@ -18,6 +18,15 @@ from opencustoms.security.service import Identity, create_user, ensure_administr
 from opencustoms.store.database import init_database
 
 OFFICER = "officer1"
+LEDGER_OFFICER = Identity.of("ana.officer", "NL", [Role.SUPERVISOR])
+
+
+def single_ledger(engine: Engine, operator: Identity, tmp_path: Path) -> tuple[Engine, KeyStore]:
+    """A node's log on ``engine`` (administration NL) with LEDGER_OFFICER's key certified."""
+    keystore = KeyStore(tmp_path / "keys")
+    service.init_log(engine, operator, keystore, "NL")
+    service.certify_officer(engine, operator, keystore, LEDGER_OFFICER.username)
+    return engine, keystore
 
 
 @dataclass

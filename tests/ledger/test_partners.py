@@ -61,7 +61,7 @@ def test_partners_see_issue_suspend_revoke_and_restricted_content(three) -> None
     with pytest.raises(service.LedgerNotFoundError):
         service.status(uy.engine, uy.operator, "ARAEO00002")
     # witnessing: the cosigned checkpoint Brazil serves carries Argentina's and Brazil's signatures
-    note = service.witnessed(br.engine, ar.origin)
+    note = service.witnessed(br.engine, br.operator, ar.origin)
     assert f"\u2014 {ar.origin} " in note and f"\u2014 {br.origin} " in note
 
 

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from ledger_testnodes import LEDGER_OFFICER
 from sqlalchemy import func, select
 
 from opencustoms import signals
@@ -14,13 +15,13 @@ from opencustoms.ledger import checkpoint as notes
 from opencustoms.ledger import merkle, service
 from opencustoms.ledger.entries import AEOCertificate, EntryBody, EntryKind, SignedEntry, sign_entry
 from opencustoms.ledger.errors import DuplicateEntryError, EntryError, SignatureError
-from opencustoms.ledger.keys import KeyStore, key_id
+from opencustoms.ledger.keys import key_id
 from opencustoms.ledger.tables import ledger_entries
 from opencustoms.security.errors import PermissionDeniedError
 from opencustoms.security.roles import Role
 from opencustoms.security.service import Identity, read_audit
 
-OFFICER = Identity.of("ana.officer", "NL", [Role.SUPERVISOR])
+OFFICER = LEDGER_OFFICER
 
 
 def certificate(number: str = "NLAEOF0001", **changes: object) -> AEOCertificate:
@@ -44,14 +45,6 @@ def certificate(number: str = "NLAEOF0001", **changes: object) -> AEOCertificate
     }
     data.update(changes)
     return AEOCertificate.model_validate(data)
-
-
-@pytest.fixture
-def ledger(engine, operator, tmp_path):  # type: ignore[no-untyped-def]
-    keystore = KeyStore(tmp_path / "keys")
-    service.init_log(engine, operator, keystore, "NL")
-    service.certify_officer(engine, operator, keystore, OFFICER.username)
-    return engine, keystore
 
 
 def test_keys_live_in_0600_files_and_never_in_the_database(ledger, tmp_path) -> None:  # type: ignore[no-untyped-def]

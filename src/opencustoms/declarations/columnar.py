@@ -40,6 +40,7 @@ from opencustoms.declarations.layouts import (
 from opencustoms.model.declaration import AEOStatus, DeclarationType, TransportMode
 from opencustoms.reference.codes import COUNTRY_CODES, CURRENCY_CODES, HS_CHAPTERS, LETTER_VALUES
 from opencustoms.reference.service import NomenclatureSet
+from opencustoms.store.bulk import insert_tuples, sqlite_timestamp
 
 BATCH_ROWS = 50_000
 _NATIONAL_KEY = re.compile(r"^[a-z]{2}\.[a-z0-9_]{1,40}$")
@@ -421,8 +422,8 @@ def write_frame(conn: Any, frame: pl.DataFrame, import_id: int | None, now: dt.d
         for i, values in enumerate(heads.select(national).rows()):
             present = {k: v for k, v in zip(national, values, strict=True) if v is not None}
             extensions[i] = json.dumps(present) if present else None
-    stamp = repository.sqlite_timestamp(now) if conn.dialect.name == "sqlite" else now
-    repository.insert_tuples(
+    stamp = sqlite_timestamp(now) if conn.dialect.name == "sqlite" else now
+    insert_tuples(
         conn,
         "declarations",
         names + ["national_extensions", "import_id", "created_at"],
@@ -459,7 +460,7 @@ def write_frame(conn: Any, frame: pl.DataFrame, import_id: int | None, now: dt.d
             )
         )
     party_rows = pl.concat(parties)
-    repository.insert_tuples(conn, "declaration_parties", party_rows.columns, party_rows.rows())
+    insert_tuples(conn, "declaration_parties", party_rows.columns, party_rows.rows())
 
     items = frame.select(
         "declaration_id",
@@ -475,7 +476,7 @@ def write_frame(conn: Any, frame: pl.DataFrame, import_id: int | None, now: dt.d
         pl.col("gross_mass_kg").cast(pl.Float64),
         *(pl.col(c) for c in ITEM_COLUMNS[7:]),
     )
-    repository.insert_tuples(conn, "goods_items", items.columns, items.rows())
+    insert_tuples(conn, "goods_items", items.columns, items.rows())
 
     containers = (
         heads.select("declaration_id", pl.col("container_ids").str.split(" ").alias("container_id"))
@@ -484,9 +485,9 @@ def write_frame(conn: Any, frame: pl.DataFrame, import_id: int | None, now: dt.d
         .with_columns(pl.int_range(1, pl.len() + 1).over("declaration_id").alias("position"))
         .select("declaration_id", "position", "container_id")
     )
-    repository.insert_tuples(conn, "declaration_containers", containers.columns, containers.rows())
+    insert_tuples(conn, "declaration_containers", containers.columns, containers.rows())
     documents = _documents_frame(heads)
-    repository.insert_tuples(conn, "additional_documents", documents.columns, documents.rows())
+    insert_tuples(conn, "additional_documents", documents.columns, documents.rows())
     return heads.height
 
 
@@ -561,32 +562,32 @@ def _prefetch(items: Iterator[_Checked], depth: int = 2) -> Iterator[_Checked]:
 
 
 class _Checked:
-    """One batch read and checked: the raw rows, the cleaned rows, which rows are fast-path declarations, and
-    the (reference, first row) of every declaration met in earlier batches."""
+    """One batch read and checked: the raw rows, the cleaned rows, which rows are fast-path declarations, and the
+    first row of each of its references that already appeared in an earlier batch."""
 
-    __slots__ = ("raw", "clean", "good", "earlier")
+    __slots__ = ("raw", "clean", "good", "prior")
 
-    def __init__(self, raw: pl.DataFrame, clean: pl.DataFrame, good: pl.Series, earlier: pl.DataFrame) -> None:
-        self.raw, self.clean, self.good, self.earlier = raw, clean, good, earlier
+    def __init__(self, raw: pl.DataFrame, clean: pl.DataFrame, good: pl.Series, prior: dict[str, int]) -> None:
+        self.raw, self.clean, self.good, self.prior = raw, clean, good, prior
 
 
 def _checked_batches(batches: Iterator[pl.DataFrame], nomenclatures: NomenclatureSet | None) -> Iterator[_Checked]:
-    seen: list[pl.DataFrame] = []  # (reference, first row) of every declaration met so far
+    seen: dict[str, int] = {}  # first row of every reference met so far (a set lookup per batch, not a join)
     carry: pl.DataFrame | None = None
 
     def check(raw: pl.DataFrame) -> _Checked:
         clean = _clean(_with_all_columns(raw))
-        earlier = (
-            pl.concat(seen)
-            if seen
-            else pl.DataFrame(schema={"functional_reference_id": pl.String, "__first_row": pl.Int64})
+        firsts = (
+            clean.filter(pl.col("functional_reference_id").is_not_null())
+            .group_by("functional_reference_id", maintain_order=True)
+            .agg(pl.col("__row").min())
+            .rows()
         )
-        good = good_declarations(clean, nomenclatures, earlier["functional_reference_id"])
-        firsts = clean.group_by("functional_reference_id", maintain_order=True).agg(
-            pl.col("__row").min().alias("__first_row")
-        )
-        seen.append(firsts.filter(pl.col("functional_reference_id").is_not_null()))
-        return _Checked(raw, clean, good, earlier)
+        prior = {reference: seen[reference] for reference, _ in firsts if reference in seen}
+        good = good_declarations(clean, nomenclatures, pl.Series(list(prior), dtype=pl.String))
+        for reference, row in firsts:
+            seen.setdefault(reference, row)
+        return _Checked(raw, clean, good, prior)
 
     for frame in batches:
         if carry is not None:
@@ -617,7 +618,7 @@ def _write_batch(
     written: set[str],
     progress: Callable[[int], None] | None,
 ) -> None:
-    raw, frame, good, earlier = checked.raw, checked.clean, checked.good, checked.earlier
+    raw, frame, good = checked.raw, checked.clean, checked.good
     fast, slow_rows = frame.filter(good), raw.filter(~good)["__row"]
     if fast.height:
         now = dt.datetime.now(dt.UTC)
@@ -634,8 +635,7 @@ def _write_batch(
             progress(count)
     if slow_rows.len():
         slow = raw.filter(pl.col("__row").is_in(slow_rows.implode())).sort("__row")
-        refs = slow["functional_reference_id"].unique().drop_nulls()
-        prior = dict(earlier.filter(pl.col("functional_reference_id").is_in(refs.implode())).rows())
+        prior = dict(checked.prior)  # the layout adds to it as it goes
         records = (RawRecord(int(values.pop("__row")), values) for values in slow.iter_rows(named=True))
         batch = []
         for outcome in prepare(layout.candidates(records, seen=prior), layout, nomenclatures):

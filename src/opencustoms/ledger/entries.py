@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from opencustoms.errors import OpenCustomsError
 from opencustoms.ledger.errors import EntryError, SignatureError
+from opencustoms.ledger.keys import key_id
 from opencustoms.reference.codes import check_country
 
 SIGNING_CONTEXT = b"opencustoms/ledger/entry/v1\n"
@@ -131,6 +132,20 @@ class OfficerKey(BaseModel):
     key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     officer: Annotated[str, Field(min_length=2, max_length=64)]
     public_key: Annotated[str, Field(description="base64 of the raw 32-byte Ed25519 public key")]
+
+    @model_validator(mode="after")
+    def _matches(self) -> OfficerKey:
+        if len(self.raw()) != 32:
+            raise ValueError("public_key is not the base64 of a 32-byte Ed25519 public key")
+        if key_id(self.raw()) != self.key_id:
+            raise ValueError("key_id is not the SHA-256 prefix of public_key; give the id of this key")
+        return self
+
+    def raw(self) -> bytes:
+        try:
+            return base64.b64decode(self.public_key, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("public_key is not base64; give the base64 of the raw 32-byte key") from exc
 
 
 class EntryBody(BaseModel):
@@ -321,3 +336,10 @@ def next_status(kind: EntryKind, current: AEOStatus | None, certificate_number: 
             f"cannot mark certificate {certificate_number} {verb}: it is {current.value} ({hint})", field="kind"
         )
     return result if result is not None else current  # type: ignore[return-value]
+
+
+def resulting_status(kind: EntryKind, current: AEOStatus | None) -> AEOStatus | None:
+    """The status after an entry of ``kind``, without checking the rule (to replay history by effective date, where
+    a backdated change can come before one recorded earlier)."""
+    result = TRANSITIONS[kind][1]
+    return result if result is not None else current

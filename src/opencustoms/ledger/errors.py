@@ -41,6 +41,12 @@ class DuplicateEntryError(ConflictError):
     title = "Duplicate entry"
 
 
+class ConcurrentPullError(ConflictError):
+    """Two pulls of the same partner log raced; the later one wrote nothing."""
+
+    title = "Pull already in progress"
+
+
 class LedgerNotFoundError(NotFoundError):
     title = "Not found in the ledger"
 
@@ -59,6 +65,27 @@ class PartnerError(LedgerError):
     title = "Partner unavailable"
 
 
+class StoreFailedError(LedgerError):
+    """The database failed during an append or a pull (nothing of it was written)."""
+
+    status = 503
+    title = "Ledger store unavailable"
+
+
 class KeyStoreError(LedgerError):
     status = 500
     title = "Key store error"
+
+
+class KeyStoreNameError(KeyStoreError):
+    """A key name (an officer's username) that cannot be a file name in the key store."""
+
+    status = 422
+    title = "Invalid key name"
+
+
+class OfficerKeyMissingError(LedgerError):
+    """The acting officer has no signing key on this node."""
+
+    status = 409
+    title = "No ledger key for this officer"

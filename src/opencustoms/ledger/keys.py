@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from opencustoms.ledger.checkpoint import public_bytes
-from opencustoms.ledger.errors import KeyStoreError
+from opencustoms.ledger.errors import KeyStoreError, KeyStoreNameError, OfficerKeyMissingError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -35,9 +35,16 @@ class KeyStore:
     def for_data_dir(cls, data_dir: Path) -> KeyStore:
         return cls(Path(data_dir) / "ledger" / "keys")
 
-    def _path(self, kind: str, name: str) -> Path:
+    def check_name(self, name: str, *, field: str = "name") -> None:
         if not _NAME_RE.match(name):
-            raise KeyStoreError(f"key name {name!r} must be letters, digits, '.', '_' or '-'", field="name")
+            raise KeyStoreNameError(
+                f"key name {name!r} must start with a letter or digit and hold only letters, digits, '.', '_' or "
+                "'-' (at most 64 characters)",
+                field=field,
+            )
+
+    def _path(self, kind: str, name: str) -> Path:
+        self.check_name(name)
         return self.root / kind / f"{name}.key"
 
     def _write(self, path: Path, data: bytes, *, replace: bool = False) -> None:
@@ -51,12 +58,12 @@ class KeyStore:
             os.fsync(handle.fileno())
         if path.exists() and not replace:
             tmp.unlink()
-            raise KeyStoreError(f"{path} already exists; refusing to overwrite a key", field="name")
+            raise KeyStoreError(f"{path} already exists; refusing to overwrite a key (rotate it instead)", field="name")
         os.replace(tmp, path)
 
     def _read(self, path: Path) -> bytes:
         if not path.exists():
-            raise KeyStoreError(f"no key at {path}", field="name")
+            raise KeyStoreError(f"no key at {path}; restore the key store from its backup", field="name")
         if path.stat().st_mode & 0o077:
             raise KeyStoreError(f"{path} is readable by others; run `chmod 600 {path}` (it holds a private key)")
         return path.read_bytes()
@@ -68,21 +75,35 @@ class KeyStore:
         seed = base64.b64decode(self._read(self._path(kind, name)).strip())
         return Ed25519PrivateKey.from_private_bytes(seed)
 
-    def create(self, kind: str, name: str, *, replace: bool = False) -> Ed25519PrivateKey:
-        key = Ed25519PrivateKey.generate()
+    @staticmethod
+    def generate() -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.generate()
+
+    def store(self, kind: str, name: str, key: Ed25519PrivateKey, *, replace: bool = False) -> None:
+        """Write ``key`` (0600, flushed to disk). With ``replace``, a previous key is kept beside it as
+        ``<name>.<key id prefix>.old``, for the record."""
         seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         path = self._path(kind, name)
-        if replace and path.exists():  # keep the previous key beside, for the record
+        if replace and path.exists():
             os.replace(path, path.with_suffix(f".{key_id(public_bytes(self.load(kind, name)))[:8]}.old"))
         self._write(path, base64.b64encode(seed) + b"\n", replace=replace)
+
+    def create(self, kind: str, name: str, *, replace: bool = False) -> Ed25519PrivateKey:
+        key = self.generate()
+        self.store(kind, name, key, replace=replace)
         return key
 
     def administration_key(self) -> Ed25519PrivateKey:
+        if not self.has("administration", "log"):
+            raise KeyStoreError(
+                f"the administration key is missing from {self.root / 'administration'}; restore the key store "
+                "from its backup, or create this node's log with `opencustoms ledger init`"
+            )
         return self.load("administration", "log")
 
     def officer_key(self, username: str) -> Ed25519PrivateKey:
         if not self.has("officers", username):
-            raise KeyStoreError(
+            raise OfficerKeyMissingError(
                 f"officer {username!r} has no ledger key on this node; have an administrator run "
                 f"`opencustoms ledger officer-key {username}`",
                 field="officer",

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select, update
 from opencustoms.ledger import merkle
 from opencustoms.ledger.errors import LedgerError, ProofError
 from opencustoms.ledger.tables import ledger_logs, ledger_nodes
+from opencustoms.store.bulk import insert_tuples
 
 MAX_LOGS = 1 << 9
 MAX_INDEX = 1 << 48
@@ -57,15 +58,17 @@ def frontier(conn: Connection, log_id: int, size: int) -> merkle.Frontier:
 
 def append(conn: Connection, log_id: int, tree: merkle.Frontier, leaves: Sequence[bytes]) -> list[bytes]:
     """Add leaves (their bytes) to the tree; write every completed subtree; return the leaf hashes."""
-    rows = []
+    if tree.size + len(leaves) > MAX_INDEX:
+        raise LedgerError(f"the log is full: it cannot grow past 2**48 entries (it has {tree.size})")
+    node_key(log_id, 0, 0)  # checks the log id
+    base = log_id << 54
+    rows: list[tuple[int, bytes]] = []
     hashes = []
     for leaf in leaves:
         h = merkle.leaf_hash(leaf)
         hashes.append(h)
-        for level, index, digest in tree.append(h):
-            rows.append({"key": node_key(log_id, level, index), "hash": digest})
-    if rows:
-        conn.execute(ledger_nodes.insert(), rows)
+        rows += [(base | (level << 48) | index, digest) for level, index, digest in tree.append(h)]
+    insert_tuples(conn, ledger_nodes.name, ("key", "hash"), rows)
     conn.execute(update(ledger_logs).where(ledger_logs.c.id == log_id).values(size=tree.size))
     return hashes
 

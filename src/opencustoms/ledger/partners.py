@@ -14,37 +14,30 @@ lie on the history this node verified is a split view, and raises an alarm.
 from __future__ import annotations
 
 import base64
-from typing import Any
+import re
+from typing import Annotated, Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine, select
 
-from opencustoms import signals
 from opencustoms.errors import OpenCustomsError
 from opencustoms.ledger import checkpoint as notes
-from opencustoms.ledger import logstore, merkle
+from opencustoms.ledger import ingest, logstore, merkle
 from opencustoms.ledger.entries import SignedEntry
 from opencustoms.ledger.errors import (
     CheckpointError,
-    EntryError,
+    ConcurrentPullError,
     ForkError,
     LedgerError,
     PartnerError,
     ProofError,
 )
+from opencustoms.ledger.ingest import PARTNER
 from opencustoms.ledger.keys import KeyStore, key_id
-from opencustoms.ledger.service import (
-    ADMINISTRATION,
-    PARTNER,
-    Log,
-    _ingest,
-    _log,
-    _signals,
-    own_log,
-    raise_alarm,
-)
-from opencustoms.ledger.tables import ledger_checkpoints, ledger_keys, ledger_logs
+from opencustoms.ledger.logs import Log, check_entries, create_log, latest_note, own_log, raise_alarm
+from opencustoms.ledger.logs import get_log as _log
+from opencustoms.ledger.tables import ledger_checkpoints, ledger_logs
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
 
@@ -68,33 +61,20 @@ def add_partner(
     of its API and the token it issued to us (kept in the key store, never in the database)."""
     actor.require(Permission.USERS_MANAGE)
     origin, public = notes.parse_verifier_key(verifier_key)
+    if not re.fullmatch(r"[A-Za-z]{2,8}", administration_code):
+        raise LedgerError(
+            f"administration code {administration_code!r} must be 2 to 8 letters (an ISO country code such as AR)",
+            field="administration_code",
+        )
+    if len(origin) > 128:
+        raise LedgerError("the log name in the verifier key is longer than 128 characters", field="verifier_key")
     if url is not None and not url.startswith(("http://", "https://")):
         raise LedgerError(f"partner URL {url!r} must start with http:// or https://", field="url")
     now = utcnow()
     with engine.begin() as conn:
         if conn.execute(select(ledger_logs.c.id).where(ledger_logs.c.origin == origin)).first():
             raise LedgerError(f"log {origin} is already known on this node", field="verifier_key")
-        log_id = conn.execute(
-            ledger_logs.insert().values(
-                origin=origin,
-                administration_code=administration_code.upper(),
-                role=PARTNER,
-                public_key=public,
-                url=url.rstrip("/") if url else None,
-                size=0,
-                created_at=now,
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            ledger_keys.insert().values(
-                key_id=key_id(public),
-                log_id=log_id,
-                holder=origin,
-                role=ADMINISTRATION,
-                public_key=public,
-                certified_at=now,
-            )
-        )
+        create_log(conn, origin, administration_code, PARTNER, public, url.rstrip("/") if url else None, now)
         record(conn, actor, "create", "ledger_partner", origin, detail={"url": url, "key_id": key_id(public)})
     if token:
         keystore.save_secret(_secret_name(administration_code), token)
@@ -113,7 +93,30 @@ def _client(log: Log, keystore: KeyStore, clients: dict[str, httpx.Client] | Non
     return httpx.Client(base_url=log.url, headers=headers, timeout=30.0)
 
 
-def _get(client: httpx.Client, partner: str, path: str, **params: Any) -> Any:
+Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class CheckpointReply(BaseModel):
+    checkpoint: Annotated[str, Field(max_length=20_000)]
+
+
+class ProofReply(BaseModel):
+    proof: Annotated[list[Hash], Field(max_length=128)]
+
+
+class ServedEntry(SignedEntry):
+    index: int
+
+
+class EntriesReply(BaseModel):
+    entries: list[ServedEntry]
+
+
+Reply = TypeVar("Reply", bound=BaseModel)
+
+
+def _get(client: httpx.Client, partner: str, path: str, shape: type[Reply], **params: Any) -> Reply:
+    """GET a partner's endpoint and check the reply's shape: nothing a partner sends is used unchecked."""
     try:
         response = client.get(path, params=params)
     except httpx.HTTPError as exc:
@@ -122,18 +125,29 @@ def _get(client: httpx.Client, partner: str, path: str, **params: Any) -> Any:
         ) from exc
     if response.status_code != 200:
         detail = response.text[:300]
-        raise PartnerError(f"partner {partner} answered {response.status_code} to {path}: {detail}")
-    return response.json()
+        raise PartnerError(
+            f"partner {partner} answered {response.status_code} to {path}: {detail}; check its URL and the token it "
+            "issued to this node (`opencustoms ledger partner-add`)"
+        )
+    try:
+        return shape.model_validate_json(response.content)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PartnerError(
+            f"partner {partner} answered {path} with something unusable ({where}: {first['msg']}); nothing was "
+            "stored: ask its operator to check its version of OpenCustoms"
+        ) from exc
+
+
+def _proof(client: httpx.Client, partner: str, first: int, second: int) -> list[bytes]:
+    reply = _get(client, partner, "/ledger/consistency", ProofReply, first=first, second=second)
+    return [bytes.fromhex(p) for p in reply.proof]
 
 
 def _held(engine: Engine, log: Log) -> notes.Checkpoint | None:
     with engine.connect() as conn:
-        note = conn.execute(
-            select(ledger_checkpoints.c.note)
-            .where(ledger_checkpoints.c.log_id == log.id)
-            .order_by(ledger_checkpoints.c.size.desc(), ledger_checkpoints.c.id.desc())
-            .limit(1)
-        ).scalar()
+        note = latest_note(conn, log.id)
     return notes.open_checkpoint(note, log.origin, log.public_key) if note else None
 
 
@@ -153,7 +167,7 @@ def pull(
     if log.role != PARTNER:
         raise LedgerError(f"{origin} is this node's own log; pull a partner's log", field="origin")
     client = _client(log, keystore, clients)
-    offered_note = _get(client, origin, "/ledger/checkpoint")["checkpoint"]
+    offered_note = _get(client, origin, "/ledger/checkpoint", CheckpointReply).checkpoint
     try:
         offered = notes.open_checkpoint(offered_note, log.origin, log.public_key)
     except CheckpointError as exc:
@@ -172,6 +186,11 @@ def pull(
             raise_alarm(engine, actor, origin, "fork", reason, held=held.note, offered=offered.note)
             raise ForkError(reason + "; the update was refused")
         if offered.size < held.size:
+            reason = (
+                f"the partner offered checkpoint {offered.size}, older than the {held.size} this node holds: a "
+                "replayed checkpoint (a partner hiding its newer entries, or a stale mirror)"
+            )
+            raise_alarm(engine, actor, origin, "replay", reason, held=held.note, offered=offered.note)
             raise CheckpointError(
                 f"the partner offered checkpoint {offered.size}, older than the {held.size} this "
                 "node holds (a replayed checkpoint); it was ignored",
@@ -180,10 +199,7 @@ def pull(
     else:
         first = held.size if held else 0
         first_root = held.root if held else merkle.EMPTY_ROOT
-        proof = [
-            bytes.fromhex(p)
-            for p in _get(client, origin, "/ledger/consistency", first=first, second=offered.size)["proof"]
-        ]
+        proof = _proof(client, origin, first, offered.size)
         try:
             merkle.verify_consistency(first, offered.size, proof, first_root, offered.root)
         except ProofError as exc:
@@ -195,7 +211,9 @@ def pull(
             raise ForkError(reason + "; the update was refused") from exc
         fetched = _fetch(client, origin, first, offered.size)
         try:
-            _store(engine, actor, keystore, log, fetched, offered)
+            _store(engine, actor, keystore, log, first, fetched, offered)
+        except (ConcurrentPullError, PartnerError):
+            raise  # not the partner's fault: no alarm
         except OpenCustomsError as exc:
             raise_alarm(
                 engine, actor, origin, "bad_entry", exc.message, held=held.note if held else None, offered=offered.note
@@ -207,35 +225,86 @@ def pull(
     return report
 
 
+def pull_all(
+    engine: Engine,
+    actor: Identity,
+    keystore: KeyStore,
+    origins: list[str] | None = None,
+    *,
+    clients: dict[str, httpx.Client] | None = None,
+) -> list[dict[str, Any]]:
+    """Pull every partner log (or those named). A partner that fails is reported with its error and the others
+    are still pulled."""
+    actor.require(Permission.LEDGER_WRITE)
+    if origins is None:
+        with engine.connect() as conn:
+            origins = list(
+                conn.execute(
+                    select(ledger_logs.c.origin).where(ledger_logs.c.role == PARTNER).order_by(ledger_logs.c.id)
+                ).scalars()
+            )
+    out: list[dict[str, Any]] = []
+    for origin in origins:
+        try:
+            out.append(pull(engine, actor, keystore, origin, clients=clients))
+        except OpenCustomsError as exc:
+            out.append({"origin": origin, "error": exc.message})
+    return out
+
+
 def _fetch(client: httpx.Client, origin: str, start: int, end: int) -> list[SignedEntry]:
     out: list[SignedEntry] = []
     while start + len(out) < end:
         at = start + len(out)
-        page = _get(client, origin, "/ledger/entries", start=at, end=min(end, at + PAGE))["entries"]
+        page = _get(client, origin, "/ledger/entries", EntriesReply, start=at, end=min(end, at + PAGE)).entries
         if not page:
             raise PartnerError(f"partner {origin} served no entries from {at} although its checkpoint has {end}")
         for i, item in enumerate(page):
-            if item.pop("index", None) != at + i:
-                raise EntryError(f"partner {origin} served entries out of order at {at + i}", field="index")
-            try:
-                out.append(SignedEntry.model_validate(item))
-            except ValidationError as exc:
-                raise EntryError(
-                    f"entry {at + i} of {origin} is malformed: {exc.errors()[0]['msg']}", field="entries"
-                ) from exc
+            if item.index != at + i:
+                raise PartnerError(
+                    f"partner {origin} served entry {item.index} where entry {at + i} was expected; nothing was stored"
+                )
+            out.append(
+                SignedEntry.model_construct(  # already checked as a ServedEntry
+                    commitment=item.commitment,
+                    key_id=item.key_id,
+                    restricted=item.restricted,
+                    signature=item.signature,
+                    body=item.body,
+                    salt=item.salt,
+                )
+            )
     return out[: end - start]
 
 
 def _store(
-    engine: Engine, actor: Identity, keystore: KeyStore, log: Log, fetched: list[SignedEntry], offered: notes.Checkpoint
+    engine: Engine,
+    actor: Identity,
+    keystore: KeyStore,
+    log: Log,
+    first: int,
+    fetched: list[SignedEntry],
+    offered: notes.Checkpoint,
 ) -> None:
+    """Check the fetched entries like appends (signatures in the pool, then keys and status rules in order),
+    check they rebuild the offered checkpoint, and store them with it, cosigned, in one transaction."""
     now = utcnow()
     me = own_log(engine)
     cosigned = notes.cosign(offered.note, me.origin, keystore.administration_key())
+    opened = check_entries(engine, fetched)
     with engine.begin() as conn:
-        infos = _ingest(conn, log, fetched, now)
-        root = bytes.fromhex(infos[-1]["root"])
-        if root != offered.root or infos[-1]["tree_size"] != offered.size:
+        size = logstore.lock(conn, log.id)
+        if size != first:
+            raise ConcurrentPullError(
+                f"another pull of {log.origin} stored entries meanwhile (the replica has {size}, this pull started "
+                f"at {first}); nothing was written by this one: pull again"
+            )
+        state = ingest.LogState(conn, ingest.LogRef(log.id, log.origin, PARTNER), size)
+        state.preload(conn, [opened])
+        plan = state.plan(fetched, opened)
+        state.accept(plan)
+        tree = ingest.write(conn, state, [plan], now)
+        if tree.root() != offered.root or tree.size != offered.size:
             raise ProofError(
                 f"the entries served by {log.origin} do not rebuild the root of its checkpoint "
                 f"{offered.size}: they were altered",
@@ -246,14 +315,14 @@ def _store(
                 log_id=log.id, size=offered.size, root=offered.root, note=cosigned, source="pulled", observed_at=now
             )
         )
-        signals.emit(conn, _signals(log, infos, now))
+        ingest.emit_signals(conn, log.origin, plan.infos, now)
         record(
             conn,
             actor,
             "pull",
             "ledger_log",
             log.origin,
-            detail={"first": infos[0]["index"], "count": len(infos), "size": offered.size},
+            detail={"first": first, "count": len(fetched), "size": offered.size},
         )
 
 
@@ -274,7 +343,7 @@ def _compare_witnesses(
     for other in others:
         try:
             client = _client(other, keystore, clients)
-            note = _get(client, other.origin, "/ledger/witness", origin=log.origin)["checkpoint"]
+            note = _get(client, other.origin, "/ledger/witness", CheckpointReply, origin=log.origin).checkpoint
             seen = notes.open_checkpoint(note, log.origin, log.public_key, {other.origin: other.public_key})
         except (PartnerError, CheckpointError):
             continue  # a witness that is down or does not know the log proves nothing either way
@@ -286,16 +355,7 @@ def _compare_witnesses(
                 consistent = logstore.root_at(conn, log.id, seen.size) == seen.root
         else:
             try:
-                proof = [
-                    bytes.fromhex(p)
-                    for p in _get(
-                        _client(log, keystore, clients),
-                        log.origin,
-                        "/ledger/consistency",
-                        first=held.size,
-                        second=seen.size,
-                    )["proof"]
-                ]
+                proof = _proof(_client(log, keystore, clients), log.origin, held.size, seen.size)
                 merkle.verify_consistency(held.size, seen.size, proof, held.root, seen.root)
             except (ProofError, PartnerError):
                 consistent = False

@@ -11,40 +11,46 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, select
 
-from opencustoms import signals
-from opencustoms.errors import OpenCustomsError
 from opencustoms.ledger import checkpoint as notes
-from opencustoms.ledger import logstore, merkle
+from opencustoms.ledger import logstore, merkle, writer
 from opencustoms.ledger.entries import (
-    AEO_KINDS,
     AEOCertificate,
     AEOStatus,
     EntryBody,
     EntryKind,
     OfficerKey,
     SignedEntry,
-    next_status,
+    resulting_status,
     sign_entry,
 )
 from opencustoms.ledger.errors import (
     CheckpointError,
-    DuplicateEntryError,
     EntryError,
     LedgerError,
     LedgerNotFoundError,
     ProofError,
     SignatureError,
 )
+from opencustoms.ledger.ingest import OFFICER, OWN
 from opencustoms.ledger.keys import KeyStore, key_id
+from opencustoms.ledger.logs import (
+    Log,
+    check_entries,
+    create_log,
+    default_origin,
+    latest_note,
+    own_log,
+    raise_alarm,
+)
+from opencustoms.ledger.logs import get_log as _log
+from opencustoms.ledger.partners import add_partner, pull, pull_all
 from opencustoms.ledger.tables import (
     ledger_alarms,
     ledger_certificates,
@@ -53,62 +59,27 @@ from opencustoms.ledger.tables import (
     ledger_keys,
     ledger_logs,
 )
-from opencustoms.security.roles import Permission
+from opencustoms.security.roles import Permission, Role
 from opencustoms.security.service import Identity, record, utcnow
 
-OWN, PARTNER = "own", "partner"
-ADMINISTRATION, OFFICER = "administration", "officer"
-SIGNAL_NAMESPACE = uuid.UUID("6f0b7c1e-3a52-4c1e-9a57-0e1d0c0ffee4")
-SEVERITY = {
-    AEOStatus.CERTIFIED: signals.Severity.INFO,
-    AEOStatus.SUSPENDED: signals.Severity.MEDIUM,
-    AEOStatus.REVOKED: signals.Severity.HIGH,
-}
+
+def local_officer(administration_code: str, username: str) -> Identity:
+    """The identity a command on the server acts under for an officer: whoever runs the CLI there can read the key
+    store, so the CLI signs as the named officer, with that officer's key, under the supervisor role."""
+    return Identity.of(username, administration_code, [Role.SUPERVISOR])
 
 
-def default_origin(administration_code: str) -> str:
-    return f"opencustoms/{administration_code.upper()}/aeo"
+def verifier_key(engine: Engine, actor: Identity) -> dict[str, str]:
+    """This node's log name and verifier key, to give to partners."""
+    actor.require(Permission.LEDGER_READ)
+    log = own_log(engine)
+    return {"origin": log.origin, "verifier_key": log.verifier_key}
 
 
-@dataclass(frozen=True)
-class Log:
-    id: int
-    origin: str
-    administration_code: str
-    role: str
-    public_key: bytes
-    url: str | None
-    size: int
-
-    @property
-    def verifier_key(self) -> str:
-        return notes.verifier_key(self.origin, self.public_key)
-
-
-def _log(conn: Connection, origin: str | None = None) -> Log:
-    query = select(ledger_logs)
-    query = query.where(ledger_logs.c.origin == origin) if origin else query.where(ledger_logs.c.role == OWN)
-    row = conn.execute(query).mappings().first()
-    if row is None:
-        if origin:
-            raise LedgerNotFoundError(
-                f"no log {origin!r} on this node; add the partner with `opencustoms ledger partner-add`", field="origin"
-            )
-        raise LedgerNotFoundError("this node has no ledger yet; create it with `opencustoms ledger init`")
-    return Log(
-        row["id"],
-        row["origin"],
-        row["administration_code"],
-        row["role"],
-        bytes(row["public_key"]),
-        row["url"],
-        int(row["size"]),
-    )
-
-
-def own_log(engine: Engine) -> Log:
-    with engine.connect() as conn:
-        return _log(conn)
+def checkpoint(engine: Engine, actor: Identity, origin: str | None = None) -> dict[str, Any]:
+    """The latest signed checkpoint of this node's log (or of a partner's log it holds)."""
+    actor.require(Permission.LEDGER_READ)
+    return latest_checkpoint(engine, origin).to_dict()
 
 
 def logs(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
@@ -149,26 +120,7 @@ def init_log(
         )
         public = notes.public_bytes(key)
         now = utcnow()
-        log_id = conn.execute(
-            ledger_logs.insert().values(
-                origin=origin,
-                administration_code=administration_code.upper(),
-                role=OWN,
-                public_key=public,
-                size=0,
-                created_at=now,
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            ledger_keys.insert().values(
-                key_id=key_id(public),
-                log_id=log_id,
-                holder=origin,
-                role=ADMINISTRATION,
-                public_key=public,
-                certified_at=now,
-            )
-        )
+        log_id = create_log(conn, origin, administration_code, OWN, public, None, now)
         cp = notes.sign_checkpoint(origin, 0, merkle.EMPTY_ROOT, key)
         conn.execute(
             ledger_checkpoints.insert().values(
@@ -179,75 +131,7 @@ def init_log(
     return {"origin": origin, "verifier_key": notes.verifier_key(origin, public), "created": True}
 
 
-def certify_officer(
-    engine: Engine, actor: Identity, keystore: KeyStore, officer: str, *, rotate: bool = False
-) -> dict[str, Any]:
-    """Give ``officer`` a signing key, certified by a log entry signed with the administration key. With
-    ``rotate``, the officer's current key is revoked in the same batch and a new one certified."""
-    actor.require(Permission.USERS_MANAGE)
-    log = own_log(engine)
-    with engine.connect() as conn:
-        current = (
-            conn.execute(
-                select(ledger_keys.c.key_id).where(
-                    ledger_keys.c.log_id == log.id,
-                    ledger_keys.c.holder == officer,
-                    ledger_keys.c.role == OFFICER,
-                    ledger_keys.c.revoked_idx.is_(None),
-                )
-            )
-            .scalars()
-            .all()
-        )
-    if current and not rotate:
-        raise LedgerError(f"officer {officer!r} already has key {current[0]}; rotate it with --rotate", field="officer")
-    admin = keystore.administration_key()
-    admin_id = key_id(notes.public_bytes(admin))
-    now = utcnow()
-    batch = [
-        sign_entry(
-            EntryBody(
-                origin=log.origin,
-                kind=EntryKind.KEY_REVOKED,
-                officer=actor.username,
-                recorded_at=now,
-                effective_date=now.date(),
-                reason="key rotation",
-                key=OfficerKey(key_id=k, officer=officer, public_key=_public_b64(conn_key)),
-            ),
-            admin,
-            admin_id,
-        )
-        for k, conn_key in ((k, _public_of(engine, log, k)) for k in current)
-    ]
-    new_key = keystore.create("officers", officer, replace=rotate or keystore.has("officers", officer))
-    public = notes.public_bytes(new_key)
-    body = EntryBody(
-        origin=log.origin,
-        kind=EntryKind.KEY_CERTIFIED,
-        officer=actor.username,
-        recorded_at=now,
-        effective_date=now.date(),
-        key=OfficerKey(key_id=key_id(public), officer=officer, public_key=base64.b64encode(public).decode()),
-    )
-    batch.append(sign_entry(body, admin, admin_id))
-    receipts = append_signed(engine, actor, keystore, batch)
-    return {"officer": officer, "key_id": key_id(public), "index": receipts[-1]["index"], "revoked": list(current)}
-
-
-def _public_of(engine: Engine, log: Log, kid: str) -> bytes:
-    with engine.connect() as conn:
-        return bytes(conn.execute(select(ledger_keys.c.public_key).where(ledger_keys.c.key_id == kid)).scalar_one())
-
-
-def _public_b64(public: bytes) -> str:
-    return base64.b64encode(public).decode()
-
-
-def revoke_officer(engine: Engine, actor: Identity, keystore: KeyStore, officer: str, reason: str) -> dict[str, Any]:
-    """Revoke the officer's key from now on (entries it signed before stay valid: the log proves their order)."""
-    actor.require(Permission.USERS_MANAGE)
-    log = own_log(engine)
+def _keys_in_force(engine: Engine, log: Log, officer: str) -> list[tuple[str, bytes]]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(ledger_keys.c.key_id, ledger_keys.c.public_key).where(
@@ -257,420 +141,98 @@ def revoke_officer(engine: Engine, actor: Identity, keystore: KeyStore, officer:
                 ledger_keys.c.revoked_idx.is_(None),
             )
         ).all()
-    if not rows:
-        raise LedgerNotFoundError(f"officer {officer!r} has no key in force", field="officer")
+    return [(r.key_id, bytes(r.public_key)) for r in rows]
+
+
+def _key_entry(
+    log: Log, actor: Identity, keystore: KeyStore, kind: EntryKind, officer: str, public: bytes, reason: str | None
+) -> SignedEntry:
+    """A key certification or revocation, signed with the administration key."""
     admin = keystore.administration_key()
     now = utcnow()
-    batch = [
-        sign_entry(
-            EntryBody(
-                origin=log.origin,
-                kind=EntryKind.KEY_REVOKED,
-                officer=actor.username,
-                recorded_at=now,
-                effective_date=now.date(),
-                reason=reason,
-                key=OfficerKey(key_id=r.key_id, officer=officer, public_key=_public_b64(bytes(r.public_key))),
-            ),
-            admin,
-            key_id(notes.public_bytes(admin)),
+    body = EntryBody(
+        origin=log.origin,
+        kind=kind,
+        officer=actor.username,
+        recorded_at=now,
+        effective_date=now.date(),
+        reason=reason,
+        key=OfficerKey(key_id=key_id(public), officer=officer, public_key=base64.b64encode(public).decode()),
+    )
+    return sign_entry(body, admin, key_id(notes.public_bytes(admin)))
+
+
+def certify_officer(
+    engine: Engine, actor: Identity, keystore: KeyStore, officer: str, *, rotate: bool = False
+) -> dict[str, Any]:
+    """Give ``officer`` a signing key, certified by a log entry signed with the administration key. With
+    ``rotate``, the officer's current key is revoked in the same batch and a new one certified.
+
+    The new private key is written to the key store only after the log entries are committed, so a refused
+    append leaves the officer's current key as it was. (Should the node stop between the two, the log holds a
+    certified key nobody has: rotate again.)"""
+    actor.require(Permission.USERS_MANAGE)
+    keystore.check_name(officer, field="officer")
+    log = own_log(engine)
+    current = _keys_in_force(engine, log, officer)
+    if current and not rotate:
+        raise LedgerError(
+            f"officer {officer!r} already has key {current[0][0]}; rotate it with --rotate", field="officer"
         )
-        for r in rows
+    batch = [
+        _key_entry(log, actor, keystore, EntryKind.KEY_REVOKED, officer, pub, "key rotation") for _, pub in current
     ]
+    new_key = KeyStore.generate()
+    public = notes.public_bytes(new_key)
+    batch.append(_key_entry(log, actor, keystore, EntryKind.KEY_CERTIFIED, officer, public, None))
+    receipts = append_signed(engine, actor, keystore, batch)
+    keystore.store("officers", officer, new_key, replace=True)
+    return {
+        "officer": officer,
+        "key_id": key_id(public),
+        "index": receipts[-1]["index"],
+        "revoked": [kid for kid, _ in current],
+    }
+
+
+def revoke_officer(engine: Engine, actor: Identity, keystore: KeyStore, officer: str, reason: str) -> dict[str, Any]:
+    """Revoke the officer's key from now on (entries it signed before stay valid: the log proves their order)."""
+    actor.require(Permission.USERS_MANAGE)
+    log = own_log(engine)
+    current = _keys_in_force(engine, log, officer)
+    if not current:
+        raise LedgerNotFoundError(f"officer {officer!r} has no key in force; nothing to revoke", field="officer")
+    batch = [_key_entry(log, actor, keystore, EntryKind.KEY_REVOKED, officer, pub, reason) for _, pub in current]
     append_signed(engine, actor, keystore, batch)
-    return {"officer": officer, "revoked": [r.key_id for r in rows]}
+    return {"officer": officer, "revoked": [kid for kid, _ in current]}
 
 
 # --- entries ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Key:
-    role: str
-    holder: str
-    public: Ed25519PublicKey
-    raw: bytes
-    revoked: bool
-
-
-@dataclass
-class _Cert:
-    status: AEOStatus
-    holder_id: str
-    holder_name: str
-    type: str
-    audience: list[str] | None
-
-
-def _load_keys(conn: Connection, log_id: int) -> dict[str, _Key]:
-    rows = conn.execute(select(ledger_keys).where(ledger_keys.c.log_id == log_id)).mappings()
-    return {
-        r["key_id"]: _Key(
-            r["role"],
-            r["holder"],
-            Ed25519PublicKey.from_public_bytes(bytes(r["public_key"])),
-            bytes(r["public_key"]),
-            r["revoked_idx"] is not None,
-        )
-        for r in rows
-    }
-
-
-def _where(i: int, exc: OpenCustomsError, count: int) -> OpenCustomsError:
-    if count > 1 or i > 0:
-        exc.message = f"entry {i}: {exc.message}"
-        exc.args = (exc.message,)
-        exc.field = f"entries[{i}].{exc.field}" if exc.field else f"entries[{i}]"
-    return exc
-
-
-def _ingest(conn: Connection, log: Log, entries: Sequence[SignedEntry], now: dt.datetime) -> list[dict[str, Any]]:
-    """Validate a batch against the log's state and write it (entries, nodes, certificates, keys). Raises on the
-    first bad entry; the caller's transaction then rolls everything back."""
-    size = logstore.lock(conn, log.id)
-    keys = _load_keys(conn, log.id)
-    out: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    certs: dict[str, _Cert | None] = {}
-    entry_ids: set[str] = set()
-    bodies: list[EntryBody | None] = []
-    key_changes: list[dict[str, Any]] = []
-    for i, entry in enumerate(entries):
-        try:
-            key = keys.get(entry.key_id)
-            if key is None:
-                raise SignatureError(
-                    f"key {entry.key_id} is not certified in log {log.origin}; an administrator "
-                    "certifies officer keys with `opencustoms ledger officer-key`",
-                    field="key_id",
-                )
-            if key.revoked:
-                raise SignatureError(
-                    f"key {entry.key_id} of {key.holder} was revoked; entries signed with it after "
-                    "its revocation are refused",
-                    field="key_id",
-                )
-            entry.verify_signature(key.public)
-            body = entry.open() if entry.body is not None else None
-            if body is None and log.role == OWN:
-                raise EntryError("an entry appended to this node's own log must carry its body and salt", field="body")
-            if body is not None:
-                _check_body(body, key, log, entry, keys, size + i)
-                if body.kind not in AEO_KINDS:
-                    key_changes.append(_key_change(log, body, keys, size + i, now))
-                if body.entry_id in entry_ids:
-                    raise DuplicateEntryError(f"entry {body.entry_id} appears twice in the batch", field="entry_id")
-                entry_ids.add(body.entry_id)
-            elif key.role != OFFICER:
-                raise EntryError("key entries are public; this one came without its content", field="body")
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise _where(
-                i,
-                EntryError(f"{loc}: {str(first['msg']).removeprefix('Value error, ')}", field=f"body.{loc}"),
-                len(entries),
-            ) from exc
-        except OpenCustomsError as exc:
-            raise _where(i, exc, len(entries)) from exc
-        bodies.append(body)
-    # duplicates against the stored log
-    if entry_ids:
-        known = (
-            conn.execute(
-                select(ledger_entries.c.entry_id).where(
-                    ledger_entries.c.log_id == log.id, ledger_entries.c.entry_id.in_(entry_ids)
-                )
-            )
-            .scalars()
-            .first()
-        )
-        if known:
-            raise DuplicateEntryError(
-                f"entry {known} is already in log {log.origin}; nothing was written", field="entry_id"
-            )
-    numbers = {b.certificate_number for b in bodies if b is not None and b.kind in AEO_KINDS}
-    if numbers:
-        for r in conn.execute(
-            select(ledger_certificates).where(
-                ledger_certificates.c.log_id == log.id, ledger_certificates.c.certificate_number.in_(numbers)
-            )
-        ).mappings():
-            certs[r["certificate_number"]] = _Cert(
-                AEOStatus(r["status"]), r["holder_id"], r["holder_name"], r["type"], r["audience"]
-            )
-    for i, (entry, body) in enumerate(zip(entries, bodies, strict=True)):
-        idx = size + i
-        row: dict[str, Any] = {
-            "log_id": log.id,
-            "idx": idx,
-            "leaf": entry.leaf(),
-            "commitment": entry.commitment,
-            "entry_id": None,
-            "body": None,
-            "salt": None,
-            "kind": None,
-            "certificate_number": None,
-            "holder_id": None,
-            "effective_date": None,
-            "audience": None,
-            "recorded_at": now,
-        }
-        info: dict[str, Any] = {"index": idx, "commitment": entry.commitment, "restricted": entry.restricted}
-        if body is not None:
-            row.update(
-                entry_id=body.entry_id,
-                body=entry.body,
-                salt=base64.b64decode(entry.salt or ""),
-                kind=body.kind.value,
-                effective_date=body.effective_date,
-            )
-            info.update(entry_id=body.entry_id, kind=body.kind.value, officer=body.officer)
-            try:
-                if body.kind in AEO_KINDS:
-                    _apply_aeo(body, entry, certs, row, info)
-            except OpenCustomsError as exc:
-                raise _where(i, exc, len(entries)) from exc
-        rows.append(row)
-        out.append(info)
-    conn.execute(ledger_entries.insert(), rows)
-    for change in key_changes:
-        if change["revoke"]:
-            conn.execute(
-                update(ledger_keys)
-                .where(ledger_keys.c.key_id == change["key_id"])
-                .values(revoked_idx=change["idx"], revoked_at=now)
-            )
-        else:
-            conn.execute(ledger_keys.insert().values(**change["row"]))
-    tree = logstore.frontier(conn, log.id, size)
-    hashes = logstore.append(conn, log.id, tree, [r["leaf"] for r in rows])
-    for info, h in zip(out, hashes, strict=True):
-        info["leaf_hash"] = h.hex()
-    _write_certificates(conn, log, certs, out, now)
-    out_root = tree.root()
-    for info in out:
-        info["tree_size"] = tree.size
-        info["root"] = out_root.hex()
-    return out
-
-
-def _check_body(body: EntryBody, key: _Key, log: Log, entry: SignedEntry, keys: dict[str, _Key], idx: int) -> None:
-    if body.origin != log.origin:
-        raise EntryError(f"the entry is for log {body.origin!r}, not {log.origin!r}", field="origin")
-    if body.kind in AEO_KINDS:
-        if key.role != OFFICER:
-            raise SignatureError(
-                "certificate entries are signed by an officer key, not the administration key", field="key_id"
-            )
-        if body.officer != key.holder:
-            raise SignatureError(
-                f"the entry names officer {body.officer!r} but is signed with the key of {key.holder!r}",
-                field="officer",
-            )
-    else:
-        if key.role != ADMINISTRATION:
-            raise SignatureError(
-                "key certifications and revocations are signed by the administration key", field="key_id"
-            )
-
-
-def _apply_aeo(
-    body: EntryBody, entry: SignedEntry, certs: dict[str, _Cert | None], row: dict[str, Any], info: dict[str, Any]
-) -> None:
-    number = body.certificate_number or ""
-    current = certs.get(number)
-    status = next_status(body.kind, current.status if current else None, number)
-    if body.certificate is not None:
-        audience = body.certificate.shared_with or None
-        cert = _Cert(status, body.certificate.holder.id, body.certificate.holder.name, body.certificate.type, audience)
-    else:
-        assert current is not None
-        cert = _Cert(status, current.holder_id, current.holder_name, current.type, current.audience)
-    if entry.restricted != bool(cert.audience):
-        raise EntryError(
-            f"certificate {number} is shared with {cert.audience or 'every partner'}: mark the entry "
-            f"restricted={bool(cert.audience)}",
-            field="restricted",
-        )
-    certs[number] = cert
-    row.update(certificate_number=number, holder_id=cert.holder_id, audience=cert.audience)
-    info.update(
-        certificate_number=number,
-        status=status.value,
-        holder_id=cert.holder_id,
-        holder_name=cert.holder_name,
-        audience=cert.audience,
-        reason=body.reason,
-        effective_date=body.effective_date.isoformat(),
-    )
-
-
-def _key_change(log: Log, body: EntryBody, keys: dict[str, _Key], idx: int, now: dt.datetime) -> dict[str, Any]:
-    """Apply a key certification or revocation to the in-memory key set (so later entries of the same batch are
-    checked against it) and return the row change to write."""
-    assert body.key is not None
-    raw = base64.b64decode(body.key.public_key)
-    if len(raw) != 32 or key_id(raw) != body.key.key_id:
-        raise EntryError("the key's id is not the SHA-256 prefix of its public key", field="key.key_id")
-    if body.kind is EntryKind.KEY_CERTIFIED:
-        if body.key.key_id in keys:
-            raise DuplicateEntryError(f"key {body.key.key_id} is already certified", field="key.key_id")
-        keys[body.key.key_id] = _Key(OFFICER, body.key.officer, Ed25519PublicKey.from_public_bytes(raw), raw, False)
-        return {
-            "revoke": False,
-            "row": {
-                "key_id": body.key.key_id,
-                "log_id": log.id,
-                "holder": body.key.officer,
-                "role": OFFICER,
-                "public_key": raw,
-                "certified_idx": idx,
-                "certified_at": now,
-            },
-        }
-    known = keys.get(body.key.key_id)
-    if known is None or known.role != OFFICER or known.revoked:
-        raise EntryError(f"key {body.key.key_id} is not an officer key in force", field="key.key_id")
-    known.revoked = True
-    return {"revoke": True, "key_id": body.key.key_id, "idx": idx}
-
-
-def _write_certificates(
-    conn: Connection, log: Log, certs: dict[str, _Cert | None], out: list[dict[str, Any]], now: dt.datetime
-) -> None:
-    last = {info["certificate_number"]: info["index"] for info in out if "certificate_number" in info}
-    if not last:
-        return
-    existing = set(
-        conn.execute(
-            select(ledger_certificates.c.certificate_number).where(
-                ledger_certificates.c.log_id == log.id, ledger_certificates.c.certificate_number.in_(last)
-            )
-        ).scalars()
-    )
-    fresh = []
-    for number, idx in last.items():
-        cert = certs[number]
-        assert cert is not None
-        values = {
-            "status": cert.status.value,
-            "holder_id": cert.holder_id,
-            "holder_name": cert.holder_name,
-            "type": cert.type,
-            "audience": cert.audience,
-            "last_idx": idx,
-            "updated_at": now,
-        }
-        if number in existing:
-            conn.execute(
-                update(ledger_certificates)
-                .where(ledger_certificates.c.log_id == log.id, ledger_certificates.c.certificate_number == number)
-                .values(**values)
-            )
-        else:
-            fresh.append({"log_id": log.id, "certificate_number": number, **values})
-    if fresh:
-        conn.execute(ledger_certificates.insert(), fresh)
-
-
-def _signals(log: Log, infos: list[dict[str, Any]], now: dt.datetime) -> list[signals.Signal]:
-    out = []
-    for info in infos:
-        if "status" not in info:
-            continue
-        status = AEOStatus(info["status"])
-        verb = info["kind"].removeprefix("aeo.")
-        reason = (
-            f"AEO certificate {info['certificate_number']} of {info['holder_name']} ({log.origin}) is "
-            f"{status.value} ({verb}{': ' + info['reason'] if info.get('reason') else ''})"
-        )
-        evidence = {
-            "origin": log.origin,
-            "index": info["index"],
-            "leaf_hash": info["leaf_hash"],
-            "kind": info["kind"],
-            "status": status.value,
-            "certificate_number": info["certificate_number"],
-            "holder_id": info["holder_id"],
-            "effective_date": info["effective_date"],
-            "tree_size": info["tree_size"],
-            "root": info["root"],
-        }
-        for subject_type, subject_id in (
-            (signals.SubjectType.CERTIFICATE, info["certificate_number"]),
-            (signals.SubjectType.PARTY, info["holder_id"]),
-        ):
-            out.append(
-                signals.Signal(
-                    id=str(uuid.uuid5(SIGNAL_NAMESPACE, f"{log.origin}#{info['index']}#{subject_type.value}")),
-                    kind=f"ledger.aeo_{status.value}",
-                    subject_type=subject_type,
-                    subject_id=subject_id,
-                    severity=SEVERITY[status],
-                    source="ledger",
-                    reason=reason[:2000],
-                    evidence=evidence,
-                    observed_at=now,
-                )
-            )
-    return out
-
-
-def _reject(engine: Engine, actor: Identity, origin: str, exc: OpenCustomsError, count: int) -> None:
-    with engine.begin() as conn:
-        record(
-            conn,
-            actor,
-            "reject",
-            "ledger_log",
-            origin,
-            detail={"reason": exc.message, "field": exc.field, "entries": count},
-        )
-
-
 def append_signed(
     engine: Engine, actor: Identity, keystore: KeyStore, entries: Sequence[SignedEntry]
 ) -> list[dict[str, Any]]:
-    """Append signed entries to this node's log in one durable transaction and sign the new checkpoint.
+    """Append signed entries to this node's log, durably, and sign the new checkpoint.
 
-    Every signature, key certificate, body and status change is checked first; one bad entry rejects the batch
-    (nothing written, the rejection audited). Returns one receipt per entry (index, leaf hash, tree size, root)."""
+    Every signature, key certificate, body and status change is checked; one bad entry rejects the batch (nothing
+    of it written, the rejection audited). Concurrent callers are committed together (group commit, see
+    ``writer``): each returns only once its entries are on disk. Returns one receipt per entry (index, leaf hash,
+    tree size, root, and the checkpoint that covers it)."""
     actor.require(Permission.LEDGER_WRITE)
     if not entries:
-        raise EntryError("nothing to append: the batch is empty", field="entries")
-    log = own_log(engine)
-    admin = keystore.administration_key()
-    now = utcnow()
-    try:
-        with engine.begin() as conn:
-            infos = _ingest(conn, log, entries, now)
-            size, root = infos[-1]["tree_size"], bytes.fromhex(infos[-1]["root"])
-            cp = notes.sign_checkpoint(log.origin, size, root, admin)
-            conn.execute(
-                ledger_checkpoints.insert().values(
-                    log_id=log.id, size=size, root=root, note=cp.note, source="self", observed_at=now
-                )
-            )
-            signals.emit(conn, _signals(log, infos, now))
-            record(
-                conn,
-                actor,
-                "append",
-                "ledger_log",
-                log.origin,
-                detail={
-                    "first": infos[0]["index"],
-                    "count": len(infos),
-                    "certificates": sorted({i["certificate_number"] for i in infos if "certificate_number" in i})[:50],
-                },
-            )
-    except OpenCustomsError as exc:
-        _reject(engine, actor, log.origin, exc, len(entries))
-        raise
-    for info in infos:
-        info["checkpoint"] = cp.note
-    return infos
+        raise EntryError("nothing to append: the batch is empty; send at least one entry", field="entries")
+    opened = check_entries(engine, entries)
+    return writer.submit(engine, keystore, actor, entries, opened)
+
+
+def append_batch(engine: Engine, actor: Identity, keystore: KeyStore, entries: Sequence[SignedEntry]) -> dict[str, Any]:
+    """``append_signed`` as the API answers it: the receipts without the repeated checkpoint, then the checkpoint."""
+    receipts = append_signed(engine, actor, keystore, entries)
+    return {
+        "receipts": [{k: v for k, v in r.items() if k != "checkpoint"} for r in receipts],
+        "checkpoint": receipts[-1]["checkpoint"],
+    }
 
 
 def _officer_entry(
@@ -746,7 +308,17 @@ def amend(
     certificate: AEOCertificate,
     reason: str,
     effective_date: dt.date | None = None,
+    *,
+    certificate_number: str | None = None,
 ) -> dict[str, Any]:
+    """Record changed certificate data (holder, address, type, validity, partners). ``certificate_number``, when
+    given (the API's path), must be the certificate's own number."""
+    if certificate_number is not None and certificate_number.upper() != certificate.certificate_number:
+        raise EntryError(
+            f"the certificate number in the path ({certificate_number}) and in the body "
+            f"({certificate.certificate_number}) differ; send the certificate to its own address",
+            field="certificate_number",
+        )
     return _officer_entry(
         engine,
         actor,
@@ -758,6 +330,9 @@ def amend(
     )
 
 
+STATUS_ACTIONS = {"suspend": EntryKind.SUSPENDED, "revoke": EntryKind.REVOKED, "reinstate": EntryKind.REINSTATED}
+
+
 def change_status(
     engine: Engine,
     actor: Identity,
@@ -767,9 +342,14 @@ def change_status(
     reason: str,
     effective_date: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Suspend, revoke or reinstate a certificate (``kind`` 'aeo.suspended', 'aeo.revoked', 'aeo.reinstated')."""
-    kind = EntryKind(kind)
-    if kind not in (EntryKind.SUSPENDED, EntryKind.REVOKED, EntryKind.REINSTATED):
+    """Suspend, revoke or reinstate a certificate (``kind`` 'suspend', 'revoke', 'reinstate' or the entry kinds
+    'aeo.suspended', 'aeo.revoked', 'aeo.reinstated')."""
+    kind = STATUS_ACTIONS.get(str(kind), kind)
+    try:
+        kind = EntryKind(kind)
+    except ValueError as exc:
+        raise EntryError(f"{kind!r} is not a status change; give suspend, revoke or reinstate", field="kind") from exc
+    if kind not in STATUS_ACTIONS.values():
         raise EntryError(f"{kind.value} is not a status change; use issue or amend", field="kind")
     return _officer_entry(
         engine,
@@ -829,9 +409,12 @@ def status(
         }
         if as_of is not None:
             current: AEOStatus | None = None
-            for entry in _entries_of(conn, log.id, row["certificate_number"]):
+            replay = sorted(
+                _entries_of(conn, log.id, row["certificate_number"]), key=lambda e: (e["effective_date"], e["idx"])
+            )
+            for entry in replay:  # in the order the changes took effect (a change may be recorded backdated)
                 if entry["effective_date"] <= as_of:
-                    current = next_status(EntryKind(entry["kind"]), current, row["certificate_number"])
+                    current = resulting_status(EntryKind(entry["kind"]), current)
             if current is None:
                 raise LedgerNotFoundError(
                     f"certificate {certificate_number} was not yet in force on {as_of}", field="as_of"
@@ -851,21 +434,13 @@ def _entries_of(conn: Connection, log_id: int, number: str) -> list[Any]:
 
 
 def latest_checkpoint(engine: Engine, origin: str | None = None) -> notes.Checkpoint:
+    """The latest checkpoint held for a log, its signature checked."""
     with engine.connect() as conn:
         log = _log(conn, origin)
-        row = (
-            conn.execute(
-                select(ledger_checkpoints)
-                .where(ledger_checkpoints.c.log_id == log.id)
-                .order_by(ledger_checkpoints.c.size.desc(), ledger_checkpoints.c.id.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
-    if row is None:
-        raise LedgerNotFoundError(f"no checkpoint held for log {log.origin}")
-    return notes.open_checkpoint(row["note"], log.origin, log.public_key, None)
+        note = latest_note(conn, log.id)
+    if note is None:
+        raise LedgerNotFoundError(f"no checkpoint held for log {log.origin}; pull it first", field="origin")
+    return notes.open_checkpoint(note, log.origin, log.public_key, None)
 
 
 def history(engine: Engine, actor: Identity, certificate_number: str, *, origin: str | None = None) -> dict[str, Any]:
@@ -982,33 +557,36 @@ def entries(engine: Engine, actor: Identity, start: int, end: int, origin: str |
     return out
 
 
-def consistency(engine: Engine, first: int, second: int, origin: str | None = None) -> list[str]:
+def consistency(engine: Engine, actor: Identity, first: int, second: int, origin: str | None = None) -> dict[str, Any]:
+    """A consistency proof between two sizes of a log, as partners ask for it."""
+    actor.require(Permission.LEDGER_READ)
     with engine.connect() as conn:
         log = _log(conn, origin)
-        return [p.hex() for p in logstore.consistency_proof(conn, log.id, first, second, log.size)]
+        proof = [p.hex() for p in logstore.consistency_proof(conn, log.id, first, second, log.size)]
+    return {"first": first, "second": second, "proof": proof}
 
 
-def inclusion(engine: Engine, index: int, size: int, origin: str | None = None) -> list[str]:
+def inclusion(engine: Engine, actor: Identity, index: int, size: int, origin: str | None = None) -> dict[str, Any]:
+    """An inclusion proof of entry ``index`` in the tree of ``size`` entries."""
+    actor.require(Permission.LEDGER_READ)
     with engine.connect() as conn:
         log = _log(conn, origin)
         if size > log.size:
-            raise LedgerError(f"the log has {log.size} entries, not {size}", field="size")
-        return [p.hex() for p in logstore.inclusion_proof(conn, log.id, index, size)]
+            raise ProofError(
+                f"the log has {log.size} entries, not {size}: ask for a size up to {log.size}", field="size"
+            )
+        proof = [p.hex() for p in logstore.inclusion_proof(conn, log.id, index, size)]
+    return {"index": index, "size": size, "proof": proof}
 
 
-def witnessed(engine: Engine, origin: str) -> str:
+def witnessed(engine: Engine, actor: Identity, origin: str) -> str:
     """The latest checkpoint of ``origin`` this node verified, cosigned by this node (witnessing)."""
+    actor.require(Permission.LEDGER_READ)
     with engine.connect() as conn:
-        log = _log(conn, origin)
-        note = conn.execute(
-            select(ledger_checkpoints.c.note)
-            .where(ledger_checkpoints.c.log_id == log.id)
-            .order_by(ledger_checkpoints.c.size.desc(), ledger_checkpoints.c.id.desc())
-            .limit(1)
-        ).scalar()
+        note = latest_note(conn, _log(conn, origin).id)
     if note is None:
-        raise LedgerNotFoundError(f"this node holds no checkpoint of {origin}")
-    return str(note)
+        raise LedgerNotFoundError(f"this node holds no checkpoint of {origin}; pull it first", field="origin")
+    return note
 
 
 # --- operations -------------------------------------------------------------------------------------------------------
@@ -1087,7 +665,12 @@ def rebuild_tree(engine: Engine, actor: Identity, origin: str | None = None) -> 
                 logstore.append(conn, log.id, tree, batch)
                 batch = []
         logstore.append(conn, log.id, tree, batch)
-        if tree.size >= cp.size and logstore.root_at(conn, log.id, cp.size) != cp.root:
+        if tree.size < cp.size:
+            raise ProofError(
+                f"log {log.origin} holds {tree.size} entries but its latest checkpoint covers {cp.size}: entries "
+                "are missing; restore them from a backup or a partner before rebuilding (nothing was changed)"
+            )
+        if logstore.root_at(conn, log.id, cp.size) != cp.root:
             raise ProofError(
                 f"the entries of {log.origin} do not rebuild its checkpoint {cp.size}; restore the "
                 "entries from a backup or a partner"
@@ -1097,52 +680,6 @@ def rebuild_tree(engine: Engine, actor: Identity, origin: str | None = None) -> 
 
 
 # --- alarms ---------------------------------------------------------------------------------------------------------
-
-
-def raise_alarm(
-    engine: Engine,
-    actor: Identity,
-    origin: str,
-    kind: str,
-    reason: str,
-    *,
-    reported_by: str | None = None,
-    held: str | None = None,
-    offered: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Store an alarm about a partner log, audit it and emit a critical signal about the partner."""
-    now = utcnow()
-    with engine.begin() as conn:
-        alarm_id = conn.execute(
-            ledger_alarms.insert().values(
-                at=now,
-                origin=origin,
-                kind=kind,
-                reason=reason,
-                reported_by=reported_by,
-                held_checkpoint=held,
-                offered_checkpoint=offered,
-                detail=detail,
-            )
-        ).inserted_primary_key[0]
-        record(conn, actor, "alarm", "ledger_log", origin, detail={"kind": kind, "reason": reason[:500]})
-        signals.emit(
-            conn,
-            [
-                signals.Signal(
-                    id=str(uuid.uuid5(SIGNAL_NAMESPACE, f"alarm#{origin}#{alarm_id}#{now.isoformat()}")),
-                    kind=f"ledger.partner_{kind}",
-                    subject_type=signals.SubjectType.ADMINISTRATION,
-                    subject_id=origin[:128],
-                    severity=signals.Severity.CRITICAL,
-                    source="ledger",
-                    reason=f"partner log {origin}: {reason}"[:2000],
-                    evidence={"held": held, "offered": offered},
-                    observed_at=now,
-                )
-            ],
-        )
 
 
 def alarms(engine: Engine, actor: Identity, origin: str | None = None) -> list[dict[str, Any]]:
@@ -1157,6 +694,10 @@ def alarms(engine: Engine, actor: Identity, origin: str | None = None) -> list[d
 __all__ = [
     "CheckpointError",
     "Log",
+    "default_origin",
+    "raise_alarm",
+    "check_entries",
+    "create_log",
     "add_partner",
     "alarms",
     "amend",
@@ -1173,9 +714,8 @@ __all__ = [
     "latest_checkpoint",
     "own_log",
     "pull",
+    "pull_all",
     "revoke_officer",
     "status",
     "witnessed",
 ]
-
-from opencustoms.ledger.partners import add_partner, pull  # noqa: E402  (partners build on the functions above)

@@ -3,7 +3,7 @@
 An entry is checked in two halves. This module is the half that needs nothing but the entry and its signer's
 public key (a key id is the SHA-256 prefix of its public key, so the bytes behind an id never change): the Ed25519
 signature, that body and salt open the commitment, that the body is a well-formed, canonical ``EntryBody``. It is
-pure CPU and independent per entry, so a big batch is split over a pool of worker processes (``checked``). The
+pure CPU and independent per entry, so a big batch is split over a pool of worker processes (``check_batch``). The
 other half — is the key in force, does the status change follow the rules, is the entry new — needs the log's
 state and runs in the writer (``service``), in order.
 
@@ -19,19 +19,24 @@ import datetime as dt
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import NamedTuple
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from opencustoms.errors import OpenCustomsError
 from opencustoms.ledger import errors
-from opencustoms.ledger.entries import AEO_KINDS, EntryBody, EntryError, SignedEntry
+from opencustoms.ledger.entries import AEO_KINDS, EntryBody, EntryKind, SignedEntry
+from opencustoms.ledger.errors import EntryError
 
 POOL_THRESHOLD = 1000  # entries; below this the pool's round trip costs more than it saves
 CHUNK = 500
+KEY_CERTIFIED = EntryKind.KEY_CERTIFIED.value
 
 
 class Opened(NamedTuple):
@@ -136,11 +141,14 @@ def _warm() -> int:
 
 
 _pool: ProcessPoolExecutor | None = None
+_disabled = False  # set when the pool broke: verify in this process from then on
 _pool_lock = threading.Lock()
 
 
 def workers() -> int:
-    """Worker processes for big batches: OPENCUSTOMS_LEDGER_VERIFY_WORKERS, else one per CPU (0 or 1: none)."""
+    """Worker processes for big batches: OPENCUSTOMS_LEDGER_VERIFY_WORKERS (0 or 1: none), else one per CPU on a
+    machine of four CPUs or more, and none below: a server process already keeps about one CPU busy (its threads
+    share the interpreter), and on a two-CPU machine the measured gain was nil or negative (docs/ledger.md)."""
     configured = os.environ.get("OPENCUSTOMS_LEDGER_VERIFY_WORKERS")
     if configured is not None:
         try:
@@ -151,7 +159,8 @@ def workers() -> int:
                 "the server's process or to the number of CPUs to use",
                 field="OPENCUSTOMS_LEDGER_VERIFY_WORKERS",
             ) from exc
-    return os.cpu_count() or 1
+    cpus = os.cpu_count() or 1
+    return cpus if cpus >= 4 else 0
 
 
 def pool() -> ProcessPoolExecutor | None:
@@ -163,8 +172,13 @@ def pool() -> ProcessPoolExecutor | None:
     with _pool_lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("forkserver"))
-            for f in [_pool.submit(_warm) for _ in range(count)]:
-                f.result()
+            try:
+                for f in [_pool.submit(_warm) for _ in range(count)]:
+                    f.result()
+            except (BrokenProcessPool, OSError, RuntimeError):
+                _pool.shutdown(cancel_futures=True)
+                _pool = None
+                raise
         return _pool
 
 
@@ -176,28 +190,65 @@ def shutdown_pool() -> None:
             _pool = None
 
 
-def checked(entries: Sequence[SignedEntry], keys: dict[str, bytes]) -> Iterator[Opened | Failure]:
-    """The stateless checks of every entry, in order; a Failure in place of a bad entry. ``keys`` maps key ids to
-    raw public keys; an entry whose key is not there comes back unverified (the writer verifies it once the key is
-    certified earlier in the batch, or refuses it). Big batches are checked in the worker pool, chunk by chunk,
-    so the caller can work on the first results while the rest are checked."""
-    executor = pool() if len(entries) >= POOL_THRESHOLD else None
-    if executor is None:
-        for entry in entries:
-            try:
-                yield check(entry, keys.get(entry.key_id))
-            except OpenCustomsError as exc:
-                yield Failure(type(exc).__name__, exc.message, exc.field)
-        return
-    futures: list[Future[list[Opened | Failure]]] = []
-    for start in range(0, len(entries), CHUNK):
-        chunk = [
-            (e.commitment, e.key_id, e.restricted, e.signature, e.body, e.salt) for e in entries[start : start + CHUNK]
-        ]
-        futures.append(executor.submit(_check_chunk, keys, chunk))
+def _verify_chunk(items: Sequence[tuple[str, str, str, bytes]]) -> list[Failure | None]:
+    """Worker side: verify signatures only (entries whose key was certified earlier in their batch)."""
+    out: list[Failure | None] = []
+    for commitment, kid, signature, public in items:
+        entry = SignedEntry.model_construct(commitment=commitment, key_id=kid, signature=signature)
+        try:
+            entry.verify_signature(Ed25519PublicKey.from_public_bytes(public))
+            out.append(None)
+        except OpenCustomsError as exc:
+            out.append(Failure(type(exc).__name__, exc.message, exc.field))
+    return out
+
+
+def _map(count: int, fn: Callable[[Any], list[Any]], items: list[Any]) -> list[Any]:
+    """``fn`` over ``items`` in chunks on the pool when there are enough of them, else here. A pool that breaks
+    (a worker killed, or a program that cannot start workers) is shut down and the work done here instead."""
+    global _disabled
+    if count < POOL_THRESHOLD or _disabled:
+        return fn(items)
+    futures = []
     try:
-        for future in futures:
-            yield from future.result()
+        executor = pool()
+        if executor is None:
+            return fn(items)
+        futures = [executor.submit(fn, items[i : i + CHUNK]) for i in range(0, len(items), CHUNK)]
+        return [r for f in futures for r in f.result()]
+    except (BrokenProcessPool, OSError, RuntimeError) as exc:
+        _disabled = True
+        shutdown_pool()
+        warnings.warn(f"ledger verification pool failed ({exc!r}); verifying in this process", stacklevel=2)
+        return fn(items)
     finally:
-        for future in futures:
-            future.cancel()
+        for f in futures:
+            f.cancel()
+
+
+def check_batch(entries: Sequence[SignedEntry], keys: dict[str, bytes]) -> list[Opened | Failure]:
+    """The stateless checks of every entry, in order; a Failure in place of a bad entry. ``keys`` maps key ids to
+    raw public keys. An entry signed by a key that a ``key.certified`` entry of the same batch introduces is
+    verified with that key in a second pass (whether the key was in force at the entry's index is the writer's
+    check); one signed by a key known nowhere comes back unverified and the writer refuses it. Batches of
+    ``POOL_THRESHOLD`` entries or more are checked in the worker pool, ``CHUNK`` entries per task."""
+    items = [(e.commitment, e.key_id, e.restricted, e.signature, e.body, e.salt) for e in entries]
+    results: list[Opened | Failure] = _map(len(entries), partial(_check_chunk, keys), items)
+    introduced = {
+        o.key_id: base64.b64decode(o.key_public)
+        for o in results
+        if isinstance(o, Opened) and o.kind == KEY_CERTIFIED and o.key_id and o.key_public and o.key_id not in keys
+    }
+    late = [
+        i for i, o in enumerate(results) if isinstance(o, Opened) and not o.verified and entries[i].key_id in introduced
+    ]
+    if late:
+        pending = [
+            (entries[i].commitment, entries[i].key_id, entries[i].signature, introduced[entries[i].key_id])
+            for i in late
+        ]
+        for i, failure in zip(late, _map(len(late), _verify_chunk, pending), strict=True):
+            opened = results[i]
+            assert isinstance(opened, Opened)
+            results[i] = failure if failure is not None else opened._replace(verified=True)
+    return results

@@ -28,7 +28,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache: bulk imports update several indexes
+    cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache: bulk imports update several indexes
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 

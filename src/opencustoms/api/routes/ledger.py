@@ -13,7 +13,6 @@ from opencustoms.context import Platform
 from opencustoms.ledger import service
 from opencustoms.ledger.entries import AEOCertificate, SignedEntry
 from opencustoms.ledger.keys import KeyStore
-from opencustoms.security.roles import Permission
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
@@ -41,16 +40,13 @@ class Batch(BaseModel):
 @router.get("/key")
 def verifier_key(platform: PlatformDep, identity: IdentityDep) -> dict[str, str]:
     """This node's verifier key (give it to partners: `opencustoms ledger partner-add`)."""
-    identity.require(Permission.LEDGER_READ)
-    log = service.own_log(platform.engine)
-    return {"origin": log.origin, "verifier_key": log.verifier_key}
+    return service.verifier_key(platform.engine, identity)
 
 
 @router.get("/checkpoint")
 def checkpoint(platform: PlatformDep, identity: IdentityDep, origin: str | None = None) -> dict[str, Any]:
     """The latest signed checkpoint of this node's log (or of a partner's log it holds)."""
-    identity.require(Permission.LEDGER_READ)
-    return service.latest_checkpoint(platform.engine, origin).to_dict()
+    return service.checkpoint(platform.engine, identity, origin)
 
 
 @router.get("/entries")
@@ -68,11 +64,7 @@ def entries(
 @router.post("/entries", status_code=201)
 def append(batch: Batch, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
     """Append entries signed elsewhere (officer keys certified in this log); all or nothing."""
-    receipts = service.append_signed(platform.engine, identity, _keys(platform), batch.entries)
-    return {
-        "receipts": [{k: v for k, v in r.items() if k != "checkpoint"} for r in receipts],
-        "checkpoint": receipts[-1]["checkpoint"],
-    }
+    return service.append_batch(platform.engine, identity, _keys(platform), batch.entries)
 
 
 @router.get("/consistency")
@@ -83,8 +75,7 @@ def consistency(
     second: Annotated[int, Query(ge=0)],
     origin: str | None = None,
 ) -> dict[str, Any]:
-    identity.require(Permission.LEDGER_READ)
-    return {"first": first, "second": second, "proof": service.consistency(platform.engine, first, second, origin)}
+    return service.consistency(platform.engine, identity, first, second, origin)
 
 
 @router.get("/inclusion")
@@ -95,15 +86,13 @@ def inclusion(
     size: Annotated[int, Query(ge=1)],
     origin: str | None = None,
 ) -> dict[str, Any]:
-    identity.require(Permission.LEDGER_READ)
-    return {"index": index, "size": size, "proof": service.inclusion(platform.engine, index, size, origin)}
+    return service.inclusion(platform.engine, identity, index, size, origin)
 
 
 @router.get("/witness")
 def witness(platform: PlatformDep, identity: IdentityDep, origin: str) -> dict[str, str]:
     """The latest checkpoint of ``origin`` this node verified, cosigned by this node."""
-    identity.require(Permission.LEDGER_READ)
-    return {"origin": origin, "checkpoint": service.witnessed(platform.engine, origin)}
+    return {"origin": origin, "checkpoint": service.witnessed(platform.engine, identity, origin)}
 
 
 @router.post("/certificates", status_code=201)
@@ -114,20 +103,21 @@ def issue(certificate: AEOCertificate, platform: PlatformDep, identity: Identity
 
 @router.put("/certificates/{number}")
 def amend(number: str, amendment: Amendment, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
-    if amendment.certificate.certificate_number != number.upper():
-        from opencustoms.ledger.errors import EntryError
-
-        raise EntryError("the certificate number in the path and the body differ", field="certificate_number")
     return service.amend(
-        platform.engine, identity, _keys(platform), amendment.certificate, amendment.reason, amendment.effective_date
+        platform.engine,
+        identity,
+        _keys(platform),
+        amendment.certificate,
+        amendment.reason,
+        amendment.effective_date,
+        certificate_number=number,
     )
 
 
 @router.post("/certificates/{number}/status")
 def change_status(number: str, change: StatusChange, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
-    kind = {"suspend": "aeo.suspended", "revoke": "aeo.revoked", "reinstate": "aeo.reinstated"}[change.action]
     return service.change_status(
-        platform.engine, identity, _keys(platform), kind, number, change.reason, change.effective_date
+        platform.engine, identity, _keys(platform), change.action, number, change.reason, change.effective_date
     )
 
 

@@ -1,0 +1,230 @@
+"""Group commit and the verification pool: concurrent appenders, a bad batch in a group, a failed commit."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from ledger_testnodes import LEDGER_OFFICER
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from opencustoms.ledger import checkpoint as notes
+from opencustoms.ledger import ingest, merkle, service, verify, writer
+from opencustoms.ledger.entries import AEOCertificate, EntryBody, EntryKind, SignedEntry, sign_entry
+from opencustoms.ledger.errors import EntryError, PartnerError, SignatureError, StoreFailedError
+from opencustoms.ledger.keys import KeyStore, key_id
+from opencustoms.ledger.tables import ledger_entries
+from opencustoms.ledger.verify import Failure, Opened
+from opencustoms.security.roles import Role
+from opencustoms.security.service import Identity, read_audit
+
+OFFICER = LEDGER_OFFICER
+
+
+def certificate(number: str) -> AEOCertificate:
+    return AEOCertificate.model_validate(
+        {
+            "certificate_number": number,
+            "holder": {
+                "name": f"Holder {number}",
+                "id": f"NL{number[-6:]}",
+                "address": {"line": "Kade 1", "city_name": "Rotterdam", "country_code": "NL"},
+                "country_code": "NL",
+            },
+            "type": "security",
+            "issue_date": "2024-01-10",
+        }
+    )
+
+
+def issued(engine, keystore: KeyStore, numbers: list[str]) -> list[SignedEntry]:  # type: ignore[no-untyped-def]
+    key = keystore.officer_key(OFFICER.username)
+    origin = service.own_log(engine).origin
+    now = dt.datetime.now(dt.UTC)
+    return [
+        sign_entry(
+            EntryBody(
+                origin=origin,
+                kind=EntryKind.ISSUED,
+                officer=OFFICER.username,
+                recorded_at=now,
+                effective_date=now.date(),
+                certificate=certificate(n),
+            ),
+            key,
+            key_id(notes.public_bytes(key)),
+        )
+        for n in numbers
+    ]
+
+
+def queued_group(engine, keystore: KeyStore, batches: list[list[SignedEntry]]) -> list[writer.Request]:  # type: ignore[no-untyped-def]
+    """Queue the batches on a writer that has not started, then run it: they are committed as one group."""
+    w = writer.Writer(engine, keystore)
+    requests = [writer.Request(OFFICER, b, service.check_entries(engine, b)) for b in batches]
+    group = []
+    for r in requests:
+        w.queue.put(r)
+    while not w.queue.empty():
+        group.append(w.queue.get())
+    w._commit(group)
+    assert all(r.done.is_set() for r in requests)
+    assert w.groups == (1 if any(r.receipts for r in requests) else 0)
+    return requests
+
+
+def test_concurrent_appenders_all_get_their_durable_entries(ledger) -> None:  # type: ignore[no-untyped-def]
+    engine, keystore = ledger
+    threads, each = 8, 6
+    entries = issued(engine, keystore, [f"NLAEOC{t:02d}{i:04d}" for t in range(threads) for i in range(each)])
+    receipts: list[dict] = []  # type: ignore[type-arg]
+    failures: list[BaseException] = []
+
+    def appender(mine: list[SignedEntry]) -> None:
+        for entry in mine:
+            try:
+                receipts.extend(service.append_signed(engine, OFFICER, keystore, [entry]))
+            except BaseException as exc:  # noqa: BLE001
+                failures.append(exc)
+
+    workers = [threading.Thread(target=appender, args=(entries[t::threads],)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not failures
+    assert sorted(r["index"] for r in receipts) == list(range(1, threads * each + 1))
+    # every receipt's checkpoint covers its entry, and the inclusion proof verifies against it
+    log = service.own_log(engine)
+    for r in receipts[:: max(1, len(receipts) // 8)]:
+        cp = notes.open_checkpoint(r["checkpoint"], log.origin, log.public_key)
+        assert cp.size > r["index"]
+        proof = service.inclusion(engine, OFFICER, r["index"], cp.size)["proof"]
+        merkle.verify_inclusion(
+            r["index"], cp.size, bytes.fromhex(r["leaf_hash"]), [bytes.fromhex(p) for p in proof], cp.root
+        )
+    assert service.verify_log(engine, OFFICER)["size"] == threads * each + 1
+
+
+def test_appends_queued_together_are_committed_together(ledger) -> None:  # type: ignore[no-untyped-def]
+    engine, keystore = ledger
+    batches = [issued(engine, keystore, [f"NLAEOG{i:04d}"]) for i in range(5)]
+    requests = queued_group(engine, keystore, batches)
+    assert [r.receipts[0]["index"] for r in requests] == [1, 2, 3, 4, 5]  # type: ignore[index]
+    assert len({r.receipts[0]["checkpoint"] for r in requests}) == 1  # type: ignore[index]  # one commit, one head
+    assert service.latest_checkpoint(engine).size == 6
+
+
+def test_a_bad_batch_in_a_group_is_refused_alone(ledger) -> None:  # type: ignore[no-untyped-def]
+    engine, keystore = ledger
+    good1, bad, good2 = (issued(engine, keystore, [n]) for n in ("NLAEOB0001", "NLAEOB0002", "NLAEOB0003"))
+    bad = [bad[0].model_copy(update={"signature": good1[0].signature})]  # a signature over another entry
+    dup = issued(engine, keystore, ["NLAEOB0001"])  # a second issue of a number issued earlier in the group
+    requests = queued_group(engine, keystore, [good1, bad, dup, good2])
+    assert isinstance(requests[1].error, SignatureError) and requests[1].receipts is None
+    assert isinstance(requests[2].error, EntryError) and "already issued" in requests[2].error.message
+    assert [r.receipts[0]["index"] for r in (requests[0], requests[3])] == [1, 2]  # type: ignore[index]
+    assert service.status(engine, OFFICER, "NLAEOB0003")["status"] == "certified"
+    with pytest.raises(service.LedgerNotFoundError):
+        service.status(engine, OFFICER, "NLAEOB0002")
+    audit = read_audit(engine, Identity.of("a", "NL", [Role.SUPERVISOR]), object_type="ledger_log")
+    assert sum(a["action"] == "reject" for a in audit) == 2
+
+
+def test_a_failed_commit_fails_the_whole_group_and_writes_nothing(ledger, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    engine, keystore = ledger
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(ingest, "write", broken)
+    batches = [issued(engine, keystore, [f"NLAEOF{i:04d}"]) for i in range(3)]
+    requests = queued_group(engine, keystore, batches)
+    for r in requests:
+        assert isinstance(r.error, StoreFailedError) and r.error.status == 503 and "nothing was written" in str(r.error)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ledger_entries)).scalar() == 1  # the key entry only
+
+
+def test_big_batches_are_checked_in_the_worker_pool(ledger, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The pool path: a key certified in the batch signs later entries of the batch; a forged entry is caught."""
+    engine, keystore = ledger
+    monkeypatch.setenv("OPENCUSTOMS_LEDGER_VERIFY_WORKERS", "2")
+    monkeypatch.setattr(verify, "POOL_THRESHOLD", 2)
+    monkeypatch.setattr(verify, "CHUNK", 2)
+    log = service.own_log(engine)
+    admin = keystore.administration_key()
+    newcomer = KeyStore.generate()
+    public = notes.public_bytes(newcomer)
+    now = dt.datetime.now(dt.UTC)
+    certify = sign_entry(
+        EntryBody(
+            origin=log.origin,
+            kind=EntryKind.KEY_CERTIFIED,
+            officer="admin",
+            recorded_at=now,
+            effective_date=now.date(),
+            key={"key_id": key_id(public), "officer": "bo.officer", "public_key": base64.b64encode(public).decode()},
+        ),
+        admin,
+        key_id(notes.public_bytes(admin)),
+    )
+    by_newcomer = [
+        sign_entry(
+            EntryBody(
+                origin=log.origin,
+                kind=EntryKind.ISSUED,
+                officer="bo.officer",
+                recorded_at=now,
+                effective_date=now.date(),
+                certificate=certificate(f"NLAEOP{i:04d}"),
+            ),
+            newcomer,
+            key_id(public),
+        )
+        for i in range(3)
+    ]
+    forged = by_newcomer[2].model_copy(update={"signature": by_newcomer[0].signature})
+    try:
+        results = service.check_entries(
+            engine, [certify, *by_newcomer[:2], forged, *issued(engine, keystore, ["NLAEOP0009"])]
+        )
+        assert verify._pool is not None  # the pool did the work
+        assert [type(r) for r in results] == [Opened, Opened, Opened, Failure, Opened]
+        assert all(r.verified for r in results if isinstance(r, Opened))
+        assert results[3].error == "SignatureError"  # type: ignore[union-attr]
+        receipts = service.append_signed(engine, OFFICER, keystore, [certify, *by_newcomer[:2]])
+        assert [r["index"] for r in receipts] == [1, 2, 3]
+    finally:
+        verify.shutdown_pool()
+
+
+def test_unusable_partner_replies_are_refused_without_a_crash(tmp_path: Path) -> None:
+    from ledger_testnodes import make_node
+
+    node = make_node(tmp_path, "BR")
+    other = KeyStore.generate()
+    service.add_partner(
+        node.engine,
+        node.operator,
+        node.keys,
+        notes.verifier_key("opencustoms/AR/aeo", notes.public_bytes(other)),
+        None,
+        "AR",
+    )
+
+    def partner(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"<html>not json</html>")
+
+    clients = {"opencustoms/AR/aeo": httpx.Client(base_url="http://ar.test", transport=httpx.MockTransport(partner))}
+    with pytest.raises(PartnerError, match="unusable"):
+        service.pull(node.engine, node.operator, node.keys, "opencustoms/AR/aeo", clients=clients)
+    with pytest.raises(service.LedgerError, match="2 to 8 letters"):
+        service.add_partner(
+            node.engine, node.operator, node.keys, service.own_log(node.engine).verifier_key, None, "A1"
+        )
