@@ -48,8 +48,14 @@ def read_hs_csv(source: Path | str | bytes) -> list[HSEntry]:
         raise NomenclatureFileError(
             f"the nomenclature file is empty; expected the header '{','.join(REQUIRED_COLUMNS)}' of {PUBLIC_SOURCE}"
         )
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise NomenclatureFileError(
+            f"the header line is not valid CSV ({exc}); expected '{','.join(REQUIRED_COLUMNS)}'"
+        ) from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise NomenclatureFileError(
             f"the nomenclature file lacks the column(s) {', '.join(missing)}; expected the header "
