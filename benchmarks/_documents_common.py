@@ -51,5 +51,3 @@ def coo(i: int) -> dict[str, Any]:
         ],
         "issuing_authority": {"name": "VCCI Ho Chi Minh City", "country_code": "VN", "place": "Ho Chi Minh City"},
     }
-
-

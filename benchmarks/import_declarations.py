@@ -142,6 +142,7 @@ def main() -> int:
         if name == "postgres" and not postgres_up():
             results["phases"][name] = {"skipped": f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}"}
             continue
+        load_before = os.getloadavg()[0]
         completed = subprocess.run(
             [sys.executable, __file__, "--child", f"{name}:{path}", "--workers", str(args.workers)],
             capture_output=True,
@@ -152,18 +153,19 @@ def main() -> int:
             print(completed.stderr, file=sys.stderr)
             return 1
         results["phases"][name] = json.loads(completed.stdout.strip().splitlines()[-1])
+        results["phases"][name]["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(
         f"\n{args.declarations:,} declarations ({rows:,} goods-item rows, {results['csv_mb']} MB CSV), "
         f"{args.workers} worker(s), {results['machine']}"
     )
-    print(f"{'phase':14} {'decl/s':>10} {'seconds':>9} {'peak MB':>8} {'accepted':>10} {'rejected':>9}")
+    print(f"{'phase':14} {'decl/s':>10} {'seconds':>9} {'peak MB':>8} {'accepted':>10} {'rejected':>9}  load")
     for name, r in results["phases"].items():
         if "skipped" in r:
             print(f"{name:14} skipped: {r['skipped']}")
             continue
         print(
-            f"{name:10} {r['declarations_per_s']:>10,} {r['seconds']:>9} {r['peak_rss_mb']:>8} "
-            f"{r['accepted']:>10,} {r['rejected']:>9,}"
+            f"{name:14} {r['declarations_per_s']:>10,} {r['seconds']:>9} {r['peak_rss_mb']:>8} "
+            f"{r['accepted']:>10,} {r['rejected']:>9,}  {r['load_average'][0]} -> {r['load_average'][1]}"
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "import_declarations.json").write_text(json.dumps(results, indent=2) + "\n")

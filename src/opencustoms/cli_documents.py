@@ -1,5 +1,5 @@
-"""`opencustoms documents ...`: issue, verify, revoke, obfuscate, show, print, check-origin. Commands hold no
-logic: each parses its input and calls opencustoms.documents.service."""
+"""`opencustoms documents ...`: issue, verify, revoke, obfuscate, show, print, check-origin, evm-deploy, evm-sync.
+Commands hold no logic: each parses its input and calls opencustoms.documents.service."""
 
 from __future__ import annotations
 
@@ -167,3 +167,33 @@ def check_origin(reference: Annotated[str, typer.Argument(help="Declaration refe
     for c in checks:
         table.add_row(str(c.goods_item), c.document_id, c.verdict, "; ".join(c.reasons))
     console.print(table if checks else "no preference claims with a proving document")
+
+
+@app.command("evm-deploy")
+def evm_deploy(
+    name: Annotated[str, typer.Argument(help="The store's name, e.g. 'Dutch Customs certificates of origin'.")],
+) -> None:
+    """Deploy this administration's DocumentStore contract on OPENCUSTOMS_DOCUMENTS_EVM_RPC_URL's network."""
+    platform, actor = _platform()
+    try:
+        address = service.deploy_evm_store(platform.engine, actor, name)
+    except OpenCustomsError as exc:
+        _fail(exc)
+        return
+    console.print(
+        f"deployed DocumentStore at {address}. Publish 'openatts net=ethereum netId=<chain id> addr={address}' "
+        "in your domain's DNS-TXT, and set OPENCUSTOMS_DOCUMENTS_STORE_ADDRESS and OPENCUSTOMS_DOCUMENTS_EVM_STORES "
+        "to this address"
+    )
+
+
+@app.command("evm-sync")
+def evm_sync(hash_: Annotated[str, typer.Argument(metavar="HASH", help="A merkle root or revoked hash.")]) -> None:
+    """Record on the EVM store what the local registry holds for HASH (after the node was unreachable)."""
+    platform, actor = _platform()
+    try:
+        done = service.sync_evm(platform.engine, actor, hash_)
+    except OpenCustomsError as exc:
+        _fail(exc)
+        return
+    console.print_json(json.dumps(done))

@@ -65,3 +65,11 @@ def test_bad_uploads_get_clear_refusals(api) -> None:
     assert r.status_code == 200 and not r.json()["valid"]
     assert r.json()["fragments"][0]["verdict"] == "ERROR" and "unsupported" in r.json()["fragments"][0]["reason"]
     assert client.get("/documents/verify/qr", params={"q": "nonsense"}).status_code == 422
+
+
+def test_evm_sync_needs_the_permission_and_an_evm_store(api) -> None:
+    client, tokens = api
+    r = client.post("/documents/evm-sync", json={"hash": "ab" * 32}, headers=tokens["pat"])
+    assert r.status_code == 403
+    r = client.post("/documents/evm-sync", json={"hash": "ab" * 32}, headers=tokens["sue"])
+    assert r.status_code == 400 and "EVM_RPC_URL" in r.json()["detail"], r.text

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from opencustoms.documents.errors import DocumentError
@@ -46,6 +47,37 @@ class DocumentSettings(BaseSettings):
     max_upload_bytes: int = Field(
         default=5 * 1024 * 1024, description="Largest document the verification endpoint accepts, in bytes."
     )
+    evm_rpc_url: str | None = Field(
+        default=None,
+        description="JSON-RPC URL of an EVM node (Hyperledger Besu, a LACChain node) whose DocumentStore contracts "
+        "are read for status, e.g. http://besu.customs.internal:8545.",
+    )
+    evm_stores: list[str] = Field(
+        default_factory=list,
+        description="Addresses of the DocumentStore contracts on that network whose documents this installation "
+        "verifies (JSON list). When this administration's own store_address is listed, its status is read from the "
+        "contract instead of the local registry.",
+    )
+    evm_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one JSON-RPC request, in seconds.")
+    evm_private_key_file: Path | None = Field(
+        default=None,
+        description="File holding the hex private key of the account that owns this administration's DocumentStore "
+        "(to issue and revoke on the chain); never the key itself in the environment.",
+    )
+
+    @model_validator(mode="after")
+    def _evm(self) -> DocumentSettings:
+        if self.evm_stores and not self.evm_rpc_url:
+            raise ValueError(
+                "OPENCUSTOMS_DOCUMENTS_EVM_STORES names DocumentStore contracts but OPENCUSTOMS_DOCUMENTS_EVM_RPC_URL "
+                "is not set: give the JSON-RPC URL of a node on their network"
+            )
+        for address in self.evm_stores:
+            if not re.fullmatch(r"0x[0-9a-fA-F]{40}", address):
+                raise ValueError(
+                    f"OPENCUSTOMS_DOCUMENTS_EVM_STORES: {address!r} is not an address (0x + 40 hex digits)"
+                )
+        return self
 
     def txt_records(self) -> dict[str, list[str]]:
         records = {k.lower().rstrip("."): list(v) for k, v in self.dns_txt.items()}

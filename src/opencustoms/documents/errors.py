@@ -46,3 +46,9 @@ class UploadTooLargeError(DocumentError):
 class EvmUnavailableError(DocumentError):
     status = 503
     title = "EVM network unavailable"
+
+
+class EvmPublishError(EvmUnavailableError):
+    """Recorded in this installation's registry but not on its EVM DocumentStore (the message says how to finish)."""
+
+    title = "Recorded here, not on the EVM store"

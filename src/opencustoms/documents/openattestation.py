@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain
 from json.encoder import encode_basestring
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -39,17 +43,26 @@ try:  # eth-hash's pysha3 backend (safe-pysha3) is several times faster than pyc
     # its hash object is used directly, as the backend does, to save a call per field
     from eth_hash.backends.pysha3 import _keccak_256  # type: ignore[attr-defined]
 
+    _hexdigest = methodcaller("hexdigest")
+
     def _keccak(data: bytes) -> bytes:
         return _keccak_256(data).digest()  # type: ignore[no-any-return]
 
     def keccak_hex(data: bytes) -> str:
         return _keccak_256(data).hexdigest()  # type: ignore[no-any-return]
 
+    def keccak_hex_many(items: Iterable[bytes]) -> list[str]:
+        """keccak-256 hex digests of many inputs, without a Python call per input."""
+        return list(map(_hexdigest, map(_keccak_256, items)))
+
 except ImportError:  # pragma: no cover - depends on the environment
-    from eth_hash.backends.pycryptodome import keccak256 as _keccak
+    from eth_hash.backends.pycryptodome import keccak256 as _keccak  # type: ignore[assignment]
 
     def keccak_hex(data: bytes) -> str:
         return bytes(_keccak(data)).hex()
+
+    def keccak_hex_many(items: Iterable[bytes]) -> list[str]:
+        return [bytes(_keccak(item)).hex() for item in items]
 
 
 V2_SCHEMA = "https://schema.openattestation.com/2.0/schema.json"
@@ -75,6 +88,13 @@ def js_number(value: int | float) -> str:
                 "OpenAttestation implementations would hash it differently; write it as a string"
             )
         return str(value)
+    if value == 0:
+        return "0"  # String(-0) is "0" too
+    text = repr(value)
+    if "e" not in text and "n" not in text:
+        # Python's repr is the shortest round-trip form, as JavaScript's is; in fixed notation (1e-4 <= |x| < 1e16,
+        # inside JavaScript's 1e-6 <= |x| < 1e21) the two differ only by Python's trailing ".0"
+        return text[:-2] if text.endswith(".0") else text
     if value != value or value in (float("inf"), float("-inf")):
         raise DocumentFormatError("NaN and infinite numbers cannot be written in JSON; remove them")
     if value == 0:
@@ -138,90 +158,116 @@ def _field_hash(path: str, value: Any) -> str:
         text = "{" + encode_basestring(path) + ":" + encode_basestring(value) + "}"
     else:
         text = "{" + encode_basestring(path) + ":" + js_json(value) + "}"
+    return keccak_hex(_utf8(text))
+
+
+def hash_texts(texts: Sequence[str]) -> list[str]:
+    """keccak-256 of each JSON text. The texts are encoded in one go: JSON text never holds a raw line feed (it is
+    escaped inside strings), so joining on "\\n" and splitting the bytes gives each text's UTF-8 back."""
+    if not texts:
+        return []
     try:
-        return keccak_hex(text.encode())
+        parts = "\n".join(texts).encode("utf-8").split(b"\n")
     except UnicodeEncodeError:
-        return keccak_hex(_utf8(text))
+        parts = [_utf8(t) for t in texts]
+    return keccak_hex_many(parts)
 
 
-def _hash_leaves(data: Any, prefix: str, out: list[str]) -> None:
-    """Append the field hash of every flattened leaf under ``data`` (the fast path of :func:`field_hashes`)."""
+def _check_key(key: str, prefix: str) -> None:
+    if "." in key:
+        raise DocumentFormatError(
+            f"key {key!r} contains '.', which OpenAttestation forbids in key names", field=prefix.rstrip(".") or key
+        )
+
+
+def _leaf_texts(data: Any, prefix: str, out: list[str]) -> None:
+    """Append ``{"<path>":<value>}`` for every flattened leaf under ``data`` (``prefix`` ends with '.' or is empty);
+    :func:`hash_texts` turns them into the field hashes."""
+    enc = encode_basestring
     items = data.items() if isinstance(data, dict) else enumerate(data)
     for key, value in items:
-        if isinstance(key, str):
-            if "." in key:
-                raise DocumentFormatError(
-                    f"key {key!r} contains '.', which OpenAttestation forbids in key names", field=prefix or key
-                )
-            path = f"{prefix}.{key}" if prefix else key
-        else:
-            path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict | list) and value:
-            _hash_leaves(value, path, out)
-        elif type(value) is str:
-            text = "{" + encode_basestring(path) + ":" + encode_basestring(value) + "}"
-            try:
-                out.append(keccak_hex(text.encode()))
-            except UnicodeEncodeError:
-                out.append(keccak_hex(_utf8(text)))
-        else:
-            out.append(_field_hash(path, value))
-
-
-def _salt_and_hash(data: Any, prefix: str, out: list[str], salt: Any) -> Any:
-    """Salt a non-empty object or array and append its leaves' field hashes in one pass (wrapping)."""
-    is_dict = isinstance(data, dict)
-    result: Any = {} if is_dict else []
-    items = data.items() if is_dict else enumerate(data)
-    for key, value in items:
-        if is_dict:
+        if type(key) is not str:
             key = str(key)
+        elif "." in key:
+            _check_key(key, prefix)
+        path = prefix + key
+        if type(value) is str:
+            out.append(f"{{{enc(path)}:{enc(value)}}}")
+        elif isinstance(value, dict | list) and value:
+            _leaf_texts(value, path + ".", out)
+        else:
+            out.append("{" + enc(path) + ":" + js_json(value) + "}")
+
+
+def _salt_leaves(data: Any, prefix: str, out: list[str], salt: Any) -> Any:
+    """Salt a non-empty object or array (``saltData``) and append each leaf's ``{"<path>":<salted>}`` text."""
+    enc = encode_basestring
+    salted: Any
+    if isinstance(data, dict):
+        result: Any = {}
+        for key, value in data.items():
+            if type(key) is not str:
+                key = str(key)
             if "." in key:
-                raise DocumentFormatError(
-                    f"key {key!r} contains '.', which OpenAttestation forbids in key names", field=prefix or key
-                )
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict | list):
-            salted = _salt_and_hash(value, path, out, salt) if value else ({} if isinstance(value, dict) else [])
-            if not value:
-                out.append(_field_hash(path, salted))
+                _check_key(key, prefix)
+            path = prefix + key
+            if type(value) is str:
+                salted = f"{salt()}:string:{value}"
+                out.append(f"{{{enc(path)}:{enc(salted)}}}")
+            elif isinstance(value, (dict, list)):
+                if value:
+                    salted = _salt_leaves(value, path + ".", out, salt)
+                else:
+                    salted = {} if isinstance(value, dict) else []
+                    out.append("{" + enc(path) + ":" + js_json(salted) + "}")
+            else:
+                salted = f"{salt()}:{typed_string(value)}"
+                out.append(f"{{{enc(path)}:{enc(salted)}}}")
+            result[key] = salted
+        return result
+    result = []
+    for index, value in enumerate(data):
+        path = f"{prefix}{index}"
+        if type(value) is str:
+            salted = f"{salt()}:string:{value}"
+            out.append(f"{{{enc(path)}:{enc(salted)}}}")
+        elif isinstance(value, (dict, list)):
+            if value:
+                salted = _salt_leaves(value, path + ".", out, salt)
+            else:
+                salted = {} if isinstance(value, dict) else []
+                out.append("{" + enc(path) + ":" + js_json(salted) + "}")
         else:
             salted = f"{salt()}:{typed_string(value)}"
-            out.append(_field_hash(path, salted))
-        if is_dict:
-            result[key] = salted
-        else:
-            result.append(salted)
+            out.append(f"{{{enc(path)}:{enc(salted)}}}")
+        result.append(salted)
     return result
 
 
 # --- v2: salting and flattening --------------------------------------------------------------------------------
 
-
-class _SaltSource:
-    """uuid4 strings from one urandom draw per batch (``uuid.uuid4()`` per field is the bottleneck of wrapping)."""
-
-    def __init__(self, count: int = 256) -> None:
-        self._pool: list[str] = []
-        self._count = count
-
-    def _refill(self) -> None:
-        raw = np.frombuffer(os.urandom(16 * self._count), dtype=np.uint8).reshape(self._count, 16).copy()
-        raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
-        raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-        h = raw.tobytes().hex()
-        self._pool = [
-            f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
-            for i in range(0, len(h), 32)
-        ]
-
-    def __call__(self) -> str:
-        if not self._pool:
-            self._refill()
-        return self._pool.pop()
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# where each of the 32 hex digits of a uuid4 goes in its 36-character text (dashes after 8, 12, 16 and 20 digits)
+_UUID_COLUMNS = np.array([i + (i >= 8) + (i >= 12) + (i >= 16) + (i >= 20) for i in range(32)])
 
 
-_salts = _SaltSource(4096)
+def uuid4_strings(count: int) -> list[str]:
+    """``count`` random uuid4 strings (as ``uuid.uuid4()`` makes them: os.urandom, version 4, RFC 4122 variant)
+    formatted in one vectorised pass; ``uuid.uuid4()`` per field was the bottleneck of wrapping."""
+    raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = np.full((count, 37), ord("-"), dtype=np.uint8)
+    text[:, 36] = ord(" ")
+    text[:, _UUID_COLUMNS[0::2]] = _HEX_DIGITS[raw >> 4]
+    text[:, _UUID_COLUMNS[1::2]] = _HEX_DIGITS[raw & 0x0F]
+    return text.tobytes().decode("ascii").split()
+
+
+def _salt_source(expected: int) -> Any:
+    """A ``next()`` that yields fresh uuid4 strings without end, drawn in chunks sized for the expected count."""
+    size = min(1 << 16, max(64, expected))
+    return chain.from_iterable(iter(lambda: uuid4_strings(size), None)).__next__
 
 
 def typed_string(value: Any) -> str:
@@ -239,7 +285,7 @@ def typed_string(value: Any) -> str:
 
 def salt_data(data: Any, salt: Any = None) -> Any:
     """Salt every primitive value (``saltData``); objects and arrays keep their shape, empty ones stay empty."""
-    salt = salt or _salts
+    salt = salt or _salt_source(64)
     if isinstance(data, dict):
         return {k: salt_data(v, salt) for k, v in data.items()}
     if isinstance(data, list):
@@ -249,9 +295,9 @@ def salt_data(data: Any, salt: Any = None) -> Any:
 
 def unsalt(value: Any) -> Any:
     """The typed value behind ``"<uuid4>:<type>:<value>"``; anything else is returned as it is."""
-    if not isinstance(value, str) or len(value) < 37 or not _UUID4.match(value.split(":", 1)[0]):
+    if type(value) is not str or len(value) < 37 or value[36] != ":" or not _UUID4.match(value, 0, 36):
         return value
-    kind, _, text = value[37:].strip().partition(":")
+    kind, _, text = value[37:].strip().partition(":")  # trimmed, as the reference's unsalt does
     if kind == "string":
         return text
     if kind == "number":
@@ -302,17 +348,23 @@ def flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 def field_hashes(data: Any) -> list[str]:
     """keccak-256 of ``{"<path>":<value>}`` for every flattened field (``flattenHashArray``)."""
-    out: list[str] = []
+    texts: list[str] = []
     if isinstance(data, dict | list):
-        _hash_leaves(data, "", out)
-    return out
+        _leaf_texts(data, "", texts)
+    return hash_texts(texts)
+
+
+def target_hash(hashes: list[str]) -> str:
+    """keccak-256 of the JSON list of the sorted field hashes (sorts ``hashes`` in place). The hashes are hex, so
+    the list's JSON text needs no escaping."""
+    hashes.sort()
+    return keccak_hex(('["' + '","'.join(hashes) + '"]').encode() if hashes else b"[]")
 
 
 def digest_v2(document: dict[str, Any]) -> str:
     """The targetHash of a v2 wrapped document (``digestDocument``)."""
     obfuscated = (document.get("privacy") or {}).get("obfuscatedData") or []
-    hashes = sorted([*obfuscated, *field_hashes(document.get("data"))])
-    return keccak_hex(("[" + ",".join(encode_basestring(h) for h in hashes) + "]").encode())
+    return target_hash([*obfuscated, *field_hashes(document.get("data"))])
 
 
 # --- Merkle tree ---------------------------------------------------------------------------------------------------
@@ -343,28 +395,45 @@ class MerkleTree:
                 [combine(layer[i], layer[i + 1] if i + 1 < len(layer) else None) for i in range(0, len(layer), 2)]
             )
 
+        self._hex: list[list[str]] | None = None
+
     @property
     def root(self) -> str:
         return self.layers[-1][0].hex()
 
     def proof(self, target_hash: str) -> list[str]:
+        if self._hex is None:  # every node's hex once, rather than once per proof it appears in
+            self._hex = [[node.hex() for node in layer] for layer in self.layers[:-1]]
         index = self._index[bytes.fromhex(target_hash)]
         out = []
-        for layer in self.layers:
-            pair = index - 1 if index % 2 else index + 1
+        for layer in self._hex:
+            pair = index ^ 1
             if pair < len(layer):
-                out.append(layer[pair].hex())
-            index //= 2
+                out.append(layer[pair])
+            index >>= 1
         return out
 
 
-def proof_nodes(proof: Sequence[str], target_hash: str) -> list[str]:
-    """targetHash and every node the proof leads through, ending with the root it computes."""
+def proof_nodes(
+    proof: Sequence[str], target_hash: str, memo: dict[bytes, tuple[bytes, str]] | None = None
+) -> list[str]:
+    """targetHash and every node the proof leads through, ending with the root it computes.
+
+    ``memo`` (a dict shared over a batch) remembers each pair's parent: documents of one batch share the upper
+    part of their proofs, so a batch computes each node once."""
     node = bytes.fromhex(target_hash)
     out = [target_hash.lower()]
+    if memo is None:
+        memo = {}
     for step in proof:
-        node = combine(node, bytes.fromhex(step))
-        out.append(node.hex())
+        sibling = bytes.fromhex(step)
+        pair = node + sibling if node <= sibling else sibling + node
+        known = memo.get(pair)
+        if known is None:
+            digest = bytes(_keccak(pair))
+            known = memo[pair] = (digest, digest.hex())
+        node = known[0]
+        out.append(known[1])
     return out
 
 
@@ -391,20 +460,48 @@ def check_raw_v2(data: Any, walk: bool = True) -> None:
             pass
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch allocates tens of thousands of acyclic dicts and strings
+    (otherwise it rescans them again and again: a third of the time of a large batch); restores its state."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def wrap_documents(documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``wrapDocuments``: salt and digest each document, then put them all under one Merkle root."""
-    wrapped = []
+    """``wrapDocuments``: salt and digest each document, then put them all under one Merkle root.
+
+    Every field's JSON text of the whole batch is collected first and hashed in one pass (:func:`hash_texts`)."""
+    with gc_paused():
+        return _wrap_documents(documents)
+
+
+def _wrap_documents(documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    salted: list[dict[str, Any]] = []
+    texts: list[str] = []
+    ends: list[int] = []
+    salt = _salt_source(48 * len(documents))
     for data in documents:
         check_raw_v2(data, walk=False)
-        hashes: list[str] = []
-        document: dict[str, Any] = {"version": V2_SCHEMA, "data": _salt_and_hash(data, "", hashes, _salts)}
-        hashes.sort()
-        wrapped.append((document, keccak_hex(("[" + ",".join(encode_basestring(h) for h in hashes) + "]").encode())))
-    tree = MerkleTree([target for _, target in wrapped])
+        salted.append(_salt_leaves(data, "", texts, salt))
+        ends.append(len(texts))
+    hashes = hash_texts(texts)
+    targets = []
+    start = 0
+    for end in ends:
+        targets.append(target_hash(hashes[start:end]))
+        start = end
+    tree = MerkleTree(targets)
     root = tree.root
     return [
         {
-            **document,
+            "version": V2_SCHEMA,
+            "data": data,
             "signature": {
                 "type": V2_SIGNATURE_TYPE,
                 "targetHash": target,
@@ -412,7 +509,7 @@ def wrap_documents(documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "merkleRoot": root,
             },
         }
-        for document, target in wrapped
+        for data, target in zip(salted, targets, strict=True)
     ]
 
 
@@ -531,11 +628,27 @@ def detect_version(document: Any) -> str:
     )
 
 
+_HASH_LIST = re.compile(r"(?:[0-9a-fA-F]{64}\n)*")
+
+
+def _all_hashes(values: list[Any]) -> bool:
+    """Every item is a 64-hex-digit string (one regex over the joined list rather than one per item)."""
+    if not all(type(v) is str and len(v) == 64 for v in values):
+        return False
+    return _HASH_LIST.fullmatch("".join(v + "\n" for v in values)) is not None
+
+
 def _hash_or_none(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) and _HASH.match(value) else None
 
 
-def verify_v2(document: dict[str, Any]) -> IntegrityResult:
+def verify_v2(
+    document: dict[str, Any],
+    hashes: list[str] | DocumentFormatError | None = None,
+    memo: dict[bytes, tuple[bytes, str]] | None = None,
+) -> IntegrityResult:
+    """Integrity of a v2 document. ``hashes``: its field hashes (or the error computing them) when the caller
+    hashed a whole batch at once (:func:`verify_integrity_many`); ``memo``: see :func:`proof_nodes`."""
     signature = document.get("signature")
     data = document.get("data")
     if not isinstance(signature, dict) or not isinstance(data, dict):
@@ -563,15 +676,17 @@ def verify_v2(document: dict[str, Any]) -> IntegrityResult:
             0,
             len(obfuscated),
         )
-    if not isinstance(obfuscated, list) or not all(isinstance(h, str) and _HASH.match(h) for h in obfuscated):
+    if not isinstance(obfuscated, list) or not _all_hashes(obfuscated):
         return IntegrityResult(
             "2.0", False, "privacy.obfuscatedData must be a list of 64-hex-digit hashes", target, root, 0, 0
         )
     try:
-        hashes = field_hashes(data)
+        if isinstance(hashes, DocumentFormatError):
+            raise hashes
+        if hashes is None:
+            hashes = field_hashes(data)
         visible = len(hashes)
-        hashes = sorted([*obfuscated, *hashes])
-        digest = keccak_hex(("[" + ",".join(encode_basestring(h) for h in hashes) + "]").encode())
+        digest = target_hash([*obfuscated, *hashes])
     except DocumentFormatError as exc:
         return IntegrityResult("2.0", False, exc.message, target, root, 0, len(obfuscated))
     if target is None:
@@ -598,7 +713,7 @@ def verify_v2(document: dict[str, Any]) -> IntegrityResult:
             visible,
             len(obfuscated),
         )
-    if not isinstance(proof, list) or not all(isinstance(p, str) and _HASH.match(p) for p in proof):
+    if not isinstance(proof, list) or not _all_hashes(proof):
         return IntegrityResult(
             "2.0",
             False,
@@ -608,7 +723,7 @@ def verify_v2(document: dict[str, Any]) -> IntegrityResult:
             visible,
             len(obfuscated),
         )
-    nodes = proof_nodes(proof, target)
+    nodes = proof_nodes(proof, target, memo)
     if nodes[-1] != root:
         return IntegrityResult(
             "2.0",
@@ -692,7 +807,7 @@ def verify_v3(document: dict[str, Any]) -> IntegrityResult:
             visible,
             len(obfuscated),
         )
-    if not isinstance(obfuscated, list) or not all(isinstance(h, str) and _HASH.match(h) for h in obfuscated):
+    if not isinstance(obfuscated, list) or not _all_hashes(obfuscated):
         return IntegrityResult(
             "3.0", False, "proof.privacy.obfuscated must be a list of hashes", target, root, visible, 0
         )
@@ -713,7 +828,7 @@ def verify_v3(document: dict[str, Any]) -> IntegrityResult:
             len(obfuscated),
         )
     proofs = proof.get("proofs") or []
-    if root is None or not isinstance(proofs, list) or not all(isinstance(p, str) and _HASH.match(p) for p in proofs):
+    if root is None or not isinstance(proofs, list) or not _all_hashes(proofs):
         return IntegrityResult(
             "3.0", False, "merkleRoot or proofs are not 64-hex-digit hashes", target, root, visible, len(obfuscated)
         )
@@ -745,6 +860,45 @@ def verify_integrity(document: Any) -> IntegrityResult:
     """Integrity of a wrapped v2 or v3 document; an unsupported version raises DocumentFormatError."""
     version = detect_version(document)
     return verify_v2(document) if version == "2.0" else verify_v3(document)
+
+
+def verify_integrity_many(documents: Sequence[Any]) -> list[IntegrityResult | DocumentFormatError]:
+    """:func:`verify_integrity` of a batch: the v2 documents' fields are hashed in one pass and the Merkle nodes
+    their proofs share are computed once. An unsupported document gets its DocumentFormatError in its place."""
+    texts: list[str] = []
+    spans: list[tuple[int, int] | DocumentFormatError | None] = []
+    versions: list[str | DocumentFormatError] = []
+    for document in documents:
+        try:
+            version = detect_version(document)
+        except DocumentFormatError as exc:
+            versions.append(exc)
+            spans.append(None)
+            continue
+        versions.append(version)
+        data = document.get("data") if version == "2.0" else None
+        if not isinstance(data, dict):
+            spans.append(None)
+            continue
+        start = len(texts)
+        try:
+            _leaf_texts(data, "", texts)
+            spans.append((start, len(texts)))
+        except DocumentFormatError as exc:
+            del texts[start:]
+            spans.append(exc)
+    hashes = hash_texts(texts)
+    memo: dict[bytes, tuple[bytes, str]] = {}
+    out: list[IntegrityResult | DocumentFormatError] = []
+    for document, kind, span in zip(documents, versions, spans, strict=True):
+        if isinstance(kind, DocumentFormatError):
+            out.append(kind)
+        elif kind == "2.0":
+            given = hashes[span[0] : span[1]] if isinstance(span, tuple) else span
+            out.append(verify_v2(document, given, memo))
+        else:
+            out.append(verify_v3(document))
+    return out
 
 
 def document_data(document: dict[str, Any]) -> dict[str, Any]:

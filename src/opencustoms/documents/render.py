@@ -70,7 +70,7 @@ def qr_png(content: str, box_size: int = 6) -> bytes:
 
 def _title(data: dict[str, Any]) -> str:
     template = data.get("$template") or {}
-    known = TEMPLATES.get(template.get("name")) if isinstance(template, dict) else None
+    known = TEMPLATES.get(str(template.get("name"))) if isinstance(template, dict) else None
     return known.title if known else "OpenAttestation document"
 
 

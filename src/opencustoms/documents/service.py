@@ -14,21 +14,33 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 from opencustoms import signals
 from opencustoms.documents import openattestation as oa
 from opencustoms.documents import render, templates
 from opencustoms.documents.config import DocumentSettings, get_document_settings
-from opencustoms.documents.errors import DocumentFormatError, DocumentNotFoundError, UploadTooLargeError
+from opencustoms.documents.errors import (
+    AlreadyIssuedError,
+    AlreadyRevokedError,
+    DocumentError,
+    DocumentFormatError,
+    DocumentNotFoundError,
+    EvmPublishError,
+    UploadTooLargeError,
+)
 from opencustoms.documents.registry import LocalRegistry, Revocation, StatusSource, normalise_hash
 from opencustoms.documents.tables import issued_documents
 from opencustoms.documents.verify import Verdict, VerificationReport, Verifier
 from opencustoms.model import Declaration, GoodsItem, Party
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.store.bulk import insert_tuples, sqlite_timestamp
+
+if TYPE_CHECKING:  # web3 is imported only when an EVM store is configured
+    from opencustoms.documents.evm import EvmDocumentStore
 
 __all__ = [
     "IssueResult",
@@ -36,6 +48,9 @@ __all__ = [
     "Verdict",
     "VerificationReport",
     "check_declaration_origin",
+    "deploy_evm_store",
+    "own_evm_store",
+    "sync_evm",
     "issue",
     "obfuscate",
     "parse_document",
@@ -95,6 +110,7 @@ class IssueResult:
     merkle_root: str
     template: str
     documents: list[dict[str, Any]]
+    evm_transaction: str | None = None  # when this administration's store is an EVM contract
 
     @property
     def target_hashes(self) -> list[str]:
@@ -107,57 +123,82 @@ def issue(
     template: str,
     records: Sequence[dict[str, Any]],
     settings: DocumentSettings | None = None,
+    evm_store: EvmDocumentStore | None = None,
 ) -> IssueResult:
     """Validate the records against the template, wrap them as one batch, store the documents and issue the root,
-    all in one transaction with its audit entry."""
+    all in one transaction with its audit entry.
+
+    When this administration's store is a DocumentStore contract (``store_address`` among the configured EVM
+    stores, or ``evm_store`` given), the root is then issued on the chain too; if that fails, the documents stay
+    issued here and :class:`EvmPublishError` says how to finish (``sync_evm``)."""
     actor.require(Permission.DOCUMENTS_ISSUE)
     settings = _settings(settings)
     chosen = templates.get_template(template)
     if not records:
         raise DocumentFormatError("nothing to issue: give at least one document's data", field="records")
-    raws = []
-    for index, data in enumerate(records):
-        if not isinstance(data, dict):
-            raise DocumentFormatError(f"record {index + 1} is not a JSON object", field=f"records.{index}")
-        try:
-            model = templates.validate(chosen, data)
-        except DocumentFormatError as exc:
-            exc.message = f"record {index + 1}: {exc.message}" if len(records) > 1 else exc.message
-            raise
-        raws.append((model, templates.to_openattestation(chosen, model, settings)))
-    wrapped = oa.wrap_documents([raw for _, raw in raws])
-    root = wrapped[0]["signature"]["merkleRoot"]
-    now = utcnow()
-    with engine.begin() as conn:
-        LocalRegistry(engine).issue(actor, root, len(wrapped), conn=conn)
-        conn.execute(
-            insert(issued_documents),
-            [
-                {
-                    "target_hash": w["signature"]["targetHash"],
-                    "merkle_root": root,
-                    "document_id": model.id,  # type: ignore[attr-defined]
-                    "template": chosen.name,
-                    "wrapped": w,
-                    "issued_at": now,
-                }
-                for (model, _), w in zip(raws, wrapped, strict=True)
-            ],
-        )
-        record(
-            conn,
-            actor,
-            "issue",
-            "document_batch",
-            root,
-            detail={"template": chosen.name, "documents": len(wrapped), "ids": [m.id for m, _ in raws[:20]]},
-        )  # type: ignore[attr-defined]
-    return IssueResult(root, chosen.name, wrapped)
+    with oa.gc_paused():  # tens of thousands of fresh, acyclic dicts: the cyclic GC would rescan them again and again
+        ids = []
+        raws = []
+        for index, data in enumerate(records):
+            if not isinstance(data, dict):
+                raise DocumentFormatError(f"record {index + 1} is not a JSON object", field=f"records.{index}")
+            try:
+                model = templates.validate(chosen, data)
+            except DocumentFormatError as exc:
+                exc.message = f"record {index + 1}: {exc.message}" if len(records) > 1 else exc.message
+                raise
+            ids.append(model.id)  # type: ignore[attr-defined]
+            raws.append(templates.to_openattestation(chosen, model, settings))
+        wrapped = oa.wrap_documents(raws)
+        root = wrapped[0]["signature"]["merkleRoot"]
+        now = utcnow()
+        with engine.begin() as conn:
+            LocalRegistry(engine).issue(actor, root, len(wrapped), conn=conn)
+            issued_at: Any = sqlite_timestamp(now) if conn.dialect.name == "sqlite" else now
+            dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+            insert_tuples(
+                conn,
+                issued_documents.name,
+                ("target_hash", "merkle_root", "document_id", "template", "wrapped", "issued_at"),
+                [
+                    (w["signature"]["targetHash"], root, document_id, chosen.name, dumps(w), issued_at)
+                    for document_id, w in zip(ids, wrapped, strict=True)
+                ],
+            )
+            record(
+                conn,
+                actor,
+                "issue",
+                "document_batch",
+                root,
+                detail={"template": chosen.name, "documents": len(wrapped), "ids": ids[:20]},
+            )
+    result = IssueResult(root, chosen.name, wrapped)
+    store = evm_store if evm_store is not None else own_evm_store(settings)
+    if store is not None:
+        result.evm_transaction = _publish(engine, actor, store, root, "issue")
+    return result
 
 
-def revoke(engine: Engine, actor: Identity, target: str, reason: str) -> list[Revocation]:
+def revoke(
+    engine: Engine,
+    actor: Identity,
+    target: str,
+    reason: str,
+    settings: DocumentSettings | None = None,
+    evm_store: EvmDocumentStore | None = None,
+) -> list[Revocation]:
     """Revoke a document by its targetHash, a whole batch by its merkle root, or the documents issued here under a
-    document number (e.g. a certificate number)."""
+    document number (e.g. a certificate number); on the EVM store too when this administration's store is one."""
+    revocations = _revoke_locally(engine, actor, target, reason)
+    store = evm_store if evm_store is not None else own_evm_store(_settings(settings))
+    if store is not None:
+        for revocation in revocations:
+            _publish(engine, actor, store, revocation.hash, "revoke")
+    return revocations
+
+
+def _revoke_locally(engine: Engine, actor: Identity, target: str, reason: str) -> list[Revocation]:
     actor.require(Permission.DOCUMENTS_ISSUE)
     registry = LocalRegistry(engine)
     if _HEX64.match(target.strip()):
@@ -177,13 +218,106 @@ def revoke(engine: Engine, actor: Identity, target: str, reason: str) -> list[Re
         return [registry.revoke(actor, h, reason, conn=conn) for h in hashes]
 
 
+# --- the EVM DocumentStore ------------------------------------------------------------------------------------------
+
+
+def own_evm_store(settings: DocumentSettings) -> EvmDocumentStore | None:
+    """This administration's DocumentStore contract, when its ``store_address`` is one of the configured EVM
+    stores; None when its status lives in the local registry only."""
+    if not settings.evm_rpc_url or settings.store_address.lower() not in {a.lower() for a in settings.evm_stores}:
+        return None
+    from opencustoms.documents.evm import EvmDocumentStore, connect
+
+    w3 = connect(settings.evm_rpc_url, settings.evm_timeout_s, settings.evm_private_key_file)
+    return EvmDocumentStore(w3, settings.store_address)
+
+
+def _publish(engine: Engine, actor: Identity, store: EvmDocumentStore, hash_: str, action: str) -> str:
+    """Issue (a root) or revoke (a hash) on the chain, after the local registry did; audited. A failure leaves the
+    local record in place and says how to finish."""
+    try:
+        transaction = store.issue(hash_) if action == "issue" else store.revoke(hash_)
+    except (AlreadyIssuedError, AlreadyRevokedError):
+        transaction = ""  # already there (a retried sync): nothing to do
+    except DocumentError as exc:
+        raise EvmPublishError(
+            f"{'issued' if action == 'issue' else 'revoked'} {hash_} in this installation's registry, but not on "
+            f"the EVM store {store.address}: {exc.message}. Once the cause is fixed, run 'opencustoms documents "
+            f"evm-sync {hash_}' (API POST /documents/evm-sync)"
+        ) from exc
+    if transaction:
+        with engine.begin() as conn:
+            record(
+                conn,
+                actor,
+                "evm_" + action,
+                "document_root" if action == "issue" else "document",
+                hash_,
+                detail={"store": store.address, "transaction": transaction},
+            )
+    return transaction
+
+
+def sync_evm(
+    engine: Engine, actor: Identity, hash_: str, settings: DocumentSettings | None = None, evm_store: Any = None
+) -> dict[str, Any]:
+    """Bring the EVM store in line with the local registry for one hash: issue it there if it is a root issued
+    here, revoke it there if it is revoked here (e.g. after the node was unreachable during issue or revoke)."""
+    actor.require(Permission.DOCUMENTS_ISSUE)
+    value = normalise_hash(hash_)
+    store = evm_store if evm_store is not None else own_evm_store(_settings(settings))
+    if store is None:
+        raise DocumentError(
+            "this installation's store is not an EVM contract: set OPENCUSTOMS_DOCUMENTS_EVM_RPC_URL and list "
+            "OPENCUSTOMS_DOCUMENTS_STORE_ADDRESS in OPENCUSTOMS_DOCUMENTS_EVM_STORES",
+            field="evm_rpc_url",
+        )
+    registry = LocalRegistry(engine)
+    issued_here, revoked_here = registry.is_issued(value), registry.revocation(value) is not None
+    if not issued_here and not revoked_here:
+        raise DocumentNotFoundError(f"{value} is neither issued nor revoked in this installation's registry")
+    done: dict[str, Any] = {"hash": value, "store": store.address}
+    if issued_here:
+        done["issued"] = _publish(engine, actor, store, value, "issue") or "already"
+    if revoked_here:
+        done["revoked"] = _publish(engine, actor, store, value, "revoke") or "already"
+    return done
+
+
+def deploy_evm_store(engine: Engine, actor: Identity, name: str, settings: DocumentSettings | None = None) -> str:
+    """Deploy this administration's DocumentStore contract on the configured network, owned by the account of
+    ``OPENCUSTOMS_DOCUMENTS_EVM_PRIVATE_KEY_FILE``; returns its address (then publish it in DNS-TXT and set
+    OPENCUSTOMS_DOCUMENTS_STORE_ADDRESS and _EVM_STORES to it)."""
+    actor.require(Permission.DOCUMENTS_ISSUE)
+    settings = _settings(settings)
+    if not settings.evm_rpc_url:
+        raise DocumentError("set OPENCUSTOMS_DOCUMENTS_EVM_RPC_URL to the network's JSON-RPC URL", field="evm_rpc_url")
+    from opencustoms.documents.evm import EvmDocumentStore, connect
+
+    w3 = connect(settings.evm_rpc_url, settings.evm_timeout_s, settings.evm_private_key_file)
+    store = EvmDocumentStore.deploy(w3, name)
+    with engine.begin() as conn:
+        record(conn, actor, "deploy", "document_store", store.address, detail={"name": name})
+    return store.address
+
+
 # --- verifying ----------------------------------------------------------------------------------------------------
 
 
 def verifier(
     engine: Engine, settings: DocumentSettings | None = None, stores: Mapping[str, StatusSource] | None = None
 ) -> Verifier:
-    return Verifier(engine, _settings(settings), stores)
+    """A verifier over the local registry, the configured EVM DocumentStore contracts (connected on first use) and
+    any further ``stores`` given."""
+    settings = _settings(settings)
+    sources: dict[str, StatusSource] = {}
+    if settings.evm_rpc_url:
+        from opencustoms.documents.evm import LazyEvmStore
+
+        for address in settings.evm_stores:
+            sources[address.lower()] = LazyEvmStore(settings.evm_rpc_url, address, settings.evm_timeout_s)
+    sources.update({k.lower(): v for k, v in (stores or {}).items()})
+    return Verifier(engine, settings, sources)
 
 
 def verify(

@@ -12,7 +12,7 @@ not apply). A document is valid only when all three are VALID: an ERROR is never
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from opencustoms.documents import openattestation as oa
 from opencustoms.documents.config import DocumentSettings
-from opencustoms.documents.errors import DocumentFormatError
+from opencustoms.documents.errors import DocumentError, DocumentFormatError
 from opencustoms.documents.identity import DnsTxtResolver
 from opencustoms.documents.registry import LocalRegistry, Revocation, StatusSource
 from opencustoms.documents.tables import issued_documents
@@ -66,8 +66,12 @@ class VerificationReport:
         return ", ".join(f"{f.name} {f.verdict.value}" for f in self.fragments)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["fragments"] = [{**asdict(f), "verdict": f.verdict.value} for f in self.fragments]
+        """The report as JSON-ready data. Shallow: ``data`` and the lists are the report's own (fresh per
+        verification), not copies, which ``dataclasses.asdict`` would deep-copy at a cost per field."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["fragments"] = [
+            {"name": f.name, "verdict": f.verdict.value, "reason": f.reason, "detail": f.detail} for f in self.fragments
+        ]
         return out
 
 
@@ -80,15 +84,20 @@ class _Issuer:
     identity_location: str | None
 
 
+_ISSUER_KEYS = ("name", "id", "documentStore", "certificateStore", "tokenRegistry", "identityProof")
+
+
 def _issuers(document: dict[str, Any], version: str) -> list[_Issuer]:
     if version == "2.0":
         raw = (document.get("data") or {}).get("issuers")
-        issuers = oa.unsalt_data(raw) if isinstance(raw, list) else []
         out = []
-        for issuer in issuers:
-            if not isinstance(issuer, dict):
+        for salted in raw if isinstance(raw, list) else []:
+            if not isinstance(salted, dict):
                 continue
-            proof = issuer.get("identityProof") if isinstance(issuer.get("identityProof"), dict) else {}
+            # only the keys read below are unsalted (the rest of an issuer can be large and is not needed)
+            issuer: dict[str, Any] = {k: oa.unsalt_data(salted[k]) for k in _ISSUER_KEYS if k in salted}
+            identity_proof = issuer.get("identityProof")
+            proof: dict[str, Any] = identity_proof if isinstance(identity_proof, dict) else {}
             store = issuer.get("documentStore") or issuer.get("certificateStore")
             if store:
                 method, address = "DOCUMENT_STORE", store
@@ -109,14 +118,15 @@ def _issuers(document: dict[str, Any], version: str) -> list[_Issuer]:
             )
         return out
     meta = document.get("openAttestationMetadata") or {}
-    proof = meta.get("proof") or {}
+    v3_proof: dict[str, Any] = meta.get("proof") or {}
     identity = meta.get("identityProof") or {}
-    issuer = document.get("issuer") if isinstance(document.get("issuer"), dict) else {}
+    raw_issuer = document.get("issuer")
+    v3_issuer: dict[str, Any] = raw_issuer if isinstance(raw_issuer, dict) else {}
     return [
         _Issuer(
-            issuer.get("name"),
-            proof.get("method"),
-            proof.get("value"),
+            v3_issuer.get("name"),
+            v3_proof.get("method"),
+            v3_proof.get("value"),
             identity.get("type"),
             identity.get("identifier"),
         )
@@ -182,44 +192,63 @@ class Verifier:
                     {"address": issuer.address},
                 )
             local = source is self.registry and issued is not None and revoked is not None
-            is_issued = (
-                (integrity.merkle_root in issued)
-                if local
-                else source.is_issued(  # type: ignore[operator]
-                    integrity.merkle_root
-                )
-            )
-            if not is_issued:
+            try:
+                hit = self._store_status(source, local, issuer.address, integrity, hashes, issued, revoked)
+            except DocumentError as exc:  # e.g. the EVM node does not answer: undecided, never a pass
                 return Fragment(
                     "status",
-                    Verdict.INVALID,
-                    f"merkle root {integrity.merkle_root} was never issued in store {issuer.address}",
+                    Verdict.ERROR,
+                    f"the status in store {issuer.address} could not be read: {exc.message}",
                     {"address": issuer.address},
                 )
-            for h in hashes:
-                if local:
-                    hit = revoked.get(h)  # type: ignore[union-attr]
-                elif source is self.registry:
-                    hit = self.registry.revocation(h)
-                else:
-                    hit = Revocation(h, None, "", "") if source.is_revoked(h) else None
-                if hit is not None:
-                    what = (
-                        "the document"
-                        if h == integrity.target_hash
-                        else ("its whole batch" if h == integrity.merkle_root else "part of its batch")
-                    )
-                    detail = {"address": issuer.address, "revoked_hash": h}
-                    when = ""
-                    if hit.revoked_at is not None:
-                        when = f" on {hit.revoked_at:%Y-%m-%d}: {hit.reason}"
-                        detail["reason"] = hit.reason
-                    return Fragment("status", Verdict.INVALID, f"revoked: {what} ({h}) was revoked{when}", detail)
+            if hit is not None:
+                return hit
         return Fragment(
             "status",
             Verdict.VALID,
             "issued and not revoked in " + ", ".join(sorted({i.address or "" for i in issuers})),
         )
+
+    def _store_status(
+        self,
+        source: StatusSource,
+        local: bool,
+        address: str,
+        integrity: oa.IntegrityResult,
+        hashes: list[str],
+        issued: set[str] | None,
+        revoked: dict[str, Revocation] | None,
+    ) -> Fragment | None:
+        """INVALID when the root is not issued in this store or a hash is revoked there; None when it is fine."""
+        root = integrity.merkle_root
+        is_issued = (root in issued) if local else source.is_issued(root)  # type: ignore[operator,arg-type]
+        if not is_issued:
+            return Fragment(
+                "status",
+                Verdict.INVALID,
+                f"merkle root {root} was never issued in store {address}",
+                {"address": address},
+            )
+        for h in hashes:
+            if local:
+                hit = revoked.get(h)  # type: ignore[union-attr]
+            elif source is self.registry:
+                hit = self.registry.revocation(h)
+            else:
+                hit = Revocation(h, None, "", "") if source.is_revoked(h) else None
+            if hit is not None:
+                what = (
+                    "the document"
+                    if h == integrity.target_hash
+                    else ("its whole batch" if h == root else "part of its batch")
+                )
+                detail = {"address": address, "revoked_hash": h}
+                when = ""
+                if hit.revoked_at is not None:
+                    when = f" on {hit.revoked_at:%Y-%m-%d}: {hit.reason}"
+                    detail["reason"] = hit.reason
+                return Fragment("status", Verdict.INVALID, f"revoked: {what} ({h}) was revoked{when}", detail)
+        return None
 
     def _identity(self, issuers: list[_Issuer]) -> Fragment:
         if not issuers:
@@ -331,28 +360,30 @@ class Verifier:
         return sorted(set(oa.visible_paths(wrapped)) - set(visible))
 
     def verify(self, document: Any) -> VerificationReport:
-        return self._report(document, None, None, with_data=True)
+        """One document, with its data; its root and every node of its proof are looked up in one query."""
+        return self.verify_many([document], with_data=True)[0]
 
     def verify_many(self, documents: Sequence[Any], with_data: bool = False) -> list[VerificationReport]:
-        """Verify a batch: integrity first, then one registry query for every root, target and proof node."""
-        integrities: list[oa.IntegrityResult | None] = []
+        """Verify a batch: integrity first (fields hashed in one pass, shared proof nodes computed once), then one
+        registry query for every root, target and proof node."""
+        with oa.gc_paused():
+            return self._verify_many(documents, with_data)
+
+    def _verify_many(self, documents: Sequence[Any], with_data: bool) -> list[VerificationReport]:
+        results = oa.verify_integrity_many(documents)
         roots: set[str] = set()
         hashes: set[str] = set()
-        for document in documents:
-            try:
-                integrity = oa.verify_integrity(document)
-            except DocumentFormatError:
-                integrities.append(None)
+        for integrity in results:
+            if isinstance(integrity, DocumentFormatError):
                 continue
-            integrities.append(integrity)
             hashes.update(integrity.nodes)
             if integrity.merkle_root:
                 roots.add(integrity.merkle_root)
                 hashes.add(integrity.merkle_root)
             if integrity.target_hash:
                 hashes.add(integrity.target_hash)
-        issued, revoked = self.registry.statuses(roots, hashes)
+        issued, revoked = self.registry.statuses(roots, hashes) if roots or hashes else (set(), {})
         return [
-            self._report(document, issued, revoked, with_data, integrity)
-            for document, integrity in zip(documents, integrities, strict=True)
+            self._report(document, issued, revoked, with_data, None if isinstance(r, DocumentFormatError) else r)
+            for document, r in zip(documents, results, strict=True)
         ]

@@ -141,6 +141,16 @@ def revoke(request: RevokeRequest, platform: PlatformDep, identity: IdentityDep)
     ]
 
 
+class EvmSyncRequest(BaseModel):
+    hash: str = Field(description="A merkle root issued here, or a hash revoked here, to record on the EVM store")
+
+
+@router.post("/evm-sync")
+def evm_sync(request: EvmSyncRequest, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Record on this administration's EVM DocumentStore what the local registry holds for one hash."""
+    return service.sync_evm(platform.engine, identity, request.hash)
+
+
 @router.get("/{key}")
 def show(key: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
     """A document issued here, by number or targetHash, as its wrapped JSON."""
