@@ -89,8 +89,9 @@ def phase(name: str, path: Path, workers: int) -> dict:
         engine = init_database(url)
         ensure_administration(engine, "NL", "bench", "NL")
         started = time.perf_counter()
-        report = service.import_file(engine, local_operator("NL"), path, workers=workers,
-                                     fast=not name.endswith("-rows"))
+        report = service.import_file(
+            engine, local_operator("NL"), path, workers=workers, fast=not name.endswith("-rows")
+        )
         result = {"accepted": report.accepted, "rejected": report.rejected}
         engine.dispose()
         if name.startswith("sqlite"):

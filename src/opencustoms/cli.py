@@ -91,8 +91,10 @@ def init(
     try:
         code = administration or platform.settings.administration
         if not code:
-            raise OpenCustomsError("say which administration this installation is: --administration CODE "
-                                   "(e.g. NL), or set OPENCUSTOMS_ADMINISTRATION")
+            raise OpenCustomsError(
+                "say which administration this installation is: --administration CODE "
+                "(e.g. NL), or set OPENCUSTOMS_ADMINISTRATION"
+            )
         engine = platform.initialise()
         security.ensure_administration(engine, code, name, country or code)
         platform.pseudonymiser  # noqa: B018 - creates the installation's pseudonym key on first run

@@ -37,8 +37,10 @@ class Platform:
 
         code = self.settings.administration or default_administration(self.engine)
         if code is None:
-            raise ConfigurationError("this installation has no administration, or several: run `opencustoms init "
-                                     "--administration CODE`, or set OPENCUSTOMS_ADMINISTRATION")
+            raise ConfigurationError(
+                "this installation has no administration, or several: run `opencustoms init "
+                "--administration CODE`, or set OPENCUSTOMS_ADMINISTRATION"
+            )
         return code
 
     def operator(self) -> Identity:

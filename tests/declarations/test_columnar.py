@@ -152,8 +152,9 @@ def test_quoted_line_breaks_keep_row_numbers(operator, tmp_path: Path) -> None:
     lines[6] = lines[6].replace(",EUR,", ",EURO,", 1)  # a defect after the multi-line cell: reported on line 8
     raw = ("\n".join(lines) + "\n").encode()
     reports = [
-        service.import_file(init_database(f"sqlite:///{tmp_path / f'{fast}.db'}"), operator, io.BytesIO(raw),
-                            name="x.csv", fast=fast)
+        service.import_file(
+            init_database(f"sqlite:///{tmp_path / f'{fast}.db'}"), operator, io.BytesIO(raw), name="x.csv", fast=fast
+        )
         for fast in (True, False)
     ]
     assert [(r.accepted, r.rejected) for r in reports] == [(reports[1].accepted, reports[1].rejected)] * 2

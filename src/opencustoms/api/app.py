@@ -16,7 +16,8 @@ LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>O
 </head><body><h1>OpenCustoms {version}</h1>
 <p>Open-source customs platform: risk targeting, AEO transparency ledger, verifiable trade documents and IoT cargo
 monitoring, on one WCO-named data model.</p>
-<ul><li><a href="/ui/">Officer dashboard</a></li><li><a href="/docs">API documentation (OpenAPI)</a></li><li><a href="/health">Health</a></li>
+<ul><li><a href="/ui/">Officer dashboard</a></li><li><a href="/docs">API documentation (OpenAPI)</a></li>
+<li><a href="/health">Health</a></li>
 <li><a href="/schema/declaration">Declaration JSON Schema</a></li></ul>
 <p>Calls need an API token: <code>Authorization: Bearer oc_…</code> (<code>opencustoms users token USERNAME</code>).</p>
 </body></html>"""

@@ -87,7 +87,7 @@ def laned(
     return {"inspected": len(results), "model_version": model["version"], "lanes": summary["lanes"]}
 
 
-def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[Platform, dict[str, str], Any, LiveDemo]:
+def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[Platform, dict[str, str], Any]:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)

@@ -64,5 +64,3 @@ def insert_tuples(conn: Connection, table: str, names: Sequence[str], rows: Sequ
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
     conn.exec_driver_sql(sql, list(rows))
-
-
