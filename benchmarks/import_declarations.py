@@ -8,7 +8,7 @@ Phases, each in its own process so peak memory is its own:
   sqlite-rows    the whole import through the row path only (`--no-fast`), for comparison
 
 Usage: python benchmarks/import_declarations.py [--declarations N] [--phases validate,sqlite,postgres]
-The CSV is generated once (seed 1) under var/bench/ and reused. Results: benchmarks/results/import_declarations.json
+The CSV is generated once (seed 1) under var/bench/ and reused. Results: benchmarks/results/import_declarations_<N>.json
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def main() -> int:
             f"{r['accepted']:>10,} {r['rejected']:>9,}  {r['load_average'][0]} -> {r['load_average'][1]}"
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "import_declarations.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"import_declarations_{args.declarations}.json").write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 
