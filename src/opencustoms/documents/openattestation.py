@@ -202,36 +202,19 @@ def _leaf_texts(data: Any, prefix: str, out: list[str]) -> None:
 def _salt_leaves(data: Any, prefix: str, out: list[str], salt: Any) -> Any:
     """Salt a non-empty object or array (``saltData``) and append each leaf's ``{"<path>":<salted>}`` text."""
     enc = encode_basestring
-    salted: Any
-    if isinstance(data, dict):
-        result: Any = {}
-        for key, value in data.items():
-            if type(key) is not str:
-                key = str(key)
-            if "." in key:
-                _check_key(key, prefix)
-            path = prefix + key
-            if type(value) is str:
-                salted = f"{salt()}:string:{value}"
-                out.append(f"{{{enc(path)}:{enc(salted)}}}")
-            elif isinstance(value, (dict, list)):
-                if value:
-                    salted = _salt_leaves(value, path + ".", out, salt)
-                else:
-                    salted = {} if isinstance(value, dict) else []
-                    out.append("{" + enc(path) + ":" + js_json(salted) + "}")
-            else:
-                salted = f"{salt()}:{typed_string(value)}"
-                out.append(f"{{{enc(path)}:{enc(salted)}}}")
-            result[key] = salted
-        return result
-    result = []
-    for index, value in enumerate(data):
-        path = f"{prefix}{index}"
+    is_object = isinstance(data, dict)
+    salted_items: list[tuple[str, Any]] = []
+    for key, value in data.items() if is_object else enumerate(data):
+        if type(key) is not str:
+            key = str(key)
+        elif "." in key:
+            _check_key(key, prefix)
+        path = prefix + key
+        salted: Any
         if type(value) is str:
             salted = f"{salt()}:string:{value}"
             out.append(f"{{{enc(path)}:{enc(salted)}}}")
-        elif isinstance(value, (dict, list)):
+        elif isinstance(value, dict | list):
             if value:
                 salted = _salt_leaves(value, path + ".", out, salt)
             else:
@@ -240,8 +223,8 @@ def _salt_leaves(data: Any, prefix: str, out: list[str], salt: Any) -> Any:
         else:
             salted = f"{salt()}:{typed_string(value)}"
             out.append(f"{{{enc(path)}:{enc(salted)}}}")
-        result.append(salted)
-    return result
+        salted_items.append((key, salted))
+    return dict(salted_items) if is_object else [value for _, value in salted_items]
 
 
 # --- v2: salting and flattening --------------------------------------------------------------------------------
