@@ -128,14 +128,23 @@ def evaluate(
 
 @app.command()
 def train(
-    train_file: Annotated[Path, typer.Option("--train", help="Labelled declarations to learn from.")],
+    train_file: Annotated[Path | None, typer.Option("--train", help="Labelled declarations to learn from.")] = None,
     valid_file: Annotated[Path | None, typer.Option("--valid", help="Labelled split for calibration.")] = None,
     layout: Annotated[str, typer.Option()] = "kcs",
     from_store: Annotated[bool, typer.Option(help="Learn from the stored inspected declarations instead.")] = False,
     promote: Annotated[bool, typer.Option(help="Make it the model in service.")] = False,
     seed: Annotated[int, typer.Option()] = 0,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            help="With --from-store: newest share of the inspected declarations held out for calibration and the "
+            "evaluation report (0: learn from all, no evaluation)."
+        ),
+    ] = service.HOLDOUT,
 ) -> None:
-    """Train a model version and register it (file, training-data hash, parameters, metrics)."""
+    """Train a model version and register it (file, training-data hash, parameters, metrics, report)."""
+    if train_file is None and not from_store:
+        raise typer.BadParameter("give --train FILE, or --from-store")
     platform = _platform()
     try:
         info = service.train_model(
@@ -146,6 +155,7 @@ def train(
             layout=layout,
             seed=seed,
             promote=promote,
+            holdout=holdout,
         )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -296,13 +306,26 @@ def simulate(
 
 @app.command()
 def valuation(
-    file: Annotated[Path, typer.Argument(help="Declarations to check.")],
-    history: Annotated[Path, typer.Option(help="Declarations the reference bands are built from.")],
+    file: Annotated[Path | None, typer.Argument(help="Declarations to check (omit with --stored).")] = None,
+    history: Annotated[Path | None, typer.Option(help="Declarations the reference bands are built from.")] = None,
+    stored: Annotated[
+        bool, typer.Option(help="Check the stored import declarations instead, bands from the stored history.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="With --stored: check declarations accepted from this day (default: newest 30 days)."),
+    ] = None,
     layout: Annotated[str, typer.Option()] = "kcs",
     window_days: Annotated[int, typer.Option(help="Only history this many days before each check.")] = 365,
-    limit: Annotated[int, typer.Option()] = 20,
+    min_sample: Annotated[int, typer.Option(help="With --stored: fewest items a band is built from.")] = 10,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
 ) -> None:
     """Flag under- and over-valuation against reference price bands (evidence shown; values never replaced)."""
+    if stored:
+        _valuation_stored(since, window_days, min_sample, limit)
+        return
+    if file is None or history is None:
+        raise typer.BadParameter("give FILE and --history, or --stored")
     try:
         flags = service.valuation_flags(file, history, layout=layout, window_days=window_days)
     except OpenCustomsError as exc:
@@ -319,6 +342,49 @@ def valuation(
             f"{r['period_from']} – {r['period_to']}",
         )
     console.print(table)
+
+
+def _valuation_stored(since: str | None, window_days: int, min_sample: int, limit: int) -> None:
+    platform = _platform()
+    try:
+        day = dt.date.fromisoformat(since) if since else None
+    except ValueError:
+        _fail(ValueError(f"--since {since!r} is not a date; write it as YYYY-MM-DD"))
+    try:
+        result = service.valuation_flags_stored(
+            platform.engine, _operator(platform), since=day, limit=limit, window_days=window_days, min_sample=min_sample
+        )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    counts = result["counts"]
+    table = Table(
+        "declaration",
+        "item",
+        "flag",
+        "unit value",
+        "band",
+        "reference",
+        "level",
+        "n",
+        "period",
+        title=f"goods items accepted {result['since']} – {result['until']}: {result['checked']} checked, "
+        f"{counts['under']} under, {counts['over']} over, {counts['no reference']} without a reference "
+        f"(bands from {result['history_from']} on)",
+    )
+    for r in result["flags"]:
+        table.add_row(
+            r["reference"],
+            str(r["item"]),
+            r["flag"],
+            f"{_fmt(r['unit_value'], 2)} {r['currency']}",
+            f"{_fmt(r['band_low'], 2)} – {_fmt(r['band_high'], 2)}",
+            _fmt(r["reference_unit_value"], 2),
+            r["level"],
+            str(r["sample_size"]),
+            f"{r['period_from']} – {r['period_to']}",
+        )
+    console.print(table)
+    console.print("declared values are unchanged: a reference price flags a declaration, it does not replace its value")
 
 
 # --- profiles ------------------------------------------------------------------------------------------------
@@ -421,13 +487,67 @@ def models_rollback() -> None:
 
 @models_app.command("drift")
 def models_drift(
-    file: Annotated[Path, typer.Argument(help="Today's declarations.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="Today's declarations (omit: what the model scored since its promotion).")
+    ] = None,
     layout: Annotated[str, typer.Option()] = "kcs",
+    version: Annotated[str | None, typer.Option(help="Without FILE: this version instead of the promoted one.")] = None,
 ) -> None:
     """Population stability index of today's scores against the model's reference period."""
     platform = _platform()
     try:
-        report = service.drift(platform, _operator(platform), file, layout=layout)
+        report = service.drift(platform, _operator(platform), file, layout=layout, version=version)
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(f"PSI {report['psi']:.3f}: {report['verdict']}")
+    if report["psi"] is None:
+        console.print(f"model {report['model_version']}: {report['verdict']}")
+        return
+    scope = "" if file else f" ({report['declarations']} declarations scored since {str(report['since'])[:19]})"
+    console.print(f"PSI {report['psi']:.3f}{scope}: {report['verdict']}")
+
+
+@models_app.command("report")
+def models_report(version: Annotated[str, typer.Argument()]) -> None:
+    """A version's evaluation on held-out data against random and rules-only, top features, drift."""
+    platform = _platform()
+    try:
+        info = service.model_report(platform.engine, _operator(platform), version)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    report = info["report"] or {}
+    evaluation = report.get("evaluation")
+    for note in report.get("notes", []):
+        console.print(f"note: {note}")
+    if evaluation:
+        table = Table(
+            "share",
+            "inspected",
+            "P model",
+            "P rules",
+            "P random",
+            "P perfect",
+            "R model",
+            "R rules",
+            title=f"{evaluation['held_out']}: {evaluation['declarations']} declarations, {evaluation['frauds']} "
+            f"frauds; AUC model {_fmt(evaluation['auc']['model'])}, rules {_fmt(evaluation['auc']['rules'])}",
+        )
+        c = evaluation["curves"]
+        for i, share in enumerate(evaluation["shares"]):
+            if share * 100 not in (1, 2, 5, 10, 15, 20, 25, 30):
+                continue
+            table.add_row(
+                f"{share:.0%}",
+                str(evaluation["inspected"][i]),
+                *(_fmt(c[k]["precision"][i]) for k in ("model", "rules", "random", "perfect")),
+                *(_fmt(c[k]["recall"][i]) for k in ("model", "rules")),
+            )
+        console.print(table)
+    elif info["report"] is None:
+        console.print("no report stored with this version (trained before reports were kept); retrain it")
+    features = Table("feature", "share of gain", title="top features (LightGBM gain)")
+    for f in report.get("feature_importance", []):
+        features.add_row(f["feature"], f"{f['share']:.1%}")
+    console.print(features)
+    drift = info["drift"]
+    psi = f"PSI {drift['psi']:.3f}: " if drift["psi"] is not None else ""
+    console.print(f"drift since promotion ({drift['declarations']} declarations): {psi}{drift['verdict']}")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from pydantic import ValidationError
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from opencustoms import signals as signal_records
 from opencustoms.context import Platform
@@ -41,10 +41,11 @@ from opencustoms.risk.frame import demo_frame, from_declarations, pseudonymise_p
 from opencustoms.risk.lanes import LanePolicy
 from opencustoms.risk.model import RiskModel
 from opencustoms.risk.profiles import Profile
-from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles
+from opencustoms.risk.report import HISTOGRAM_BINS, build_report, histogram_edges
+from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles, risk_score_counts
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
-from opencustoms.store.tables import declarations, inspection_results
+from opencustoms.store.tables import declarations, goods_items, inspection_results
 
 Progress = Callable[[str], None]
 
@@ -133,6 +134,35 @@ def _models_dir(platform: Platform) -> Path:
     return path
 
 
+HOLDOUT = 0.2  # newest share of the inspected declarations held out when training from the store
+MIN_HELD_OUT = 20  # fewer labelled held-out declarations than this: no held-out evaluation
+
+
+def hold_out_tail(frame: pl.DataFrame, share: float = HOLDOUT) -> tuple[pl.DataFrame, pl.DataFrame | None, str]:
+    """Split labelled declarations by acceptance date: the oldest to learn from, the newest ``share`` (whole days,
+    so no day is on both sides) held out for calibration and the evaluation report. When the tail is too small or
+    either side lacks one of the outcomes, nothing is held out (the third value says why)."""
+    if not 0 < share < 1:
+        raise RiskDataError(f"the held-out share must be between 0 and 1 (exclusive), not {share}", field="holdout")
+    data = frame.filter(pl.col("label").is_not_null()).sort("date", "reference", maintain_order=True)
+    if data.height == 0:
+        return frame, None, "no labelled declarations"
+    cut = data["date"][min(data.height - 1, int((1 - share) * data.height))]
+    head, tail = data.filter(pl.col("date") < cut), data.filter(pl.col("date") >= cut)
+    problems = []
+    if tail.height < MIN_HELD_OUT:
+        problems.append(f"the newest {share:.0%} holds {tail.height} declarations (at least {MIN_HELD_OUT} needed)")
+    for name, part in (("held-out", tail), ("training", head)):
+        frauds = int(part["label"].sum()) if part.height else 0
+        if part.height and frauds in (0, part.height):
+            problems.append(f"the {name} part has {'no' if frauds == 0 else 'only'} fraud")
+        if not part.height:
+            problems.append(f"the {name} part is empty")
+    if problems:
+        return frame, None, "no held-out evaluation: " + "; ".join(problems) + "; the model learnt from every row"
+    return head, tail, f"newest {share:.0%} of the inspected declarations (accepted from {cut})"
+
+
 def train_model(
     platform: Platform,
     actor: Identity,
@@ -142,21 +172,32 @@ def train_model(
     layout: str = "kcs",
     seed: int = 0,
     promote: bool = False,
+    holdout: float = HOLDOUT,
+    params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and register a model version. Without ``train_file``, it learns from the stored declarations that
-    were inspected (and only those: uninspected declarations have no label)."""
+    were inspected (and only those: uninspected declarations have no label); the newest ``holdout`` share of them
+    (by acceptance date) is then held out as the validation split, unless ``valid_file`` is given or ``holdout``
+    is 0. ``params`` replaces the LightGBM parameters (default :data:`~opencustoms.risk.model.DEFAULT_PARAMS`).
+    The version is stored with its report (:mod:`opencustoms.risk.report`): precision@n% and recall@n%
+    curves against random and rules-only on the validation split, AUC, feature importance, reference scores."""
     actor.require(Permission.RISK_MANAGE)
     pseudo = platform.pseudonymiser
     train = read_frame(train_file, layout) if train_file else stored_frame(platform.engine, labelled_only=True)
     valid = read_frame(valid_file, layout) if valid_file else None
     train = pseudonymise_parties(train, pseudo)
     valid = pseudonymise_parties(valid, pseudo) if valid is not None else None
-    model = RiskModel(seed=seed).fit(train, valid)
+    held_out, note = None, None
+    if train_file is None and valid is None and holdout:
+        train, valid, held_out = hold_out_tail(train, holdout)
+        note = held_out if valid is None else None
+    model = (RiskModel(seed=seed, params=dict(params)) if params else RiskModel(seed=seed)).fit(train, valid)
     if valid is not None:
         from opencustoms.risk.metrics import scorecard
 
         card = scorecard(valid["label"].to_numpy(), model.predict_proba(valid))
         model.metrics_ = {"valid": {"auc": card.auc, **{f"precision@{a.share:g}": a.precision for a in card.at}}}
+    model_report = build_report(model, train, valid, held_out=held_out if valid is not None else None, note=note)
     now = utcnow()
     version = now.strftime("m%Y%m%d%H%M%S") + "-" + model.training_hash_[:6]
     path = _models_dir(platform) / f"{version}.model"
@@ -173,6 +214,7 @@ def train_model(
         "metrics": model.metrics_ or None,
         "status": "candidate",
         "promoted_at": None,
+        "report": _json_safe(model_report),
     }
     with platform.engine.begin() as conn:
         conn.execute(insert(risk_models).values(**row))
@@ -188,6 +230,17 @@ def train_model(
         promote_model(platform.engine, actor, version)
         row["status"] = "promoted"
     return row
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become None (JSON columns on PostgreSQL refuse them)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def list_models(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
@@ -208,6 +261,7 @@ def promote_model(engine: Engine, actor: Identity, version: str) -> None:
         conn.execute(
             update(risk_models).where(risk_models.c.version == version).values(status="promoted", promoted_at=utcnow())
         )
+        _reset_score_counts(conn, version)
         record(conn, actor, "promote", "risk_model", version)
 
 
@@ -250,8 +304,19 @@ def current_model(engine: Engine) -> tuple[str, RiskModel] | None:
     return row["version"], _load_verified(row["path"], row["file_hash"])
 
 
-def drift(platform: Platform, actor: Identity, file: Path, *, layout: str = "kcs") -> dict[str, Any]:
+def drift(
+    platform: Platform,
+    actor: Identity,
+    file: Path | None = None,
+    *,
+    layout: str = "kcs",
+    version: str | None = None,
+) -> dict[str, Any]:
+    """PSI of the promoted model's scores on ``file`` against its reference scores; without a file, of what the
+    model (``version``, default the promoted one) scored since its promotion (see :func:`score_drift`)."""
     actor.require(Permission.RISK_MANAGE)
+    if file is None:
+        return score_drift(platform.engine, actor, version)
     current = current_model(platform.engine)
     if current is None:
         raise ModelNotFoundError("no model is in service; promote one first", field="model")
@@ -259,6 +324,134 @@ def drift(platform: Platform, actor: Identity, file: Path, *, layout: str = "kcs
     frame = pseudonymise_parties(read_frame(file, layout), platform.pseudonymiser)
     value = lifecycle.psi(model.reference_scores_, model.predict_proba(frame))
     return {"model_version": version, "psi": value, "verdict": lifecycle.verdict(value), "declarations": frame.height}
+
+
+def _score_bins(report: Mapping[str, Any] | None) -> dict[str, np.ndarray] | None:
+    scores = (report or {}).get("scores")
+    if not scores:
+        return None
+    return {"psi": np.asarray(scores["psi_edges"], dtype=float), "histogram": histogram_edges()}
+
+
+@lru_cache(maxsize=64)
+def _cached_bins(engine: Engine, version: str) -> dict[str, np.ndarray] | None:
+    """A version's bins (its report never changes once stored)."""
+    with engine.connect() as conn:
+        report = conn.execute(select(risk_models.c.report).where(risk_models.c.version == version)).scalar()
+    return _score_bins(report)
+
+
+def _reset_score_counts(conn: Connection, version: str) -> None:
+    """Zero the running histogram of a version (at its promotion): one row per bin of each scale."""
+    conn.execute(delete(risk_score_counts).where(risk_score_counts.c.model_version == version))
+    report = conn.execute(select(risk_models.c.report).where(risk_models.c.version == version)).scalar()
+    bins = _score_bins(report)
+    if bins is None:
+        return
+    conn.execute(
+        insert(risk_score_counts),
+        [
+            {"model_version": version, "scale": scale, "bin": b, "scored": 0}
+            for scale, edges in bins.items()
+            for b in range(len(edges) + 1)
+        ],
+    )
+
+
+_ADD_COUNT = (
+    update(risk_score_counts)
+    .where(
+        risk_score_counts.c.model_version == bindparam("v"),
+        risk_score_counts.c.scale == bindparam("s"),
+        risk_score_counts.c.bin == bindparam("b"),
+    )
+    .values(scored=risk_score_counts.c.scored + bindparam("n"))
+)
+
+
+def _count_scores(conn: Connection, version: str, scores: np.ndarray) -> None:
+    """Add stored decisions' scores to the running histogram of their model version (atomic increments)."""
+    bins = _cached_bins(conn.engine, version)
+    if bins is None or len(scores) == 0:
+        return
+    params = [
+        {"v": version, "s": scale, "b": int(b), "n": int(n)}
+        for scale, edges in bins.items()
+        for b, n in enumerate(lifecycle.bin_counts(edges, scores))
+        if n
+    ]
+    conn.execute(_ADD_COUNT, params)
+
+
+def score_drift(engine: Engine, actor: Identity, version: str | None = None) -> dict[str, Any]:
+    """PSI of the scores a model version gave since its promotion (decisions stored by ``decide`` and
+    ``score_backlog``) against its reference scores, with both histograms; ``psi`` is None until it scored."""
+    actor.require(Permission.RISK_MANAGE)
+    with engine.connect() as conn:
+        query = select(risk_models.c.version, risk_models.c.promoted_at, risk_models.c.status, risk_models.c.report)
+        query = query.where(
+            risk_models.c.version == version if version is not None else risk_models.c.status == "promoted"
+        )
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise ModelNotFoundError(
+                f"no model version {version!r}; see `opencustoms risk models list`"
+                if version
+                else "no model is in service; promote one first",
+                field="version" if version else "model",
+            )
+        counts = conn.execute(
+            select(risk_score_counts.c.scale, risk_score_counts.c.bin, risk_score_counts.c.scored).where(
+                risk_score_counts.c.model_version == row["version"]
+            )
+        ).all()
+    scores = (row["report"] or {}).get("scores")
+    out: dict[str, Any] = {
+        "model_version": row["version"],
+        "status": row["status"],
+        "since": row["promoted_at"],
+        "declarations": 0,
+        "psi": None,
+        "verdict": None,
+        "histogram_bins": HISTOGRAM_BINS,
+        "histogram_reference": scores["histogram_reference"] if scores else None,
+        "histogram_current": None,
+    }
+    if not scores:
+        out["verdict"] = (
+            "no reference scores stored with this version (trained before reports); retrain to follow drift"
+        )
+        return out
+    current = {"psi": [0] * len(scores["psi_reference"]), "histogram": [0] * HISTOGRAM_BINS}
+    for scale, b, n in counts:
+        if scale in current and b < len(current[scale]):
+            current[scale][b] = int(n)
+    out["histogram_current"] = current["histogram"]
+    out["declarations"] = sum(current["psi"])
+    if out["declarations"] == 0:
+        out["verdict"] = (
+            "not scored anything since its promotion yet"
+            if row["promoted_at"] is not None
+            else "never promoted: no scores to compare yet"
+        )
+        return out
+    value = lifecycle.psi_from_counts(scores["psi_reference"], current["psi"])
+    out["psi"], out["verdict"] = value, lifecycle.verdict(value)
+    return out
+
+
+def model_report(engine: Engine, actor: Identity, version: str) -> dict[str, Any]:
+    """A model version with its stored report (curves against baselines, AUC, feature importance) and its drift
+    since promotion."""
+    actor.require(Permission.RISK_MANAGE)
+    with engine.connect() as conn:
+        row = conn.execute(select(risk_models).where(risk_models.c.version == version)).mappings().first()
+    if row is None:
+        raise ModelNotFoundError(f"no model version {version!r}; see `opencustoms risk models list`", field="version")
+    out = {k: v for k, v in row.items() if k not in ("path", "report")}
+    out["report"] = row["report"]
+    out["drift"] = score_drift(engine, actor, version)
+    return out
 
 
 # --- lanes ---------------------------------------------------------------------------------------------------
@@ -356,6 +549,8 @@ def _store_decisions(engine: Engine, actor: Identity, decisions: pl.DataFrame, m
     with engine.begin() as conn:
         for start in range(0, len(rows), 1000):
             conn.execute(insert(risk_decisions), rows[start : start + 1000])
+        if model_version is not None:
+            _count_scores(conn, model_version, np.asarray([r["score"] for r in rows], dtype=float))
         record(
             conn,
             actor,
@@ -535,6 +730,101 @@ def simulate(
 
 def valuation_flags(file: Path, history: Path, *, layout: str = "kcs", window_days: int = 365) -> pl.DataFrame:
     return valuation.flags(read_frame(file, layout), read_frame(history, layout), window_days=window_days)
+
+
+VALUATION_RECENT_DAYS = 30  # without ``since``: check the goods items of the newest 30 days of declarations
+
+
+def _stored_goods_items(engine: Engine, start: dt.date) -> pl.DataFrame:
+    """Goods items of stored import declarations accepted on or after ``start`` (only the columns valuation reads)."""
+    query = (
+        select(
+            declarations.c.functional_reference_id.label("reference"),
+            goods_items.c.sequence_number.label("item"),
+            declarations.c.acceptance_date.label("date"),
+            goods_items.c.hs_code,
+            goods_items.c.origin_country_code.label("origin"),
+            goods_items.c.customs_value_amount.label("value"),
+            goods_items.c.customs_value_currency.label("currency"),
+            goods_items.c.net_mass_kg.label("net_mass"),
+        )
+        .join(goods_items, goods_items.c.declaration_id == declarations.c.id)
+        .where(declarations.c.type_code == "import", declarations.c.acceptance_date >= start)
+    )
+    schema = {
+        "reference": pl.Utf8,
+        "item": pl.Int32,
+        "date": pl.Date,
+        "hs_code": pl.Utf8,
+        "origin": pl.Utf8,
+        "value": pl.Float64,
+        "currency": pl.Utf8,
+        "net_mass": pl.Float64,
+    }
+    with engine.connect() as conn:
+        rows = [
+            (r[0], r[1], r[2], r[3], r[4], float(r[5]), r[6], None if r[7] is None else float(r[7]))
+            for r in conn.execute(query)
+        ]
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return frame.with_columns(pl.col("hs_code").str.slice(0, 6).alias("hs6")).drop("hs_code")
+
+
+def valuation_flags_stored(
+    engine: Engine,
+    actor: Identity,
+    *,
+    since: dt.date | None = None,
+    limit: int = 100,
+    window_days: int = 365,
+    min_sample: int = 10,
+) -> dict[str, Any]:
+    """Under- and over-valued goods items of the stored import declarations accepted on or after ``since``
+    (default: the newest 30 days), each against the reference price band built from the stored goods items of
+    the ``window_days`` before ``since`` (HS6 x origin, else HS6, else HS4, at least ``min_sample`` items; per
+    currency). Each flag carries its evidence: band, reference unit value, sample size, level, period. Declared
+    values are only read, never changed (WCO guidance: a reference price flags, it does not replace)."""
+    actor.require(Permission.RISK_MANAGE)
+    if limit < 1:
+        raise RiskDataError("limit must be at least 1", field="limit")
+    if window_days < 1:
+        raise RiskDataError("window_days must be at least 1", field="window_days")
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(func.max(declarations.c.acceptance_date)).where(declarations.c.type_code == "import")
+        ).scalar()
+    if newest is None:
+        raise RiskDataError("no stored import declarations to check; import some first", field="declarations")
+    since = since or newest - dt.timedelta(days=VALUATION_RECENT_DAYS - 1)
+    items = _stored_goods_items(engine, since - dt.timedelta(days=window_days))
+    history, checked = items.filter(pl.col("date") < since), items.filter(pl.col("date") >= since)
+    parts = []
+    for currency in checked["currency"].unique().sort().to_list():
+        mine = history.filter(pl.col("currency") == currency)
+        if mine.height == 0:
+            continue
+        table = valuation.bands(mine, until=since, window_days=window_days, min_sample=min_sample)
+        parts.append(valuation.check(checked.filter(pl.col("currency") == currency), table, keep=("item", "currency")))
+    result = pl.concat(parts) if parts else None
+    flagged = (
+        result.filter(pl.col("flag").is_in(["under", "over"]))
+        .with_columns((pl.col("unit_value") / pl.col("reference_unit_value")).alias("ratio"))
+        .sort(pl.col("ratio").log().abs(), "reference", "item", descending=[True, False, False])
+        if result is not None
+        else None
+    )
+    counts = dict(result.group_by("flag").len().iter_rows()) if result is not None else {}
+    return {
+        "since": since,
+        "until": newest,
+        "window_days": window_days,
+        "min_sample": min_sample,
+        "history_from": since - dt.timedelta(days=window_days),
+        "checked": int(checked.height),
+        "counts": {k: int(counts.get(k, 0)) for k in ("under", "over", "within", "no reference")},
+        "unusable": int(checked.height - (result.height if result is not None else 0)),
+        "flags": flagged.head(limit).to_dicts() if flagged is not None else [],
+    }
 
 
 # --- profiles ------------------------------------------------------------------------------------------------

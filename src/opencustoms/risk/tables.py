@@ -1,8 +1,9 @@
-"""The risk engine's tables, on the shared metadata. Migration ``risk_0001`` creates exactly these."""
+"""The risk engine's tables, on the shared metadata. Migration ``risk_0001`` creates the first three; ``risk_0002``
+adds ``risk_models.report`` and ``risk_score_counts``."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, Float, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Date, Float, Index, Integer, String, Table, Text
 
 from opencustoms.store.tables import BigId, UtcDateTime, metadata
 
@@ -49,4 +50,16 @@ risk_models = Table(
     Column("metrics", JSON),
     Column("status", String(16), nullable=False),
     Column("promoted_at", UtcDateTime),
+    Column("report", JSON),  # risk/report.py: curves against baselines, feature importance, reference scores
+)
+
+# The running histogram of the scores a model version gave since its promotion (stored decisions only), in the
+# bins of its report: scale "psi" (reference deciles) and "histogram" (20 fixed bins over [0, 1]).
+risk_score_counts = Table(
+    "risk_score_counts",
+    metadata,
+    Column("model_version", String(32), primary_key=True),
+    Column("scale", String(16), primary_key=True),
+    Column("bin", Integer, primary_key=True),
+    Column("scored", BigInteger, nullable=False),
 )

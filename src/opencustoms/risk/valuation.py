@@ -11,6 +11,7 @@ it is not a minimum price).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -73,9 +74,10 @@ def bands(
     return out
 
 
-def check(frame: pl.DataFrame, band_tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def check(frame: pl.DataFrame, band_tables: dict[str, pl.DataFrame], keep: Sequence[str] = ()) -> pl.DataFrame:
     """Every declaration of ``frame`` with its band and a flag: 'under', 'over', 'within' or 'no reference'.
-    The declared value is only read."""
+    The declared value is only read. ``keep`` names further columns of ``frame`` to carry through (e.g. the goods
+    item number and currency when rows are goods items)."""
     data = _unit(frame).with_columns((pl.col("value") / pl.col("net_mass")).alias("unit_value"))
     evidence = ["band_low", "band_high", "reference_unit_value", "sample_size", "period_from", "period_to", "level"]
     parts = []
@@ -86,6 +88,7 @@ def check(frame: pl.DataFrame, band_tables: dict[str, pl.DataFrame]) -> pl.DataF
     data = data.with_columns([pl.coalesce([pl.col(f"{c}__{n}") for n in parts]).alias(c) for c in evidence])
     return data.select(
         "reference",
+        *keep,
         "date",
         "hs6",
         "origin",

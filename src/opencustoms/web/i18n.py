@@ -65,4 +65,6 @@ DYNAMIC_MESSAGES = (
     "container_number_unreadable",
     "low_confidence_read",
     "radiation_alarm",
+    "under",
+    "over",
 )

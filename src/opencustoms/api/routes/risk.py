@@ -103,6 +103,35 @@ def list_models(platform: PlatformDep, identity: IdentityDep) -> list[dict[str, 
     return service.list_models(platform.engine, identity)
 
 
+@router.get("/models/{version}/report")
+def model_report(version: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """A model version with its evaluation report (precision@n% and recall@n% curves of the model, rules-only,
+    random and perfect selection on held-out data, AUC, top features by gain) and its drift since promotion."""
+    return service.model_report(platform.engine, identity, version)
+
+
+@router.get("/models/{version}/drift")
+def model_drift(version: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """PSI of what the version scored since its promotion against its reference scores, with both histograms."""
+    return service.score_drift(platform.engine, identity, version)
+
+
+@router.get("/valuation/flags")
+def valuation_flags(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    since: dt.date | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    window_days: Annotated[int, Query(ge=1, le=3650)] = 365,
+    min_sample: Annotated[int, Query(ge=3, le=10_000)] = 10,
+) -> dict[str, Any]:
+    """Under- and over-valued goods items of stored import declarations accepted since ``since`` (default: the
+    newest 30 days), each with its reference band, sample size, level and period. Declared values are unchanged."""
+    return service.valuation_flags_stored(
+        platform.engine, identity, since=since, limit=limit, window_days=window_days, min_sample=min_sample
+    )
+
+
 @router.post("/models/{version}/promote")
 def promote_model(version: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, str]:
     service.promote_model(platform.engine, identity, version)
