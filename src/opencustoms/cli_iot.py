@@ -200,6 +200,11 @@ def ingest(
     _report(report.summary())
 
 
+def _print_alert(alert: Any) -> None:
+    """Alerts from listener worker processes (module level: it is sent to them)."""
+    Console().print(f"[yellow]{alert.kind}[/yellow] {alert.context_type} {alert.context_id}: {alert.reason}")
+
+
 @app.command("listen")
 def listen(
     host: str = "127.0.0.1",
@@ -209,11 +214,36 @@ def listen(
     ] = "opencustoms-iot-listener",
     max_messages: Annotated[int | None, typer.Option(help="Stop after this many messages.")] = None,
     idle_timeout: Annotated[float | None, typer.Option(help="Stop after this many idle seconds.")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Listener processes, each owning a share of the devices.")
+    ] = 1,
 ) -> None:
-    """Subscribe to opencustoms/+/+/events (QoS 1, persistent session) and process until stopped."""
+    """Subscribe to opencustoms/+/+/events (QoS 1, persistent session) and process until stopped. With --workers N,
+    N processes each hold MQTT 5 shared subscriptions to the topics of their share of the devices (all devices of a
+    movement in one process, so its events stay in order)."""
     from opencustoms.iot import mqtt
 
     platform, _ = _ctx()
+    if workers > 1:
+        console.print(f"{workers} listeners on {host}:{port}, sessions {client_id}-<k>of{workers} (Ctrl-C to stop)")
+        try:
+            results = mqtt.run_workers(
+                platform.engine.url.render_as_string(hide_password=False),
+                workers,
+                service.load_watched_movements,
+                host=host,
+                port=port,
+                client_id=client_id,
+                max_messages=max_messages,
+                idle_timeout=idle_timeout,
+                on_alert=_print_alert,
+            )
+        except OpenCustomsError as exc:
+            _fail(exc)
+        for r in results:
+            console.print(f"worker {r['worker']}: {r['received']} messages in {r['batches']} batches")
+            _report(r["report"])
+        return
 
     def on_batch(report: Any, n: int) -> None:
         for a in report.alerts:

@@ -120,3 +120,14 @@ def test_unknown_format_is_rejected() -> None:
     assert r.reason_code == "unknown_format"
     [r] = adapters.decode(b"\xff\xfe", NOW)
     assert r.reason_code == "malformed"
+
+
+def test_eseal_text_constraints_name_the_field() -> None:
+    line = adapters.encode_eseal_text("ES1", 9, NOW, "LBT", latitude=None, longitude=None, battery=150)
+    [bad] = adapters.decode(line, NOW)
+    assert (
+        isinstance(bad, Rejection) and bad.reason_code == "invalid_field" and bad.reason.startswith("battery_percent")
+    )
+    line = adapters.encode_eseal_text("ES1", 10, NOW, "POS", latitude=51.5, longitude=4.2, seal_id="S" * 65)
+    [long_seal] = adapters.decode(line, NOW)
+    assert isinstance(long_seal, Rejection) and long_seal.reason.startswith("seal_id")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from opencustoms import signals
 from opencustoms.iot import adapters, service
 from opencustoms.iot.errors import DeviceAuthenticationError
-from opencustoms.iot.ingest import Payload
+from opencustoms.iot.ingest import Payload, Processor, device_shards
 from opencustoms.iot.tables import iot_events, iot_quarantine
 
 
@@ -147,3 +147,16 @@ def test_gate_reads_queue_a_decision_and_emit_signals(engine, operator, fixed_pr
     assert {s.kind for s in found} == {"iot.plate_mismatch", "iot.radiation_alarm"}
     assert service.decide_gate(engine, operator, decision["id"], "inspect")["status"] == "inspect"
     assert service.gate_queue(engine, operator) == []
+
+
+def test_device_shards_keep_the_devices_of_a_movement_together() -> None:
+    devices = [f"D{n:03d}" for n in range(200)]
+    movements = [["D001", "D150"], ["D150", "D077"], ["D010", "D011", "D012"]]
+    for n in (1, 2, 3):
+        owner = device_shards(devices, movements, n)
+        assert set(owner) == set(devices) and set(owner.values()) == set(range(n))
+        assert owner["D001"] == owner["D150"] == owner["D077"]  # linked through D150
+        assert owner["D010"] == owner["D011"] == owner["D012"]
+        assert owner == device_shards(list(reversed(devices)), list(reversed(movements)), n)  # order-free
+    with pytest.raises(ValueError, match="shard 2 of 2"):
+        Processor(None, shard=(2, 2))  # type: ignore[arg-type]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 import uuid
 
 import pytest
 
 from opencustoms.iot import adapters, mqtt, service
-from opencustoms.iot.ingest import Processor
+from opencustoms.iot.ingest import Processor, device_shards
 from opencustoms.security.service import ensure_administration, local_operator
 from opencustoms.store.database import init_database
 
@@ -49,9 +48,16 @@ def test_persistent_session_keeps_messages_published_while_away(mq_engine, broke
     client_id = "oc-test-" + uuid.uuid4().hex[:8]
     processor = Processor(mq_engine, movement_loader=service.load_watched_movements)
 
-    def listener() -> mqtt.Listener:
+    def listener(ready: threading.Event | None = None) -> mqtt.Listener:
         return mqtt.Listener(
-            mq_engine, processor, host=host, port=port, client_id=client_id, session_expiry_s=120, batch_wait_s=0.01
+            mq_engine,
+            processor,
+            host=host,
+            port=port,
+            client_id=client_id,
+            session_expiry_s=120,
+            batch_wait_s=0.01,
+            on_ready=ready.set if ready else None,
         )
 
     # 1. first connection creates the session and the subscription
@@ -61,13 +67,14 @@ def test_persistent_session_keeps_messages_published_while_away(mq_engine, broke
     lines = _lines(device, 300)
     assert mqtt.publish([(topic, line) for line in lines], host=host, port=port) == 300
     # 3. reconnecting with the same client id and clean_start=False delivers every one of them
-    stats = listener().run(idle_timeout=1.5)
+    stats = listener().run(idle_timeout=5.0)  # generous: a loaded CI machine may pause between deliveries
     assert stats.received == 300 and stats.report is not None and stats.report.accepted == 300
     # 4. live: the device re-sends a third of them (at-least-once) together with new ones while we listen
-    live = listener()
-    thread = threading.Thread(target=lambda: live.run(idle_timeout=1.5))
+    ready = threading.Event()
+    live = listener(ready)
+    thread = threading.Thread(target=lambda: live.run(idle_timeout=5.0))
     thread.start()
-    time.sleep(0.3)
+    assert ready.wait(timeout=30), "the listener did not connect"
     mqtt.publish([(topic, line) for line in lines[:100] + _lines(device, 50, offset=300)], host=host, port=port)
     thread.join(timeout=30)
     assert live.stats.report is not None
@@ -85,6 +92,42 @@ def test_unknown_topics_and_devices_are_quarantined(mq_engine, broker) -> None:
     ghost = "GHOST-" + uuid.uuid4().hex[:6]
     mqtt.publish([(mqtt.topic_for("e_seal", ghost), _lines(ghost, 1)[0])], host=host, port=port)
     stats = mqtt.Listener(mq_engine, processor, host=host, port=port, client_id=client_id, session_expiry_s=60).run(
-        idle_timeout=1.0
+        idle_timeout=5.0
     )
     assert stats.report is not None and stats.report.quarantined == {"unknown_device": 1}
+
+
+def test_several_listener_processes_share_the_devices_each_device_in_one(mq_engine, broker) -> None:
+    """`listen --workers 2`: two processes with shared subscriptions to their own devices' topics; every message is
+    processed exactly once, and all of a device's messages by the worker that owns it."""
+    host, port = broker
+    operator = local_operator("NL")
+    devices = [f"ES-{uuid.uuid4().hex[:6]}-{n}" for n in range(6)]
+    for device in devices:
+        service.register_device(mq_engine, operator, device, "e_seal")
+    url = mq_engine.url.render_as_string(hide_password=False)
+    client_id = "oc-test-" + uuid.uuid4().hex[:8]
+
+    def workers(idle: float) -> list[dict]:
+        return mqtt.run_workers(
+            url,
+            2,
+            service.load_watched_movements,
+            host=host,
+            port=port,
+            client_id=client_id,
+            session_expiry_s=120,
+            batch_wait_s=0.01,
+            idle_timeout=idle,
+        )
+
+    assert [(r["worker"], r["received"]) for r in workers(0.3)] == [(0, 0), (1, 0)]  # sessions, subscriptions
+    per_device = {device: 20 + 5 * n for n, device in enumerate(devices)}
+    messages = [(mqtt.topic_for("e_seal", d), line) for d, count in per_device.items() for line in _lines(d, count)]
+    assert mqtt.publish(messages, host=host, port=port) == len(messages)
+    results = workers(5.0)
+    owner = device_shards(devices, [], 2)
+    expected = [sum(c for d, c in per_device.items() if owner[d] == k) for k in (0, 1)]
+    assert [r["received"] for r in results] == expected
+    assert [r["report"]["accepted"] for r in results] == expected
+    assert service.stats(mq_engine, operator)["events"] == {"position": len(messages)}

@@ -89,3 +89,34 @@ def test_sweep_finds_silence_and_overdue_without_new_events(sim_engine) -> None:
     got = _alerts_by_context(sim_engine, operator)
     for movement in sim.expected_transit:
         assert {"gps_silence", "late_arrival"} <= got[("transit", movement)], movement
+
+
+def test_two_sharded_pipelines_give_the_same_alerts(sim_engine) -> None:
+    """Workers of `listen --workers 2`: each pipeline owns half of the devices (a movement's devices together),
+    watches only their movements and gets only their messages; together they raise every expected alert."""
+    operator = local_operator("NL")
+    sim = simulator.build(sim_engine, operator, START, vessels=False)
+    pipelines = [
+        Processor(sim_engine, movement_loader=service.load_watched_movements, clock=lambda: CLOCK, shard=(k, 2))
+        for k in (0, 1)
+    ]
+    for p in pipelines:
+        p.refresh()
+    owned = [set(p.owned) for p in pipelines]
+    assert owned[0] and owned[1] and not owned[0] & owned[1]
+    movements = [set(p._movements) for p in pipelines]
+    assert movements[0] and movements[1] and movements[0] | movements[1] == set(sim.expected_transit)
+    for k, p in enumerate(pipelines):
+        mine = [m for m in sim.messages if m.device_id in owned[k]]
+        for i in range(0, len(mine), 97):
+            p.process(
+                [
+                    Payload(m.payload, "mqtt", device_id=m.device_id, device_type=m.device_type, authenticated=True)
+                    for m in mine[i : i + 97]
+                ]
+            )
+    got = _alerts_by_context(sim_engine, operator)
+    for movement, expected in sim.expected_transit.items():
+        assert got.get(("transit", movement), set()) == expected, movement
+    for passage, expected in sim.expected_gate.items():
+        assert got.get(("gate", passage), set()) == expected, passage

@@ -18,6 +18,7 @@ Supported formats (docs/iot.md describes them field by field):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -354,6 +355,9 @@ AIS_POSITION_TYPES = frozenset({1, 2, 3, 4, 9, 11, 17, 18, 19, 21, 27})
 AIS_STATIC_TYPES = frozenset({5, 24})
 
 
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
@@ -364,22 +368,33 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def decode_ais_message(lines: list[bytes], device_id: str, received_at: dt.datetime) -> DeviceEvent | Rejection:
-    """One assembled AIS message (one or more sentences, tag blocks allowed)."""
+@functools.cache
+def _pyais() -> tuple[Any, Any, Any]:
+    """pyais, imported on first use (most processes never decode AIS)."""
     from pyais.exceptions import AISBaseException
     from pyais.messages import AISSentence, NMEASentenceFactory
 
-    raw = b"\n".join(lines).decode("ascii", "replace")
+    return AISBaseException, AISSentence, NMEASentenceFactory
+
+
+def decode_ais_message(
+    lines: list[bytes], device_id: str, received_at: dt.datetime, *, received_iso: str | None = None
+) -> DeviceEvent | Rejection:
+    """One assembled AIS message (one or more sentences, tag blocks allowed). ``received_iso`` is
+    ``received_at.isoformat()`` when the caller has it (it is part of the event id)."""
+    AISBaseException, AISSentence, NMEASentenceFactory = _pyais()  # noqa: N806 - classes
+    raw = (lines[0] if len(lines) == 1 else b"\n".join(lines)).decode("ascii", "replace")
     try:
         sentences = [NMEASentenceFactory.produce(line) for line in lines]
-        if not all(isinstance(s, AISSentence) for s in sentences):
-            return Rejection("malformed", "not an AIS sentence", raw, device_id)
-        if not all(s.is_valid for s in sentences):
-            return Rejection(
-                "bad_checksum", "NMEA checksum does not match the sentence; it was corrupted", raw, device_id
-            )
-        ais = [s for s in sentences if isinstance(s, AISSentence)]
-        message = AISSentence.assemble_from_iterable(ais) if len(ais) > 1 else ais[0]
+        for sentence in sentences:
+            if not isinstance(sentence, AISSentence):
+                return Rejection("malformed", "not an AIS sentence", raw, device_id)
+        for sentence in sentences:
+            if not sentence.is_valid:
+                return Rejection(
+                    "bad_checksum", "NMEA checksum does not match the sentence; it was corrupted", raw, device_id
+                )
+        message = AISSentence.assemble_from_iterable(sentences) if len(sentences) > 1 else sentences[0]
         decoded = message.decode()
     except (AISBaseException, ValueError, IndexError, KeyError, TypeError) as exc:
         return Rejection(
@@ -403,7 +418,7 @@ def decode_ais_message(lines: list[bytes], device_id: str, received_at: dt.datet
         "device_time": when,
         "received_at": received_at,
         "mmsi": mmsi,
-        "attributes": {"ais": {k: _jsonable(v) for k, v in data.items()}},
+        "attributes": {"ais": {k: v if type(v) in _PLAIN else _jsonable(v) for k, v in data.items()}},
     }
     lat, lon = data.get("lat"), data.get("lon")
     if msg_type in AIS_POSITION_TYPES and lat is not None and lon is not None:
@@ -428,7 +443,8 @@ def decode_ais_message(lines: list[bytes], device_id: str, received_at: dt.datet
         )
     else:
         fields["kind"] = EventKind.AIS_OTHER
-    fields["event_id"] = "a:" + hashlib.sha256(raw.encode() + when.isoformat().encode()).hexdigest()[:40]
+    stamp_text = received_iso if when is received_at and received_iso else when.isoformat()
+    fields["event_id"] = "a:" + hashlib.sha256(f"{raw}{stamp_text}".encode()).hexdigest()[:40]
     return _event(raw, device_id, **fields)
 
 
@@ -436,6 +452,7 @@ def decode_nmea_ais(payload: str, received_at: dt.datetime, device_id: str = "ai
     """AIS sentences, one per line; multi-sentence messages are assembled by (sequence id, channel). Comment
     lines and proprietary sentences ($P...) are skipped."""
     out: Decoded = []
+    received_iso = received_at.isoformat()
     pending: dict[tuple[bytes, bytes], list[bytes]] = {}
     for text_line in payload.splitlines():
         line = text_line.strip()
@@ -453,7 +470,7 @@ def decode_nmea_ais(payload: str, received_at: dt.datetime, device_id: str = "ai
             out.append(Rejection("malformed", "AIS fragment count/number are not numbers", line, device_id))
             continue
         if count == 1:
-            out.append(decode_ais_message([data], device_id, received_at))
+            out.append(decode_ais_message([data], device_id, received_at, received_iso=received_iso))
             continue
         key = (parts[3], parts[4])
         group = pending.setdefault(key, [])
@@ -461,7 +478,7 @@ def decode_nmea_ais(payload: str, received_at: dt.datetime, device_id: str = "ai
             group.clear()
         group.append(data)
         if index == count:
-            out.append(decode_ais_message(list(group), device_id, received_at))
+            out.append(decode_ais_message(list(group), device_id, received_at, received_iso=received_iso))
             del pending[key]
     for group in pending.values():
         out.append(

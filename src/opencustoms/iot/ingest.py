@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import math
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,18 +23,38 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from opencustoms import signals
+from opencustoms.declarations.repository import insert_tuples, sqlite_timestamp
 from opencustoms.iot import adapters
 from opencustoms.iot.alerts import Alert
 from opencustoms.iot.events import ALLOWED_KINDS, DeviceEvent, DeviceType, EventKind
 from opencustoms.iot.gates import judge_passage
 from opencustoms.iot.geo import EARTH_RADIUS_M, check_coordinates
 from opencustoms.iot.tables import iot_alerts, iot_devices, iot_events, iot_gate_decisions, iot_quarantine, iot_transits
-from opencustoms.iot.transit import Movement, TrackEvent, evaluate
+from opencustoms.iot.transit import Movement, Tracker, TrackEvent, coordinates, fix_geometry
 
 ROAD_MAX_SPEED_KMH = 250.0
 ROAD_MAX_IMPLIED_KMH = 300.0
 SEA_MAX_SPEED_KMH = 100 * 1.852
 GATE_KINDS = frozenset({EventKind.PLATE_READ, EventKind.CONTAINER_READ, EventKind.RADIATION_SCAN})
+# iot_events columns written per event, and the DeviceEvent fields kept in its JSON payload
+EVENT_COLUMNS = (
+    "device_id",
+    "event_key",
+    "schema_version",
+    "kind",
+    "device_time",
+    "received_at",
+    "latitude",
+    "longitude",
+    "speed_kmh",
+    "subject_id",
+    "payload",
+)
+PAYLOAD_FIELDS = tuple(
+    n
+    for n in DeviceEvent.model_fields
+    if n not in {"device_id", "kind", "device_time", "received_at", "latitude", "longitude", "speed_kmh"}
+)
 
 
 def hash_secret(secret: str) -> str:
@@ -107,11 +129,14 @@ class _Device:
 
 @dataclass
 class _MovementState:
-    movement: Movement
-    events: list[TrackEvent]
+    tracker: Tracker
     known_alerts: set[str]
     status: str
     arrived_at: dt.datetime | None
+
+    @property
+    def movement(self) -> Movement:
+        return self.tracker.movement
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -167,8 +192,17 @@ class Processor:
         max_age_s: float | None = 30 * 86_400,
         refresh_s: float = 5.0,
         clock: Callable[[], dt.datetime] = utcnow,
-        movement_loader: Callable[[Connection], list[Movement]] | None = None,
+        movement_loader: Callable[[Connection, dict[str, Movement]], list[Movement]] | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
+        """``shard=(k, n)``: this pipeline is worker k of n (``opencustoms iot listen --workers n``); it owns the
+        devices ``device_shards`` gives to k, watches only their movements, and its listener subscribes only to their
+        topics, so every event of a movement goes through one worker, in order."""
+        if shard is not None and not 0 <= shard[0] < shard[1]:
+            raise ValueError(f"shard {shard[0]} of {shard[1]}: the index must be in 0..{shard[1] - 1}")
+        self.shard = shard
+        self.owned: dict[str, DeviceType] = {}  # device id -> type, the devices this pipeline owns
+        self.version = 0  # incremented by every refresh
         self.engine = engine
         self.max_future_skew_s = max_future_skew_s
         self.max_age_s = max_age_s
@@ -179,6 +213,7 @@ class Processor:
         self._movements: dict[str, _MovementState] = {}
         self._by_device: dict[str, list[str]] = {}
         self._last_fix: dict[tuple[str, str | None], tuple[float, float, float]] = {}
+        self._loaded: dict[str, Movement] = {}
         self._loaded_at = -1e18
 
     # --- caches ----------------------------------------------------------------------------------------------
@@ -199,20 +234,29 @@ class Processor:
                     )
                 )
             }
-            movements = self._movement_loader(conn) if self._movement_loader else []
+            movements = self._movement_loader(conn, self._loaded) if self._movement_loader else []
+        self._loaded = {m.movement_id: m for m in movements}  # all watched, also other shards' (reused next time)
+        if self.shard is not None:
+            k, n = self.shard
+            assignment = device_shards(self._devices, [m.device_ids for m in movements], n)
+            movements = [m for m in movements if all(assignment.get(d) == k for d in m.device_ids)]
+            self.owned = {d: dev.device_type for d, dev in self._devices.items() if assignment[d] == k}
+        else:
+            self.owned = {d: dev.device_type for d, dev in self._devices.items()}
         fresh: dict[str, _MovementState] = {}
         for m in movements:
             old = self._movements.get(m.movement_id)
             fresh[m.movement_id] = old if old is not None else self._load_state(m)
-            fresh[m.movement_id].movement = m
+            fresh[m.movement_id].tracker.movement = m  # movements are not edited after creation: same rules
         self._movements = fresh
         self._by_device = {}
         for mid, state in fresh.items():
             for device_id in state.movement.device_ids:
                 self._by_device.setdefault(device_id, []).append(mid)
         self._loaded_at = time.monotonic()
+        self.version += 1
 
-    def _maybe_refresh(self) -> None:
+    def maybe_refresh(self) -> None:
         if time.monotonic() - self._loaded_at >= self.refresh_s:
             self.refresh()
 
@@ -256,12 +300,12 @@ class Processor:
                 )
             ).first()
         status = row.status if row else m.status
-        return _MovementState(m, events, known, status, _aware(row.arrived_at) if row else None)
+        return _MovementState(Tracker(m, events), known, status, _aware(row.arrived_at) if row else None)
 
     # --- the pipeline ----------------------------------------------------------------------------------------
 
     def process(self, payloads: Sequence[Payload]) -> IngestReport:
-        self._maybe_refresh()
+        self.maybe_refresh()
         report = IngestReport()
         now = self.clock()
         quarantine: list[dict[str, Any]] = []
@@ -333,7 +377,10 @@ class Processor:
                 report.duplicates += len(known)
                 fresh = {k: e for k, e in accepted.items() if k not in known}
                 if fresh:
-                    conn.execute(insert(iot_events), [self._row(k[1], e) for k, e in fresh.items()])
+                    sqlite = conn.dialect.name == "sqlite"
+                    insert_tuples(
+                        conn, "iot_events", EVENT_COLUMNS, [self._row(k[1], e, sqlite) for k, e in fresh.items()]
+                    )
                     last_seen: dict[str, dt.datetime] = {}
                     for e in fresh.values():
                         last_seen[e.device_id] = max(last_seen.get(e.device_id, now), e.received_at or now)
@@ -406,41 +453,57 @@ class Processor:
 
     @staticmethod
     def _existing(conn: Connection, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (device, event key) pairs already stored (driver-level query: this runs for every batch)."""
         found: set[tuple[str, str]] = set()
-        for start in range(0, len(keys), 400):
-            chunk = keys[start : start + 400]
-            rows = conn.execute(
-                select(iot_events.c.device_id, iot_events.c.event_key).where(
-                    iot_events.c.event_key.in_([k for _, k in chunk]), iot_events.c.device_id.in_({d for d, _ in chunk})
-                )
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            devices = sorted({d for d, _ in chunk})
+            event_keys = [k for _, k in chunk]
+            sql = (
+                "SELECT device_id, event_key FROM iot_events WHERE device_id IN ("
+                + ", ".join([marker] * len(devices))
+                + ") AND event_key IN ("
+                + ", ".join([marker] * len(event_keys))
+                + ")"
             )
-            found.update((r.device_id, r.event_key) for r in rows)
+            found.update((d, k) for d, k in conn.exec_driver_sql(sql, (*devices, *event_keys)))
         return found & set(keys)
 
-    def _row(self, key: str, e: DeviceEvent) -> dict[str, Any]:
+    def _row(self, key: str, e: DeviceEvent, sqlite: bool) -> tuple[Any, ...]:
+        """One iot_events row as driver-ready values, in ``EVENT_COLUMNS`` order."""
         subject = e.seal_id or e.mmsi or e.plate or e.container_id
         if e.kind in GATE_KINDS and e.passage_id:
             subject = self._passage_key(e)
-        payload = e.model_dump(
-            mode="json",
-            exclude_none=True,
-            exclude={"device_id", "kind", "device_time", "received_at", "latitude", "longitude", "speed_kmh"},
-        )
+        values = e.__dict__
+        payload = {n: values[n] for n in PAYLOAD_FIELDS if values[n] is not None}
         if not payload.get("attributes"):
             payload.pop("attributes", None)
-        return {
-            "device_id": e.device_id,
-            "event_key": key,
-            "schema_version": e.schema_version,
-            "kind": e.kind.value,
-            "device_time": e.device_time,
-            "received_at": e.received_at,
-            "latitude": e.latitude,
-            "longitude": e.longitude,
-            "speed_kmh": e.speed_kmh,
-            "subject_id": subject,
-            "payload": payload,
-        }
+        try:
+            text = json.dumps(payload, allow_nan=False)
+        except (TypeError, ValueError):  # not plain JSON (NaN, a foreign type): pydantic's JSON conversion decides
+            payload = e.model_dump(mode="json", exclude_none=True, include=set(PAYLOAD_FIELDS))
+            if not payload.get("attributes"):
+                payload.pop("attributes", None)
+            text = json.dumps(payload)
+        device_time: dt.datetime | str = e.device_time
+        received_at: dt.datetime | str | None = e.received_at
+        if sqlite:
+            device_time = sqlite_timestamp(e.device_time)
+            received_at = sqlite_timestamp(e.received_at) if e.received_at is not None else None
+        return (
+            e.device_id,
+            key,
+            e.schema_version,
+            e.kind.value,
+            device_time,
+            received_at,
+            e.latitude,
+            e.longitude,
+            e.speed_kmh,
+            subject,
+            text,
+        )
 
     def _passage_key(self, e: DeviceEvent) -> str:
         device = self._devices.get(e.device_id)
@@ -452,28 +515,38 @@ class Processor:
     def _run_transit_rules(
         self, conn: Connection, events: list[DeviceEvent], report: IngestReport, now: dt.datetime
     ) -> None:
-        touched: set[str] = set()
+        touched: dict[str, list[TrackEvent]] = {}
         for e in events:
-            for mid in self._by_device.get(e.device_id, ()):
-                self._movements[mid].events.append(
-                    TrackEvent(
-                        e.device_id,
-                        e.kind.value,
-                        e.device_time,
-                        e.latitude,
-                        e.longitude,
-                        e.speed_kmh,
-                        e.seal_id,
-                        e.battery_percent,
-                    )
-                )
-                touched.add(mid)
+            mids = self._by_device.get(e.device_id)
+            if not mids:
+                continue
+            track = TrackEvent(
+                e.device_id,
+                e.kind.value,
+                e.device_time,
+                e.latitude,
+                e.longitude,
+                e.speed_kmh,
+                e.seal_id,
+                e.battery_percent,
+            )
+            for mid in mids:
+                touched.setdefault(mid, []).append(track)
+        feeds = []
+        for mid in sorted(touched):
+            state = self._movements[mid]
+            fixes = state.tracker.take(touched[mid])
+            if fixes:
+                feeds.append((state, fixes, *coordinates(fixes)))
+        geometry = fix_geometry([(state.movement, lat, lon) for state, _, lat, lon in feeds])  # all at once
+        for (state, fixes, _, _), g in zip(feeds, geometry, strict=True):
+            state.tracker.feed(fixes, g)
         for mid in sorted(touched):
             # Event-driven evaluation looks at the movement as of its newest event: a backlog delivered late must not
             # look like a silence. Silences and overdue arrivals as of the wall clock are the sweep's job.
             state = self._movements[mid]
-            latest = max(e.device_time for e in state.events)
-            self._evaluate(conn, state, report, min(latest, now))
+            assert state.tracker.newest is not None
+            self._evaluate(conn, state, report, min(state.tracker.newest, now))
 
     def sweep(self, now: dt.datetime | None = None) -> IngestReport:
         """Re-evaluate every active movement at ``now`` (GPS silence and overdue arrivals need no event)."""
@@ -489,7 +562,7 @@ class Processor:
     def _evaluate(self, conn: Connection, state: _MovementState, report: IngestReport, now: dt.datetime) -> None:
         m = state.movement
         m.status = state.status
-        outcome = evaluate(m, state.events, now)
+        outcome = state.tracker.outcome(now)
         fresh = [a for a in outcome.alerts if a.id not in state.known_alerts]
         if fresh:
             self._store_alerts(
@@ -609,6 +682,29 @@ class Processor:
             subjects += [(signals.SubjectType.VEHICLE, normalise_plate(p)) for p, _ in plates]
             self._store_alerts(conn, alerts, now, lambda a, s=subjects: s)  # type: ignore[misc]
             report.alerts.extend(alerts)
+
+
+def device_shards(devices: Iterable[str], movements: Iterable[Sequence[str]], n: int) -> dict[str, int]:
+    """Which of n workers owns each device: devices that share a movement (its e-seals and trackers, transitively)
+    form one group, owned by the worker crc32(smallest device id of the group) mod n. Deterministic, so every worker
+    computes the same split from the same registry."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for d in devices:
+        root(d)
+    for group in movements:
+        for d in group[1:]:
+            a, b = root(group[0]), root(d)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {d: zlib.crc32(root(d).encode()) % n for d in list(parent)}
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -5,6 +5,7 @@ vessel analysis. Functions that act for a person take the acting ``Identity`` an
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
 from collections import Counter
@@ -310,9 +311,19 @@ def create_transit(engine: Engine, actor: Identity, request: TransitRequest | di
     }
 
 
-def _movement(conn: Connection, row: Any, zones: dict[str, Zone] | None = None) -> Movement:
+def _movement(
+    conn: Connection,
+    row: Any,
+    zones: dict[str, Zone] | None = None,
+    corridors: dict[tuple[str, float], Corridor] | None = None,
+) -> Movement:
     ids = [row.departure_zone_id, row.destination_zone_id, *row.authorised_zone_ids]
     zones = zones if zones is not None else _zones(conn, ids)
+    corridors = corridors if corridors is not None else {}
+    key = _corridor_key(row.corridor, row.tolerance_m)
+    corridor = corridors.get(key)
+    if corridor is None:
+        corridor = corridors[key] = Corridor(row.corridor, row.tolerance_m)
     return Movement(
         row.movement_id,
         row.functional_reference_id,
@@ -320,7 +331,7 @@ def _movement(conn: Connection, row: Any, zones: dict[str, Zone] | None = None) 
         list(row.container_ids),
         list(row.seal_device_ids),
         list(row.tracker_device_ids),
-        Corridor(row.corridor, row.tolerance_m),
+        corridor,
         zones[row.departure_zone_id],
         zones[row.destination_zone_id],
         [zones[z] for z in row.authorised_zone_ids],
@@ -331,15 +342,30 @@ def _movement(conn: Connection, row: Any, zones: dict[str, Zone] | None = None) 
     )
 
 
-def load_watched_movements(conn: Connection) -> list[Movement]:
-    """Movements the rules watch: in transit, or closed in the last 7 days (a late event may still change them)."""
+def load_watched_movements(conn: Connection, known: dict[str, Movement] | None = None) -> list[Movement]:
+    """Movements the rules watch: in transit, or closed in the last 7 days (a late event may still change them).
+    Movements in ``known`` are returned as they are (movements are not edited after creation), so a refresh only
+    reads and builds the new ones; movements on one route share one corridor object (and its checks)."""
+    known = known or {}
     since = utcnow() - dt.timedelta(days=7)
-    rows = conn.execute(
-        select(iot_transits).where((iot_transits.c.status == "in_transit") | (iot_transits.c.closed_at >= since))
-    ).all()
+    watched = (iot_transits.c.status == "in_transit") | (iot_transits.c.closed_at >= since)
+    ids = list(conn.execute(select(iot_transits.c.movement_id).where(watched)).scalars())
+    new = [i for i in ids if i not in known]
+    rows: list[Any] = []
+    for start in range(0, len(new), 500):
+        chunk = new[start : start + 500]
+        rows.extend(conn.execute(select(iot_transits).where(iot_transits.c.movement_id.in_(chunk))).all())
     zone_ids = {z for r in rows for z in [r.departure_zone_id, r.destination_zone_id, *r.authorised_zone_ids]}
-    zones = _zones(conn, list(zone_ids))
-    return [_movement(conn, r, zones) for r in rows]
+    zones = _zones(conn, list(zone_ids)) if zone_ids else {}
+    corridors = {
+        _corridor_key(m.corridor.coordinates.tolist(), m.corridor.tolerance_m): m.corridor for m in known.values()
+    }
+    fresh = {r.movement_id: _movement(conn, r, zones, corridors) for r in rows}
+    return [known[i] if i in known else fresh[i] for i in ids]
+
+
+def _corridor_key(coordinates: Any, tolerance_m: float) -> tuple[str, float]:
+    return json.dumps([[float(x), float(y)] for x, y in coordinates]), float(tolerance_m)
 
 
 def list_transits(engine: Engine, actor: Identity, status: str | None = None) -> list[dict[str, Any]]:
