@@ -1,0 +1,255 @@
+"""Benchmark: one declaration through the API, POST /risk/decisions, at 100 requests/s (target p99 <= 20 ms).
+
+Set-up: opencustoms.demo.run.prepare on a few thousand seeded demo declarations (import, past inspections, a model
+trained on them and promoted, every declaration laned) in a fresh folder under var/bench/. The server is
+`opencustoms serve` itself, in its own process, on 127.0.0.1 and a free port (uvicorn, one worker).
+
+Load: open loop. Requests are sent at their scheduled times whatever the server's answers — POST /risk/decisions at
+``--rate`` per second (default 100) with the officer's token and one of 500 new demo declarations (seed 7, not in
+the database), and in the same run GET /health at 10 per second as the baseline (one database query, a tiny JSON
+answer), both for ``--seconds`` (default 20). Before that, 300 decisions and 300 health checks one at a time
+(closed loop) give the service time without queueing. Each decision is stored (with its reasons and audit entry), as the
+endpoint does. Latency is measured client-side (httpx, asyncio) from the scheduled send time to the end of the
+response, so a server that falls behind shows it (no coordinated omission); the time from the actual send is
+reported beside it. Every answer is checked (201 with a lane and reasons; 200 for health).
+
+Usage: python benchmarks/risk_api.py [--declarations 5000] [--rate 100] [--seconds 20]
+Results: benchmarks/results/risk_api.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, WORK, write
+
+FOLDER = WORK / "risk_api"
+HEALTH_RATE = 10
+SEQUENTIAL = 300
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(values, n=100)
+    return {
+        "p50_ms": round(statistics.median(values), 2),
+        "p95_ms": round(q[94], 2),
+        "p99_ms": round(q[98], 2),
+        "max_ms": round(max(values), 2),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def load(base: str, token: str, bodies: list[bytes], rate: float, seconds: float) -> dict[str, Any]:
+    import httpx
+
+    auth = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    schedule = sorted(
+        [(i / rate, "decision", i) for i in range(int(rate * seconds))]
+        + [((i + 0.5) / HEALTH_RATE, "health", i) for i in range(int(HEALTH_RATE * seconds))]
+    )
+    samples: dict[str, list[tuple[float, float]]] = {"decision": [], "health": []}
+    failures: list[str] = []
+    lanes: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10.0) as client:
+
+        async def one(kind: str, i: int, due: float) -> None:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent = time.perf_counter()
+            try:
+                if kind == "decision":
+                    r = await client.post("/risk/decisions", content=bodies[i % len(bodies)], headers=auth)
+                    ok = r.status_code == 201 and bool(r.json().get("reasons"))
+                    if ok:
+                        lane = r.json()["lane"]
+                        lanes[lane] = lanes.get(lane, 0) + 1
+                else:
+                    r = await client.get("/health")
+                    ok = r.status_code == 200
+            except httpx.HTTPError as exc:
+                failures.append(f"{kind}: {exc.__class__.__name__}")
+                return
+            done = time.perf_counter()
+            if not ok:
+                failures.append(f"{kind}: {r.status_code} {r.text[:200]}")
+                return
+            samples[kind].append(((done - due) * 1000, (done - sent) * 1000))
+
+        # warm-up, sequential: the model is loaded and cached, connections opened
+        for i in range(50):
+            await client.post("/risk/decisions", content=bodies[i], headers=auth)
+            await client.get("/health")
+        # closed loop, one request at a time: the service time without queueing
+        sequential: dict[str, list[float]] = {"decision": [], "health": []}
+        for i in range(SEQUENTIAL):
+            sent = time.perf_counter()
+            r = await client.post("/risk/decisions", content=bodies[i % len(bodies)], headers=auth)
+            sequential["decision"].append((time.perf_counter() - sent) * 1000)
+            if r.status_code != 201:
+                failures.append(f"decision: {r.status_code} {r.text[:200]}")
+            sent = time.perf_counter()
+            r = await client.get("/health")
+            sequential["health"].append((time.perf_counter() - sent) * 1000)
+        start = time.perf_counter() + 0.2
+        await asyncio.gather(*(one(kind, i, start + at) for at, kind, i in schedule))
+        elapsed = time.perf_counter() - start
+    return {
+        "samples": samples,
+        "sequential": sequential,
+        "failures": failures,
+        "lanes": lanes,
+        "elapsed_s": elapsed,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--declarations", type=int, default=5000, help="demo declarations prepared in the database")
+    parser.add_argument("--rate", type=float, default=100.0, help="POST /risk/decisions per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    if not (0 < args.rate <= 1000 and 0 < args.seconds <= 120):
+        raise SystemExit("--rate must be in (0, 1000] and --seconds in (0, 120]")
+
+    from rich.console import Console
+
+    from opencustoms.demo.generator import generate
+    from opencustoms.demo.run import prepare
+    from opencustoms.model import Declaration
+    from opencustoms.risk import service
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    platform, tokens, report = prepare(FOLDER, args.declarations, 1, console)
+    prepared_s = time.perf_counter() - started
+    version, model = service.current_model(platform.engine)  # type: ignore[misc]
+    booster = model.booster_
+    model_info = {
+        "version": version,
+        "training_rows": model.training_rows_,
+        "trees": booster.num_trees(),
+        "leaves": int(sum(t["num_leaves"] for t in booster.dump_model()["tree_info"])),
+    }
+    platform.engine.dispose()
+    bodies = [
+        Declaration.model_validate(data).model_dump_json().encode() for data, _ in generate(500, seed=7, country="NL")
+    ]
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "OPENCUSTOMS_DATABASE_URL": platform.settings.database_url,
+        "OPENCUSTOMS_DATA_DIR": str(FOLDER),
+        "OPENCUSTOMS_ADMINISTRATION": "NL",
+    }
+    server_log = (FOLDER / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "opencustoms"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        import httpx
+
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):  # at most 30 s for the server to come up
+            try:
+                if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:
+                raise SystemExit(f"the server stopped; see {FOLDER / 'server.log'}")
+            time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not answer /health within 30 s")
+        load_before = os.getloadavg()[0]
+        run = asyncio.run(load(base, tokens["officer"], bodies, args.rate, args.seconds))
+        load_after = os.getloadavg()[0]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        server_log.close()
+
+    decisions, health = run["samples"]["decision"], run["samples"]["health"]
+    if run["failures"] or not decisions or not health:
+        raise SystemExit(f"{len(run['failures'])} failed requests, e.g. {run['failures'][:3]}")
+    d_sched, d_sent = percentiles([a for a, _ in decisions]), percentiles([b for _, b in decisions])
+    h_sched, h_sent = percentiles([a for a, _ in health]), percentiles([b for _, b in health])
+    achieved = len(decisions) / run["elapsed_s"]
+    print(
+        f"\n{len(decisions):,} POST /risk/decisions at {args.rate:g}/s (achieved {achieved:.1f}/s) and "
+        f"{len(health)} GET /health at {HEALTH_RATE}/s over {run['elapsed_s']:.1f} s; open loop, httpx -> "
+        f"`opencustoms serve` (uvicorn, 1 worker, own process) on 127.0.0.1, SQLite; "
+        f"{report.accepted:,} declarations prepared, model {model_info['trees']} trees / "
+        f"{model_info['leaves']} leaves on {model_info['training_rows']} inspected declarations"
+    )
+    print(f"{'request (latency from)':40} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    s_dec, s_health = percentiles(run["sequential"]["decision"]), percentiles(run["sequential"]["health"])
+    for name, p in (
+        (f"sequential: {SEQUENTIAL} POST /risk/decisions", s_dec),
+        (f"sequential: {SEQUENTIAL} GET /health", s_health),
+        ("POST /risk/decisions (schedule)", d_sched),
+        ("POST /risk/decisions (send)", d_sent),
+        ("baseline GET /health (schedule)", h_sched),
+        ("baseline GET /health (send)", h_sent),
+    ):
+        print(f"{name:40} {p['p50_ms']:8.2f} {p['p95_ms']:8.2f} {p['p99_ms']:8.2f} {p['max_ms']:8.2f}")
+    ratio = d_sched["p99_ms"] / h_sched["p99_ms"]
+    print(
+        f"target: p99 <= 20 ms at 100/s -> {d_sched['p99_ms']:.1f} ms; decisions / health p99 {ratio:.1f}x; "
+        f"lanes {run['lanes']}; load {load_before:.2f} -> {load_after:.2f}"
+    )
+    write(
+        "risk_api",
+        {
+            "command": "python benchmarks/risk_api.py "
+            + f"--declarations {args.declarations} --rate {args.rate:g} --seconds {args.seconds:g}",
+            "requests": len(decisions),
+            "rate_per_s": args.rate,
+            "achieved_rate_per_s": round(achieved, 1),
+            "seconds": round(run["elapsed_s"], 1),
+            "sequential_requests": SEQUENTIAL,
+            "sequential_decision_latency": s_dec,
+            "sequential_health_latency": s_health,
+            "decision_latency_from_schedule": d_sched,
+            "decision_latency_from_send": d_sent,
+            "baseline_health_requests": len(health),
+            "baseline_health_latency_from_schedule": h_sched,
+            "baseline_health_latency_from_send": h_sent,
+            "p99_over_baseline_p99": round(ratio, 2),
+            "lanes": run["lanes"],
+            "prepared_declarations": report.accepted,
+            "prepare_seconds": round(prepared_s, 1),
+            "model": model_info,
+            "transport": "httpx AsyncClient (open loop) -> `opencustoms serve` (uvicorn, 1 worker) on 127.0.0.1",
+            "database": "sqlite",
+            "load_average_1m": [round(load_before, 2), round(load_after, 2)],
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
