@@ -361,7 +361,6 @@ def simulate(
 ) -> None:
     """Demo: register devices, zones, declarations and movements, then send their trips, gate passages and AIS."""
     from opencustoms.iot import simulator
-    from opencustoms.iot.ingest import Payload
 
     platform, actor = _ctx()
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=hours_ago)
@@ -373,12 +372,7 @@ def simulate(
             n = mqtt.publish([(m.topic, m.payload) for m in sim.messages], host=host, port=port)
             console.print(f"published {n} messages")
             return
-        report = service.processor(platform.engine).process(
-            [
-                Payload(m.payload, "simulator", device_id=m.device_id, device_type=m.device_type, authenticated=True)
-                for m in sim.messages
-            ]
-        )
+        report = service.ingest_simulated(platform.engine, actor, sim.messages)
     except (OpenCustomsError, ValidationError) as exc:
         _fail(exc)
     _report(report.summary())

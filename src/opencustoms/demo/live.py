@@ -56,7 +56,6 @@ class LiveDemo:
     def tick(self, until: dt.datetime | None = None) -> dict[str, int]:
         """Feed the device messages due by ``until`` (default: the simulated now) and declare a few new goods."""
         from opencustoms.iot import service as iot
-        from opencustoms.iot.ingest import Payload
         from opencustoms.risk import service as risk
 
         until = until or self.simulated_now()
@@ -65,14 +64,7 @@ class LiveDemo:
             due.append(self._messages[self._next])
             self._next += 1
         if due:
-            report = iot.processor(self.platform.engine).process(
-                [
-                    Payload(
-                        m.payload, "simulator", device_id=m.device_id, device_type=m.device_type, authenticated=True
-                    )
-                    for m in due
-                ]
-            )
+            report = iot.ingest_simulated(self.platform.engine, self.operator, due)
             summary = report.summary()
             self.counts["events"] += len(due)
             self.counts["alerts"] += len(summary["alerts"])

@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
@@ -508,6 +509,18 @@ def ingest_trusted(
         return proc.process([Payload(body, transport, device_id=device_id, authenticated=True, fmt=fmt)])
     finally:
         proc.max_age_s = saved
+
+
+def ingest_simulated(engine: Engine, actor: Identity, messages: Sequence[Any]) -> IngestReport:
+    """Feed simulator messages (``opencustoms.iot.simulator.Message``) as if each device had sent them itself:
+    the demo's live data and `opencustoms iot simulate`."""
+    _require_any(actor, Permission.DEVICE_EVENTS_WRITE, Permission.DEVICES_MANAGE)
+    return processor(engine).process(
+        [
+            Payload(m.payload, "simulator", device_id=m.device_id, device_type=m.device_type, authenticated=True)
+            for m in messages
+        ]
+    )
 
 
 def ingest_file(
