@@ -32,12 +32,13 @@ from opencustoms.documents.errors import (
     UploadTooLargeError,
 )
 from opencustoms.documents.registry import LocalRegistry, Revocation, StatusSource, normalise_hash
-from opencustoms.documents.tables import issued_documents
+from opencustoms.documents.tables import document_revocations, issued_documents
 from opencustoms.documents.verify import Verdict, VerificationReport, Verifier
 from opencustoms.model import Declaration, GoodsItem, Party
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
 from opencustoms.store.bulk import insert_tuples, sqlite_timestamp
+from opencustoms.store.database import as_utc
 
 if TYPE_CHECKING:  # web3 is imported only when an EVM store is configured
     from opencustoms.documents.evm import EvmDocumentStore
@@ -603,3 +604,32 @@ def check_declaration_origin(
                 )
         signals.emit(engine, out)
     return checks
+
+
+def recent_documents(engine: Engine, actor: Identity, limit: int = 100) -> list[dict[str, Any]]:
+    """Documents issued here, newest first, with whether each was revoked."""
+
+    actor.require(Permission.DOCUMENTS_READ)
+    d = issued_documents.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(d.document_id, d.template, d.issued_at, d.target_hash, d.merkle_root)
+            .order_by(d.issued_at.desc())
+            .limit(max(1, min(limit, 1000)))
+        ).all()
+        hashes = {h for r in rows for h in (r.target_hash, r.merkle_root)}
+        revoked = set(
+            conn.execute(
+                select(document_revocations.c.hash).where(document_revocations.c.hash.in_(hashes or {""}))
+            ).scalars()
+        )
+    return [
+        {
+            "document_id": r.document_id,
+            "template": r.template,
+            "issued_at": as_utc(r.issued_at),
+            "target_hash": r.target_hash,
+            "revoked": r.target_hash in revoked or r.merkle_root in revoked,
+        }
+        for r in rows
+    ]

@@ -747,3 +747,77 @@ def event_schema() -> dict[str, Any]:
     from opencustoms.iot.events import event_json_schema
 
     return event_json_schema()
+
+
+def map_state(engine: Engine, actor: Identity, *, limit: int = 500) -> dict[str, Any]:
+    """What the transit map draws: zones, each movement's corridor and latest position, newest movements first."""
+
+    actor.require(Permission.DECLARATIONS_READ)
+    t, e = iot_transits.c, iot_events.c
+    with engine.connect() as conn:
+        zones = [
+            dict(r)
+            for r in conn.execute(
+                select(iot_zones.c.zone_id, iot_zones.c.name, iot_zones.c.zone_type, iot_zones.c.geometry)
+            ).mappings()
+        ]
+        movements = conn.execute(select(iot_transits).order_by(t.departure_time.desc()).limit(limit)).all()
+        out = []
+        for m in movements:
+            devices = list(dict.fromkeys([*m.tracker_device_ids, *m.seal_device_ids]))
+            last = (
+                conn.execute(
+                    select(e.latitude, e.longitude, e.device_time, e.speed_kmh)
+                    .where(e.device_id.in_(devices), e.latitude.is_not(None))
+                    .order_by(e.device_time.desc())
+                    .limit(1)
+                ).first()
+                if devices
+                else None
+            )
+            out.append(
+                {
+                    "movement_id": m.movement_id,
+                    "reference": m.functional_reference_id,
+                    "vehicle_id": m.vehicle_id,
+                    "status": m.status,
+                    "corridor": m.corridor,
+                    "tolerance_m": m.tolerance_m,
+                    "position": [last.latitude, last.longitude] if last else None,
+                    "position_time": _aware(last.device_time) if last else None,
+                    "speed_kmh": last.speed_kmh if last else None,
+                }
+            )
+    return {"zones": zones, "movements": out}
+
+
+def vessel_tracks(engine: Engine, actor: Identity, *, points_per_vessel: int = 400) -> list[dict[str, Any]]:
+    """Stored AIS positions per vessel (MMSI), thinned to at most ``points_per_vessel`` points each."""
+
+    actor.require(Permission.DECLARATIONS_READ)
+    e = iot_events.c
+    tracks: dict[str, list[tuple[Any, float, float, float | None]]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(
+            select(e.subject_id, e.device_time, e.latitude, e.longitude, e.speed_kmh)
+            .where(e.kind == "ais_position", e.latitude.is_not(None))
+            .order_by(e.subject_id, e.device_time)
+        ):
+            tracks.setdefault(str(r.subject_id), []).append((r.device_time, r.latitude, r.longitude, r.speed_kmh))
+    out = []
+    for mmsi, points in tracks.items():
+        step = max(1, len(points) // points_per_vessel)
+        kept = points[::step]
+        if kept[-1] is not points[-1]:
+            kept.append(points[-1])
+        out.append(
+            {
+                "mmsi": mmsi,
+                "positions": len(points),
+                "first": _aware(points[0][0]),
+                "last": _aware(points[-1][0]),
+                "track": [[round(p[1], 5), round(p[2], 5)] for p in kept],
+                "speed_kmh": points[-1][3],
+            }
+        )
+    return out

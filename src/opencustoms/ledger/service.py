@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from opencustoms.ledger import checkpoint as notes
 from opencustoms.ledger import logstore, merkle, writer
@@ -719,3 +719,21 @@ __all__ = [
     "status",
     "witnessed",
 ]
+
+
+def certificate_numbers(engine: Engine, actor: Identity, text: str, limit: int = 50) -> list[str]:
+    """AEO certificate numbers whose number, holder id or holder name contains ``text`` (every log held). The
+    caller reads each through ``ledger.service.status``, which applies the sharing rules."""
+
+    actor.require(Permission.LEDGER_READ)
+    c = ledger_certificates.c
+    pattern = f"%{text.strip().lower()}%"
+    query = select(c.certificate_number).distinct().order_by(c.certificate_number).limit(max(1, min(limit, 500)))
+    if text.strip():
+        query = query.where(
+            func.lower(c.certificate_number).like(pattern)
+            | func.lower(c.holder_id).like(pattern)
+            | func.lower(c.holder_name).like(pattern)
+        )
+    with engine.connect() as conn:
+        return [str(n) for n in conn.execute(query).scalars()]

@@ -7,8 +7,10 @@ Alembic migrations (creating the SQLite file under ./var/ when needed). SQLite r
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -31,6 +33,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache: bulk imports update several indexes
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+
+
+def as_utc(value: Any) -> Any:
+    """A timestamp read back from the store, made timezone-aware (SQLite returns naive UTC)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def normalise_url(url: str) -> str:

@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from opencustoms.ledger import service as ledger
 from opencustoms.ledger.errors import LedgerNotFoundError
 from opencustoms.security.roles import Permission
-from opencustoms.web import queries
 from opencustoms.web.core import PREFIX, Page
 
 router = APIRouter(prefix=PREFIX + "/aeo", include_in_schema=False)
@@ -24,7 +23,7 @@ def registry(request: Request, q: str = "") -> Response:
     user = page.user(Permission.LEDGER_READ)
     q = q.strip()[:100]
     rows: list[dict[str, Any]] = []
-    for number in queries.certificate_numbers(page.engine, user, q):
+    for number in ledger.certificate_numbers(page.engine, user, q):
         try:
             rows.append(ledger.status(page.engine, user, number))
         except LedgerNotFoundError:

@@ -13,7 +13,6 @@ from opencustoms.documents import service as documents
 from opencustoms.documents.templates import OriginCriterion
 from opencustoms.errors import OpenCustomsError
 from opencustoms.security.roles import Permission
-from opencustoms.web import queries
 from opencustoms.web.core import PREFIX, Page
 
 router = APIRouter(prefix=PREFIX + "/documents", include_in_schema=False)
@@ -52,7 +51,7 @@ def _blank() -> dict[str, Any]:
 def index(request: Request, notice: str | None = None) -> Response:
     page = Page(request)
     user = page.user(Permission.DOCUMENTS_READ)
-    return page.render("documents.html", rows=queries.recent_documents(page.engine, user), notice=notice)
+    return page.render("documents.html", rows=documents.recent_documents(page.engine, user), notice=notice)
 
 
 @router.get("/new")

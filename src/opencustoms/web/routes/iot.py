@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse, Response
 from opencustoms.errors import OpenCustomsError
 from opencustoms.iot import service as iot
 from opencustoms.security.roles import Permission
-from opencustoms.web import queries
 from opencustoms.web.core import PREFIX, Page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -41,7 +40,7 @@ def transits(request: Request) -> Response:
 def transit_map(request: Request) -> Response:
     page = Page(request)
     user = page.user(Permission.DECLARATIONS_READ)
-    state = queries.map_state(page.engine, user)
+    state = iot.map_state(page.engine, user)
     where = {m["movement_id"]: m["position"] for m in state["movements"]}
     alerts = iot.list_alerts(page.engine, user, context_type="transit", limit=200)
     state["alerts"] = [
@@ -117,7 +116,7 @@ def vessels(request: Request, notice: str | None = None) -> Response:
     page = Page(request)
     user = page.user(Permission.DECLARATIONS_READ)
     alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200)
-    tracks = queries.vessel_tracks(page.engine, user)
+    tracks = iot.vessel_tracks(page.engine, user)
     return page.render("vessels.html", alerts=alerts, tracks=tracks, notice=notice, poll_ms=POLL_MS * 5)
 
 
@@ -125,8 +124,8 @@ def vessels(request: Request, notice: str | None = None) -> Response:
 def vessel_map(request: Request) -> Response:
     page = Page(request)
     user = page.user(Permission.DECLARATIONS_READ)
-    tracks = queries.vessel_tracks(page.engine, user)
-    zones = [z for z in queries.map_state(page.engine, user, limit=0)["zones"] if z["zone_type"] == "port"]
+    tracks = iot.vessel_tracks(page.engine, user)
+    zones = [z for z in iot.map_state(page.engine, user, limit=0)["zones"] if z["zone_type"] == "port"]
     alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200)
     last = {t["mmsi"]: t["track"][-1] for t in tracks if t["track"]}
     body = {
@@ -153,7 +152,7 @@ async def analyse(request: Request) -> Response:
     page = Page(request)
     user = page.user(Permission.RISK_MANAGE)
     await page.form()
-    ports = [z["zone_id"] for z in queries.map_state(page.engine, user, limit=0)["zones"] if z["zone_type"] == "port"]
+    ports = [z["zone_id"] for z in iot.map_state(page.engine, user, limit=0)["zones"] if z["zone_type"] == "port"]
     result = iot.analyse_vessels(page.engine, user, port_zone_ids=ports)
     return page.redirect(
         f"{PREFIX}/vessels",
