@@ -8,8 +8,8 @@ Steps, each heavy one in its own child process so its peak RSS (resource.getrusa
 
   convert  the flat CSV (one row per goods item, written by benchmarks/import_declarations.py from the demo
            generator, seed 1; generated here when missing) -> one row per declaration in the risk frame's columns
-           (Parquet). The risk engine reads no flat layout today (`read_frame` knows kcs, frame and native), so this
-           step is timed separately and is NOT part of the CLI figure. It is checked against
+           (Parquet) by risk.frame.flat_to_frame (what `--layout flat` reads); timed separately, NOT part of the
+           CLI figure (which reads the frame Parquet). It is checked against
            risk.frame.from_declarations on the first 2,000 generated declarations.
   train    (in this process) 3 risk profiles are saved, and a model is trained, registered and promoted through
            risk.service.train_model on the 40,000 oldest declarations (labels from ground_truth.csv), calibrated
@@ -18,8 +18,9 @@ Steps, each heavy one in its own child process so its peak RSS (resource.getrusa
   cli      the CLI command itself, in-process in the child (`opencustoms risk score ...`), timed end to end;
            the child's wall time including Python start-up and imports is reported beside it.
 
-Usage: python benchmarks/risk_score.py [--declarations N] [--train 40000] [--valid 10000] [--fixes lanes,...]
-Results: benchmarks/results/risk_score.json (the as-is run and, unless --fixes '', the run with the proposed fixes).
+Usage: python benchmarks/risk_score.py [--declarations N] [--train 40000] [--valid 10000] [--fixes iforest]
+Results: benchmarks/results/risk_score.json (the run of the code as it is and, with --fixes, the run with those
+proposed fixes monkeypatched in).
 """
 
 from __future__ import annotations
@@ -94,72 +95,6 @@ def dataset(n: int) -> Path:
     return path
 
 
-# --- flat CSV -> risk frame (what a `flat` layout of risk.frame.read_frame would do) --------------------------
-
-
-def flat_to_frame(csv_path: Path):  # type: ignore[no-untyped-def]
-    """The flat layout as risk frame rows, the same as risk.frame.declaration_row: the largest goods item (first
-    on ties) gives HS code, origin, duty rate, regime and preference; value, mass, duty at stake are totals."""
-    import polars as pl
-
-    f64 = pl.Float64
-    items = pl.scan_csv(csv_path, infer_schema=False).select(
-        "functional_reference_id",
-        "acceptance_date",
-        "declaration_office_id",
-        "procedure_code",
-        "transport_mode_code",
-        "departure_country_code",
-        "declarant_id",
-        "declarant_aeo_status",
-        "importer_id",
-        "importer_aeo_status",
-        "seller_id",
-        "carrier_id",
-        "hs_code",
-        "origin_country_code",
-        pl.col("duty_rate").cast(f64),
-        "duty_regime_code",
-        "preference_code",
-        pl.col("net_mass_kg").cast(f64),
-        pl.col("customs_value_amount").cast(f64).fill_null(0.0).alias("_v"),
-        pl.col("duty_tax_amount").cast(f64),
-    )
-    main = pl.col("_v").arg_max()
-    return (
-        items.group_by("functional_reference_id", maintain_order=True)
-        .agg(
-            pl.col("acceptance_date").first().str.slice(0, 10).str.to_date("%Y-%m-%d").alias("date"),
-            pl.col("declaration_office_id").first().alias("office"),
-            pl.col("procedure_code").first().alias("procedure"),
-            pl.col("transport_mode_code").first().alias("transport_mode"),
-            pl.col("departure_country_code").first().alias("departure"),
-            pl.col("origin_country_code").get(main).alias("origin"),
-            pl.col("hs_code").get(main).str.slice(0, 6).alias("hs6"),
-            pl.col("declarant_id").first().alias("declarant"),
-            pl.col("importer_id").first().alias("importer"),
-            pl.col("seller_id").first().alias("seller"),
-            pl.col("carrier_id").first().alias("carrier"),
-            pl.when(pl.col("importer_id").first().is_not_null())
-            .then(pl.col("importer_aeo_status").first())
-            .otherwise(pl.col("declarant_aeo_status").first())
-            .fill_null("none")
-            .alias("aeo"),
-            pl.col("duty_rate").get(main).alias("duty_rate"),
-            pl.col("duty_regime_code").get(main).alias("duty_regime"),
-            pl.col("preference_code").get(main).alias("preference"),
-            pl.when(pl.col("net_mass_kg").is_not_null().any()).then(pl.col("net_mass_kg").sum()).alias("net_mass"),
-            pl.col("_v").sum().alias("value"),
-            pl.when(pl.col("duty_tax_amount").is_not_null().any())
-            .then(pl.col("duty_tax_amount").sum())
-            .otherwise((pl.col("_v") * pl.col("duty_rate").fill_null(0.0) / 100.0).sum())
-            .alias("duty_at_stake"),
-            pl.len().cast(pl.Int32).alias("items"),
-        )
-        .rename({"functional_reference_id": "reference"})
-    )
-
-
 def check_conversion(frame_path: Path, total: int, n: int = 2000) -> None:
     """The converted frame equals risk.frame.from_declarations on the first ``n`` generated declarations."""
     from itertools import islice
@@ -185,6 +120,8 @@ def check_conversion(frame_path: Path, total: int, n: int = 2000) -> None:
 def child_convert(csv_path: Path) -> dict[str, Any]:
     import polars as pl
 
+    from opencustoms.risk.frame import flat_to_frame
+
     started = time.perf_counter()
     frame = flat_to_frame(csv_path).collect()
     frame.write_parquet(FOLDER / "frame.parquet")
@@ -202,7 +139,7 @@ def child_convert(csv_path: Path) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "declarations": frame.height, "labelled": labelled}
 
 
-FIXES = ("lanes", "reasons", "saabas", "iforest")
+FIXES = ("iforest",)  # lanes, reasons and saabas (path attributions) are in src/opencustoms/risk now
 
 
 def _patched_source(function, replacements: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
@@ -220,120 +157,15 @@ def _patched_source(function, replacements: list[tuple[str, str]]):  # type: ign
     return namespace[function.__name__]
 
 
-def _saabas_table(booster):  # type: ignore[no-untyped-def]
-    """Per tree and leaf, each feature's share of the path from the root to that leaf (value at the child minus
-    value at the parent, given to the parent's split feature): the Saabas attribution, as XGBoost's
-    ``approx_contribs``. A row's contributions are the sum of its leaves' rows; with the mean value of the trees'
-    roots they add up to its raw score exactly."""
-    import numpy as np
-
-    trees = booster.dump_model()["tree_info"]
-    n_features = booster.num_feature()
-    leaves = max(t["num_leaves"] for t in trees)
-    table = np.zeros((len(trees), leaves, n_features))
-    bias = 0.0
-    for ti, tree in enumerate(trees):
-        root = tree["tree_structure"]
-        bias += root.get("internal_value", root.get("leaf_value", 0.0))
-        stack = [(root, np.zeros(n_features))]
-        while stack:
-            node, acc = stack.pop()
-            if "leaf_value" in node:
-                table[ti, node.get("leaf_index", 0)] = acc
-                continue
-            for child in (node["left_child"], node["right_child"]):
-                value = child["leaf_value"] if "leaf_value" in child else child["internal_value"]
-                step = acc.copy()
-                step[node["split_feature"]] += value - node["internal_value"]
-                stack.append((child, step))
-    used = [np.flatnonzero(np.abs(table[t]).sum(axis=0)) for t in range(len(trees))]
-    return table, used, bias
-
-
 def _apply_fix(names: str | None) -> None:
     """Proposed fixes to risk source files, applied here by monkeypatching to measure their effect (the fixes
     themselves belong in src/opencustoms/risk/ and are described in docs/risk.md, section Speed)."""
     if not names:
         return
-    import json
-
-    import numpy as np
-    import polars as pl
-
-    from opencustoms.risk import lanes, service
     from opencustoms.risk import model as model_module
 
     for name in names.split(","):
-        if name == "lanes":
-            # lanes.assign: no Python list per declaration when there are no signals (an empty-list column
-            # broadcast from one value), lane names by numpy indexing instead of a dict lookup per row.
-            empty = "pl.Series(name, [[]], dtype=pl.List(pl.Utf8)).new_from_index(0, n)"
-            lanes.assign = _patched_source(
-                lanes.assign,
-                [
-                    ("else [[] for _ in range(n)],", f"else {empty.replace('name', chr(34) + 'signals' + chr(34))},"),
-                    (
-                        "signal_text: list[list[str]] = [[] for _ in range(n)]",
-                        "signal_text: list[list[str]] = [[] for _ in range(n)] if signals else []",
-                    ),
-                    (
-                        'pl.Series("_signals", signal_text, dtype=pl.List(pl.Utf8)),',
-                        '(pl.Series("_signals", signal_text, dtype=pl.List(pl.Utf8)) if signals else '
-                        + empty.replace("name", '"_signals"')
-                        + "),",
-                    ),
-                    (
-                        '"lane": [LANE_OF_RANK[int(v)] for v in lane],',
-                        '"lane": np.array([LANE_OF_RANK[r] for r in range(len(LANE_OF_RANK))])[lane],',
-                    ),
-                ],
-            )
-        elif name == "reasons":
-            # service._with_contributions: green rows share one "[]" (no json.dumps per declaration); only the
-            # not-green rows are dumped and scattered into the column.
-            def _with_contributions(decisions, frame, model, x):  # type: ignore[no-untyped-def]
-                column = pl.Series("contributions", ["[]"], dtype=pl.Utf8).new_from_index(0, decisions.height)
-                if model is not None and x is not None:
-                    chosen = np.flatnonzero((decisions["lane"] != "green").to_numpy())
-                    if len(chosen):
-                        dumped = [json.dumps(c) for c in model.contributions(frame[chosen], x=x[chosen])]
-                        column = column.scatter(chosen, pl.Series(dumped, dtype=pl.Utf8))
-                return decisions.with_columns(column)
-
-            service._with_contributions = _with_contributions
-        elif name == "saabas":
-            # model.RiskModel.contributions: path (Saabas) attributions from pred_leaf and a per-leaf table
-            # built once per model, instead of TreeSHAP (pred_contrib), whose cost grows with leaves x depth^2.
-            def contributions(self, frame, top=3, x=None):  # type: ignore[no-untyped-def]
-                self._check()
-                x = self.matrix(frame) if x is None else x
-                if getattr(self, "_saabas", None) is None:
-                    self._saabas = _saabas_table(self.booster_)
-                table, used, _bias = self._saabas
-                leaves = np.asarray(self.booster_.predict(x, pred_leaf=True), dtype=np.intp)
-                contrib = np.zeros((len(x), table.shape[2]))
-                for t, cols in enumerate(used):
-                    if len(cols):
-                        contrib[:, cols] += table[t][np.ix_(leaves[:, t], cols)]
-                k = min(top, contrib.shape[1])
-                part = np.argpartition(-contrib, k - 1, axis=1)[:, :k]
-                vals = np.take_along_axis(contrib, part, axis=1)
-                order = np.argsort(-vals, axis=1, kind="stable")
-                cols_ = np.take_along_axis(part, order, axis=1)
-                vals = np.take_along_axis(vals, order, axis=1)
-                feats = np.take_along_axis(x, cols_, axis=1)
-                names_ = self.names_
-                return [
-                    [
-                        {"feature": names_[c], "value": model_module._plain(v), "contribution": round(float(w), 4)}
-                        for c, v, w in zip(cr, vr, wr, strict=True)
-                        if w > 0
-                    ]
-                    for cr, vr, wr in zip(cols_.tolist(), feats.tolist(), vals.tolist(), strict=True)
-                ]
-
-            model_module.RiskModel.contributions = contributions  # type: ignore[method-assign]
-        elif name == "iforest":
+        if name == "iforest":
             # model.RiskModel._with_anomaly: IsolationForest.score_samples runs its trees one after the other
             # unless a joblib backend says otherwise (scikit-learn's documented way); threads, every core.
             import os
@@ -355,12 +187,7 @@ def check_saabas(model, x) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Saabas contributions add up to the raw score; how often their top feature is TreeSHAP's top feature."""
     import numpy as np
 
-    table, used, bias = _saabas_table(model.booster_)
-    leaves = np.asarray(model.booster_.predict(x, pred_leaf=True), dtype=np.intp)
-    saabas = np.zeros((len(x), table.shape[2]))
-    for t, cols in enumerate(used):
-        if len(cols):
-            saabas[:, cols] += table[t][np.ix_(leaves[:, t], cols)]
+    saabas, bias = model.path_attributions(x)
     raw = np.asarray(model.booster_.predict(x, raw_score=True))
     shap = np.asarray(model.booster_.predict(x, pred_contrib=True))[:, :-1]
     return {
@@ -430,9 +257,8 @@ def child_stages(frame_path: Path, fix: str | None) -> dict[str, Any]:
             extra[f"LightGBM predict, first {trees} of {model.booster_.num_trees()} trees, s"] = round(  # type: ignore[union-attr]
                 time.perf_counter() - started, 2
             )
-        if "saabas" in fix:
-            sample = np.flatnonzero((decisions["lane"] != "green").to_numpy())[:500]
-            extra["saabas_check"] = check_saabas(model, x[sample])
+    sample = np.flatnonzero((decisions["lane"] != "green").to_numpy())[:500]
+    extra["saabas_check"] = check_saabas(model, x[sample])
     summary = service.summary(decisions)
     not_green = decisions.height - summary["lanes"]["green"]
     return {
@@ -516,8 +342,8 @@ def main() -> int:
     parser.add_argument("--valid", type=int, default=10_000, help="next declarations, for calibration")
     parser.add_argument(
         "--fixes",
-        default=",".join(FIXES),
-        help="after the as-is run, run again with these proposed fixes monkeypatched in ('' to skip): "
+        default="",
+        help="after the as-is run, run again with these proposed fixes monkeypatched in (default none): "
         + ", ".join(FIXES),
     )
     parser.add_argument("--fix", help=argparse.SUPPRESS)

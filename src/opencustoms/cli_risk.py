@@ -170,7 +170,9 @@ def train(
 @app.command()
 def score(
     file: Annotated[Path | None, typer.Argument(help="Declarations to score (omit with --backlog).")] = None,
-    layout: Annotated[str, typer.Option()] = "kcs",
+    layout: Annotated[
+        str, typer.Option(help="kcs, frame (Parquet/CSV in the risk frame's columns), native or flat.")
+    ] = "kcs",
     backlog: Annotated[bool, typer.Option(help="Score the stored declarations that have no decision yet.")] = False,
     output: Annotated[
         Path | None, typer.Option(help="Write decisions (lane, score, reasons) as Parquet/CSV/JSONL.")

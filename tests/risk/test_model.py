@@ -118,3 +118,35 @@ def test_unknown_layout_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RiskDataError) as caught:
         read_frame(tmp_path / "x.csv", "asycuda")
     assert caught.value.field == "layout"
+
+
+def test_path_attributions_add_up_to_the_raw_score_and_agree_with_treeshap(
+    kcs: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    train, valid = kcs
+    model = RiskModel(params=SMALL).fit(train, valid)
+    x = model.matrix(valid.head(300))
+    attributions, bias = model.path_attributions(x)
+    raw = model.booster_.predict(x, raw_score=True)  # type: ignore[union-attr]
+    np.testing.assert_allclose(attributions.sum(axis=1) + bias, raw, atol=1e-9)
+    shap = np.asarray(model.booster_.predict(x, pred_contrib=True))[:, :-1]  # type: ignore[union-attr]
+    rows = np.arange(len(x))
+    top = np.abs(attributions).argmax(axis=1)
+    same_sign = np.sign(attributions[rows, top]) == np.sign(shap[rows, top])
+    assert same_sign.all(), f"top path attribution disagrees in sign with TreeSHAP in {int((~same_sign).sum())} rows"
+    # the reasons: the path attributions' largest positive ones; exact=True gives TreeSHAP's
+    paths = model.contributions(valid.head(300), x=x)
+    exact = model.contributions(valid.head(300), x=x, exact=True)
+    for r, row in enumerate(paths):
+        assert [c["contribution"] for c in row] == sorted((c["contribution"] for c in row), reverse=True)
+        assert all(c["contribution"] == round(float(attributions[r, model.names_.index(c["feature"])]), 4) for c in row)
+    assert all(
+        c["contribution"] == round(float(shap[r, model.names_.index(c["feature"])]), 4)
+        for r, row in enumerate(exact)
+        for c in row
+    )
+    # the table is not saved with the model: it is rebuilt after load and gives the same reasons
+    model.save(tmp_path / "m.model")
+    again = RiskModel.load(tmp_path / "m.model")
+    assert again.paths_ is None
+    assert again.contributions(valid.head(300), x=x) == paths

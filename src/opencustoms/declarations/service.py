@@ -33,7 +33,8 @@ from opencustoms.reference import service as reference
 from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, record_many
-from opencustoms.store.tables import declarations
+from opencustoms.store.database import as_utc
+from opencustoms.store.tables import declarations, inspection_results
 
 DEFAULT_LAYOUT = {"csv": "flat", "parquet": "flat", "jsonl": "native"}
 
@@ -189,6 +190,20 @@ def record_inspections(
                 detail={"outcome": r.outcome, "revenue": r.revenue_recovered, "source": source},
             )
     return len(results)
+
+
+def inspection_history(engine: Engine, actor: Identity, reference: str) -> list[dict[str, Any]]:
+    """Every inspection result recorded for one declaration, oldest first."""
+    actor.require(Permission.DECLARATIONS_READ)
+    r = inspection_results.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(r.recorded_at, r.outcome, r.revenue_recovered, r.recorded_by, r.source, r.detail)
+            .join(declarations, declarations.c.id == r.declaration_id)
+            .where(declarations.c.functional_reference_id == reference)
+            .order_by(r.id)
+        ).mappings()
+        return [{k: as_utc(v) for k, v in row.items()} for row in rows]
 
 
 def layouts() -> dict[str, str]:

@@ -46,7 +46,7 @@ COLUMNS: dict[str, Any] = {
 }
 REQUIRED = ("reference", "date", "hs6", "origin", "value")
 PARTY_COLUMNS = ("declarant", "importer", "seller", "carrier")
-LAYOUTS = ("kcs", "frame", "native")
+LAYOUTS = ("kcs", "frame", "native", "flat")
 
 _KCS_EXTRA = {
     "Process Type": "x_process_type",
@@ -136,7 +136,8 @@ def read_kcs(path: str | Path) -> pl.DataFrame:
 
 def read_frame(path: str | Path, layout: str = "kcs") -> pl.DataFrame:
     """Read a file for the risk engine. ``kcs``: the KCS layout; ``frame``: Parquet/CSV already in :data:`COLUMNS`;
-    ``native``: JSON Lines of declarations (the model's field names, one per line)."""
+    ``native``: JSON Lines of declarations (the model's field names, one per line); ``flat``: the project's flat
+    import layout, CSV or Parquet, one row per goods item (:func:`flat_to_frame`)."""
     path = Path(path)
     if layout not in LAYOUTS:
         raise RiskDataError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}", field="layout")
@@ -147,10 +148,97 @@ def read_frame(path: str | Path, layout: str = "kcs") -> pl.DataFrame:
     if layout == "frame":
         data = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema_length=0)
         return conform(data)
+    if layout == "flat":
+        return conform(flat_to_frame(path).collect())
     import json
 
     with path.open(encoding="utf-8") as handle:
         return from_declarations(json.loads(line) for line in handle if line.strip())
+
+
+_FLAT_REQUIRED = (
+    "functional_reference_id",
+    "acceptance_date",
+    "hs_code",
+    "origin_country_code",
+    "customs_value_amount",
+)
+_FLAT_USED = (
+    *_FLAT_REQUIRED,
+    "declaration_office_id",
+    "procedure_code",
+    "transport_mode_code",
+    "departure_country_code",
+    "declarant_id",
+    "declarant_aeo_status",
+    "importer_id",
+    "importer_aeo_status",
+    "seller_id",
+    "carrier_id",
+    "duty_rate",
+    "duty_regime_code",
+    "preference_code",
+    "net_mass_kg",
+    "duty_tax_amount",
+)
+
+
+def flat_to_frame(path: str | Path) -> pl.LazyFrame:
+    """The flat import layout (CSV or Parquet, one row per goods item, rows of a declaration together) as frame
+    rows, lazily and the same as :func:`declaration_row`: the largest goods item (first on ties) gives HS code,
+    origin, duty rate, regime and preference; value, mass and duty at stake are totals (duty at stake from the
+    rates when no item states its duty)."""
+    path = Path(path)
+    scan = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
+    columns = scan.collect_schema().names()
+    missing = [c for c in _FLAT_REQUIRED if c not in columns]
+    if missing:
+        raise RiskDataError(
+            f"{path.name} is not in the flat layout: column(s) {', '.join(missing)} missing; write it with "
+            "`opencustoms export FILE.csv` or choose another --layout",
+            field=missing[0],
+        )
+    f64 = pl.Float64
+    text = {c: pl.col(c).cast(pl.Utf8) if c in columns else pl.lit(None, pl.Utf8).alias(c) for c in _FLAT_USED}
+    items = scan.select(*text.values()).with_columns(
+        pl.col("duty_rate").cast(f64),
+        pl.col("net_mass_kg").cast(f64),
+        pl.col("customs_value_amount").cast(f64).fill_null(0.0).alias("_v"),
+        pl.col("duty_tax_amount").cast(f64),
+    )
+    main = pl.col("_v").arg_max()
+    return (
+        items.group_by("functional_reference_id", maintain_order=True)
+        .agg(
+            pl.col("acceptance_date").first().str.slice(0, 10).str.to_date("%Y-%m-%d").alias("date"),
+            pl.col("declaration_office_id").first().alias("office"),
+            pl.col("procedure_code").first().alias("procedure"),
+            pl.col("transport_mode_code").first().alias("transport_mode"),
+            pl.col("departure_country_code").first().alias("departure"),
+            pl.col("origin_country_code").get(main).alias("origin"),
+            pl.col("hs_code").get(main).str.slice(0, 6).alias("hs6"),
+            pl.col("declarant_id").first().alias("declarant"),
+            pl.col("importer_id").first().alias("importer"),
+            pl.col("seller_id").first().alias("seller"),
+            pl.col("carrier_id").first().alias("carrier"),
+            pl.when(pl.col("importer_id").first().is_not_null())
+            .then(pl.col("importer_aeo_status").first())
+            .otherwise(pl.col("declarant_aeo_status").first())
+            .fill_null("none")
+            .alias("aeo"),
+            pl.col("duty_rate").get(main).alias("duty_rate"),
+            pl.col("duty_regime_code").get(main).alias("duty_regime"),
+            pl.col("preference_code").get(main).alias("preference"),
+            pl.when(pl.col("net_mass_kg").is_not_null().any()).then(pl.col("net_mass_kg").sum()).alias("net_mass"),
+            pl.col("_v").sum().alias("value"),
+            pl.when(pl.col("duty_tax_amount").is_not_null().any())
+            .then(pl.col("duty_tax_amount").sum())
+            .otherwise((pl.col("_v") * pl.col("duty_rate").fill_null(0.0) / 100.0).sum())
+            .alias("duty_at_stake"),
+            pl.len().cast(pl.Int32).alias("items"),
+        )
+        .rename({"functional_reference_id": "reference"})
+    )
 
 
 def _num(value: Any) -> float | None:

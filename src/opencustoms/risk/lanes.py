@@ -28,6 +28,8 @@ from opencustoms.risk.profiles import Profile
 
 RANK = {"green": 0, "blue": 1, "yellow": 2, "red": 3}
 LANE_OF_RANK = {v: k for k, v in RANK.items()}
+# lane name by rank, for naming a whole batch's lanes by numpy indexing
+LANE_NAMES = np.array([LANE_OF_RANK[r] for r in range(len(LANE_OF_RANK))])
 SIGNAL_LANES = {"critical": "red", "high": "red", "medium": "yellow"}
 
 
@@ -94,11 +96,11 @@ def assign(
         pl.col("hs6").str.slice(0, 2).alias("hs2"),
         pl.Series(
             "signals",
-            [[s["kind"] for s in (signals or {}).get(r, ())] for r in frame["reference"]]
-            if signals
-            else [[] for _ in range(n)],
+            [[s["kind"] for s in signals.get(r, ())] for r in frame["reference"]],
             dtype=pl.List(pl.Utf8),
-        ),
+        )
+        if signals
+        else _empty_lists("signals", n),
     )
     hits = data.select([p.expr().alias(f"{p.id}@{p.version}") for p in profiles]) if profiles else pl.DataFrame()
     hit_matrix = hits.to_numpy().astype(bool) if profiles else np.zeros((n, 0), bool)
@@ -107,7 +109,7 @@ def assign(
     for j, p in enumerate(profiles):
         profile_rank = np.where(hit_matrix[:, j], np.maximum(profile_rank, RANK[p.lane]), profile_rank)
     signal_rank = np.zeros(n, dtype=np.int8)
-    signal_text: list[list[str]] = [[] for _ in range(n)]
+    signal_text: list[list[str]] = [[] for _ in range(n)] if signals else []
     if signals:
         for i, ref in enumerate(frame["reference"].to_list()):
             for s in signals.get(ref, ()):
@@ -142,7 +144,7 @@ def assign(
     out = pl.DataFrame(
         {
             "reference": frame["reference"],
-            "lane": [LANE_OF_RANK[int(v)] for v in lane],
+            "lane": LANE_NAMES[lane],
             "score": score,
             "risk": risk,
             "random_draw": draw,
@@ -166,7 +168,7 @@ def assign(
         pl.concat_list(
             [
                 *profile_texts,
-                pl.Series("_signals", signal_text, dtype=pl.List(pl.Utf8)),
+                pl.Series("_signals", signal_text, dtype=pl.List(pl.Utf8)) if signals else _empty_lists("_signals", n),
                 pl.when(pl.col("selected_by") == "random").then(
                     pl.format(
                         "random selection: draw {} below the minimum random rate {}",
@@ -198,6 +200,11 @@ def assign(
         .alias("reasons"),
     )
     return out
+
+
+def _empty_lists(name: str, n: int) -> pl.Series:
+    """A column of ``n`` empty string lists, broadcast from one value (no Python list per declaration)."""
+    return pl.Series(name, [[]], dtype=pl.List(pl.Utf8)).new_from_index(0, n)
 
 
 def thresholds_for(reference_scores: Sequence[float], policy: LanePolicy) -> dict[str, float]:

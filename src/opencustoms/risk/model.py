@@ -86,6 +86,11 @@ class RiskModel:
     training_rows_: int = field(default=0, init=False)
     reference_scores_: list[float] = field(default_factory=list, init=False)
     metrics_: dict[str, Any] = field(default_factory=dict, init=False)
+    # (tree, leaf) -> per-feature path attribution table, built from booster_ on first use (not saved: rebuilt
+    # lazily after load, reset when the model is fitted again)
+    paths_: tuple[np.ndarray, list[np.ndarray], float] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     # --- fitting ---------------------------------------------------------------------------------------------
 
@@ -100,6 +105,7 @@ class RiskModel:
         classifier = lgb.LGBMClassifier(**params)
         classifier.fit(x, train["label"].to_numpy(), categorical_feature=categorical, feature_name=self.names_)
         self.booster_ = classifier.booster_
+        self.paths_ = None
         self.training_hash_ = frame_hash(train)
         self.training_rows_ = train.height
         if valid is not None:
@@ -159,28 +165,57 @@ class RiskModel:
         return np.interp(raw, xs, ys) + raw * 1e-6
 
     def contributions(
-        self, frame: pl.DataFrame, top: int = 3, x: np.ndarray | None = None
+        self, frame: pl.DataFrame, top: int = 3, x: np.ndarray | None = None, *, exact: bool = False
     ) -> list[list[dict[str, Any]]]:
-        """The ``top`` features that pushed each declaration's score up most (LightGBM pred_contrib, log-odds)."""
+        """The ``top`` features that pushed each declaration's score up most (log-odds).
+
+        By default these are path attributions (Saabas, what XGBoost calls ``approx_contribs``): each split on a
+        declaration's path through a tree credits its feature with the change of the tree's value from the parent
+        to the child; per tree and leaf that is looked up in a table built once per model
+        (:meth:`path_attributions`). They add up to the raw score exactly and cost one ``pred_leaf`` pass — about
+        a hundred times less than TreeSHAP on these deep trees (docs/risk.md, Speed). ``exact=True`` gives
+        LightGBM's TreeSHAP values (``pred_contrib``, about 2.5 ms per declaration): for one declaration on
+        demand, not for a batch."""
         self._check()
         assert self.booster_ is not None
         x = self.matrix(frame) if x is None else x
-        contrib = np.asarray(self.booster_.predict(x, pred_contrib=True))[:, :-1]
-        order = np.argsort(-contrib, axis=1)[:, :top]
-        out = []
-        for r, cols in enumerate(order):
-            out.append(
-                [
-                    {
-                        "feature": self.names_[c],
-                        "value": _plain(x[r, c]),
-                        "contribution": round(float(contrib[r, c]), 4),
-                    }
-                    for c in cols
-                    if contrib[r, c] > 0
-                ]
-            )
-        return out
+        if exact:
+            contrib = np.asarray(self.booster_.predict(x, pred_contrib=True))[:, :-1]
+        else:
+            contrib, _bias = self.path_attributions(x)
+        k = min(top, contrib.shape[1])
+        if k <= 0 or len(contrib) == 0:
+            return [[] for _ in range(len(contrib))]
+        part = np.argpartition(-contrib, k - 1, axis=1)[:, :k]
+        values = np.take_along_axis(contrib, part, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")
+        cols = np.take_along_axis(part, order, axis=1)
+        values = np.take_along_axis(values, order, axis=1)
+        features = np.take_along_axis(x, cols, axis=1)
+        names = self.names_
+        return [
+            [
+                {"feature": names[c], "value": _plain(v), "contribution": round(float(w), 4)}
+                for c, v, w in zip(cr, vr, wr, strict=True)
+                if w > 0
+            ]
+            for cr, vr, wr in zip(cols.tolist(), features.tolist(), values.tolist(), strict=True)
+        ]
+
+    def path_attributions(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """Per row and feature, the Saabas path attribution (log-odds), and the bias (sum of the trees' root
+        values): ``attributions.sum(axis=1) + bias`` equals the raw score."""
+        self._check()
+        assert self.booster_ is not None
+        if self.paths_ is None:
+            self.paths_ = _path_table(self.booster_)
+        table, used, bias = self.paths_
+        leaves = np.asarray(self.booster_.predict(x, pred_leaf=True), dtype=np.intp).reshape(len(x), -1)
+        out = np.zeros((len(x), table.shape[2]))
+        for t, cols in enumerate(used):
+            if len(cols):
+                out[:, cols] += table[t][np.ix_(leaves[:, t], cols)]
+        return out, bias
 
     # --- files -----------------------------------------------------------------------------------------------
 
@@ -254,6 +289,33 @@ class RiskModel:
         if not path.exists():
             raise RiskModelError(f"model file {path} does not exist", field="model")
         return cls.from_bytes(path.read_bytes())
+
+
+def _path_table(booster: lgb.Booster) -> tuple[np.ndarray, list[np.ndarray], float]:
+    """Per tree and leaf, each feature's share of the path from the root to that leaf (value at the child minus
+    value at the parent, credited to the parent's split feature); per tree, the features that appear in it; and
+    the bias, the sum of the trees' root values. A row's attributions are the sum of its leaves' rows."""
+    trees = booster.dump_model()["tree_info"]
+    n_features = booster.num_feature()
+    leaves = max((t["num_leaves"] for t in trees), default=1)
+    table = np.zeros((len(trees), leaves, n_features))
+    bias = 0.0
+    for ti, tree in enumerate(trees):
+        root = tree["tree_structure"]
+        bias += root["internal_value"] if "leaf_value" not in root else root["leaf_value"]
+        stack = [(root, np.zeros(n_features))]
+        while stack:
+            node, acc = stack.pop()
+            if "leaf_value" in node:
+                table[ti, node.get("leaf_index", 0)] = acc
+                continue
+            for child in (node["left_child"], node["right_child"]):
+                value = child["leaf_value"] if "leaf_value" in child else child["internal_value"]
+                step = acc.copy()
+                step[node["split_feature"]] += value - node["internal_value"]
+                stack.append((child, step))
+    used = [np.flatnonzero(np.abs(table[t]).sum(axis=0)) for t in range(len(trees))]
+    return table, used, float(bias)
 
 
 def _plain(value: float) -> float | None:

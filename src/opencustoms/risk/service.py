@@ -45,6 +45,7 @@ from opencustoms.risk.report import HISTOGRAM_BINS, build_report, histogram_edge
 from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles, risk_score_counts
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.store.database import as_utc
 from opencustoms.store.tables import declarations, goods_items, inspection_results
 
 Progress = Callable[[str], None]
@@ -471,15 +472,15 @@ def lane_policy(platform: Platform) -> LanePolicy:
 def _with_contributions(
     decisions: pl.DataFrame, frame: pl.DataFrame, model: RiskModel | None, x: np.ndarray | None
 ) -> pl.DataFrame:
-    """Top feature contributions for the declarations not sent to green (pred_contrib on those rows only)."""
-    empty: list[list[dict[str, Any]]] = [[] for _ in range(decisions.height)]
-    if model is None or x is None:
-        return decisions.with_columns(pl.Series("contributions", [json.dumps(c) for c in empty]))
-    chosen = np.flatnonzero((decisions["lane"] != "green").to_numpy())
-    if len(chosen):
-        for i, c in zip(chosen, model.contributions(frame[chosen], x=x[chosen]), strict=True):
-            empty[i] = c
-    return decisions.with_columns(pl.Series("contributions", [json.dumps(c) for c in empty]))
+    """Top feature contributions (JSON) for the declarations not sent to green, computed on those rows only; green
+    rows share one broadcast "[]" (no JSON per declaration)."""
+    column = pl.Series("contributions", ["[]"], dtype=pl.Utf8).new_from_index(0, decisions.height)
+    if model is not None and x is not None:
+        chosen = np.flatnonzero((decisions["lane"] != "green").to_numpy())
+        if len(chosen):
+            dumped = [json.dumps(c) for c in model.contributions(frame[chosen], x=x[chosen])]
+            column = column.scatter(chosen, pl.Series(dumped, dtype=pl.Utf8))
+    return decisions.with_columns(column)
 
 
 def decide_frame(
@@ -913,3 +914,24 @@ def retire_profile(engine: Engine, actor: Identity, profile_id: str, on: dt.date
     if end < last["valid_from"]:
         end = last["valid_from"]
     return save_profile(engine, actor, {**data, "valid_to": end})
+
+
+def decision_history(engine: Engine, actor: Identity, reference: str) -> list[dict[str, Any]]:
+    """Every risk decision taken on one declaration, oldest first."""
+    actor.require(Permission.DECLARATIONS_READ)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(risk_decisions).where(risk_decisions.c.reference == reference).order_by(risk_decisions.c.id)
+        ).mappings()
+        return [{k: as_utc(v) for k, v in row.items()} for row in rows]
+
+
+def lane_counts(engine: Engine, actor: Identity) -> dict[str, int]:
+    """How many declarations each lane holds (the latest decision of each declaration)."""
+    actor.require(Permission.DECLARATIONS_READ)
+    latest = select(func.max(risk_decisions.c.id)).group_by(risk_decisions.c.reference).scalar_subquery()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(risk_decisions.c.lane, func.count()).where(risk_decisions.c.id.in_(latest)).group_by("lane")
+        ).all()
+    return {str(lane): int(n) for lane, n in rows}

@@ -1,5 +1,5 @@
 """The officer dashboard and the public verification page: server-rendered Jinja2 + htmx pages on the API's app.
 
 ``opencustoms.web.app.install(app)`` mounts the static files (htmx and Leaflet vendored, no CDN) and the page routers.
-Pages call the pillars' service functions only; read-only queries no service offers live in ``queries.py``.
+Pages call the services only (adapters hold no logic).
 """

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from opencustoms.iot import service as iot
+from opencustoms.risk import service as risk
 from opencustoms.security import service as security
 from opencustoms.security.errors import AuthenticationError
 from opencustoms.security.roles import Permission
-from opencustoms.web import queries
 from opencustoms.web.core import PREFIX, Page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -67,6 +67,6 @@ async def logout(request: Request) -> Response:
 def home(request: Request) -> Response:
     page = Page(request)
     user = page.user()
-    lanes = queries.lane_counts(page.engine, user) if user.can(Permission.DECLARATIONS_READ) else {}
+    lanes = risk.lane_counts(page.engine, user) if user.can(Permission.DECLARATIONS_READ) else {}
     stats = iot.stats(page.engine, user) if user.can(Permission.DECLARATIONS_READ) else None
     return page.render("home.html", lanes=lanes, stats=stats)

@@ -14,7 +14,6 @@ from opencustoms.iot import service as iot
 from opencustoms.risk import service as risk
 from opencustoms.risk.errors import DecisionNotFoundError
 from opencustoms.security.roles import Permission
-from opencustoms.web import queries
 from opencustoms.web.core import PREFIX, Page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -29,7 +28,7 @@ def queue(request: Request, lane: str = "red") -> Response:
     if lane not in LANES:
         lane = "red"
     rows = risk.queue(page.engine, user, lane, limit=100)
-    counts = queries.lane_counts(page.engine, user)
+    counts = risk.lane_counts(page.engine, user)
     return page.render("queue.html", lane=lane, lanes=LANES, rows=rows, counts=counts)
 
 
@@ -41,7 +40,10 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     except DecisionNotFoundError:
         decision = None
     found = signals.for_declaration(page.engine, declaration)
-    history = queries.declaration_history(page.engine, user, reference)
+    history = {
+        "decisions": risk.decision_history(page.engine, user, reference),
+        "inspections": declarations.inspection_history(page.engine, user, reference),
+    }
     transits = [t for t in iot.list_transits(page.engine, user) if t["functional_reference_id"] == reference]
     alerts = []
     for t in transits:
