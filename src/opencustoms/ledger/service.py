@@ -61,6 +61,7 @@ from opencustoms.ledger.tables import (
 )
 from opencustoms.security.roles import Permission, Role
 from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.store.database import as_utc
 
 
 def local_officer(administration_code: str, username: str) -> Identity:
@@ -83,9 +84,19 @@ def checkpoint(engine: Engine, actor: Identity, origin: str | None = None) -> di
 
 
 def logs(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
+    """Every log this node holds (its own and its partners'), with its health: the newest checkpoint verified and
+    when it was seen (a partner whose last checkpoint is old has not been pulled lately), and its alarms."""
     actor.require(Permission.LEDGER_READ)
+    c, a = ledger_checkpoints.c, ledger_alarms.c
     with engine.connect() as conn:
         rows = conn.execute(select(ledger_logs).order_by(ledger_logs.c.id)).mappings().all()
+        seen = {
+            log_id: (int(size), as_utc(at))
+            for log_id, size, at in conn.execute(
+                select(c.log_id, func.max(c.size), func.max(c.observed_at)).group_by(c.log_id)
+            )
+        }
+        alarm_counts = dict(conn.execute(select(a.origin, func.count()).group_by(a.origin)).all())
     return [
         {
             "origin": r["origin"],
@@ -94,6 +105,9 @@ def logs(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
             "url": r["url"],
             "size": int(r["size"]),
             "verifier_key": notes.verifier_key(r["origin"], bytes(r["public_key"])),
+            "checkpoint_size": seen.get(r["id"], (None, None))[0],
+            "checkpoint_at": seen.get(r["id"], (None, None))[1],
+            "alarms": int(alarm_counts.get(r["origin"], 0)),
         }
         for r in rows
     ]

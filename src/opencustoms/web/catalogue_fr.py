@@ -111,6 +111,7 @@ FR: dict[str, str] = {
     "Logs held (own and partners')": "Journaux détenus (le nôtre et ceux des partenaires)",
     "Main": "Principal",
     "Model %(v)s promoted.": "Modèle %(v)s mis en service.",
+    "Last update": "Dernière mise à jour",
     "Models": "Modèles",
     "Valuation": "Valeur en douane",
     "Movement": "Mouvement",

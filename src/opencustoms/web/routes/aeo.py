@@ -29,12 +29,6 @@ def registry(request: Request, q: str = "") -> Response:
         except LedgerNotFoundError:
             continue  # not shared with this administration
     logs = ledger.logs(page.engine, user)
-    for log in logs:
-        try:
-            checkpoint = ledger.latest_checkpoint(page.engine, log["origin"])
-            log["checkpoint_size"] = checkpoint.size
-        except LedgerNotFoundError:
-            log["checkpoint_size"] = None
     alarms = ledger.alarms(page.engine, user)
     return page.render("aeo.html", q=q, rows=rows, logs=logs, alarms=list(reversed(alarms))[:50])
 
