@@ -96,7 +96,7 @@ def logs(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
                 select(c.log_id, func.max(c.size), func.max(c.observed_at)).group_by(c.log_id)
             )
         }
-        alarm_counts = dict(conn.execute(select(a.origin, func.count()).group_by(a.origin)).all())
+        alarm_counts: dict[str, int] = dict(conn.execute(select(a.origin, func.count()).group_by(a.origin)).all())
     return [
         {
             "origin": r["origin"],
