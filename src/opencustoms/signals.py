@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select
 
 from opencustoms.model import Declaration
 from opencustoms.store.bulk import bulk_insert
+from opencustoms.store.database import as_utc
 from opencustoms.store.tables import signals as signals_table
 
 
@@ -96,9 +97,7 @@ def emit(target: Engine | Connection, signals: Sequence[Signal]) -> int:
 
 
 def _from_row(row: Any) -> Signal:
-    observed = row["observed_at"]
-    if observed.tzinfo is None:
-        observed = observed.replace(tzinfo=dt.UTC)
+    observed = as_utc(row["observed_at"])
     return Signal(
         id=row["id"],
         kind=row["kind"],

@@ -31,6 +31,7 @@ from opencustoms.iot.gates import judge_passage
 from opencustoms.iot.geo import EARTH_RADIUS_M, check_coordinates
 from opencustoms.iot.tables import iot_alerts, iot_devices, iot_events, iot_gate_decisions, iot_quarantine, iot_transits
 from opencustoms.iot.transit import Movement, Tracker, TrackEvent, coordinates, fix_geometry
+from opencustoms.store.database import as_utc
 
 ROAD_MAX_SPEED_KMH = 250.0
 ROAD_MAX_IMPLIED_KMH = 300.0
@@ -137,12 +138,6 @@ class _MovementState:
     @property
     def movement(self) -> Movement:
         return self.tracker.movement
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def alert_row(a: Alert, now: dt.datetime) -> dict[str, Any]:
@@ -278,7 +273,7 @@ class Processor:
                 TrackEvent(
                     r.device_id,
                     r.kind,
-                    _aware(r.device_time) or r.device_time,
+                    as_utc(r.device_time) or r.device_time,
                     r.latitude,
                     r.longitude,
                     r.speed_kmh,
@@ -300,7 +295,7 @@ class Processor:
                 )
             ).first()
         status = row.status if row else m.status
-        return _MovementState(Tracker(m, events), known, status, _aware(row.arrived_at) if row else None)
+        return _MovementState(Tracker(m, events), known, status, as_utc(row.arrived_at) if row else None)
 
     # --- the pipeline ----------------------------------------------------------------------------------------
 

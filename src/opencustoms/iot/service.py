@@ -45,16 +45,11 @@ from opencustoms.iot.tables import (
 from opencustoms.iot.transit import Movement, TransitRules
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record
+from opencustoms.store.database import as_utc
 from opencustoms.store.tables import declarations
 
 SECRET_PREFIX = "ocd_"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -388,9 +383,9 @@ def list_transits(engine: Engine, actor: Identity, status: str | None = None) ->
                 "functional_reference_id": r.functional_reference_id,
                 "vehicle_id": r.vehicle_id,
                 "status": r.status,
-                "departure_time": _aware(r.departure_time),
-                "time_limit": _aware(r.time_limit),
-                "arrived_at": _aware(r.arrived_at),
+                "departure_time": as_utc(r.departure_time),
+                "time_limit": as_utc(r.time_limit),
+                "arrived_at": as_utc(r.arrived_at),
                 "alerts": counts.get(r.movement_id, 0),
             }
             for r in conn.execute(query)
@@ -427,16 +422,16 @@ def transit_report(engine: Engine, actor: Identity, movement_id: str) -> dict[st
             .mappings()
             .all()
         )
-    movement = {k: (_aware(v) if isinstance(v, dt.datetime) else v) for k, v in row._mapping.items()}
+    movement = {k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in row._mapping.items()}
     return {
         "movement": movement,
-        "alerts": [{k: (_aware(v) if isinstance(v, dt.datetime) else v) for k, v in a.items()} for a in alerts],
+        "alerts": [{k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in a.items()} for a in alerts],
         "events": [
             {
                 "device_id": e["device_id"],
                 "kind": e["kind"],
-                "device_time": _aware(e["device_time"]),
-                "received_at": _aware(e["received_at"]),
+                "device_time": as_utc(e["device_time"]),
+                "received_at": as_utc(e["received_at"]),
                 "latitude": e["latitude"],
                 "longitude": e["longitude"],
                 "speed_kmh": e["speed_kmh"],
@@ -620,7 +615,7 @@ def list_alerts(
             query = query.where(column == value)
     with engine.connect() as conn:
         return [
-            {k: (_aware(v) if isinstance(v, dt.datetime) else v) for k, v in r.items()}
+            {k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r.items()}
             for r in conn.execute(query).mappings()
         ]
 
@@ -784,7 +779,7 @@ def map_state(engine: Engine, actor: Identity, *, limit: int = 500) -> dict[str,
                     "corridor": m.corridor,
                     "tolerance_m": m.tolerance_m,
                     "position": [last.latitude, last.longitude] if last else None,
-                    "position_time": _aware(last.device_time) if last else None,
+                    "position_time": as_utc(last.device_time) if last else None,
                     "speed_kmh": last.speed_kmh if last else None,
                 }
             )
@@ -814,8 +809,8 @@ def vessel_tracks(engine: Engine, actor: Identity, *, points_per_vessel: int = 4
             {
                 "mmsi": mmsi,
                 "positions": len(points),
-                "first": _aware(points[0][0]),
-                "last": _aware(points[-1][0]),
+                "first": as_utc(points[0][0]),
+                "last": as_utc(points[-1][0]),
                 "track": [[round(p[1], 5), round(p[2], 5)] for p in kept],
                 "speed_kmh": points[-1][3],
             }

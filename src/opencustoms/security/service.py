@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from opencustoms.reference.codes import check_country
 from opencustoms.security.errors import AuthenticationError, PermissionDeniedError, UserError
 from opencustoms.security.roles import Permission, Role, permissions_of
+from opencustoms.store.database import as_utc
 from opencustoms.store.tables import administrations, api_tokens, audit_log, users
 
 TOKEN_PREFIX = "oc_"
@@ -225,9 +226,7 @@ def authenticate(engine: Engine, token: str) -> Identity:
         raise AuthenticationError("unknown API token; get a new one with `opencustoms users token USERNAME`")
     if row.revoked_at is not None:
         raise AuthenticationError("this API token was revoked; ask an administrator for a new one")
-    expires = row.expires_at
-    if expires is not None and expires.tzinfo is None:
-        expires = expires.replace(tzinfo=dt.UTC)
+    expires = as_utc(row.expires_at)
     if expires is not None and expires < utcnow():
         raise AuthenticationError("this API token has expired; ask an administrator for a new one")
     if not row.active:

@@ -22,6 +22,7 @@ from opencustoms.security.errors import AuthenticationError
 from opencustoms.security.pseudonyms import load_key
 from opencustoms.security.roles import ROLE_PERMISSIONS, Permission
 from opencustoms.security.service import Identity
+from opencustoms.store.database import as_utc
 from opencustoms.web import i18n
 from opencustoms.web.session import COOKIE, MAX_AGE_S, Session, derive_key, seal, unseal
 
@@ -66,9 +67,7 @@ def roles_granting(permission: Permission) -> list[str]:
 
 def _fmt_time(value: Any) -> str:
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return as_utc(value).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, dt.date):
         return value.isoformat()
     return "" if value is None else str(value)
