@@ -23,10 +23,12 @@ devices_app = typer.Typer(help="Registered devices and their secrets.", no_args_
 zones_app = typer.Typer(help="Geofences: customs offices, ports, authorised places.", no_args_is_help=True)
 transits_app = typer.Typer(help="Transit movements under e-seal.", no_args_is_help=True)
 gate_app = typer.Typer(help="The gate decision queue.", no_args_is_help=True)
+scan_app = typer.Typer(help="X-ray / CT scan records and their review queue.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
 app.add_typer(zones_app, name="zones")
 app.add_typer(transits_app, name="transits")
 app.add_typer(gate_app, name="gate")
+app.add_typer(scan_app, name="scan")
 console = Console()
 err = Console(stderr=True)
 
@@ -376,3 +378,212 @@ def simulate(
     except (OpenCustomsError, ValidationError) as exc:
         _fail(exc)
     _report(report.summary())
+
+
+# --- scan records ------------------------------------------------------------------------------------------------
+
+
+def _scan_store(platform: Platform) -> Any:
+    return service.ScanStore.for_data_dir(platform.settings.data_dir)
+
+
+@scan_app.command("add")
+def scan_add(
+    views: Annotated[list[str], typer.Argument(help="VIEW=FILE per view, e.g. top=top.tif side=side.png")],
+    device_id: Annotated[str, typer.Option(help="The registered xray_scanner.")],
+    site: Annotated[str, typer.Option(help="Customs office or site id.")],
+    scanned_at: Annotated[str | None, typer.Option(help="Device time, ISO 8601 with zone.")] = None,
+    scan_type: Annotated[str, typer.Option(help="xray_transmission, dual_energy, backscatter or ct")] = (
+        "xray_transmission"
+    ),
+    declaration: Annotated[list[str] | None, typer.Option(help="Functional reference id (repeatable).")] = None,
+    container: Annotated[list[str] | None, typer.Option(help="ISO 6346 container number (repeatable).")] = None,
+    plate: Annotated[str | None, typer.Option(help="Vehicle registration.")] = None,
+    scan_id: str | None = None,
+    energy_kev: float | None = None,
+    dose_ugy: float | None = None,
+    operator: Annotated[str | None, typer.Option("--operator", help="Who ran the scanner.")] = None,
+    event_id: Annotated[str | None, typer.Option(help="The scanner's xray_scan event this record completes.")] = None,
+    metadata: Annotated[Path | None, typer.Option(help="JSON file with more fields (attributes, ...).")] = None,
+) -> None:
+    """Record a scan with its images (normalised to PNG, kept 16-bit) and print it."""
+    platform, actor = _ctx()
+    try:
+        request: dict[str, Any] = json.loads(metadata.read_text()) if metadata else {}
+        images: dict[str, bytes] = {}
+        for item in views:
+            view, sep, file = item.partition("=")
+            if not sep or not file:
+                raise typer.BadParameter(f"{item!r}: write VIEW=FILE, e.g. top=scan-top.tif")
+            path = Path(file)
+            if not path.is_file():
+                raise typer.BadParameter(f"{file}: no such file")
+            images[view] = path.read_bytes()
+        given = {
+            "scan_id": scan_id,
+            "device_id": device_id,
+            "site": site,
+            "scan_type": scan_type,
+            "scanned_at": scanned_at,
+            "functional_reference_ids": declaration,
+            "container_ids": container,
+            "vehicle_plate": plate,
+            "energy_kev": energy_kev,
+            "dose_ugy": dose_ugy,
+            "operator": operator,
+            "event_id": event_id,
+        }
+        request.update({k: v for k, v in given.items() if v is not None})
+        result = service.add_scan(platform.engine, actor, _scan_store(platform), request, images)
+    except (OpenCustomsError, ValidationError, ValueError) as exc:
+        _fail(exc)
+    console.print(
+        f"scan {result['scan_id']} recorded ({result['status']}): "
+        + ", ".join(f"{v['view']} {v['width']}x{v['height']} {v['bit_depth']}-bit" for v in result["views"])
+    )
+
+
+@scan_app.command("queue")
+def scan_queue(
+    status: Annotated[str, typer.Option(help="open, pending, in_review, reviewed or all")] = "open",
+    site: str | None = None,
+    finding: str | None = None,
+    declaration: str | None = None,
+    container: str | None = None,
+    limit: int = 50,
+) -> None:
+    """The review queue, oldest scan first."""
+    platform, actor = _ctx()
+    try:
+        rows = service.scan_queue(
+            platform.engine,
+            actor,
+            status=status,
+            site=site,
+            finding=finding,
+            reference=declaration,
+            container=container,
+            limit=limit,
+        )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    table = Table("scan", "scanned", "site", "type", "declarations", "containers", "status", "reviewer", "finding")
+    for r in rows:
+        table.add_row(
+            r["scan_id"],
+            f"{r['scanned_at']:%Y-%m-%d %H:%M}",
+            r["site"],
+            r["scan_type"],
+            ", ".join(r["functional_reference_ids"]),
+            ", ".join(r["container_ids"]),
+            r["status"],
+            r["reviewed_by"] or r["assigned_to"] or "",
+            r["finding"] or "",
+        )
+    console.print(table)
+
+
+@scan_app.command("show")
+def scan_show(
+    scan_id: str,
+    save_views: Annotated[Path | None, typer.Option(help="Write each view's PNG into this folder.")] = None,
+) -> None:
+    """A scan's metadata, views (hash, size, depth) and finding; --save-views writes the PNGs."""
+    platform, actor = _ctx()
+    try:
+        scan = service.get_scan(platform.engine, actor, scan_id)
+        if save_views:
+            save_views.mkdir(parents=True, exist_ok=True)
+            for v in scan["views"]:
+                data, _ = service.scan_image(platform.engine, actor, _scan_store(platform), scan_id, v["view"])
+                (save_views / f"{scan_id}-{v['view']}.png").write_bytes(data)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    _json(scan)
+
+
+@scan_app.command("claim")
+def scan_claim(
+    scan_id: str, assignee: Annotated[str | None, typer.Option(help="Assign to this user (risk:manage).")] = None
+) -> None:
+    platform, actor = _ctx()
+    try:
+        _json(service.assign_scan(platform.engine, actor, scan_id, assignee))
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+@scan_app.command("release")
+def scan_release(scan_id: str) -> None:
+    platform, actor = _ctx()
+    try:
+        _json(service.release_scan(platform.engine, actor, scan_id))
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+@scan_app.command("review")
+def scan_review(
+    scan_id: str,
+    finding: Annotated[str, typer.Argument(help="clear, suspicious or discrepancy")],
+    notes: Annotated[str | None, typer.Option(help="What the image shows (required unless clear).")] = None,
+    region: Annotated[
+        list[str] | None, typer.Option(help="Region of interest VIEW:X,Y,W,H[:LABEL] in pixels (repeatable).")
+    ] = None,
+) -> None:
+    """Record the analyst's finding (signals; clear/discrepancy also become inspection results)."""
+    platform, actor = _ctx()
+    regions = []
+    try:
+        for item in region or []:
+            view, _, rest = item.partition(":")
+            box, _, label = rest.partition(":")
+            x, y, w, h = (int(n) for n in box.split(","))
+            regions.append({"view": view, "x": x, "y": y, "w": w, "h": h, **({"label": label} if label else {})})
+    except ValueError:
+        _fail(ValueError(f"--region {item!r}: write VIEW:X,Y,W,H[:LABEL], e.g. top:120,40,60,30:dense mass"))
+    try:
+        _json(service.record_finding(platform.engine, actor, scan_id, finding, notes, regions))
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+@scan_app.command("export")
+def scan_export(
+    scan_id: str, output: Annotated[Path | None, typer.Option("--output", "-o", help="Zip file to write.")] = None
+) -> None:
+    """Write the scan as one package (scan.json + views/*.png) for another administration."""
+    platform, actor = _ctx()
+    target = output or Path(f"{scan_id}.scan.zip")
+    try:
+        data = service.export_package(platform.engine, actor, _scan_store(platform), scan_id)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    target.write_bytes(data)
+    console.print(f"{target} written ({len(data):,} bytes)")
+
+
+@scan_app.command("import")
+def scan_import(
+    package: Path,
+    declaration: Annotated[
+        list[str] | None, typer.Option(help="This administration's declaration (repeatable).")
+    ] = None,
+) -> None:
+    """Import a scan package from another administration (every view's SHA-256 is checked)."""
+    platform, actor = _ctx()
+    if not package.is_file():
+        _fail(ValueError(f"no file at {package}; check the path"))
+    try:
+        scan = service.import_package(
+            platform.engine,
+            actor,
+            _scan_store(platform),
+            package.read_bytes(),
+            functional_reference_ids=declaration or [],
+        )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(
+        f"scan {scan['scan_id']} imported from {scan['origin']['administration']}: {len(scan['views'])} views"
+    )

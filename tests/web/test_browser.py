@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Playwright for Python driving Debian's Chromium headless against the app served
 by uvicorn on a loopback port. Signs in, works the queue, records an inspection, issues a certificate and verifies
-it on the public page, watches an alert appear on the transit map, is refused a page, and has a forged form refused.
+it on the public page, watches an alert appear on the transit map, reviews an X-ray scan, is refused a page, and has
+a forged form refused.
 With OPENCUSTOMS_SCREENSHOTS=1, screenshots of the main pages are written to docs/screenshots/ (the README shows
 them); otherwise they go to the test's temporary folder, so a test run leaves the tree as it was."""
 
@@ -120,6 +121,27 @@ def test_officer_works_the_queue_and_watches_the_map(browser, server: str, site:
     gate_id = first.get_attribute("id")
     first.locator("button[value=release]").click()
     page.wait_for_selector(f"#{gate_id}", state="detached")
+
+    # scan review: open the oldest scan of the queue, look at its images next to the declared goods, record a finding
+    page.goto(f"{server}/ui/scans")
+    first_scan = page.locator("#scan-queue tbody tr a").first
+    scan_id = first_scan.inner_text()
+    first_scan.click()
+    page.wait_for_selector("#finding-form")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#view-top img")).to_have_js_property("complete", True)
+    assert page.locator("#view-top img").evaluate("img => img.naturalWidth") > 0  # the browser decoded the PNG
+    assert page.locator("table.expected tbody tr").count() >= 1
+    _shot(page, "scans")
+    page.check("input[name=finding][value=suspicious]")
+    page.click("#finding-form button[type=submit]")
+    assert page.locator("#e-notes").is_visible()  # validation next to the field
+    page.fill("#f-notes", "dense mass behind the third pallet")
+    page.fill("#f-regions", "top 250 40 90 90 dense mass")
+    page.click("#finding-form button[type=submit]")
+    page.wait_for_selector(f"p.notice:has-text('{scan_id}')")
+    assert page.locator(f"ul.alerts a:text('{scan_id}')").count() == 1
     page.goto(f"{server}/ui/vessels")
     # a locator check, not wait_for_function: the page's Content-Security-Policy forbids evaluating strings
     from playwright.sync_api import expect

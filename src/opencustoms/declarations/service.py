@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from opencustoms.declarations import repository
 from opencustoms.declarations.errors import (
@@ -148,9 +149,10 @@ class InspectionResult:
 
 
 def record_inspections(
-    engine: Engine, actor: Identity, results: list[InspectionResult], *, source: str = "officer"
+    engine: Engine | Connection, actor: Identity, results: list[InspectionResult], *, source: str = "officer"
 ) -> int:
-    """Store inspection results (one transaction, each audited). Raises on the first bad result, storing none."""
+    """Store inspection results (one transaction, each audited; given a Connection, in the caller's transaction).
+    Raises on the first bad result, storing none."""
     actor.require(Permission.INSPECTIONS_WRITE)
     for r in results:
         if r.outcome not in INSPECTION_OUTCOMES:
@@ -160,7 +162,7 @@ def record_inspections(
         if r.revenue_recovered is not None and r.revenue_recovered < 0:
             raise InspectionError("revenue recovered cannot be negative", field="revenue_recovered")
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with nullcontext(engine) if isinstance(engine, Connection) else engine.begin() as conn:
         ids = repository.reference_ids(conn, [r.reference for r in results])
         missing = [r.reference for r in results if r.reference not in ids]
         if missing:

@@ -87,6 +87,45 @@ def laned(
     return {"inspected": len(results), "model_version": model["version"], "lanes": summary["lanes"]}
 
 
+def seed_scans(platform: Platform, operator: security.Identity, truth_path: Path, count: int = 4) -> list[Any]:
+    """A few scan records with generated container images: fraudulent sea-container declarations get an anomaly
+    (a dense mass inside the load), compliant ones a clean load; the newest declarations first."""
+    from sqlalchemy import select
+
+    from opencustoms.iot import service as iot
+    from opencustoms.iot import simulator
+    from opencustoms.store.tables import declaration_containers
+    from opencustoms.store.tables import declarations as declarations_table
+
+    rows = list(csv.DictReader(truth_path.open()))
+    with platform.engine.connect() as conn:
+        with_containers = set(
+            conn.execute(
+                select(declarations_table.c.functional_reference_id).join(
+                    declaration_containers, declaration_containers.c.declaration_id == declarations_table.c.id
+                )
+            ).scalars()
+        )
+    fraud = [
+        r["functional_reference_id"]
+        for r in reversed(rows)
+        if r["fraud"] == "1" and r["functional_reference_id"] in with_containers
+    ]
+    clean = [
+        r["functional_reference_id"]
+        for r in reversed(rows)
+        if r["fraud"] == "0" and r["functional_reference_id"] in with_containers
+    ]
+    cases = [
+        c
+        for pair in zip(fraud[: count // 2], clean[: count - count // 2], strict=False)
+        for c in ((pair[0], True), (pair[1], False))
+    ]
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
+    store = iot.ScanStore.for_data_dir(platform.settings.data_dir)
+    return simulator.build_scans(platform.engine, operator, store, start, cases)
+
+
 def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[Platform, dict[str, str], Any]:
     if directory.exists():
         shutil.rmtree(directory)
@@ -108,6 +147,12 @@ def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[P
     console.print(
         f"risk: model {risk['model_version']} trained on {risk['inspected']:,} past inspections; lanes "
         + ", ".join(f"{lane} {n:,}" for lane, n in sorted(risk["lanes"].items()))
+    )
+    with console.status("recording a few X-ray scans for the scan review queue"):
+        scans = seed_scans(platform, operator, truth_path)
+    console.print(
+        f"scans: {len(scans)} X-ray scans waiting for review ({sum(1 for s in scans if s['anomaly'])} "
+        "with a concealed mass)"
     )
     tokens = {}
     for username, role, full_name in USERS:
@@ -153,6 +198,9 @@ def verify(platform: Platform, tokens: dict[str, str], expected: int, live: Live
         red = client.get("/risk/queue", params={"lane": "red", "limit": 5}, headers=auth("officer")).json()
         if not red or not all(d.get("reasons") for d in red):
             raise DemoCheckError(f"the red lane should list declarations with their reasons: {red}")
+        scans = client.get("/iot/scans", headers=auth("officer")).json()
+        if not scans or not all(s["views"] for s in scans):
+            raise DemoCheckError(f"the scan review queue should list scans with their images: {scans}")
         counts = live.tick(until=live.started + dt.timedelta(hours=1))  # an hour of trips, a few new declarations
         if not counts["events"] or not counts["declarations"]:
             raise DemoCheckError(f"the live demo fed nothing: {counts}")

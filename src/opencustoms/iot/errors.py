@@ -86,3 +86,41 @@ class PayloadError(IotError):
 class BrokerUnavailableError(IotError):
     status = 503
     title = "MQTT broker unavailable"
+
+
+class ScanError(IotError):
+    """A scan record, image or package that cannot be accepted."""
+
+    title = "Scan record rejected"
+
+
+class ScanImageTooLargeError(ScanError):
+    status = 413
+    title = "Scan image too large"
+
+
+class ScanNotFoundError(NotFoundError):
+    title = "Unknown scan"
+
+    def __init__(self, scan_id: str, field: str = "scan_id") -> None:
+        super().__init__(
+            f"no scan {scan_id!r}; list scans with `opencustoms iot scan queue --status all` (GET /iot/scans)",
+            field=field,
+        )
+
+
+class ScanExistsError(ConflictError):
+    title = "Scan already recorded"
+
+    def __init__(self, scan_id: str) -> None:
+        super().__init__(
+            f"scan {scan_id!r} is already recorded; choose another scan_id (an imported package keeps its id, so "
+            "it can be imported only once)",
+            field="scan_id",
+        )
+
+
+class ScanReviewConflictError(ConflictError):
+    """The scan is claimed by another reviewer, or its finding is already recorded."""
+
+    title = "Scan review conflict"

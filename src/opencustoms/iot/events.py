@@ -41,7 +41,7 @@ class EventKind(StrEnum):
     CONTAINER_READ = "container_read"  # container-number OCR
     RFID_READ = "rfid_read"
     RADIATION_SCAN = "radiation_scan"  # a portal passage, alarm or not
-    XRAY_SCAN = "xray_scan"  # scan metadata (image stored elsewhere)
+    XRAY_SCAN = "xray_scan"  # scan metadata; the images go to a scan record (iot/scans.py, event_id links them)
     AIS_POSITION = "ais_position"  # AIS types 1-3, 4, 9, 11, 17, 18, 19, 21, 27 positions
     AIS_STATIC = "ais_static"  # AIS identity / voyage data (types 5, 24, ...)
     AIS_OTHER = "ais_other"  # any other decoded AIS message

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from opencustoms import signals
+from opencustoms.iot import scans
 from opencustoms.iot import vessels as vessel_rules
 from opencustoms.iot.errors import (
     DeviceAuthenticationError,
@@ -816,3 +817,25 @@ def vessel_tracks(engine: Engine, actor: Identity, *, points_per_vessel: int = 4
             }
         )
     return out
+
+
+# --- scan records (X-ray / CT) and their review queue: opencustoms.iot.scans ---------------------------------
+
+FINDINGS = scans.FINDINGS
+SCAN_TYPES = scans.SCAN_TYPES
+Region = scans.Region
+ScanRequest = scans.ScanRequest
+ScanStore = scans.ScanStore
+add_scan = scans.add_scan
+assign_scan = scans.assign_scan
+export_package = scans.export_package
+get_scan = scans.get_scan
+import_package = scans.import_package
+normalise_image = scans.normalise_image
+record_finding = scans.record_finding
+release_scan = scans.release_scan
+scan_counts = scans.scan_counts
+scan_image = scans.scan_image
+scan_display = scans.scan_display
+scan_queue = scans.scan_queue
+scans_for_declaration = scans.scans_for_declaration

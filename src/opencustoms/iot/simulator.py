@@ -439,3 +439,108 @@ def ais_scenario(start: dt.datetime) -> tuple[list[str], dict[str, set[str]]]:
         "244000004": set(),
     }
     return lines, expected
+
+
+# --- X-ray scans -----------------------------------------------------------------------------------------------
+
+SCANNER_ID = "XRAY-1"
+SCAN_SITE = "NLRTM-XRAY"
+
+
+def xray_views(seed: int, anomaly: bool, width: int = 640, height: int = 200) -> tuple[dict[str, bytes], dict]:
+    """Synthetic 16-bit transmission images of a loaded 40-foot container (bright: little attenuation), a top and
+    a side view; with ``anomaly`` a dense, irregular mass sits inside the load (concealment). Returns the PNG views
+    and, for an anomaly, where it is (``{"view", "x", "y", "w", "h"}`` on the top view)."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    views: dict[str, bytes] = {}
+    where: dict[str, Any] = {}
+    pallets = int(rng.integers(6, 11))
+    for view, h in (("top", height), ("side", int(height * 1.2))):
+        image = np.full((h, width), 58_000.0)
+        top, bottom, left, right = int(h * 0.1), int(h * 0.9), int(width * 0.03), int(width * 0.97)
+        image[top:bottom, left:right] -= 9_000  # the container's walls and floor
+        image[top : top + 3, left:right] -= 14_000
+        image[bottom - 3 : bottom, left:right] -= 14_000
+        image[top:bottom, left : left + 4] -= 16_000
+        image[top:bottom, right - 4 : right] -= 16_000
+        span = (right - left - 20) / pallets
+        for p in range(pallets):  # goods on pallets, a regular density per pallet
+            x0 = int(left + 10 + p * span)
+            x1 = int(x0 + span * 0.86)
+            y0 = int(top + 8 + rng.integers(0, max(1, (bottom - top) // 6)))
+            image[y0 : bottom - 6, x0:x1] -= float(rng.uniform(12_000, 20_000))
+            for row in range(y0, bottom - 6, 12):  # cartons
+                image[row : row + 1, x0:x1] -= 2_500
+        if anomaly:
+            cx, cy = int(left + (right - left) * rng.uniform(0.35, 0.65)), int((top + bottom) / 2)
+            rx, ry = int(width * 0.05), int(h * 0.13)
+            yy, xx = np.ogrid[:h, :width]
+            wobble = 1 + 0.25 * np.sin(np.arctan2(yy - cy, xx - cx) * 5)
+            blob = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= wobble
+            image[blob] -= 16_000
+            if view == "top":
+                where = {"view": "top", "x": cx - 2 * rx, "y": cy - 2 * ry, "w": 4 * rx, "h": 4 * ry}
+        image += rng.normal(0, 600, image.shape)
+        buffer = io.BytesIO()
+        Image.fromarray(np.clip(image, 0, 65_535).astype(np.uint16)).save(buffer, "PNG")
+        views[view] = buffer.getvalue()
+    return views, where
+
+
+def build_scans(
+    engine: Any,
+    actor: Identity,
+    store: Any,
+    start: dt.datetime,
+    cases: list[tuple[str, bool]],
+    *,
+    register_scanner: bool = True,
+) -> list[dict[str, Any]]:
+    """Scan records for the demo's review queue: one scan per (declaration reference, anomaly) case, linked to the
+    declaration and its containers, with a top and a side view. Returns the recorded scans (plus where the anomaly
+    is, under ``anomaly``)."""
+    from sqlalchemy import select
+
+    from opencustoms.iot import service
+    from opencustoms.store.tables import declaration_containers, declarations
+
+    if register_scanner:
+        service.register_device(
+            engine, actor, SCANNER_ID, DeviceType.XRAY_SCANNER.value, label="Port exit drive-through X-ray"
+        )
+    out = []
+    for k, (reference, anomaly) in enumerate(cases):
+        with engine.connect() as conn:
+            containers = list(
+                conn.execute(
+                    select(declaration_containers.c.container_id)
+                    .join(declarations, declarations.c.id == declaration_containers.c.declaration_id)
+                    .where(declarations.c.functional_reference_id == reference)
+                    .order_by(declaration_containers.c.position)
+                ).scalars()
+            )
+        views, where = xray_views(1000 + k, anomaly)
+        scan = service.add_scan(
+            engine,
+            actor,
+            store,
+            {
+                "scan_id": f"SCAN-{start:%y%m%d}-{k + 1:03d}",
+                "device_id": SCANNER_ID,
+                "site": SCAN_SITE,
+                "scan_type": "dual_energy" if k % 2 else "xray_transmission",
+                "scanned_at": (start + dt.timedelta(minutes=7 * k)).isoformat(),
+                "functional_reference_ids": [reference],
+                "container_ids": containers[:2],
+                "energy_kev": 6000.0,
+                "dose_ugy": 12.0,
+                "operator": "scanner-operator-1",
+            },
+            views,
+        )
+        out.append({**scan, "anomaly": where or None})
+    return out

@@ -116,3 +116,60 @@ iot_gate_decisions = Table(
     Column("note", Text),
     UniqueConstraint("gate_id", "passage_id", name="uq_iot_gate_decisions_passage"),
 )
+
+# --- scan records (X-ray / CT images; migration iot_0002) ------------------------------------------------------
+
+iot_scans = Table(
+    "iot_scans",
+    metadata,
+    Column("scan_id", String(64), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("site", String(64), nullable=False, index=True),
+    Column("scan_type", String(24), nullable=False),
+    Column("scanned_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("functional_reference_ids", JSON, nullable=False),
+    Column("container_ids", JSON, nullable=False),
+    Column("vehicle_plate", String(35)),
+    Column("energy_kev", Float),
+    Column("dose_ugy", Float),
+    Column("operator", String(64)),
+    Column("attributes", JSON, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("origin", JSON),
+    Column("status", String(16), nullable=False),
+    Column("assigned_to", String(64)),
+    Column("assigned_at", UtcDateTime),
+    Column("finding", String(16)),
+    Column("notes", Text),
+    Column("regions", JSON),
+    Column("reviewed_by", String(64)),
+    Column("reviewed_at", UtcDateTime),
+    Column("created_by", String(64), nullable=False),
+    Index("ix_iot_scans_queue", "status", "scanned_at"),
+)
+
+iot_scan_images = Table(
+    "iot_scan_images",
+    metadata,
+    Column("scan_id", String(64), primary_key=True),
+    Column("view", String(32), primary_key=True),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("bit_depth", Integer, nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("byte_size", Integer, nullable=False),
+    Column("source_format", String(8), nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+)
+
+# What each scan is linked to (declaration, container, vehicle), for lookups by declaration or container.
+iot_scan_links = Table(
+    "iot_scan_links",
+    metadata,
+    Column("scan_id", String(64), primary_key=True),
+    Column("link_type", String(16), primary_key=True),
+    Column("link_id", String(64), primary_key=True),
+    Index("ix_iot_scan_links_target", "link_type", "link_id"),
+)

@@ -30,6 +30,8 @@ class Permission(StrEnum):
     DEVICES_MANAGE = "devices:manage"
     DOCUMENTS_ISSUE = "documents:issue"
     DOCUMENTS_READ = "documents:read"
+    SCANS_UPLOAD = "scans:upload"  # record X-ray / CT scans and import scan packages of other administrations
+    SCANS_REVIEW = "scans:review"  # claim scans of the review queue and record the image analyst's finding
 
 
 P = Permission
@@ -43,10 +45,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.INSPECTIONS_WRITE,
             P.LEDGER_READ,
             P.DOCUMENTS_READ,
+            P.SCANS_UPLOAD,
+            P.SCANS_REVIEW,
         }
     ),
     # Analysts work on pseudonymised parties: patterns, not people.
-    Role.RISK_ANALYST: frozenset({P.DECLARATIONS_READ, P.RISK_MANAGE, P.LEDGER_READ}),
+    Role.RISK_ANALYST: frozenset({P.DECLARATIONS_READ, P.RISK_MANAGE, P.LEDGER_READ, P.SCANS_REVIEW}),
     Role.SUPERVISOR: frozenset(
         {
             P.DECLARATIONS_READ,
@@ -59,11 +63,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LEDGER_WRITE,
             P.DOCUMENTS_ISSUE,
             P.DOCUMENTS_READ,
+            P.SCANS_UPLOAD,
+            P.SCANS_REVIEW,
         }
     ),
     Role.DATA_PROTECTION_OFFICER: frozenset({P.DECLARATIONS_READ, P.PERSONAL_DATA_READ, P.AUDIT_READ}),
     Role.PARTNER: frozenset({P.LEDGER_READ, P.DOCUMENTS_READ}),
-    Role.DEVICE: frozenset({P.DEVICE_EVENTS_WRITE}),
+    Role.DEVICE: frozenset({P.DEVICE_EVENTS_WRITE, P.SCANS_UPLOAD}),  # scanner gateways upload their images
     # IT staff run the installation; they load data but see parties only pseudonymised.
     Role.ADMINISTRATOR: frozenset(
         {

@@ -1,16 +1,19 @@
-"""IoT endpoints: devices, zones, transit movements, event upload, quarantine, alerts, gate queue, vessels."""
+"""IoT endpoints: devices, zones, transit movements, event upload, quarantine, alerts, gate queue, vessels, scan
+records and their review queue."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
 
 from opencustoms.api.deps import IdentityDep, PlatformDep
 from opencustoms.iot import service
-from opencustoms.iot.errors import DeviceAuthenticationError
+from opencustoms.iot.errors import DeviceAuthenticationError, ScanError, ScanImageTooLargeError
 from opencustoms.security import service as security
 
 router = APIRouter(prefix="/iot", tags=["iot"])
@@ -161,3 +164,143 @@ def sweep(platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
 def event_schema() -> dict[str, Any]:
     """JSON Schema of the device event (version 1), the native_json format."""
     return service.event_schema()
+
+
+# --- scan records ------------------------------------------------------------------------------------------------
+
+
+class ClaimRequest(BaseModel):
+    assignee: str | None = Field(default=None, description="Who reviews it; yourself when absent.")
+
+
+class FindingRequest(BaseModel):
+    finding: Literal["clear", "suspicious", "discrepancy"]
+    notes: str | None = Field(default=None, max_length=4000)
+    regions: list[dict[str, Any]] = Field(default_factory=list, description="[{view, x, y, w, h, label?}] in pixels.")
+
+
+def _scans(platform: Any) -> service.ScanStore:
+    return service.ScanStore.for_data_dir(platform.settings.data_dir)
+
+
+def _too_big(request: Request, limit: int) -> None:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise ScanImageTooLargeError(f"the request is {int(length):,} bytes; the limit is {limit:,}", field="body")
+
+
+@router.post("/scans", status_code=201)
+async def add_scan(request: Request, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Record a scan: multipart/form-data with a ``metadata`` part (JSON: device_id, site, scan_type, scanned_at,
+    functional_reference_ids, container_ids, vehicle_plate, energy_kev, dose_ugy, operator, event_id, attributes)
+    and one file part per view, named by the view (``top``, ``side``, ...): PNG, TIFF or JPEG, stored as PNG."""
+    from opencustoms.iot import scans
+
+    _too_big(request, scans.MAX_PACKAGE_BYTES)
+    form = await request.form(max_files=scans.MAX_VIEWS, max_fields=scans.MAX_VIEWS + 4)
+    images: dict[str, bytes] = {}
+    metadata: Any = None
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if name in images:
+                raise ScanError(f"two files for view {name!r}; send one image per view", field="views")
+            images[name] = await value.read(scans.MAX_IMAGE_BYTES + 1)
+        elif name == "metadata":
+            try:
+                metadata = json.loads(value)
+            except ValueError as exc:
+                raise ScanError(f"the metadata part is not JSON ({exc})", field="metadata") from exc
+        else:
+            raise ScanError(f"unexpected form field {name!r}: send 'metadata' and one file per view", field=name)
+    if not isinstance(metadata, dict):
+        raise ScanError("send the scan's metadata as a JSON object in a part named 'metadata'", field="metadata")
+    return service.add_scan(platform.engine, identity, _scans(platform), metadata, images)
+
+
+@router.get("/scans")
+def scan_queue(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    status: Literal["open", "pending", "in_review", "reviewed", "all"] = "open",
+    site: str | None = None,
+    finding: Literal["clear", "suspicious", "discrepancy"] | None = None,
+    reference: Annotated[str | None, Query(description="A declaration's functional reference id.")] = None,
+    container: str | None = None,
+    assigned_to: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """The review queue: open scans oldest first (reviewed ones newest first), with their views."""
+    return service.scan_queue(
+        platform.engine,
+        identity,
+        status=status,
+        site=site,
+        finding=finding,
+        reference=reference,
+        container=container,
+        assigned_to=assigned_to,
+        limit=limit,
+    )
+
+
+@router.post("/scans/import", status_code=201)
+async def import_scan(
+    request: Request,
+    platform: PlatformDep,
+    identity: IdentityDep,
+    functional_reference_id: Annotated[
+        list[str] | None, Query(description="This administration's declarations the scan belongs to.")
+    ] = None,
+) -> dict[str, Any]:
+    """Import a scan package (the zip from GET /iot/scans/{id}/package) sent as the request body; every view's
+    SHA-256 is checked."""
+    from opencustoms.iot import scans
+
+    _too_big(request, scans.MAX_PACKAGE_BYTES)
+    body = await request.body()
+    return service.import_package(
+        platform.engine, identity, _scans(platform), body, functional_reference_ids=functional_reference_id or []
+    )
+
+
+@router.get("/scans/{scan_id}")
+def get_scan(scan_id: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    return service.get_scan(platform.engine, identity, scan_id)
+
+
+@router.get("/scans/{scan_id}/views/{view}.png", response_class=Response)
+def scan_view(scan_id: str, view: str, platform: PlatformDep, identity: IdentityDep) -> Response:
+    """One view as PNG (16-bit grayscale images stay 16-bit); the ETag is its SHA-256."""
+    data, sha = service.scan_image(platform.engine, identity, _scans(platform), scan_id, view)
+    return Response(
+        data, media_type="image/png", headers={"ETag": f'"{sha}"', "Cache-Control": "private, max-age=86400"}
+    )
+
+
+@router.post("/scans/{scan_id}/claim")
+def claim_scan(
+    scan_id: str, platform: PlatformDep, identity: IdentityDep, body: ClaimRequest | None = None
+) -> dict[str, Any]:
+    return service.assign_scan(platform.engine, identity, scan_id, body.assignee if body else None)
+
+
+@router.post("/scans/{scan_id}/release")
+def release_scan(scan_id: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    return service.release_scan(platform.engine, identity, scan_id)
+
+
+@router.post("/scans/{scan_id}/finding")
+def record_finding(scan_id: str, body: FindingRequest, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """The analyst's finding: clear, suspicious (notes required) or discrepancy (notes required)."""
+    return service.record_finding(platform.engine, identity, scan_id, body.finding, body.notes, body.regions)
+
+
+@router.get("/scans/{scan_id}/package", response_class=Response)
+def export_scan(scan_id: str, platform: PlatformDep, identity: IdentityDep) -> Response:
+    """The scan as one zip (scan.json + views/<view>.png) for another administration."""
+    data = service.export_package(platform.engine, identity, _scans(platform), scan_id)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{scan_id}.scan.zip"'},
+    )

@@ -1,13 +1,16 @@
 """Transit and gates: the live map of movements, corridors and alerts (short polling of a JSON view), the gate
-decision queue (release / inspect) with the reads, the expected values and the radiation alarm; vessels."""
+decision queue (release / inspect) with the reads, the expected values and the radiation alarm; vessels; scan review
+(the queue of X-ray / CT scans, one scan's images beside the declaration's goods, the analyst's finding)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from opencustoms.declarations import service as declarations
 from opencustoms.errors import OpenCustomsError
 from opencustoms.iot import service as iot
 from opencustoms.security.roles import Permission
@@ -162,3 +165,140 @@ async def analyse(request: Request) -> Response:
             alerts=result["new_alerts"],
         ),
     )
+
+
+# --- scan review -------------------------------------------------------------------------------------------------
+
+SCAN_STATUSES = ("open", "pending", "in_review", "reviewed", "all")
+REGION_RE = re.compile(r"^\s*([a-z][a-z0-9_-]{0,31})\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)(?:\s+(.{1,200}))?\s*$")
+
+
+def _scan_store(page: Page) -> iot.ScanStore:
+    return iot.ScanStore.for_data_dir(page.platform.settings.data_dir)
+
+
+@router.get("/scans")
+def scans(request: Request, status: str = "open", site: str | None = None, notice: str | None = None) -> Response:
+    page = Page(request)
+    user = page.user(Permission.DECLARATIONS_READ)
+    status = status if status in SCAN_STATUSES else "open"
+    site = (site or "").strip() or None
+    rows = iot.scan_queue(page.engine, user, status=status, site=site, limit=200)
+    flagged = [
+        r
+        for r in iot.scan_queue(page.engine, user, status="reviewed", limit=200)
+        if r["finding"] in ("suspicious", "discrepancy")
+    ][:20]
+    return page.render(
+        "scans.html",
+        rows=rows,
+        flagged=flagged,
+        counts=iot.scan_counts(page.engine, user),
+        scan_status=status,
+        statuses=SCAN_STATUSES,
+        site=site or "",
+        notice=notice,
+    )
+
+
+def _scan_context(page: Page, scan_id: str, **extra: Any) -> dict[str, Any]:
+    user = page.user(Permission.DECLARATIONS_READ)
+    scan = iot.get_scan(page.engine, user, scan_id)
+    expected = []
+    for reference in scan["functional_reference_ids"]:
+        try:
+            declaration, masked = declarations.get(
+                page.engine, user, reference, page.platform.pseudonymiser, "dashboard"
+            )
+        except OpenCustomsError:
+            continue
+        expected.append({"d": declaration, "masked": masked})
+    return {
+        "scan": scan,
+        "expected": expected,
+        "findings": iot.FINDINGS,
+        "values": {},
+        "errors": {},
+        **extra,
+    }
+
+
+@router.get("/scans/{scan_id}")
+def scan(request: Request, scan_id: str, notice: str | None = None) -> Response:
+    page = Page(request)
+    return page.render("scan.html", notice=notice, **_scan_context(page, scan_id))
+
+
+@router.get("/scans/{scan_id}/views/{view}.png")
+def scan_view(request: Request, scan_id: str, view: str) -> Response:
+    page = Page(request)
+    user = page.user(Permission.DECLARATIONS_READ)
+    if request.query_params.get("full") == "1":  # the stored PNG, 16-bit kept
+        data, _ = iot.scan_image(page.engine, user, _scan_store(page), scan_id, view)
+    else:
+        data = iot.scan_display(page.engine, user, _scan_store(page), scan_id, view)
+    return page.finish(Response(data, media_type="image/png"))
+
+
+def validate_finding(page: Page, form: dict[str, Any], views: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    errors: dict[str, str] = {}
+    finding = str(form.get("finding") or "")
+    if finding not in iot.FINDINGS:
+        errors["finding"] = page._("Choose what the image shows: clear, suspicious or discrepancy.")
+    notes = str(form.get("notes") or "")
+    if len(notes) > 4000:
+        errors["notes"] = page._("The notes are limited to 4,000 characters.")
+    elif finding in ("suspicious", "discrepancy") and not notes:
+        errors["notes"] = page._("Say what the image shows and where, for the inspecting officer.")
+    regions = []
+    for number, line in enumerate(str(form.get("regions") or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        match = REGION_RE.match(line)
+        if not match or match.group(1) not in views:
+            errors["regions"] = page._(
+                "Line %(n)s: write one region per line as: view x y width height [label], e.g. top 120 40 60 30.",
+                n=number,
+            )
+            break
+        view, x, y, w, h, label = match.groups()
+        region: dict[str, Any] = {"view": view, "x": int(x), "y": int(y), "w": int(w), "h": int(h)}
+        if label:
+            region["label"] = label.strip()
+        regions.append(region)
+    return {"finding": finding, "notes": notes or None, "regions": regions}, errors
+
+
+@router.post("/scans/{scan_id}/finding")
+async def scan_finding(request: Request, scan_id: str) -> Response:
+    page = Page(request)
+    user = page.user(Permission.SCANS_REVIEW)
+    form = await page.form()
+    views = [v["view"] for v in iot.get_scan(page.engine, user, scan_id)["views"]]
+    values, errors = validate_finding(page, form, views)
+    if not errors:
+        try:
+            iot.record_finding(page.engine, user, scan_id, values["finding"], values["notes"], values["regions"])
+        except OpenCustomsError as exc:
+            field = (exc.field or "finding").split(".")[0].split("[")[0]
+            errors[field if field in ("finding", "notes", "regions") else "finding"] = exc.message
+        else:
+            return page.redirect(f"{PREFIX}/scans", notice=page._("Finding recorded for scan %(id)s.", id=scan_id))
+    return page.render("scan.html", status=422, **_scan_context(page, scan_id, values=form, errors=errors))
+
+
+@router.post("/scans/{scan_id}/claim")
+async def scan_claim(request: Request, scan_id: str) -> Response:
+    page = Page(request)
+    user = page.user(Permission.SCANS_REVIEW)
+    form = await page.form()
+    try:
+        if form.get("action") == "release":
+            iot.release_scan(page.engine, user, scan_id)
+            notice = page._("Scan returned to the queue.")
+        else:
+            iot.assign_scan(page.engine, user, scan_id)
+            notice = page._("Scan claimed: you review it.")
+    except OpenCustomsError as exc:
+        return page.render("scan.html", status=409, **_scan_context(page, scan_id, errors={"claim": exc.message}))
+    return page.redirect(f"{PREFIX}/scans/{scan_id}", notice=notice)

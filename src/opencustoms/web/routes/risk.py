@@ -56,6 +56,7 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
         "history": history,
         "transits": transits,
         "alerts": alerts,
+        "scans": iot.scans_for_declaration(page.engine, user, reference),
         "outcomes": OUTCOMES,
         "values": {},
         "errors": {},
