@@ -13,12 +13,13 @@ Steps, each heavy one in its own child process so its peak RSS (resource.getrusa
            risk.frame.from_declarations on the first 2,000 generated declarations.
   train    (in this process) 3 risk profiles are saved, and a model is trained, registered and promoted through
            risk.service.train_model on the 40,000 oldest declarations (labels from ground_truth.csv), calibrated
-           on the next 10,000.
+           on the next 10,000; its trees are compiled once (risk.service.compile_model, what
+           `opencustoms risk models compile` does; timed apart, cached next to the model file).
   stages   score_file's steps one by one, timed apart (same functions, same order as decide_frame).
   cli      the CLI command itself, in-process in the child (`opencustoms risk score ...`), timed end to end;
            the child's wall time including Python start-up and imports is reported beside it.
 
-Usage: python benchmarks/risk_score.py [--declarations N] [--train 40000] [--valid 10000] [--fixes iforest]
+Usage: python benchmarks/risk_score.py [--declarations N] [--train 40000] [--valid 10000] [--no-compile]
 Results: benchmarks/results/risk_score.json (the run of the code as it is and, with --fixes, the run with those
 proposed fixes monkeypatched in).
 """
@@ -36,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, WORK, machine, write
+from _common import RESULTS, ROOT, WORK, machine, write
 
 FOLDER = WORK / "risk_score"
 PROFILES = (
@@ -139,7 +140,7 @@ def child_convert(csv_path: Path) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "declarations": frame.height, "labelled": labelled}
 
 
-FIXES = ("iforest",)  # lanes, reasons and saabas (path attributions) are in src/opencustoms/risk now
+FIXES: tuple[str, ...] = ()  # lanes, reasons, path attributions, isolation scores are in src/opencustoms/risk now
 
 
 def _patched_source(function, replacements: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
@@ -162,25 +163,8 @@ def _apply_fix(names: str | None) -> None:
     themselves belong in src/opencustoms/risk/ and are described in docs/risk.md, section Speed)."""
     if not names:
         return
-    from opencustoms.risk import model as model_module
-
     for name in names.split(","):
-        if name == "iforest":
-            # model.RiskModel._with_anomaly: IsolationForest.score_samples runs its trees one after the other
-            # unless a joblib backend says otherwise (scikit-learn's documented way); threads, every core.
-            import os
-
-            from joblib import parallel_backend
-
-            original = model_module.RiskModel._with_anomaly
-
-            def _with_anomaly(self, base, fit=False, original=original):  # type: ignore[no-untyped-def]
-                with parallel_backend("threading", n_jobs=os.cpu_count() or 1):
-                    return original(self, base, fit)
-
-            model_module.RiskModel._with_anomaly = _with_anomaly  # type: ignore[method-assign]
-        else:
-            raise SystemExit(f"unknown fix {name!r}; choose from {', '.join(FIXES)}")
+        raise SystemExit(f"unknown fix {name!r}; choose from {', '.join(FIXES) or 'none'}")
 
 
 def check_saabas(model, x) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -231,7 +215,7 @@ def child_stages(frame_path: Path, fix: str | None) -> dict[str, Any]:
     lap("read file -> frame (read_frame, conform)")
     frame = pseudonymise_parties(frame, platform.pseudonymiser)
     lap("pseudonymise parties")
-    version, model = service.current_model(platform.engine)  # type: ignore[misc]
+    version, model = service.batch_model(platform.engine)  # type: ignore[misc]
     profiles = service.load_profiles(platform.engine)
     policy = service.lane_policy(platform)
     lap("load model, profiles, policy")
@@ -248,7 +232,7 @@ def child_stages(frame_path: Path, fix: str | None) -> dict[str, Any]:
     out = FOLDER / "decisions-stages.parquet"
     service.write_decisions(decisions, out)
     lap("write decisions (Parquet)")
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"compiled_trees": model.compiled_ is not None}  # type: ignore[union-attr]
     if fix:
         started = time.perf_counter()
         for trees in (100, 250):
@@ -346,6 +330,10 @@ def main() -> int:
         help="after the as-is run, run again with these proposed fixes monkeypatched in (default none): "
         + ", ".join(FIXES),
     )
+    parser.add_argument("--no-compile", action="store_true", help="do not compile the trees (LightGBM scores)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the previous run's frame and compiled model: only score again"
+    )
     parser.add_argument("--fix", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -366,8 +354,10 @@ def main() -> int:
         return 0
 
     csv_path = dataset(args.declarations)
-    shutil.rmtree(FOLDER, ignore_errors=True)
-    FOLDER.mkdir(parents=True)
+    reuse = args.reuse and (FOLDER / "bench.db").exists() and (RESULTS / "risk_score.json").exists()
+    if not reuse:
+        shutil.rmtree(FOLDER, ignore_errors=True)
+        FOLDER.mkdir(parents=True)
     env = {
         **os.environ,
         "OPENCUSTOMS_DATABASE_URL": f"sqlite:///{FOLDER / 'bench.db'}",
@@ -381,38 +371,51 @@ def main() -> int:
         f"-> risk frame Parquet",
     }
 
-    print(f"converting {csv_path} to the risk frame ...", flush=True)
-    results["convert"] = run_child("convert", csv_path, env, None)
     frame_path = FOLDER / "frame.parquet"
-    results["convert"]["frame_parquet_mb"] = round(frame_path.stat().st_size / 2**20)
-    check_conversion(frame_path, args.declarations)
-    results["convert"]["checked_against_from_declarations"] = 2000
+    if reuse:  # the converted frame, the trained and compiled model of the previous run: only score again
+        previous = json.loads((RESULTS / "risk_score.json").read_text())
+        results["convert"], results["train"] = previous["convert"], previous["train"]
+        results["reused_from_previous_run"] = ["convert", "train", "compile"]
+    else:
+        print(f"converting {csv_path} to the risk frame ...", flush=True)
+        results["convert"] = run_child("convert", csv_path, env, None)
+        frame_path = FOLDER / "frame.parquet"
+        results["convert"]["frame_parquet_mb"] = round(frame_path.stat().st_size / 2**20)
+        check_conversion(frame_path, args.declarations)
+        results["convert"]["checked_against_from_declarations"] = 2000
 
-    from opencustoms.config import Settings
-    from opencustoms.context import Platform
-    from opencustoms.risk import service
-    from opencustoms.security.service import ensure_administration
+        from opencustoms.config import Settings
+        from opencustoms.context import Platform
+        from opencustoms.risk import service
+        from opencustoms.security.service import ensure_administration
 
-    platform = Platform(Settings(database_url=env["OPENCUSTOMS_DATABASE_URL"], data_dir=FOLDER, administration="NL"))
-    engine = platform.initialise()
-    ensure_administration(engine, "NL", "Benchmark customs", "NL")
-    operator = platform.operator()
-    for profile in PROFILES:
-        service.save_profile(engine, operator, profile)
-    print(f"training on {args.train:,} declarations, calibrating on {args.valid:,} ...", flush=True)
-    started = time.perf_counter()
-    info = service.train_model(
-        platform, operator, FOLDER / "train.parquet", FOLDER / "valid.parquet", layout="frame", promote=True
-    )
-    results["train"] = {
-        "seconds": round(time.perf_counter() - started, 1),
-        "rows": info["training_rows"],
-        "valid_rows": args.valid,
-        "model_version": info["version"],
-        "valid_metrics": info["metrics"],
-        "profiles": len(PROFILES),
-    }
-    engine.dispose()
+        platform = Platform(
+            Settings(database_url=env["OPENCUSTOMS_DATABASE_URL"], data_dir=FOLDER, administration="NL")
+        )
+        engine = platform.initialise()
+        ensure_administration(engine, "NL", "Benchmark customs", "NL")
+        operator = platform.operator()
+        for profile in PROFILES:
+            service.save_profile(engine, operator, profile)
+        print(f"training on {args.train:,} declarations, calibrating on {args.valid:,} ...", flush=True)
+        started = time.perf_counter()
+        info = service.train_model(
+            platform, operator, FOLDER / "train.parquet", FOLDER / "valid.parquet", layout="frame", promote=True
+        )
+        results["train"] = {
+            "seconds": round(time.perf_counter() - started, 1),
+            "rows": info["training_rows"],
+            "valid_rows": args.valid,
+            "model_version": info["version"],
+            "valid_metrics": info["metrics"],
+            "profiles": len(PROFILES),
+        }
+        if not args.no_compile:
+            print("compiling the trees (once per model version) ...", flush=True)
+            compiled = service.compile_model(platform, operator)
+            results["train"]["compile"] = compiled | {"compiled": Path(compiled["compiled"]).name}
+            results["train"]["compile"]["load_average_1m"] = round(os.getloadavg()[0], 2)
+        engine.dispose()
 
     runs = {"as_is": None}
     if args.fixes:

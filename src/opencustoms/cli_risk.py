@@ -21,7 +21,7 @@ from opencustoms.security import service as security
 
 app = typer.Typer(help="Risk engine: evaluation, model, lanes, profiles, inspection feedback.", no_args_is_help=True)
 profiles_app = typer.Typer(help="Risk profiles (versioned criteria with a reason).", no_args_is_help=True)
-models_app = typer.Typer(help="Model versions: list, promote, roll back, drift.", no_args_is_help=True)
+models_app = typer.Typer(help="Model versions: list, promote, compile, roll back, drift.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(models_app, name="models")
 console = Console()
@@ -474,6 +474,19 @@ def models_promote(version: Annotated[str, typer.Argument()]) -> None:
     except OpenCustomsError as exc:
         _fail(exc)
     console.print(f"model {version} is now in service")
+
+
+@models_app.command("compile")
+def models_compile(
+    version: Annotated[str | None, typer.Argument(help="Model version (default: the promoted one).")] = None,
+) -> None:
+    """Compile a model's trees to machine code (lleaves), cached next to its file, for fast batch scoring."""
+    platform = _platform()
+    try:
+        info = service.compile_model(platform, _operator(platform), version)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"model {info['model_version']}: trees compiled in {info['seconds']} s -> {info['compiled']}")
 
 
 @models_app.command("rollback")

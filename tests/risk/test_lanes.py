@@ -148,3 +148,25 @@ def test_policy_rejects_impossible_rates() -> None:
         LanePolicy(rates={"red": 0.7, "yellow": 0.5})
     with pytest.raises(ProfileError):
         LanePolicy.from_dict({"rates": {"purple": 0.1}})
+
+
+def test_each_reason_stays_one_reason_in_order() -> None:
+    """Reasons are joined and split once per batch: a text with the separator, several signals and a profile keep
+    their count and order."""
+    signals = {
+        "R000": [
+            {"kind": "iot.seal_opened", "severity": "medium", "reason": "seal\x1fopened"},
+            {"kind": "ledger.aeo_suspended", "severity": "high", "reason": "AEO suspended"},
+        ],
+    }
+    profile = steel(reason="fasteners\x1fwith a separator")
+    out = assign(batch(), None, [profile], LanePolicy(rates={}, random_rate=0.0), signals=signals)
+    reasons = out.filter(pl.col("reference") == "R000")["reasons"][0].to_list()
+    assert reasons == [
+        "profile steel-cn@1: fasteners with a separator",
+        "signal iot.seal_opened (medium): seal opened",
+        "signal ledger.aeo_suspended (high): AEO suspended",
+    ]
+    assert out.filter(pl.col("reference") == "R000")["profile_hits"][0].to_list() == ["steel-cn@1"]
+    green = out.filter(pl.col("lane") == "green")
+    assert (green["reasons"].list.len() == 1).all() and (green["profile_hits"].list.len() == 0).all()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from conftest import shared_data
 from opencustoms.risk.errors import RiskDataError, RiskModelError
 from opencustoms.risk.evaluate import OURS, evaluate
 from opencustoms.risk.frame import demo_frame, pseudonymise_parties, read_frame, read_kcs
-from opencustoms.risk.model import RiskModel
+from opencustoms.risk.model import ANOMALY_INPUTS, COMPILED_MIN_ROWS, SMALL_INPUT, RiskModel, isolation_scores
 from opencustoms.risk.simulate import simulate
 
 SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}
@@ -78,6 +80,12 @@ def test_pseudonymised_parties_keep_the_same_grouping(kcs: tuple[pl.DataFrame, p
     masked = pseudonymise_parties(train, lambda v: "p_" + v[::-1])
     assert masked["importer"].n_unique() == train["importer"].n_unique()
     assert not set(masked["importer"].drop_nulls()) & set(train["importer"].drop_nulls())
+    # a few rows (online scoring) take a plain-Python path: the same pseudonyms, the same frame
+    few = train.head(5).with_columns(pl.lit(None, pl.Utf8).alias("carrier"))
+    assert_frame_equal(
+        pseudonymise_parties(few, lambda v: "p_" + v[::-1]),
+        pseudonymise_parties(pl.concat([few] * 10), lambda v: "p_" + v[::-1]).head(5),
+    )
 
 
 def test_demo_data_patterns_and_revenue() -> None:
@@ -129,6 +137,8 @@ def test_path_attributions_add_up_to_the_raw_score_and_agree_with_treeshap(
     attributions, bias = model.path_attributions(x)
     raw = model.booster_.predict(x, raw_score=True)  # type: ignore[union-attr]
     np.testing.assert_allclose(attributions.sum(axis=1) + bias, raw, atol=1e-9)
+    for i in (0, 1, 2):  # one declaration (online) takes the small-input path: the same attributions
+        np.testing.assert_allclose(model.path_attributions(x[i : i + 1])[0], attributions[i : i + 1], atol=1e-12)
     shap = np.asarray(model.booster_.predict(x, pred_contrib=True))[:, :-1]  # type: ignore[union-attr]
     rows = np.arange(len(x))
     top = np.abs(attributions).argmax(axis=1)
@@ -150,3 +160,49 @@ def test_path_attributions_add_up_to_the_raw_score_and_agree_with_treeshap(
     again = RiskModel.load(tmp_path / "m.model")
     assert again.paths_ is None
     assert again.contributions(valid.head(300), x=x) == paths
+
+
+def test_isolation_scores_equal_scikit_learns_for_one_row_and_for_a_batch(
+    kcs: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    train, valid = kcs
+    model = RiskModel(params=SMALL).fit(train, valid)
+    assert model.forest_ is not None and model.builder_ is not None
+    base = model.builder_.transform(valid)
+    inputs = np.nan_to_num(base[:, [model.builder_.names.index(n) for n in ANOMALY_INPUTS]], nan=0.0)
+    for n in (1, 2, SMALL_INPUT, SMALL_INPUT + 1, len(inputs)):  # the tree walk, one thread, threads
+        np.testing.assert_array_equal(
+            isolation_scores(model.forest_, inputs[:n]), model.forest_.score_samples(inputs[:n])
+        )
+
+
+def test_compiled_trees_score_as_lightgbm_and_a_tampered_cache_is_refused(
+    kcs: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    pytest.importorskip("lleaves", reason="lleaves (compiled trees) is not installed")
+    train, valid = kcs
+    model = RiskModel(params=SMALL).fit(train, valid)
+    big = pl.concat([valid] * (COMPILED_MIN_ROWS // valid.height + 1))
+    x = model.matrix(big)
+    expected = model.predict_proba(big, x=x)  # LightGBM
+    cache = tmp_path / "m.trees.o"
+    assert model.compile_trees(cache, build=False) is False  # nothing cached yet, and not asked to build
+    assert model.compile_trees(cache) and cache.exists()
+    np.testing.assert_allclose(model.predict_proba(big, x=x), expected, rtol=0, atol=1e-12)
+    # the compiled leaf program gives LightGBM's leaves exactly, so the reasons are the same
+    pred_leaf = np.asarray(model.booster_.predict(x, pred_leaf=True), dtype=np.int64)  # type: ignore[union-attr]
+    np.testing.assert_array_equal(model.leaf_indices(x), pred_leaf)
+    texts = model.contributions_json(big, x=x)
+    records = model.contributions(big, x=x)
+    for text, record in zip(texts.to_list()[:3000], records[:3000], strict=True):
+        parsed = json.loads(text)
+        assert [c["feature"] for c in parsed] == [c["feature"] for c in record]
+        assert [c["contribution"] for c in parsed] == pytest.approx([c["contribution"] for c in record], abs=1e-4)
+        assert [c["value"] for c in parsed] == pytest.approx([c["value"] for c in record], abs=1e-4)
+    # another process: loads the cache (no compiling) and scores the same
+    again = RiskModel.from_bytes(model.to_bytes())
+    assert again.compile_trees(cache, build=False)
+    np.testing.assert_allclose(again.predict_proba(big, x=x), expected, rtol=0, atol=1e-12)
+    cache.write_bytes(cache.read_bytes()[:-16] + b"\0" * 16)
+    with pytest.raises(RiskModelError, match="altered"):
+        RiskModel.from_bytes(model.to_bytes()).compile_trees(cache, build=False)

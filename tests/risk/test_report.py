@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 
 from conftest import sample_declaration
@@ -18,6 +19,7 @@ from opencustoms.risk import lifecycle, report, service
 from opencustoms.risk.errors import ModelNotFoundError, RiskDataError
 from opencustoms.risk.frame import pseudonymise_parties
 from opencustoms.risk.metrics import precision_at, recall_at
+from opencustoms.risk.model import COMPILED_MIN_ROWS, RiskModel
 from opencustoms.risk.tables import risk_decisions
 from opencustoms.security.errors import PermissionDeniedError
 from opencustoms.security.service import Identity
@@ -255,3 +257,35 @@ def test_api_report_drift_and_valuation(platform, operator) -> None:  # type: ig
         r = client.get("/risk/valuation/flags", params={"limit": 5}, headers=rita)
         assert r.status_code == 200 and set(r.json()) >= {"flags", "counts", "since", "checked"}
         assert client.get("/risk/valuation/flags", params={"window_days": 0}, headers=rita).status_code == 422
+
+
+def test_compiled_trees_are_built_once_and_used_for_the_backlog(platform, operator) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("lleaves", reason="lleaves (compiled trees) is not installed")
+    engine = platform.engine
+    with pytest.raises(ModelNotFoundError):
+        service.compile_model(platform, operator)  # nothing promoted yet
+    store_inspected(engine, operator, 160)
+    row = service.train_model(platform, operator, None, None, promote=True, params=SMALL)
+    with pytest.raises(ModelNotFoundError):
+        service.compile_model(platform, operator, "m-unknown")
+    officer = Identity.of("olga", "NL", ["officer"])
+    with pytest.raises(PermissionDeniedError):
+        service.compile_model(platform, officer)
+    cache = service.compiled_trees_path(row["path"], row["file_hash"])
+    assert not cache.exists()
+    info = service.compile_model(platform, operator)
+    assert info["model_version"] == row["version"] and cache.exists()
+    assert cache.with_name(cache.name + ".leaves").exists()
+    from opencustoms.security import service as security
+
+    audit = security.read_audit(engine, operator, object_type="risk_model")
+    assert audit[0]["action"] == "compile"
+    version, model = service.batch_model(engine)  # type: ignore[misc]
+    assert version == row["version"] and model.compiled_ is not None
+    # a fresh process loads the cache instead of compiling: same scores as LightGBM
+    fresh = RiskModel.load(row["path"])
+    assert fresh.compile_trees(cache, build=False)
+    frame = pseudonymise_parties(service.stored_frame(engine), platform.pseudonymiser)
+    frame = pl.concat([frame] * (COMPILED_MIN_ROWS // frame.height + 1))
+    x = fresh.matrix(frame)
+    np.testing.assert_allclose(fresh.predict_proba(frame, x=x), RiskModel.load(row["path"]).predict_proba(frame, x=x))

@@ -154,21 +154,24 @@ def assign(
     )
     profile_texts = (
         [
-            pl.when(hits[col]).then(pl.lit(f"profile {col}: {p.reason}"))
+            pl.when(hits[col]).then(pl.lit(_clean(f"profile {col}: {p.reason}")))
             for col, p in zip(hits.columns, profiles, strict=True)
         ]
         if profiles
         else []
     )
-    hit_names = [pl.when(hits[col]).then(pl.lit(col)) for col in hits.columns] if profiles else []
+    hit_names = [pl.when(hits[col]).then(pl.lit(_clean(col))) for col in hits.columns] if profiles else []
+    signal_texts = (
+        [pl.Series("_signals", [_SEP.join(map(_clean, texts)) or None for texts in signal_text], dtype=pl.Utf8)]
+        if signals
+        else []
+    )
     out = out.with_columns(
-        pl.concat_list(hit_names).list.drop_nulls().alias("profile_hits")
-        if hit_names
-        else pl.lit([], dtype=pl.List(pl.Utf8)).alias("profile_hits"),
-        pl.concat_list(
+        _joined_list(hit_names).alias("profile_hits"),
+        _joined_list(
             [
                 *profile_texts,
-                pl.Series("_signals", signal_text, dtype=pl.List(pl.Utf8)) if signals else _empty_lists("_signals", n),
+                *signal_texts,
                 pl.when(pl.col("selected_by") == "random").then(
                     pl.format(
                         "random selection: draw {} below the minimum random rate {}",
@@ -195,11 +198,26 @@ def assign(
                     )
                 ),
             ]
-        )
-        .list.drop_nulls()
-        .alias("reasons"),
+        ).alias("reasons"),
     )
     return out
+
+
+_SEP = "\x1f"  # the unit separator: joins a row's texts into one string, split once into its list (not in a text)
+
+
+def _clean(text: str) -> str:
+    return text.replace(_SEP, " ")
+
+
+def _joined_list(pieces: Sequence[pl.Expr | pl.Series]) -> pl.Expr:
+    """The non-null texts of ``pieces`` as one list per row, in order — what ``concat_list(...).list.drop_nulls()``
+    gives, built as one joined string split once (several times faster on a million rows)."""
+    empty = pl.lit([], dtype=pl.List(pl.Utf8))
+    if not pieces:
+        return empty
+    joined = pl.concat_str(list(pieces), separator=_SEP, ignore_nulls=True)
+    return pl.when(joined.is_null() | (joined == "")).then(empty).otherwise(joined.str.split(_SEP))
 
 
 def _empty_lists(name: str, n: int) -> pl.Series:

@@ -46,7 +46,7 @@ from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles, 
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
 from opencustoms.store.database import as_utc
-from opencustoms.store.tables import declarations, goods_items, inspection_results
+from opencustoms.store.tables import declaration_parties, declarations, goods_items, inspection_results
 
 Progress = Callable[[str], None]
 
@@ -83,8 +83,39 @@ def evaluate_demo(n: int, *, seed: int = 0, progress: Progress | None = None) ->
 # --- stored declarations as a frame --------------------------------------------------------------------------
 
 
+STORED_CHUNK = 2000  # declarations read per round of narrow queries
+
+
 def stored_frame(engine: Engine, *, labelled_only: bool = False, without_decision: bool = False) -> pl.DataFrame:
-    """Stored declarations as a frame, each with its latest inspection outcome (label) when there is one."""
+    """Stored declarations as a frame, each with its latest inspection outcome (label) when there is one.
+
+    Only the columns the frame needs are read, by three narrow queries (heads, the four parties, goods items) per
+    chunk of :data:`STORED_CHUNK` declarations (an id range), without rebuilding each declaration as a pydantic
+    model; the rows are the same as :func:`stored_frame_from_models` gives (tested)."""
+    ids, outcomes = _stored_ids(engine, labelled_only=labelled_only, without_decision=without_decision)
+    records: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        for start in range(0, len(ids), STORED_CHUNK):
+            records += _narrow_records(conn, ids[start : start + STORED_CHUNK])
+    return _frame_of(records, ids, outcomes, labelled_only, without_decision)
+
+
+def stored_frame_from_models(
+    engine: Engine, *, labelled_only: bool = False, without_decision: bool = False
+) -> pl.DataFrame:
+    """:func:`stored_frame` through the declaration model (``repository.load``, every column, pydantic): the
+    reference the narrow path is checked against, far slower on a national store."""
+    ids, outcomes = _stored_ids(engine, labelled_only=labelled_only, without_decision=without_decision)
+    loaded: list[Declaration] = []
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 1000):
+            loaded += repository.load(conn, ids[start : start + 1000])
+    return _frame_of([d.model_dump(mode="json") for d in loaded], ids, outcomes, labelled_only, without_decision)
+
+
+def _stored_ids(
+    engine: Engine, *, labelled_only: bool, without_decision: bool
+) -> tuple[list[int], dict[int, tuple[str, Any]]]:
     with engine.connect() as conn:
         outcomes = {
             r.declaration_id: (r.outcome, r.revenue_recovered)
@@ -102,11 +133,17 @@ def stored_frame(engine: Engine, *, labelled_only: bool = False, without_decisio
         if without_decision:
             decided = select(risk_decisions.c.reference)
             query = query.where(declarations.c.functional_reference_id.not_in(decided))
-        ids = list(conn.execute(query).scalars())
-        loaded: list[Declaration] = []
-        for start in range(0, len(ids), 1000):
-            loaded += repository.load(conn, ids[start : start + 1000])
-    if not loaded:
+        return list(conn.execute(query).scalars()), outcomes
+
+
+def _frame_of(
+    records: list[dict[str, Any]],
+    ids: list[int],
+    outcomes: Mapping[int, tuple[str, Any]],
+    labelled_only: bool,
+    without_decision: bool,
+) -> pl.DataFrame:
+    if not records:
         raise RiskDataError(
             "no stored declarations"
             + (" with an inspection result" if labelled_only else "")
@@ -114,16 +151,100 @@ def stored_frame(engine: Engine, *, labelled_only: bool = False, without_decisio
             field="declarations",
         )
     by_reference = {}
-    for i, d in zip(ids, loaded, strict=True):
+    for i, d in zip(ids, records, strict=True):
         if i in outcomes:
             outcome, revenue = outcomes[i]
-            by_reference[d.functional_reference_id] = (
+            by_reference[d["functional_reference_id"]] = (
                 int(outcome == "fraud"),
                 float(revenue) if revenue is not None else None,
             )
-    return from_declarations(
-        (d.model_dump(mode="json") for d in loaded), labels=lambda ref: by_reference.get(ref, (None, None))
-    )
+    return from_declarations(records, labels=lambda ref: by_reference.get(ref, (None, None)))
+
+
+_PARTY_ROLES = ("declarant", "importer", "seller", "carrier")
+
+
+def _narrow_records(conn: Connection, ids: list[int]) -> list[dict[str, Any]]:
+    """The declarations ``ids`` (ascending) as the minimal declaration-shaped dicts ``frame.declaration_row``
+    reads, from three narrow queries over their id range."""
+    low, high = ids[0], ids[-1]
+    wanted = set(ids)
+    d, p, g = declarations.c, declaration_parties.c, goods_items.c
+    heads = {
+        r.id: r
+        for r in conn.execute(
+            select(
+                d.id,
+                d.functional_reference_id,
+                d.acceptance_date,
+                d.declaration_office_id,
+                d.procedure_code,
+                d.transport_mode_code,
+                d.departure_country_code,
+                d.national_extensions,
+            ).where(d.id.between(low, high))
+        )
+        if r.id in wanted
+    }
+    parties: dict[int, dict[str, dict[str, Any]]] = {}
+    for party in conn.execute(
+        select(p.declaration_id, p.role, p.party_id, p.aeo_status).where(
+            p.declaration_id.between(low, high), p.role.in_(_PARTY_ROLES)
+        )
+    ):
+        if party.declaration_id in wanted:
+            parties.setdefault(party.declaration_id, {})[party.role] = {
+                "id": party.party_id,
+                "aeo_status": party.aeo_status,
+            }
+    items: dict[int, list[dict[str, Any]]] = {}
+    for r in conn.execute(
+        select(
+            g.declaration_id,
+            g.hs_code,
+            g.origin_country_code,
+            g.customs_value_amount,
+            g.net_mass_kg,
+            g.duty_rate,
+            g.duty_tax_amount,
+            g.duty_regime_code,
+            g.preference_code,
+        )
+        .where(g.declaration_id.between(low, high))
+        .order_by(g.declaration_id, g.sequence_number)
+    ):
+        if r.declaration_id in wanted:
+            items.setdefault(r.declaration_id, []).append(
+                {
+                    "hs_code": r.hs_code,
+                    "origin_country_code": r.origin_country_code,
+                    "customs_value_amount": r.customs_value_amount,
+                    "net_mass_kg": r.net_mass_kg,
+                    "duty_rate": r.duty_rate,
+                    "duty_tax_amount": r.duty_tax_amount,
+                    "duty_regime_code": r.duty_regime_code,
+                    "preference": {"code": r.preference_code} if r.preference_code else None,
+                }
+            )
+    out = []
+    for i in ids:
+        h = heads[i]
+        out.append(
+            {
+                "functional_reference_id": h.functional_reference_id,
+                "acceptance_date": h.acceptance_date,
+                "declaration_office_id": h.declaration_office_id,
+                "procedure_code": h.procedure_code,
+                # the model has a transport only when a mode is stored (repository.from_rows)
+                "transport": {"mode_code": h.transport_mode_code, "departure_country_code": h.departure_country_code}
+                if h.transport_mode_code
+                else None,
+                **parties.get(i, {}),
+                "goods_items": items.get(i, []),
+                "national_extensions": h.national_extensions or {},
+            }
+        )
+    return out
 
 
 # --- models: train, register, promote, roll back, drift ------------------------------------------------------
@@ -296,13 +417,68 @@ def _load_verified(path: str, file_hash: str) -> RiskModel:
     return RiskModel.from_bytes(data)
 
 
-def current_model(engine: Engine) -> tuple[str, RiskModel] | None:
-    """The promoted model (its file checked against the registered hash), or None when none is promoted."""
+def _promoted_row(engine: Engine) -> Mapping[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(risk_models).where(risk_models.c.status == "promoted")).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def current_model(engine: Engine) -> tuple[str, RiskModel] | None:
+    """The promoted model (its file checked against the registered hash), or None when none is promoted."""
+    row = _promoted_row(engine)
     if row is None:
         return None
     return row["version"], _load_verified(row["path"], row["file_hash"])
+
+
+def compiled_trees_path(model_path: str | Path, file_hash: str) -> Path:
+    """Where a model version's compiled trees are cached: next to its file, named with the file's hash."""
+    path = Path(model_path)
+    return path.with_name(f"{path.name}.{file_hash[:16]}.trees.o")
+
+
+def batch_model(engine: Engine) -> tuple[str, RiskModel] | None:
+    """The promoted model for scoring a batch: with its compiled trees when `opencustoms risk models compile`
+    made them (they are loaded from the cache, never compiled here: compiling takes about a minute)."""
+    row = _promoted_row(engine)
+    if row is None:
+        return None
+    model = _load_verified(row["path"], row["file_hash"])
+    if model.compiled_ is None:
+        model.compile_trees(compiled_trees_path(row["path"], row["file_hash"]), build=False)
+    return row["version"], model
+
+
+def compile_model(platform: Platform, actor: Identity, version: str | None = None) -> dict[str, Any]:
+    """Compile a model version's trees to machine code (lleaves) once, cached next to its file, so that batch
+    scoring (`risk score`, the backlog) uses them: about 4x faster than LightGBM on a million declarations
+    (docs/risk.md, Speed). Default: the promoted version."""
+    actor.require(Permission.RISK_MANAGE)
+    with platform.engine.connect() as conn:
+        query = select(risk_models).where(
+            risk_models.c.version == version if version is not None else risk_models.c.status == "promoted"
+        )
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        raise ModelNotFoundError(
+            f"no model version {version!r}; see `opencustoms risk models list`"
+            if version
+            else "no model is in service; promote one first or name a version",
+            field="version" if version else "model",
+        )
+    model = _load_verified(row["path"], row["file_hash"])
+    cache = compiled_trees_path(row["path"], row["file_hash"])
+    started = dt.datetime.now()
+    if not model.compile_trees(cache, build=True):
+        raise RiskModelError(
+            "compiled trees need the package lleaves (with llvmlite < 0.45); install it with "
+            "`pip install lleaves 'llvmlite<0.45'` — without it LightGBM scores, only slower",
+            field="model",
+        )
+    seconds = (dt.datetime.now() - started).total_seconds()
+    with platform.engine.begin() as conn:
+        record(conn, actor, "compile", "risk_model", row["version"], detail={"file": cache.name})
+    return {"model_version": row["version"], "compiled": str(cache), "seconds": round(seconds, 1)}
 
 
 def drift(
@@ -478,8 +654,7 @@ def _with_contributions(
     if model is not None and x is not None:
         chosen = np.flatnonzero((decisions["lane"] != "green").to_numpy())
         if len(chosen):
-            dumped = [json.dumps(c) for c in model.contributions(frame[chosen], x=x[chosen])]
-            column = column.scatter(chosen, pl.Series(dumped, dtype=pl.Utf8))
+            column = column.scatter(chosen, model.contributions_json(frame[chosen], x=x[chosen]))
     return decisions.with_columns(column)
 
 
@@ -618,7 +793,7 @@ def score_file(
     """Lanes with reasons for every declaration of a file (quotas over the file); optionally written out."""
     actor.require(Permission.DECLARATIONS_READ)
     frame = pseudonymise_parties(read_frame(file, layout), platform.pseudonymiser)
-    current = current_model(platform.engine)
+    current = batch_model(platform.engine)
     version, model = current if current else (None, None)
     decisions = decide_frame(
         frame, model=model, profiles=load_profiles(platform.engine), policy=lane_policy(platform), seed=seed
@@ -650,7 +825,7 @@ def score_backlog(platform: Platform, actor: Identity, *, seed: int = 0) -> dict
     """Decide every stored declaration that has no decision yet (quotas over the backlog); decisions stored."""
     actor.require(Permission.DECLARATIONS_READ)
     frame = pseudonymise_parties(stored_frame(platform.engine, without_decision=True), platform.pseudonymiser)
-    current = current_model(platform.engine)
+    current = batch_model(platform.engine)
     version, model = current if current else (None, None)
     decisions = decide_frame(
         frame, model=model, profiles=load_profiles(platform.engine), policy=lane_policy(platform), seed=seed
