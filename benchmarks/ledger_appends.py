@@ -86,9 +86,29 @@ def verify_rate(count: int = 3000) -> float:
     return count / (time.perf_counter() - t)
 
 
-def baselines(tmp: Path) -> dict[str, float]:
-    """Raw Ed25519 verification on one core; raw SQLite executemany + commit; one durable commit."""
+def sodium_rate(count: int = 3000) -> float:
+    """Raw Ed25519 verifications per second on one core with libsodium (PyNaCl), the verifier the node uses."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from nacl.bindings import crypto_sign_open
+
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes_raw()
+    messages = [os.urandom(60) for _ in range(count)]
+    signed = [key.sign(m) + m for m in messages]
+    t = time.perf_counter()
+    for s in signed:
+        crypto_sign_open(s, public)
+    return count / (time.perf_counter() - t)
+
+
+def baselines(tmp: Path) -> dict[str, float | None]:
+    """Raw Ed25519 verification on one core (OpenSSL and libsodium); raw SQLite executemany + commit; one durable
+    commit."""
     verify = verify_rate()
+    try:
+        sodium: float | None = sodium_rate()
+    except ImportError:  # the previous version, measured with --compare-src, may run without PyNaCl
+        sodium = None
 
     db = sqlite3.connect(tmp / "baseline.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
@@ -112,6 +132,7 @@ def baselines(tmp: Path) -> dict[str, float]:
     db.close()
     return {
         "ed25519_verify_per_s_one_core": round(verify),
+        "libsodium_verify_per_s_one_core": round(sodium) if sodium else None,
         "sqlite_executemany_per_s": round(sqlite_rate),
         "durable_commit_ms": round(commit_ms, 2),
     }
@@ -204,7 +225,12 @@ def workload(batched: int, singles: int, clients: int) -> dict[str, Any]:
                 "per_s": round(ok / seconds),
                 "raw_verify_per_s_around": round(raw),
                 "ratio_to_raw_verify": round(ok / seconds / raw, 3),
-                "ratio_to_raw_sqlite": round(ok / seconds / base["sqlite_executemany_per_s"], 3),
+                "ratio_to_raw_sqlite": round(ok / seconds / (base["sqlite_executemany_per_s"] or 1), 3),
+                "ratio_to_raw_libsodium": (
+                    round(ok / seconds / base["libsodium_verify_per_s_one_core"], 3)
+                    if base["libsodium_verify_per_s_one_core"]
+                    else None
+                ),
                 "load_average_1m": round(load, 2),
             }
             for mode, count, seconds, ok, errors, raw, load in rows
@@ -228,18 +254,20 @@ def machine() -> dict[str, Any]:
 
 def table(title: str, result: dict[str, Any]) -> None:
     print(
-        f"{title}  (baselines: verify {result['baselines']['ed25519_verify_per_s_one_core']}/s/core, sqlite "
+        f"{title}  (baselines: verify {result['baselines']['ed25519_verify_per_s_one_core']}/s/core, libsodium "
+        f"{result['baselines'].get('libsodium_verify_per_s_one_core')}/s/core, sqlite "
         f"executemany {result['baselines']['sqlite_executemany_per_s']}/s, commit "
         f"{result['baselines']['durable_commit_ms']} ms)"
     )
     print(
         f"{'mode':>12} {'entries':>8} {'failed':>7} {'entries/s':>10} {'raw vfy/s':>10} {'/verify':>8} {'/sqlite':>8}"
+        f" {'/sodium':>8}"
     )
     for m in result["modes"]:
         print(
             f"{m['mode']:>12} {m['entries']:>8} {m['failed_appends']:>7} {m['per_s']:>10} "
             f"{m['raw_verify_per_s_around']:>10} {m['ratio_to_raw_verify']:>8} {m['ratio_to_raw_sqlite']:>8}"
-            + (f"  ({m['first_error']})" if m["first_error"] else "")
+            f" {m.get('ratio_to_raw_libsodium')!s:>8}" + (f"  ({m['first_error']})" if m["first_error"] else "")
         )
 
 

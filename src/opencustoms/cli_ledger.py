@@ -30,7 +30,10 @@ err = Console(stderr=True)
 
 
 def _ctx() -> tuple[Platform, KeyStore, Identity]:
-    platform = Platform.from_environment()
+    try:
+        platform = Platform.from_environment()
+    except ValidationError as exc:  # a setting with a bad value: name it instead of a traceback
+        _fail(exc)
     return platform, KeyStore.for_data_dir(platform.settings.data_dir), local_operator(platform.administration_code)
 
 
@@ -280,6 +283,118 @@ def alarms(origin: Annotated[str | None, typer.Option()] = None) -> None:
     console.print(table)
 
 
+# --- EVM anchoring --------------------------------------------------------------------------------------------------
+
+
+@app.command("anchor-deploy")
+def anchor_deploy(
+    name: Annotated[str, typer.Argument(help="A name stored in the contract.")] = "OpenCustoms checkpoints",
+) -> None:
+    """Deploy a CheckpointAnchor contract (owner: OPENCUSTOMS_LEDGER_EVM_PRIVATE_KEY_FILE's account), authorised to
+    anchor this node's log; prints its address for OPENCUSTOMS_LEDGER_EVM_CONTRACT."""
+    platform, _, operator = _ctx()
+    try:
+        result = service.deploy_anchor_contract(platform.engine, operator, name, platform.settings)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"CheckpointAnchor deployed, owner {result['owner']}, may anchor {result['origin']}")
+    typer.echo(result["address"])
+
+
+@app.command("anchor-submitter")
+def anchor_submitter(
+    account: Annotated[str, typer.Argument(help="EVM address (0x...) of the account to authorise.")],
+    origin: Annotated[str, typer.Option(help="The log it may anchor (e.g. opencustoms/BR/aeo).")],
+    remove: Annotated[bool, typer.Option(help="Withdraw the authorisation instead.")] = False,
+) -> None:
+    """(The contract's owner) let another administration's account anchor its log on a shared contract."""
+    platform, _, operator = _ctx()
+    try:
+        result = service.set_anchor_submitter(
+            platform.engine, operator, origin, account, not remove, settings=platform.settings
+        )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"{account} {'may' if result['allowed'] else 'may no longer'} anchor {origin} ({result['tx_hash']})")
+
+
+@app.command("anchor")
+def anchor_now() -> None:
+    """Anchor this node's latest signed checkpoint on the EVM network, if newer than the last one anchored."""
+    platform, _, operator = _ctx()
+    try:
+        result = service.anchor(platform.engine, operator, settings=platform.settings)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    if result["anchored"]:
+        console.print(
+            f"{result['origin']}: checkpoint {result['size']} anchored in block {result['block_number']} "
+            f"(transaction {result['tx_hash']})"
+        )
+    else:
+        console.print(f"{result['origin']}: nothing to anchor ({result['reason']})")
+
+
+@app.command("anchors")
+def anchors_list(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+    """The anchors this node submitted (from its records; `verify-anchors` reads the chain)."""
+    platform, _, operator = _ctx()
+    table = Table("anchored at", "log", "size", "block", "transaction", "contract")
+    try:
+        found = service.anchors(platform.engine, operator, limit)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    for a in found:
+        table.add_row(
+            str(a["anchored_at"])[:19], a["origin"], str(a["size"]), str(a["block_number"]), a["tx_hash"], a["contract"]
+        )
+    console.print(table)
+
+
+@app.command("verify-anchors")
+def verify_anchors(
+    origin: Annotated[str | None, typer.Option(help="One log (default: every log held).")] = None,
+    last: Annotated[int | None, typer.Option(help="Check only the most recent anchors of each log.")] = None,
+) -> None:
+    """Check every log held here against its anchors on the chain (a rewritten history is caught); exit 1 and
+    raise an alarm on a mismatch."""
+    platform, _, operator = _ctx()
+    try:
+        reports = service.verify_anchors(platform.engine, operator, origin, last=last, settings=platform.settings)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    for r in reports:
+        line = f"{r['origin']}: {r['checked']} of {r['anchors']} anchors checked, {r['pending']} beyond the copy held"
+        if r["ok"]:
+            console.print(line + ", consistent")
+        else:
+            err.print(f"[red]{line}[/red]" + "".join(f"\n  [red]problem[/red] {p}" for p in r["problems"]))
+    if not all(r["ok"] for r in reports):
+        raise typer.Exit(1)
+
+
+# --- rebuilding from a partner ---------------------------------------------------------------------------------------
+
+
+@app.command("restore-from-partner")
+def restore_from_partner(
+    partner: Annotated[str, typer.Option(help="Administration code (or log origin) of the partner to copy from.")],
+    origin: Annotated[str | None, typer.Option(help="This node's log name (default opencustoms/<CODE>/aeo).")] = None,
+) -> None:
+    """Rebuild this node's own log, lost with its database, from a partner's copy, checked against the
+    administration key in <data_dir>/ledger/keys; appending then resumes where the log was."""
+    platform, keys, operator = _ctx()
+    try:
+        result = service.restore_from_partner(platform.engine, operator, keys, partner, origin=origin)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(
+        f"{result['origin']}: {result['size']} entries restored from {result['partner']} "
+        f"(root {result['root'][:16]}...), {result['content_unavailable']} without content"
+        + (f", content of restricted entries from {result['content_from']}" if result["content_from"] else "")
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
@@ -307,6 +422,21 @@ def serve(
 
     if poll > 0:
         threading.Thread(target=poller, name="ledger-poller", daemon=True).start()
+    settings = platform.settings
+    if service.anchoring_configured(settings) and (
+        settings.ledger_anchor_every_entries or settings.ledger_anchor_every_minutes
+    ):
+
+        def anchorer() -> None:
+            while not stop.wait(max(poll, 1.0)):
+                try:
+                    done = service.anchor_if_due(platform.engine, operator, settings)
+                    if done and done.get("anchored"):
+                        console.print(f"anchored checkpoint {done['size']} in block {done['block_number']}")
+                except Exception as exc:  # noqa: BLE001 - the next round retries; the node keeps serving
+                    err.print(f"[red]anchoring failed[/red]: {exc.__class__.__name__}: {exc}")
+
+        threading.Thread(target=anchorer, name="ledger-anchorer", daemon=True).start()
     try:
         uvicorn.run(
             create_app(platform),

@@ -5,10 +5,11 @@ Every setting is documented in docs/operations.md; a test checks that none is mi
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +38,41 @@ class Settings(BaseSettings):
         default=200 * 1024 * 1024, description="Largest file the API accepts for a bulk import, in bytes."
     )
     import_batch_size: int = Field(default=1000, description="Declarations written per transaction during an import.")
+    # --- ledger: anchoring checkpoints on an EVM network (optional; docs/ledger.md) ---
+    ledger_evm_rpc_url: str | None = Field(
+        default=None,
+        description="JSON-RPC URL of the EVM node (Hyperledger Besu, a LACChain node) holding the CheckpointAnchor "
+        "contract, e.g. http://besu.customs.internal:8545.",
+    )
+    ledger_evm_contract: str | None = Field(
+        default=None,
+        description="Address of the CheckpointAnchor contract (printed by `opencustoms ledger anchor-deploy`).",
+    )
+    ledger_evm_private_key_file: Path | None = Field(
+        default=None,
+        description="File holding the hex private key of the account that anchors this node's checkpoints "
+        "(transactions are signed locally); never the key itself in the environment.",
+    )
+    ledger_evm_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one JSON-RPC request, seconds.")
+    ledger_anchor_every_entries: int = Field(
+        default=0,
+        ge=0,
+        description="`opencustoms ledger serve` anchors the latest checkpoint once the log has grown by this many "
+        "entries since the last anchor (0: not by size).",
+    )
+    ledger_anchor_every_minutes: float = Field(
+        default=0,
+        ge=0,
+        description="`opencustoms ledger serve` anchors the latest checkpoint this many minutes after the last "
+        "anchor when the log has grown (0: not by time).",
+    )
+
+    @field_validator("ledger_evm_contract")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            raise ValueError(f"OPENCUSTOMS_LEDGER_EVM_CONTRACT {value!r} is not an address (0x + 40 hex digits)")
+        return value
 
 
 @lru_cache(maxsize=1)

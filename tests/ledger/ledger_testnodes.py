@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,6 +133,8 @@ def rewrite_history(node: Node, index: int) -> None:
                 leaf=forged.leaf(),
                 commitment=forged.commitment,
                 body=forged.body,
+                salt=base64.b64decode(forged.salt or ""),
+                entry_id=json.loads(forged.body or "{}")["entry_id"],
                 kind="aeo.issued",
                 certificate_number="ARFORGED01",
             )

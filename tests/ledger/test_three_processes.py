@@ -1,5 +1,6 @@
 """Three administrations as three `opencustoms ledger serve` processes on loopback ports (needs nothing but
-loopback): issue, suspend and revoke at one, seen at the others; a rewritten history caught by both partners."""
+loopback): issue, suspend and revoke at one, seen at the others; a node killed mid-append loses no acknowledged
+entry and its partners follow it after the restart; a rewritten history caught by both partners."""
 
 from __future__ import annotations
 
@@ -78,7 +79,12 @@ def cluster(tmp_path) -> Iterator[dict]:  # type: ignore[type-arg]
         wait_for(
             lambda c=code: httpx.get(f"http://127.0.0.1:{ports[c]}/health").status_code == 200, f"node {code} to start"
         )
-    yield {"nodes": nodes, "ports": ports, "start": start, "stop": stop}
+
+    def kill(code: str) -> None:  # SIGKILL: no shutdown, whatever was in flight
+        processes[code].kill()
+        processes[code].wait(timeout=15)
+
+    yield {"nodes": nodes, "ports": ports, "start": start, "stop": stop, "kill": kill}
     for code in codes:
         if processes[code].poll() is None:
             stop(code)
@@ -146,3 +152,62 @@ def _reader(node) -> str:  # type: ignore[no-untyped-def]
 
     create_user(node.engine, node.operator, "reader", node.code, ["supervisor"])
     return issue_token(node.engine, node.operator, "reader")
+
+
+def test_a_node_killed_mid_append_loses_nothing_acknowledged_and_partners_follow(cluster) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from opencustoms.security.service import create_user, issue_token
+
+    nodes, ports = cluster["nodes"], cluster["ports"]
+    ar = nodes["AR"]
+    create_user(ar.engine, ar.operator, "officer1", "AR", ["supervisor"])
+    token = issue_token(ar.engine, ar.operator, "officer1")
+    acknowledged: list[tuple[str, int]] = []
+
+    def appender(worker: int) -> None:  # one certificate at a time, until the node dies under it
+        with api(ports["AR"], token) as client:
+            for i in range(100_000):
+                number = f"ARAEOK{worker}{i:05d}"
+                try:
+                    response = client.post("/ledger/certificates", json=certificate(number).model_dump(mode="json"))
+                except httpx.HTTPError:
+                    return
+                if response.status_code != 201:
+                    return
+                acknowledged.append((number, response.json()["index"]))
+
+    threads = [threading.Thread(target=appender, args=(w,)) for w in range(3)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(acknowledged) >= 30, "30 acknowledged appends")
+    cluster["kill"]("AR")
+    for thread in threads:
+        thread.join(timeout=30)
+    cluster["start"]("AR")
+    wait_for(lambda: httpx.get(f"http://127.0.0.1:{ports['AR']}/health").status_code == 200, "AR to restart")
+
+    ar_engine = open_database(ar.url)
+    held = service.entries(ar_engine, ar.operator, 0, 10_000)
+    at = {item["index"]: item for item in held}
+    for number, index in acknowledged:  # every acknowledged entry is there, at the index its receipt gave
+        assert number in (at[index].get("body") or ""), (number, index)
+    assert service.verify_log(ar_engine, ar.operator)["ok"]
+    size = service.own_log(ar_engine).size
+    # appending resumes, and both partners reach the new size without any alarm
+    officer = api(ports["AR"], token)
+    assert (
+        officer.post("/ledger/certificates", json=certificate("ARAEO09999").model_dump(mode="json")).status_code == 201
+    )
+    for code in ("BR", "UY"):
+        node = nodes[code]
+        engine = open_database(node.url)
+        wait_for(
+            lambda e=engine, n=node: (
+                service.logs(e, n.operator)
+                and any(log["origin"] == ar.origin and log["size"] == size + 1 for log in service.logs(e, n.operator))
+            ),
+            f"{code} to follow AR after the restart",
+        )
+        assert service.alarms(engine, node.operator) == []
+        assert service.status(engine, node.operator, acknowledged[-1][0])["status"] == "certified"

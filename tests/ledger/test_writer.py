@@ -228,3 +228,45 @@ def test_unusable_partner_replies_are_refused_without_a_crash(tmp_path: Path) ->
         service.add_partner(
             node.engine, node.operator, node.keys, service.own_log(node.engine).verifier_key, None, "A1"
         )
+
+
+def test_fast_paths_agree_with_the_models(ledger) -> None:  # type: ignore[no-untyped-def]
+    """The append path's shortcuts produce exactly what the models would: leaf bytes, signal ids, signal rows."""
+    import uuid
+
+    from opencustoms import signals as core_signals
+
+    engine, keystore = ledger
+    entries = issued(engine, keystore, ["NLAEO00801", "NLAEO00802"])
+    entries.append(entries[0].model_copy(update={"restricted": True}))
+    for entry in entries:
+        assert ingest.leaf_bytes(entry) == entry.leaf()
+    for name in ("", "x", "opencustoms/NL/aeo#12#party", "é#1"):
+        assert ingest.signal_id(name) == str(uuid.uuid5(ingest.SIGNAL_NAMESPACE, name))
+    receipts = service.append_signed(engine, OFFICER, keystore, entries[:2])
+    origin = service.own_log(engine).origin
+    expected = ingest.aeo_signals(origin, receipts, dt.datetime.now(dt.UTC))  # validated Signal models
+    stored = core_signals.for_subjects(
+        engine,
+        [
+            (core_signals.SubjectType.CERTIFICATE, "NLAEO00801"),
+            (core_signals.SubjectType.PARTY, receipts[0]["holder_id"]),
+        ],
+    )
+    by_id = {s.id: s for s in stored}
+    for signal in expected[:2]:
+        got = by_id[signal.id]
+        assert got.model_dump(exclude={"observed_at"}) == signal.model_dump(exclude={"observed_at"})
+    # emitting again stores nothing new (idempotent by id, as signals.emit)
+    with engine.begin() as conn:
+        assert ingest.emit_signals(conn, origin, receipts, dt.datetime.now(dt.UTC)) == 0
+
+
+def test_big_batches_are_verified_on_threads_and_a_forgery_among_them_is_named(ledger) -> None:  # type: ignore[no-untyped-def]
+    engine, keystore = ledger
+    entries = issued(engine, keystore, [f"NLAEO{n:05d}" for n in range(900, 900 + 3 * verify.THREAD_THRESHOLD)])
+    forged = entries[100].model_copy(update={"signature": entries[101].signature})
+    with pytest.raises(SignatureError, match="entry 100: the signature .* does not verify"):
+        service.append_signed(engine, OFFICER, keystore, [*entries[:100], forged, *entries[101:]])
+    receipts = service.append_signed(engine, OFFICER, keystore, entries)
+    assert [r["index"] for r in receipts] == list(range(receipts[0]["index"], receipts[0]["index"] + len(entries)))

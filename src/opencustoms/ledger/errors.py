@@ -89,3 +89,24 @@ class OfficerKeyMissingError(LedgerError):
 
     status = 409
     title = "No ledger key for this officer"
+
+
+class AnchorError(LedgerError):
+    """EVM anchoring refused: a setting missing, the contract refusing, or an anchor that contradicts the log."""
+
+    status = 422
+    title = "Anchoring refused"
+
+
+class AnchorUnavailableError(LedgerError):
+    """The EVM node does not answer, web3.py is missing, or no CheckpointAnchor contract is at the address."""
+
+    status = 503
+    title = "EVM network unavailable"
+
+
+class RestoreError(LedgerError):
+    """Rebuilding this node's log from a partner's copy was refused (nothing was written)."""
+
+    status = 409
+    title = "Restore refused"

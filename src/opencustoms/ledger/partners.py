@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
 
 import httpx
@@ -24,7 +26,7 @@ from sqlalchemy import Engine, select
 from opencustoms.errors import OpenCustomsError
 from opencustoms.ledger import checkpoint as notes
 from opencustoms.ledger import ingest, logstore, merkle
-from opencustoms.ledger.entries import SignedEntry
+from opencustoms.ledger.entries import EntryKind, SignedEntry
 from opencustoms.ledger.errors import (
     CheckpointError,
     ConcurrentPullError,
@@ -38,10 +40,12 @@ from opencustoms.ledger.keys import KeyStore, key_id
 from opencustoms.ledger.logs import Log, check_entries, create_log, latest_note, own_log, raise_alarm
 from opencustoms.ledger.logs import get_log as _log
 from opencustoms.ledger.tables import ledger_checkpoints, ledger_logs
+from opencustoms.ledger.verify import Failure, Opened
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
 
 PAGE = 5000
+KEY_CERTIFIED = EntryKind.KEY_CERTIFIED.value
 
 
 def _secret_name(code: str) -> str:
@@ -209,9 +213,9 @@ def pull(
             )
             raise_alarm(engine, actor, origin, "fork", reason, held=held.note if held else None, offered=offered.note)
             raise ForkError(reason + "; the update was refused") from exc
-        fetched = _fetch(client, origin, first, offered.size)
+        pages = _checked_pages(engine, client, origin, first, offered.size)
         try:
-            _store(engine, actor, keystore, log, first, fetched, offered)
+            _store(engine, actor, keystore, log, first, pages, offered)
         except (ConcurrentPullError, PartnerError):
             raise  # not the partner's fault: no alarm
         except OpenCustomsError as exc:
@@ -219,6 +223,8 @@ def pull(
                 engine, actor, origin, "bad_entry", exc.message, held=held.note if held else None, offered=offered.note
             )
             raise
+        finally:
+            pages.close()  # stops the fetching and checking threads of a pull that failed
         report.update(to=offered.size, new_entries=offered.size - first)
     if witness:
         report["alarms"] = _compare_witnesses(engine, actor, keystore, log, clients)
@@ -252,17 +258,19 @@ def pull_all(
     return out
 
 
-def _fetch(client: httpx.Client, origin: str, start: int, end: int) -> list[SignedEntry]:
+def _fetch_page(client: httpx.Client, origin: str, at: int, end: int) -> list[SignedEntry]:
+    """Entries [at, end) of a partner's log, in as many requests as the partner's page size needs."""
     out: list[SignedEntry] = []
-    while start + len(out) < end:
-        at = start + len(out)
-        page = _get(client, origin, "/ledger/entries", EntriesReply, start=at, end=min(end, at + PAGE)).entries
+    while at + len(out) < end:
+        first = at + len(out)
+        page = _get(client, origin, "/ledger/entries", EntriesReply, start=first, end=end).entries
         if not page:
-            raise PartnerError(f"partner {origin} served no entries from {at} although its checkpoint has {end}")
+            raise PartnerError(f"partner {origin} served no entries from {first} although its checkpoint has {end}")
         for i, item in enumerate(page):
-            if item.index != at + i:
+            if item.index != first + i:
                 raise PartnerError(
-                    f"partner {origin} served entry {item.index} where entry {at + i} was expected; nothing was stored"
+                    f"partner {origin} served entry {item.index} where entry {first + i} was expected; nothing was "
+                    "stored"
                 )
             out.append(
                 SignedEntry.model_construct(  # already checked as a ServedEntry
@@ -274,7 +282,59 @@ def _fetch(client: httpx.Client, origin: str, start: int, end: int) -> list[Sign
                     salt=item.salt,
                 )
             )
-    return out[: end - start]
+    return out[: end - at]
+
+
+def _pages(start: int, end: int) -> list[tuple[int, int]]:
+    return [(at, min(end, at + PAGE)) for at in range(start, end, PAGE)]
+
+
+def _fetch(client: httpx.Client, origin: str, start: int, end: int) -> list[SignedEntry]:
+    """Every entry of [start, end), page after page (what a pull fetches, without checking or storing it)."""
+    return [e for at, stop in _pages(start, end) for e in _fetch_page(client, origin, at, stop)]
+
+
+def _checked_pages(
+    engine: Engine, client: httpx.Client, origin: str, start: int, end: int
+) -> Generator[tuple[int, list[SignedEntry], list[Opened | Failure]], None, None]:
+    """Pages of [start, end), each with its stateless checks, in a pipeline: while the caller stores page n, page
+    n+1 is checked (signatures on the verification threads) and page n+2 is fetched, each on a thread of its own
+    (the network, libsodium and SQLite release the interpreter lock)."""
+    bounds = _pages(start, end)
+    if not bounds:
+        return
+    introduced: dict[str, bytes] = {}  # officer keys certified by the pages checked so far
+
+    def done(n: int) -> list[Opened | Failure]:
+        opened = checks[n].result()
+        introduced.update(
+            (o.key_id, base64.b64decode(o.key_public))
+            for o in opened
+            if isinstance(o, Opened) and o.kind == KEY_CERTIFIED and o.key_id and o.key_public
+        )
+        return opened
+
+    with ThreadPoolExecutor(2, thread_name_prefix="ledger-pull") as pool:
+        fetches = [pool.submit(_fetch_page, client, origin, *bounds[0])]
+        checks: list[Future[list[Opened | Failure]]] = []
+        pages: list[list[SignedEntry]] = []
+        try:
+            for n in range(len(bounds)):
+                page = fetches[n].result()
+                if n + 1 < len(bounds):
+                    fetches.append(pool.submit(_fetch_page, client, origin, *bounds[n + 1]))
+                pages.append(page)
+                previous = done(n - 1) if n >= 1 else None  # its keys serve the next page's signatures
+                checks.append(pool.submit(check_entries, engine, page, dict(introduced)))
+                if previous is not None:
+                    yield bounds[n - 1][0], pages[n - 1], previous
+                    pages[n - 1] = []
+            yield bounds[-1][0], pages[-1], done(len(bounds) - 1)
+        finally:
+            for fetch in fetches:
+                fetch.cancel()
+            for check in checks:
+                check.cancel()
 
 
 def _store(
@@ -283,15 +343,16 @@ def _store(
     keystore: KeyStore,
     log: Log,
     first: int,
-    fetched: list[SignedEntry],
+    pages: Iterable[tuple[int, list[SignedEntry], list[Opened | Failure]]],
     offered: notes.Checkpoint,
 ) -> None:
-    """Check the fetched entries like appends (signatures in the pool, then keys and status rules in order),
-    check they rebuild the offered checkpoint, and store them with it, cosigned, in one transaction."""
+    """Check the fetched pages like appends (signatures on the verification threads, then keys and status rules
+    in order), write each page as it comes, check that the entries rebuild the offered checkpoint, and commit
+    entries and checkpoint, cosigned, in one transaction: a pull that fails anywhere leaves nothing behind."""
     now = utcnow()
     me = own_log(engine)
     cosigned = notes.cosign(offered.note, me.origin, keystore.administration_key())
-    opened = check_entries(engine, fetched)
+    root_hex = offered.root.hex()
     with engine.begin() as conn:
         size = logstore.lock(conn, log.id)
         if size != first:
@@ -300,11 +361,23 @@ def _store(
                 f"at {first}); nothing was written by this one: pull again"
             )
         state = ingest.LogState(conn, ingest.LogRef(log.id, log.origin, PARTNER), size)
-        state.preload(conn, [opened])
-        plan = state.plan(fetched, opened)
-        state.accept(plan)
-        tree = ingest.write(conn, state, [plan], now)
-        if tree.root() != offered.root or tree.size != offered.size:
+        tree = None
+        count = 0
+        for at, page, opened in pages:
+            state.preload(conn, [opened])
+            try:
+                plan = state.plan(page, opened)
+            except OpenCustomsError as exc:
+                exc.message = f"in the page from index {at}, {exc.message}"
+                exc.args = (exc.message,)
+                raise
+            state.accept(plan)
+            tree = ingest.write(conn, state, [plan], now)
+            for info in plan.infos:  # the signals cite the checkpoint being verified (all is undone if it fails)
+                info["tree_size"], info["root"] = offered.size, root_hex
+            ingest.emit_signals(conn, log.origin, plan.infos, now)
+            count += len(page)
+        if tree is None or tree.root() != offered.root or tree.size != offered.size:
             raise ProofError(
                 f"the entries served by {log.origin} do not rebuild the root of its checkpoint "
                 f"{offered.size}: they were altered",
@@ -315,14 +388,13 @@ def _store(
                 log_id=log.id, size=offered.size, root=offered.root, note=cosigned, source="pulled", observed_at=now
             )
         )
-        ingest.emit_signals(conn, log.origin, plan.infos, now)
         record(
             conn,
             actor,
             "pull",
             "ledger_log",
             log.origin,
-            detail={"first": first, "count": len(fetched), "size": offered.size},
+            detail={"first": first, "count": count, "size": offered.size},
         )
 
 

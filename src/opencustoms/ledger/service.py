@@ -20,6 +20,16 @@ from sqlalchemy import Connection, Engine, func, select
 
 from opencustoms.ledger import checkpoint as notes
 from opencustoms.ledger import logstore, merkle, writer
+from opencustoms.ledger.anchor import (
+    anchor,
+    anchor_if_due,
+    anchoring_configured,
+    anchors,
+    deploy_anchor_contract,
+    latest_anchor,
+    verify_anchors,
+)
+from opencustoms.ledger.anchor import set_submitter as set_anchor_submitter
 from opencustoms.ledger.entries import (
     AEOCertificate,
     AEOStatus,
@@ -51,6 +61,7 @@ from opencustoms.ledger.logs import (
 )
 from opencustoms.ledger.logs import get_log as _log
 from opencustoms.ledger.partners import add_partner, pull, pull_all
+from opencustoms.ledger.restore import restore_from_partner
 from opencustoms.ledger.tables import (
     ledger_alarms,
     ledger_certificates,
@@ -714,6 +725,15 @@ __all__ = [
     "create_log",
     "add_partner",
     "alarms",
+    "anchor",
+    "anchor_if_due",
+    "anchoring_configured",
+    "anchors",
+    "deploy_anchor_contract",
+    "latest_anchor",
+    "restore_from_partner",
+    "set_anchor_submitter",
+    "verify_anchors",
     "amend",
     "append_signed",
     "certificates_of",

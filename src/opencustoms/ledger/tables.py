@@ -1,9 +1,9 @@
 """The ledger's tables, on the shared metadata; migration ``ledger_0001`` creates exactly these.
 
 One installation holds its own log and replicas of its partners' logs, each a row of ``ledger_logs``. A log's
-entries are its leaves in order; ``ledger_nodes`` keeps the hash of every complete perfect subtree (level, index)
-under one integer key (``node_key``), so a proof is one indexed look-up of O(log n) rows. Private keys are never
-stored here: they live in files under the installation's data directory (see ``ledger/keys.py``).
+entries are its leaves in order; ``ledger_tiles`` keeps the hash of every complete perfect subtree, in tiles of
+four levels under one integer key (``logstore.tile_key``), so a proof is one indexed look-up of a few rows. Private
+keys are never stored here: they live in files under the installation's data directory (see ``ledger/keys.py``).
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ ledger_entries = Table(
     Index("ix_ledger_entries_entry_id", "log_id", "entry_id", unique=True),
 )
 
-ledger_nodes = Table(
-    "ledger_nodes",
+ledger_tiles = Table(
+    "ledger_tiles",
     metadata,
-    Column("key", BigInteger, primary_key=True, autoincrement=False),  # node_key(log_id, level, index)
-    Column("hash", LargeBinary(32), nullable=False),
+    Column("key", BigInteger, primary_key=True, autoincrement=False),  # logstore.tile_key(log_id, level, index)
+    Column("hashes", LargeBinary, nullable=False),  # the tile's complete nodes, bottom row first (ledger_0003)
 )
 
 ledger_checkpoints = Table(
@@ -108,4 +108,21 @@ ledger_certificates = Table(
     Column("last_idx", BigInteger, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_ledger_certificates_holder", "holder_id"),
+)
+
+ledger_anchors = Table(
+    "ledger_anchors",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("log_id", Integer, ForeignKey("ledger_logs.id"), nullable=False),
+    Column("size", BigInteger, nullable=False),  # the tree size anchored
+    Column("root", LargeBinary(32), nullable=False),
+    Column("checkpoint_hash", LargeBinary(32), nullable=False),  # SHA-256 of the note as the log signed it
+    Column("chain_id", BigInteger, nullable=False),
+    Column("contract", String(42), nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("submitter", String(42), nullable=False),
+    Column("anchored_at", UtcDateTime, nullable=False),
+    Index("ix_ledger_anchors_log_contract_size", "log_id", "contract", "size", unique=True),
 )

@@ -154,3 +154,41 @@ def pull(platform: PlatformDep, identity: IdentityDep, origin: str) -> dict[str,
 @router.get("/alarms")
 def alarms(platform: PlatformDep, identity: IdentityDep, origin: str | None = None) -> list[dict[str, Any]]:
     return service.alarms(platform.engine, identity, origin)
+
+
+@router.post("/anchors")
+def anchor(platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Anchor this node's latest checkpoint on the EVM network (OPENCUSTOMS_LEDGER_EVM_*), if newer than the last."""
+    return service.anchor(platform.engine, identity, settings=platform.settings)
+
+
+@router.get("/anchors")
+def anchors(
+    platform: PlatformDep, identity: IdentityDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+) -> list[dict[str, Any]]:
+    """The anchors this node submitted, newest first (from its records)."""
+    return service.anchors(platform.engine, identity, limit)
+
+
+@router.post("/anchors/verify")
+def verify_anchors(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    origin: str | None = None,
+    last: Annotated[int | None, Query(ge=1)] = None,
+) -> list[dict[str, Any]]:
+    """Check every log held here (or ``origin``) against its anchors on the chain; mismatches raise alarms."""
+    return service.verify_anchors(platform.engine, identity, origin, last=last, settings=platform.settings)
+
+
+class Restore(BaseModel):
+    partner: Annotated[str, Field(min_length=2, max_length=128)]
+    origin: Annotated[str | None, Field(max_length=128)] = None
+
+
+@router.post("/restore")
+def restore(request: Restore, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Rebuild this node's lost log from a partner's copy (administrators; see docs/ledger.md, Runbook)."""
+    return service.restore_from_partner(
+        platform.engine, identity, _keys(platform), request.partner, origin=request.origin
+    )

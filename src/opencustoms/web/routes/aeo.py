@@ -1,5 +1,6 @@
 """The AEO registry: search certificates in every log held, one certificate's status and history with its
-inclusion proofs, partner logs and their health, fork and split-view alarms."""
+inclusion proofs, partner logs and their health, the latest EVM anchor of this node's log, fork and split-view
+alarms."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def registry(request: Request, q: str = "") -> Response:
             continue  # not shared with this administration
     logs = ledger.logs(page.engine, user)
     alarms = ledger.alarms(page.engine, user)
-    return page.render("aeo.html", q=q, rows=rows, logs=logs, alarms=list(reversed(alarms))[:50])
+    anchor = ledger.latest_anchor(page.engine, user)  # from this node's records: the page never calls the chain
+    return page.render("aeo.html", q=q, rows=rows, logs=logs, alarms=list(reversed(alarms))[:50], anchor=anchor)
 
 
 @router.get("/{number}")
