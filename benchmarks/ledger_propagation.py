@@ -1,9 +1,11 @@
 """How fast a status change at one administration is seen at its partners: three `opencustoms ledger serve`
-processes on loopback ports (AR, BR, UY), each pulling the others every --poll seconds. An officer issues,
-suspends or revokes a certificate through AR's API; the time counted runs from AR's acknowledgement until BR's and
-UY's APIs both answer the new status (asked every 10 ms). The issue's target: within a second.
+processes on loopback ports (AR, BR, UY), each following the others' logs (long poll, the default) or only
+pulling them every --poll seconds (`--no-follow`, the previous behaviour), both measured in the same run. An
+officer issues, suspends or revokes a certificate through AR's API; the time counted runs from AR's acknowledgement
+until BR's and UY's APIs both answer the new status (asked every 10 ms). The issue's target: within a second.
 
 Usage: python benchmarks/ledger_propagation.py [--rounds 30] [--poll 0.5 --poll 1.0]
+(each poll interval is measured with and without following)
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ def certificate(number: str) -> dict[str, Any]:
     }
 
 
-def cluster(root: Path, poll: float) -> tuple[dict[str, int], dict[str, str], list[subprocess.Popen[bytes]]]:
+Cluster = tuple[dict[str, int], dict[str, str], list[subprocess.Popen[bytes]]]
+
+
+def cluster(root: Path, poll: float, follow: bool) -> Cluster:
     """Three nodes, each a partner of the two others; returns ports, reader tokens and the server processes."""
     from opencustoms.ledger import service
     from opencustoms.ledger.keys import KeyStore
@@ -97,7 +102,8 @@ def cluster(root: Path, poll: float) -> tuple[dict[str, int], dict[str, str], li
         processes.append(
             subprocess.Popen(
                 [sys.executable, "-c", "from opencustoms.cli import app; app()", "ledger", "serve"]
-                + ["--host", "127.0.0.1", "--port", str(ports[code]), "--poll", str(poll)],
+                + ["--host", "127.0.0.1", "--port", str(ports[code]), "--poll", str(poll)]
+                + ([] if follow else ["--no-follow"]),
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -117,9 +123,9 @@ def cluster(root: Path, poll: float) -> tuple[dict[str, int], dict[str, str], li
     return ports, tokens, processes
 
 
-def run(poll: float, rounds: int) -> dict[str, Any]:
+def run(poll: float, follow: bool, rounds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        ports, tokens, processes = cluster(Path(tmp), poll)
+        ports, tokens, processes = cluster(Path(tmp), poll, follow)
         try:
             officer = httpx.Client(
                 base_url=f"http://127.0.0.1:{ports['AR']}", headers={"Authorization": f"Bearer {tokens['AR']}"}
@@ -169,6 +175,7 @@ def run(poll: float, rounds: int) -> dict[str, Any]:
     ordered = sorted(latencies)
     return {
         "poll_s": poll,
+        "follow": follow,
         "changes": len(latencies),
         "median_s": round(statistics.median(ordered), 3),
         "p95_s": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
@@ -183,11 +190,12 @@ def main() -> None:
     parser.add_argument("--poll", type=float, action="append", help="seconds between pulls (repeatable)")
     args = parser.parse_args()
     load_start = os.getloadavg()[0]
-    results = [run(poll, args.rounds) for poll in (args.poll or [0.5, 1.0])]
-    print(f"{'poll s':>7} {'changes':>8} {'median s':>9} {'p95 s':>7} {'max s':>7} {'<= 1 s':>7}")
+    results = [run(poll, follow, args.rounds) for poll in (args.poll or [1.0]) for follow in (True, False)]
+    print(f"{'poll s':>7} {'follow':>7} {'changes':>8} {'median s':>9} {'p95 s':>7} {'max s':>7} {'<= 1 s':>7}")
     for r in results:
         print(
-            f"{r['poll_s']:>7} {r['changes']:>8} {r['median_s']:>9} {r['p95_s']:>7} {r['max_s']:>7} "
+            f"{r['poll_s']:>7} {'yes' if r['follow'] else 'no':>7} "
+            f"{r['changes']:>8} {r['median_s']:>9} {r['p95_s']:>7} {r['max_s']:>7} "
             f"{r['within_1s']:>4}/{r['changes']}"
         )
     print(f"load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")

@@ -400,8 +400,16 @@ def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
     poll: Annotated[float, typer.Option(help="Seconds between pulls of every partner (0: never).")] = 1.0,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            help="Also long-poll each partner's checkpoint and pull as soon as its log grows (a change is seen "
+            "within one pull of its commit); the periodic pull still runs, for witnessing and partners added later."
+        ),
+    ] = True,
 ) -> None:
-    """Serve the API (partners pull from it) and pull every partner every --poll seconds."""
+    """Serve the API (partners pull from it), follow every partner's log, and pull every partner every --poll
+    seconds."""
     import uvicorn
 
     from opencustoms.api import create_app
@@ -422,6 +430,20 @@ def serve(
 
     if poll > 0:
         threading.Thread(target=poller, name="ledger-poller", daemon=True).start()
+
+    def report(origin: str, exc: OpenCustomsError) -> None:
+        err.print(f"[red]following {origin} failed[/red]: {exc.message}")
+
+    if follow:
+        for log in service.logs(platform.engine, operator):
+            if log["role"] == "partner":
+                threading.Thread(
+                    target=service.follow,
+                    args=(platform.engine, operator, keys, log["origin"], stop),
+                    kwargs={"on_error": report},
+                    name=f"ledger-follow-{log['origin']}",
+                    daemon=True,
+                ).start()
     settings = platform.settings
     if service.anchoring_configured(settings) and (
         settings.ledger_anchor_every_entries or settings.ledger_anchor_every_minutes
@@ -443,6 +465,8 @@ def serve(
             host=host or platform.settings.host,
             port=port or platform.settings.port,
             log_level="warning",
+            # partners' long polls stay open up to 20 s: do not wait for them to end on shutdown
+            timeout_graceful_shutdown=3,
         )
     finally:
         stop.set()

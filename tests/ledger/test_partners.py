@@ -13,7 +13,7 @@ from opencustoms.api import create_app
 from opencustoms.config import Settings
 from opencustoms.context import Platform
 from opencustoms.ledger import service
-from opencustoms.ledger.errors import ForkError
+from opencustoms.ledger.errors import ForkError, LedgerError, LedgerNotFoundError
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.store.database import open_database
 
@@ -75,8 +75,9 @@ def test_a_rewritten_history_is_caught_by_both_partners(three) -> None:  # type:
     rewrite_history(ar, 1)
     service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00004"))
     for node in (br, uy):
-        with pytest.raises(ForkError, match="does not extend"):
-            service.pull(node.engine, node.operator, node.keys, ar.origin, clients=clients[node.code])
+        for _ in range(2):  # the next round (follow, poll) is refused again, and is the same alarm, not a new one
+            with pytest.raises(ForkError, match="does not extend"):
+                service.pull(node.engine, node.operator, node.keys, ar.origin, clients=clients[node.code])
         assert [a["kind"] for a in service.alarms(node.engine, node.operator, ar.origin)] == ["fork"]
         assert service.status(node.engine, node.operator, "ARAEO00001")["status"] == "certified"  # kept
         with pytest.raises(service.LedgerNotFoundError):
@@ -135,3 +136,58 @@ def test_a_forged_checkpoint_is_refused(three) -> None:  # type: ignore[no-untyp
     with pytest.raises(service.CheckpointError, match="different key"):
         service.pull(br.engine, br.operator, br.keys, ar.origin, clients=clients["BR"])
     assert [a["kind"] for a in service.alarms(br.engine, br.operator)] == ["bad_signature"]
+
+
+def test_a_long_poll_answers_when_the_log_grows_and_a_follower_pulls_at_once(three) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    nodes, clients = three
+    ar, br = nodes["AR"], nodes["BR"]
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00001"))
+    size = service.checkpoint(ar.engine, ar.operator)["size"]
+    # nothing new: the long poll waits its time and answers with the same checkpoint
+    assert service.checkpoint(ar.engine, ar.operator, after=size, wait=0.2)["size"] == size
+    # an append while the poll waits: it answers with the new checkpoint, long before its wait is over
+    later = threading.Timer(0.3, service.issue, (ar.engine, ar.officer, ar.keys, certificate("ARAEO00002")))
+    later.start()
+    assert service.checkpoint(ar.engine, ar.operator, after=size, wait=25)["size"] == size + 1
+    later.join()
+    with pytest.raises(LedgerError) as bad:
+        service.checkpoint(ar.engine, ar.operator, after=-1, wait=1)
+    assert bad.value.field == "after"
+    http = clients["BR"][ar.origin]
+    assert http.get("/ledger/checkpoint", params={"after": 0, "wait": 31}).status_code == 422
+
+    # Brazil follows Argentina's log: each change is pulled as soon as it is committed, no poll needed
+    stop, errors = threading.Event(), []
+    follower = threading.Thread(
+        target=service.follow,
+        args=(br.engine, br.operator, br.keys, ar.origin, stop),
+        kwargs={"wait": 2.0, "clients": clients["BR"], "on_error": lambda origin, exc: errors.append(exc)},
+    )
+    follower.start()
+    try:
+        for status in ("aeo.suspended", "aeo.reinstated", "aeo.revoked"):
+            service.change_status(ar.engine, ar.officer, ar.keys, status, "ARAEO00001", "follow test")
+            expected = status.removeprefix("aeo.").replace("reinstated", "certified")
+            for _ in range(200):  # a fail-safe bound, not a timing assertion
+                if _status(br, "ARAEO00001") == expected:
+                    break
+                stop.wait(0.05)
+            else:
+                raise AssertionError(f"Brazil never saw {status}: {errors}")
+    finally:
+        stop.set()
+        follower.join(timeout=10)
+    assert not follower.is_alive() and errors == []
+    assert (
+        service.verify_log(br.engine, br.operator, ar.origin)["size"]
+        == service.checkpoint(ar.engine, ar.operator)["size"]
+    )
+
+
+def _status(node: Node, number: str) -> str | None:
+    try:
+        return str(service.status(node.engine, node.operator, number)["status"])
+    except LedgerNotFoundError:
+        return None

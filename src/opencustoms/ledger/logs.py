@@ -151,9 +151,22 @@ def raise_alarm(
     offered: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Store an alarm about a partner log, audit it and emit a critical signal about the partner."""
+    """Store an alarm about a partner log, audit it and emit a critical signal about the partner.
+
+    The same partner showing the same refused checkpoint again (each follow or poll round retries it) is the
+    alarm already raised: it is not stored, audited or signalled twice."""
     now = utcnow()
+    a = ledger_alarms.c
     with engine.begin() as conn:
+        if offered is not None:
+            last = conn.execute(
+                select(a.kind, a.offered_checkpoint, a.reported_by)
+                .where(a.origin == origin)
+                .order_by(a.id.desc())
+                .limit(1)
+            ).first()
+            if last is not None and tuple(last) == (kind, offered, reported_by):
+                return
         alarm_id = conn.execute(
             ledger_alarms.insert().values(
                 at=now,

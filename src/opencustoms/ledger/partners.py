@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Generator, Iterable
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
 
@@ -229,6 +231,55 @@ def pull(
     if witness:
         report["alarms"] = _compare_witnesses(engine, actor, keystore, log, clients)
     return report
+
+
+FOLLOW_WAIT_S = 20.0  # how long one long poll of a partner's checkpoint stays open
+
+
+def follow(
+    engine: Engine,
+    actor: Identity,
+    keystore: KeyStore,
+    origin: str,
+    stop: threading.Event,
+    *,
+    wait: float = FOLLOW_WAIT_S,
+    on_error: Callable[[str, OpenCustomsError], None] | None = None,
+    clients: dict[str, httpx.Client] | None = None,
+) -> None:
+    """Keep this node's replica of ``origin`` current until ``stop`` is set: long-poll the partner's checkpoint
+    (``GET /ledger/checkpoint?after=<size held>&wait=``) and pull as soon as its log grows, so a change is seen
+    within one pull of its commit rather than at the next poll. Each pull checks everything :func:`pull` checks
+    (alarms included); witnessing stays with the periodic :func:`pull_all`. A failure (partner down, an update
+    refused) goes to ``on_error`` and is retried after a pause."""
+    actor.require(Permission.LEDGER_WRITE)
+    with engine.connect() as conn:
+        log = _log(conn, origin)
+    try:
+        client = _client(log, keystore, clients)
+    except PartnerError as exc:  # no URL: nothing to follow; the operator is told once
+        if on_error is not None:
+            on_error(origin, exc)
+        return
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                held = _held(engine, log)
+                offered = _get(
+                    client, origin, "/ledger/checkpoint", CheckpointReply, after=held.size if held else 0, wait=wait
+                )
+                if held is None or offered.checkpoint != held.note:
+                    pull(engine, actor, keystore, origin, clients={origin: client}, witness=False)
+                elif time.monotonic() - started < wait / 2:
+                    stop.wait(1.0)  # a partner that does not hold long polls: do not spin
+            except OpenCustomsError as exc:
+                if on_error is not None:
+                    on_error(origin, exc)
+                stop.wait(1.0)
+    finally:
+        if not clients:
+            client.close()
 
 
 def pull_all(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +61,7 @@ from opencustoms.ledger.logs import (
     raise_alarm,
 )
 from opencustoms.ledger.logs import get_log as _log
-from opencustoms.ledger.partners import add_partner, pull, pull_all
+from opencustoms.ledger.partners import add_partner, follow, pull, pull_all
 from opencustoms.ledger.restore import restore_from_partner
 from opencustoms.ledger.tables import (
     ledger_alarms,
@@ -88,10 +89,29 @@ def verifier_key(engine: Engine, actor: Identity) -> dict[str, str]:
     return {"origin": log.origin, "verifier_key": log.verifier_key}
 
 
-def checkpoint(engine: Engine, actor: Identity, origin: str | None = None) -> dict[str, Any]:
-    """The latest signed checkpoint of this node's log (or of a partner's log it holds)."""
+MAX_WAIT_S = 30.0  # longest a partner's long poll (`checkpoint(after=, wait=)`) is held open
+_WAIT_STEP_S = 0.05
+
+
+def checkpoint(
+    engine: Engine, actor: Identity, origin: str | None = None, *, after: int | None = None, wait: float = 0.0
+) -> dict[str, Any]:
+    """The latest signed checkpoint of this node's log (or of a partner's log it holds).
+
+    With ``after`` and ``wait`` it is a long poll: the answer waits (up to ``wait`` seconds, at most
+    :data:`MAX_WAIT_S`) until the log is larger than ``after``, and is the latest checkpoint either way. Partners
+    following this log (`ledger serve`) learn of a new entry within a database look-up of its commit, instead of at
+    their next poll."""
     actor.require(Permission.LEDGER_READ)
-    return latest_checkpoint(engine, origin).to_dict()
+    if wait < 0 or (after is not None and after < 0):
+        raise LedgerError("after and wait must not be negative", field="wait" if wait < 0 else "after")
+    latest = latest_checkpoint(engine, origin)
+    if after is not None and wait > 0:
+        deadline = time.monotonic() + min(wait, MAX_WAIT_S)
+        while latest.size <= after and time.monotonic() < deadline:
+            time.sleep(_WAIT_STEP_S)
+            latest = latest_checkpoint(engine, origin)
+    return latest.to_dict()
 
 
 def logs(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
@@ -724,6 +744,7 @@ __all__ = [
     "check_entries",
     "create_log",
     "add_partner",
+    "follow",
     "alarms",
     "anchor",
     "anchor_if_due",

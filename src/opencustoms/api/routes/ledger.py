@@ -44,9 +44,16 @@ def verifier_key(platform: PlatformDep, identity: IdentityDep) -> dict[str, str]
 
 
 @router.get("/checkpoint")
-def checkpoint(platform: PlatformDep, identity: IdentityDep, origin: str | None = None) -> dict[str, Any]:
-    """The latest signed checkpoint of this node's log (or of a partner's log it holds)."""
-    return service.checkpoint(platform.engine, identity, origin)
+def checkpoint(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    origin: str | None = None,
+    after: Annotated[int | None, Query(ge=0, description="long poll: wait until the log is larger than this")] = None,
+    wait: Annotated[float, Query(ge=0, le=service.MAX_WAIT_S, description="seconds to wait at most")] = 0.0,
+) -> dict[str, Any]:
+    """The latest signed checkpoint of this node's log (or of a partner's log it holds); with ``after`` and
+    ``wait``, a long poll that answers as soon as the log grows past ``after`` (partners following the log)."""
+    return service.checkpoint(platform.engine, identity, origin, after=after, wait=wait)
 
 
 @router.get("/entries")
