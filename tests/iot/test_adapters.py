@@ -131,3 +131,45 @@ def test_eseal_text_constraints_name_the_field() -> None:
     line = adapters.encode_eseal_text("ES1", 10, NOW, "POS", latitude=51.5, longitude=4.2, seal_id="S" * 65)
     [long_seal] = adapters.decode(line, NOW)
     assert isinstance(long_seal, Rejection) and long_seal.reason.startswith("seal_id")
+
+
+def test_may_alert_picks_seal_events_and_gate_reads_without_decoding() -> None:
+    def eseal(event: str) -> bytes:
+        return adapters.encode_eseal_text("ES1", 1, NOW, event, latitude=None, longitude=None).encode()
+
+    assert not adapters.may_alert(eseal("POS"))
+    assert all(adapters.may_alert(eseal(code)) for code in ("OPN", "TMP", "CUT", "LBT"))
+    assert adapters.may_alert(eseal("POS") + b"\n" + eseal("OPN"))  # a buffered record among fixes
+    assert adapters.may_alert(b'{"ident": "T1", "timestamp": 1, "lock.state": false}')
+    assert adapters.may_alert(b'[{"ident": "T1", "case.tamper.status":true}]')
+    assert not adapters.may_alert(b'{"ident": "T1", "timestamp": 1, "lock.state": true, "position.latitude": 52}')
+    assert adapters.may_alert(json.dumps({"device_id": "CAM1", "kind": "plate_read"}).encode())
+    assert not adapters.may_alert(json.dumps({"device_id": "T1", "kind": "position"}).encode())
+    assert not adapters.may_alert(b"!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0*5C")
+
+
+def test_nmea_checksum_matches_a_byte_by_byte_xor() -> None:
+    for body in ("", "A", "GPGGA,1", "ESEAL,1,ES0001,17,250301080000,POS,A,51.900000,4.200000,60.0,0,,L,100" * 3):
+        expected = 0
+        for ch in body.encode():
+            expected ^= ch
+        assert adapters.nmea_checksum(body) == f"{expected:02X}"
+
+
+def test_ais_attributes_are_those_of_pyais_asdict_as_json() -> None:
+    from pyais import decode as pyais_decode
+
+    lines = [
+        line
+        for line in shared_data("ais", "nmea_data_sample.txt").read_text().splitlines()
+        if line.startswith("!AIVDM,1,1")
+    ][:300]
+    checked = 0
+    for line in lines:
+        [event] = adapters.decode(line, NOW, fmt="nmea_ais", device_id="RX")
+        if isinstance(event, Rejection):
+            continue
+        expected = json.loads(json.dumps(pyais_decode(line).asdict(), default=lambda v: v.hex()))
+        assert json.loads(json.dumps(event.attributes["ais"])) == expected
+        checked += 1
+    assert checked > 250

@@ -160,3 +160,74 @@ def test_device_shards_keep_the_devices_of_a_movement_together() -> None:
         assert owner == device_shards(list(reversed(devices)), list(reversed(movements)), n)  # order-free
     with pytest.raises(ValueError, match="shard 2 of 2"):
         Processor(None, shard=(2, 2))  # type: ignore[arg-type]
+
+
+def test_a_seal_clock_running_ahead_raises_one_alert_not_one_silence_per_fix(engine, operator) -> None:
+    """A seal opening dated two hours after the tracker's fixes (its clock runs ahead), then more fixes dated before
+    it: the opening raises its alert once, and the fixes raise nothing. Judged as of the opening's time, each fix used
+    to open a new 'silent since this fix' episode: one gps_silence alert (and three signals) per fix."""
+    import numpy as np
+
+    from opencustoms.declarations import service as declarations
+    from opencustoms.iot import simulator
+
+    departure = NOW - dt.timedelta(hours=3)
+    service.add_zone(engine, operator, "DEP", "departure", "customs_office", simulator.DEPARTURE)
+    service.add_zone(engine, operator, "DST", "destination", "customs_office", simulator.DESTINATION)
+    service.register_device(engine, operator, "ES1", "e_seal", attributes={"format": "eseal_text"})
+    declarations.create(
+        engine,
+        operator,
+        {
+            "functional_reference_id": "T-1",
+            "type_code": "transit",
+            "acceptance_date": departure.date().isoformat(),
+            "declaration_office_id": "NL000396",
+            "declarant": {"id": "NL100000001", "name": "Kade Brokers BV", "country_code": "NL"},
+            "transport": {"mode_code": "3", "id": "NL-01-B"},
+            "goods_items": [
+                {
+                    "sequence_number": 1,
+                    "hs_code": "847130",
+                    "customs_value_amount": "100.00",
+                    "customs_value_currency": "EUR",
+                    "origin_country_code": "CN",
+                }
+            ],
+        },
+    )
+    service.create_transit(
+        engine,
+        operator,
+        {
+            "movement_id": "M1",
+            "functional_reference_id": "T-1",
+            "vehicle_id": "NL-01-B",
+            "seal_device_ids": ["ES1"],
+            "corridor": simulator.CORRIDOR,
+            "departure_zone_id": "DEP",
+            "destination_zone_id": "DST",
+            "departure_time": departure.isoformat(),
+            "time_limit": (departure + dt.timedelta(hours=10)).isoformat(),
+        },
+    )
+    processor = Processor(engine, movement_loader=service.load_watched_movements, clock=lambda: NOW, refresh_s=0)
+    route = np.array(simulator.CORRIDOR)
+
+    def fix(k: int) -> Payload:
+        lat, lon = simulator._interpolate(route, 0.05 + k * 0.002)
+        line = adapters.encode_eseal_text(
+            "ES1", k, departure + dt.timedelta(minutes=10 + k), "POS", latitude=lat, longitude=lon, speed_kmh=50
+        )
+        return Payload(line, "mqtt", device_id="ES1", device_type="e_seal", authenticated=True)
+
+    alerts = [a.kind for a in processor.process([fix(k) for k in range(10)]).alerts]
+    opening = adapters.encode_eseal_text(
+        "ES1", 1000, departure + dt.timedelta(hours=2, minutes=50), "OPN", latitude=None, longitude=None, locked=False
+    )
+    alerts += [
+        a.kind for a in processor.process([Payload(opening, "mqtt", device_id="ES1", authenticated=True)]).alerts
+    ]
+    for k in range(10, 30):  # one fix a batch, as a live listener sees them
+        alerts += [a.kind for a in processor.process([fix(k)]).alerts]
+    assert alerts == ["seal_opened_outside_zone"]

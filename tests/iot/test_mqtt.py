@@ -131,3 +131,127 @@ def test_several_listener_processes_share_the_devices_each_device_in_one(mq_engi
     assert [r["received"] for r in results] == expected
     assert [r["report"]["accepted"] for r in results] == expected
     assert service.stats(mq_engine, operator)["events"] == {"position": len(messages)}
+
+
+@pytest.fixture
+def own_broker(tmp_path):  # type: ignore[no-untyped-def]
+    """A Mosquitto of the test's own (persistence on, in tmp_path), so the test may stop and restart it."""
+    import getpass
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+    if exe is None:
+        message = "the mosquitto executable is not installed (apt-get install mosquitto)"
+        if os.environ.get("OPENCUSTOMS_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " (OPENCUSTOMS_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"persistence_location {tmp_path}/\nmax_queued_messages 100000\n"
+        f"user {getpass.getuser()}\n"  # started as root, Mosquitto would otherwise drop to a user who cannot write here
+    )
+    processes: list[subprocess.Popen] = []
+
+    def start() -> None:
+        processes.append(subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL))
+        for _ in range(100):
+            if mqtt.broker_reachable(port=port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop() -> None:
+        processes[-1].terminate()  # mosquitto saves its persistence file on a clean exit
+        processes[-1].wait(timeout=10)
+
+    start()
+    yield port, start, stop
+    for p in processes:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_broker_restart_loses_nothing_and_the_listener_reconnects(mq_engine, own_broker) -> None:
+    """The listener keeps running across a restart of the broker: it reconnects to its persistent session, and the
+    messages queued for it meanwhile (the broker keeps them in its persistence file) all arrive, once."""
+    import time
+
+    port, start, stop = own_broker
+    operator = local_operator("NL")
+    device = "ES-" + uuid.uuid4().hex[:8]
+    service.register_device(mq_engine, operator, device, "e_seal")
+    processor = Processor(mq_engine, movement_loader=service.load_watched_movements)
+    ready = threading.Event()
+    listener = mqtt.Listener(
+        mq_engine,
+        processor,
+        port=port,
+        client_id="oc-test-" + uuid.uuid4().hex[:8],
+        session_expiry_s=120,
+        reconnect_every_s=0.1,
+        on_ready=ready.set,
+    )
+    thread = threading.Thread(target=lambda: listener.run(idle_timeout=30.0))
+    thread.start()
+    try:
+        assert ready.wait(timeout=30), "the listener did not connect"
+        topic = mqtt.topic_for("e_seal", device)
+        lines = _lines(device, 200)
+        mqtt.publish([(topic, line) for line in lines[:100]], port=port)
+        deadline = time.monotonic() + 20
+        while listener.stats.received < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert listener.stats.received == 100
+        stop()
+        start()
+        # published while the listener is still reconnecting: queued in its restored session
+        mqtt.publish([(topic, line) for line in lines[100:]], port=port)
+        deadline = time.monotonic() + 20
+        while listener.stats.report.accepted < 200 and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.05)
+    finally:
+        listener.stop.set()
+        thread.join(timeout=30)
+    assert listener.reconnections >= 1
+    assert listener.stats.report is not None
+    # acknowledgements in flight when the broker stopped make it redeliver those messages: counted as duplicates
+    assert listener.stats.report.accepted == 200
+    assert listener.stats.received == 200 + listener.stats.report.duplicates
+    assert service.stats(mq_engine, operator)["events"] == {"position": 200}
+
+
+def test_alert_bearing_messages_are_processed_before_the_fixes_read_with_them(mq_engine, broker) -> None:
+    """A seal opening read together with position reports is processed ahead of them, in a batch of its own (the
+    broker sends a client only so many unacknowledged messages at once, 20 by Mosquitto's default: the opening is
+    placed within the first of those windows)."""
+    host, port = broker
+    operator = local_operator("NL")
+    device = "ES-" + uuid.uuid4().hex[:8]
+    service.register_device(mq_engine, operator, device, "e_seal")
+    client_id = "oc-test-" + uuid.uuid4().hex[:8]
+    processor = Processor(mq_engine, movement_loader=service.load_watched_movements)
+    kw = {"host": host, "port": port, "client_id": client_id, "session_expiry_s": 120, "batch_wait_s": 0.5}
+    mqtt.Listener(mq_engine, processor, **kw).run(idle_timeout=0.3)  # type: ignore[arg-type]
+    topic = mqtt.topic_for("e_seal", device)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    opening = adapters.encode_eseal_text(device, 10_000, now, "OPN", latitude=None, longitude=None, locked=False)
+    lines = _lines(device, 300)
+    mqtt.publish([(topic, line) for line in [*lines[:5], opening, *lines[5:]]], host=host, port=port)
+    batches: list[tuple[int, dict[str, int]]] = []
+
+    def on_batch(report, n) -> None:  # type: ignore[no-untyped-def]
+        batches.append((n, {"accepted": report.accepted}))
+
+    stats = mqtt.Listener(mq_engine, processor, on_batch=on_batch, **kw).run(idle_timeout=5.0)  # type: ignore[arg-type]
+    assert stats.received == 301 and stats.report is not None and stats.report.accepted == 301
+    assert batches.index((1, {"accepted": 1})) <= 1  # the opening, alone, before the reports read with it
+    assert service.stats(mq_engine, operator)["events"] == {"position": 300, "seal_opened": 1}

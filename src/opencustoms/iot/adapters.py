@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -87,9 +88,15 @@ ESEAL_FIELDS = (
 
 
 def nmea_checksum(body: str) -> str:
-    value = 0
-    for ch in body.encode("ascii", "replace"):
-        value ^= ch
+    """The XOR of the body's bytes as two hex digits, folded in halves as one integer (a few C-level operations
+    instead of a Python loop per character)."""
+    data = body.encode("ascii", "replace")
+    n = len(data)
+    value = int.from_bytes(data, "big")
+    while n > 1:
+        half = n // 2
+        value = (value >> (8 * half)) ^ (value & ((1 << (8 * half)) - 1))
+        n -= half
     return f"{value:02X}"
 
 
@@ -377,6 +384,37 @@ def _pyais() -> tuple[Any, Any, Any]:
     return AISBaseException, AISSentence, NMEASentenceFactory
 
 
+@functools.cache
+def _ais_layout(cls: Any) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[str, ...], tuple[str, ...]]:
+    """Per pyais message class: a C-level getter of its non-spare fields (the keys and order of ``asdict()``), the
+    field names, and the fields whose values may need converting to JSON (enums, bytes: those with a converter or
+    a bytes type). Plain ints, floats, strings and booleans are taken as they are."""
+    import operator
+
+    fields = {f.name: f for f in cls.fields()}
+    names = tuple(n for n in cls.__slots__ if not (n in fields and fields[n].metadata.get("is_spare")))
+    special = tuple(
+        n
+        for n in names
+        if n not in fields
+        or fields[n].metadata.get("to_converter") is not None
+        or fields[n].metadata.get("d_type") not in (int, float, bool, str)
+    )
+    getter = operator.attrgetter(*names)
+    return (getter if len(names) > 1 else lambda m: (getter(m),)), names, special
+
+
+def _ais_fields(decoded: Any) -> dict[str, Any]:
+    """``decoded.asdict()`` with JSON-ready values (enums as their numbers, bytes as hex), built in one pass."""
+    getter, names, special = _ais_layout(decoded.__class__)
+    data = dict(zip(names, getter(decoded), strict=True))
+    for name in special:
+        value = data[name]
+        if type(value) not in _PLAIN:
+            data[name] = _jsonable(value)
+    return data
+
+
 def decode_ais_message(
     lines: list[bytes], device_id: str, received_at: dt.datetime, *, received_iso: str | None = None
 ) -> DeviceEvent | Rejection:
@@ -385,23 +423,34 @@ def decode_ais_message(
     AISBaseException, AISSentence, NMEASentenceFactory = _pyais()  # noqa: N806 - classes
     raw = (lines[0] if len(lines) == 1 else b"\n".join(lines)).decode("ascii", "replace")
     try:
-        sentences = [NMEASentenceFactory.produce(line) for line in lines]
-        for sentence in sentences:
-            if not isinstance(sentence, AISSentence):
+        if len(lines) == 1:
+            message = NMEASentenceFactory.produce(lines[0])
+            if not isinstance(message, AISSentence):
                 return Rejection("malformed", "not an AIS sentence", raw, device_id)
-        for sentence in sentences:
-            if not sentence.is_valid:
+            if not message.is_valid:
                 return Rejection(
                     "bad_checksum", "NMEA checksum does not match the sentence; it was corrupted", raw, device_id
                 )
-        message = AISSentence.assemble_from_iterable(sentences) if len(sentences) > 1 else sentences[0]
+            first = message
+        else:
+            sentences = [NMEASentenceFactory.produce(line) for line in lines]
+            for sentence in sentences:
+                if not isinstance(sentence, AISSentence):
+                    return Rejection("malformed", "not an AIS sentence", raw, device_id)
+            for sentence in sentences:
+                if not sentence.is_valid:
+                    return Rejection(
+                        "bad_checksum", "NMEA checksum does not match the sentence; it was corrupted", raw, device_id
+                    )
+            message = AISSentence.assemble_from_iterable(sentences)
+            first = sentences[0]
         decoded = message.decode()
     except (AISBaseException, ValueError, IndexError, KeyError, TypeError) as exc:
         return Rejection(
             "malformed", f"AIS sentence not decodable: {exc.__class__.__name__}: {exc}"[:500], raw, device_id
         )
     when = received_at
-    tag = sentences[0].tag_block
+    tag = first.tag_block
     if tag is not None:
         try:
             tag.init()
@@ -410,7 +459,7 @@ def decode_ais_message(
                 when = dt.datetime.fromtimestamp(stamp / 1000 if stamp > 10**11 else stamp, dt.UTC)
         except (AISBaseException, ValueError, OverflowError, OSError):
             return Rejection("malformed", "NMEA tag block is unreadable", raw, device_id)
-    data: dict[str, Any] = decoded.asdict()
+    data = _ais_fields(decoded)
     msg_type = int(data.get("msg_type", 0))
     mmsi = str(data.get("mmsi", "")).zfill(9)
     fields: dict[str, Any] = {
@@ -418,7 +467,7 @@ def decode_ais_message(
         "device_time": when,
         "received_at": received_at,
         "mmsi": mmsi,
-        "attributes": {"ais": {k: v if type(v) in _PLAIN else _jsonable(v) for k, v in data.items()}},
+        "attributes": {"ais": data},
     }
     lat, lon = data.get("lat"), data.get("lon")
     if msg_type in AIS_POSITION_TYPES and lat is not None and lon is not None:
@@ -490,6 +539,30 @@ def decode_nmea_ais(payload: str, received_at: dt.datetime, device_id: str = "ai
             )
         )
     return out
+
+
+# --- urgency -------------------------------------------------------------------------------------------------
+
+# JSON payloads that may raise an alert at once: a seal opened, tampered with or cut, a low battery (flespi_json
+# flags), or a native_json seal event, gate read or radiation scan (the gate decision queue).
+_URGENT_JSON = re.compile(
+    rb'"lock\.state"\s*:\s*false|\.status"\s*:\s*true'
+    rb'|"kind"\s*:\s*"(?:seal_opened|seal_tamper|seal_cut|low_battery|plate_read|container_read|radiation_scan)"'
+)
+
+
+def may_alert(payload: bytes) -> bool:
+    """Whether a raw payload may raise an alert by itself (looked at without decoding it): an eseal_text record
+    other than a position report (``POS``), or a JSON payload with a seal event, a gate read or a radiation scan.
+    The MQTT listener processes such payloads ahead of the position reports read with them, in their own small
+    transaction, so an alert does not wait for a large batch of fixes. Only the order changes: the rules place
+    events by device time, and a wrong guess here costs nothing but that order."""
+    head = payload[:1]
+    if head == b"$":
+        return payload.count(b",POS,") < payload.count(b"$ESEAL,")
+    if head in (b"{", b"["):
+        return _URGENT_JSON.search(payload) is not None
+    return False
 
 
 # --- detection -----------------------------------------------------------------------------------------------

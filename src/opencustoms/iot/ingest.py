@@ -134,6 +134,7 @@ class _MovementState:
     known_alerts: set[str]
     status: str
     arrived_at: dt.datetime | None
+    newest_fix: dt.datetime | None = None  # device time of the newest position report
 
     @property
     def movement(self) -> Movement:
@@ -210,6 +211,7 @@ class Processor:
         self._last_fix: dict[tuple[str, str | None], tuple[float, float, float]] = {}
         self._loaded: dict[str, Movement] = {}
         self._loaded_at = -1e18
+        self._last_stamp: tuple[dt.datetime | None, str] = (None, "")
 
     # --- caches ----------------------------------------------------------------------------------------------
 
@@ -295,7 +297,14 @@ class Processor:
                 )
             ).first()
         status = row.status if row else m.status
-        return _MovementState(Tracker(m, events), known, status, as_utc(row.arrived_at) if row else None)
+        fixes = [
+            e.device_time
+            for e in events
+            if e.kind == EventKind.POSITION and e.latitude is not None and e.longitude is not None
+        ]
+        return _MovementState(
+            Tracker(m, events), known, status, as_utc(row.arrived_at) if row else None, max(fixes, default=None)
+        )
 
     # --- the pipeline ----------------------------------------------------------------------------------------
 
@@ -379,11 +388,12 @@ class Processor:
                     last_seen: dict[str, dt.datetime] = {}
                     for e in fresh.values():
                         last_seen[e.device_id] = max(last_seen.get(e.device_id, now), e.received_at or now)
-                    conn.execute(
-                        update(iot_devices)
-                        .where(iot_devices.c.device_id == _bind("d"))
-                        .values(last_seen_at=_bind("t")),
-                        [{"d": d, "t": t} for d, t in last_seen.items()],
+                    # driver level, like the events: SQLAlchemy's per-row parameter processing cost more than the
+                    # UPDATE itself (one row per device of the batch)
+                    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                    conn.exec_driver_sql(
+                        f"UPDATE iot_devices SET last_seen_at = {marker} WHERE device_id = {marker}",
+                        [(self._timestamp(t, sqlite), d) for d, t in last_seen.items()],
                     )
                 report.accepted = len(fresh)
                 self._run_transit_rules(conn, list(fresh.values()), report, now)
@@ -481,24 +491,33 @@ class Processor:
             if not payload.get("attributes"):
                 payload.pop("attributes", None)
             text = json.dumps(payload)
-        device_time: dt.datetime | str = e.device_time
-        received_at: dt.datetime | str | None = e.received_at
-        if sqlite:
-            device_time = sqlite_timestamp(e.device_time)
-            received_at = sqlite_timestamp(e.received_at) if e.received_at is not None else None
         return (
             e.device_id,
             key,
             e.schema_version,
             e.kind.value,
-            device_time,
-            received_at,
+            self._timestamp(e.device_time, sqlite),
+            self._timestamp(e.received_at, sqlite) if e.received_at is not None else None,
             e.latitude,
             e.longitude,
             e.speed_kmh,
             subject,
             text,
         )
+
+    def _timestamp(self, value: dt.datetime, sqlite: bool) -> dt.datetime | str:
+        """A timestamp as the driver takes it (SQLite: text as SQLAlchemy writes it). The events of one MQTT batch
+        share one receive time: its text is kept."""
+        if not sqlite:
+            return value
+        if value is self._last_stamp[0]:
+            return self._last_stamp[1]
+        if value.tzinfo is dt.UTC:
+            text = value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        else:
+            text = sqlite_timestamp(value)
+        self._last_stamp = (value, text)
+        return text
 
     def _passage_key(self, e: DeviceEvent) -> str:
         device = self._devices.get(e.device_id)
@@ -537,11 +556,18 @@ class Processor:
         for (state, fixes, _, _), g in zip(feeds, geometry, strict=True):
             state.tracker.feed(fixes, g)
         for mid in sorted(touched):
-            # Event-driven evaluation looks at the movement as of its newest event: a backlog delivered late must not
-            # look like a silence. Silences and overdue arrivals as of the wall clock are the sweep's job.
+            # Event-driven evaluation looks at the movement as of its newest fix (its newest event while it has no
+            # fix): a backlog delivered late must not look like a silence, and neither may a seal event whose clock
+            # runs ahead of the tracker's: judged at such an event's time, every later fix before it would open a
+            # new "silent since this fix" episode, one alert per fix. Silences and overdue arrivals as of the wall
+            # clock are the sweep's job.
             state = self._movements[mid]
+            for t in touched[mid]:
+                fix = t.kind == EventKind.POSITION and t.latitude is not None and t.longitude is not None
+                if fix and (state.newest_fix is None or t.device_time > state.newest_fix):
+                    state.newest_fix = t.device_time
             assert state.tracker.newest is not None
-            self._evaluate(conn, state, report, min(state.tracker.newest, now))
+            self._evaluate(conn, state, report, min(state.newest_fix or state.tracker.newest, now))
 
     def sweep(self, now: dt.datetime | None = None) -> IngestReport:
         """Re-evaluate every active movement at ``now`` (GPS silence and overdue arrivals need no event)."""
@@ -707,12 +733,6 @@ def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
-
-
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
 
 
 def _decision_id(gate_id: str, passage_id: str) -> str:
