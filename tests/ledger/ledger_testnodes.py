@@ -8,8 +8,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from opencustoms.config import Settings
+from opencustoms.context import Platform
 from opencustoms.ledger import checkpoint as notes
 from opencustoms.ledger import logstore, merkle, service
 from opencustoms.ledger.entries import AEOCertificate, EntryBody, EntryKind, sign_entry
@@ -88,6 +91,18 @@ def connect(server: Node, client: Node, base_url: str | None) -> str:
         token,
     )
     return token
+
+
+def client_for(server: Node, token: str) -> TestClient:
+    """An HTTP client for ``server``'s real API, in-process, as the holder of ``token`` (a partner)."""
+    from opencustoms.api import create_app
+
+    settings = Settings(database_url=server.url, data_dir=server.data_dir, administration=server.code)
+    return TestClient(
+        create_app(Platform(settings)),
+        base_url=f"http://{server.code.lower()}.test",
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def certificate(number: str, holder: str = "AR30712345678", shared_with: list[str] | None = None) -> AEOCertificate:

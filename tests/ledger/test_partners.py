@@ -5,26 +5,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from fastapi.testclient import TestClient
-from ledger_testnodes import Node, certificate, connect, make_node, rewrite_history
+from ledger_testnodes import Node, certificate, client_for, connect, make_node, rewrite_history
 
 from opencustoms import signals
-from opencustoms.api import create_app
-from opencustoms.config import Settings
-from opencustoms.context import Platform
 from opencustoms.ledger import service
 from opencustoms.ledger.errors import ForkError, LedgerError, LedgerNotFoundError
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.store.database import open_database
-
-
-def client_for(server: Node, token: str) -> TestClient:
-    settings = Settings(database_url=server.url, data_dir=server.data_dir, administration=server.code)
-    return TestClient(
-        create_app(Platform(settings)),
-        base_url=f"http://{server.code.lower()}.test",
-        headers={"Authorization": f"Bearer {token}"},
-    )
 
 
 @pytest.fixture

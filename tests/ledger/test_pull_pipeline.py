@@ -4,28 +4,15 @@ by an earlier page serve the later ones, and a bad entry in a later page leaves 
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-from ledger_testnodes import Node, certificate, connect, make_node
+from ledger_testnodes import Node, certificate, client_for, connect, make_node
 from sqlalchemy import func, select
 
 from opencustoms import signals
-from opencustoms.api import create_app
-from opencustoms.config import Settings
-from opencustoms.context import Platform
 from opencustoms.ledger import partners, service
 from opencustoms.ledger.errors import EntryError
 from opencustoms.ledger.logs import get_log
 from opencustoms.ledger.tables import ledger_checkpoints, ledger_entries
 from opencustoms.store.database import open_database
-
-
-def client_for(server: Node, token: str) -> TestClient:
-    settings = Settings(database_url=server.url, data_dir=server.data_dir, administration=server.code)
-    return TestClient(
-        create_app(Platform(settings)),
-        base_url=f"http://{server.code.lower()}.test",
-        headers={"Authorization": f"Bearer {token}"},
-    )
 
 
 @pytest.fixture

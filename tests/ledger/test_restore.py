@@ -10,29 +10,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from ledger_testnodes import Node, certificate, connect, make_node
+from ledger_testnodes import Node, certificate, client_for, connect, make_node
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from opencustoms.config import Settings, get_settings
-from opencustoms.context import Platform
+from opencustoms.config import get_settings
 from opencustoms.ledger import service
 from opencustoms.ledger.errors import RestoreError
 from opencustoms.ledger.tables import ledger_entries, ledger_logs
 from opencustoms.security.roles import Role
 from opencustoms.security.service import create_user, ensure_administration, issue_token
 from opencustoms.store.database import init_database, open_database
-
-
-def client_for(server: Node, token: str) -> TestClient:
-    from opencustoms.api import create_app
-
-    settings = Settings(database_url=server.url, data_dir=server.data_dir, administration=server.code)
-    return TestClient(
-        create_app(Platform(settings)),
-        base_url=f"http://{server.code.lower()}.test",
-        headers={"Authorization": f"Bearer {token}"},
-    )
 
 
 @pytest.fixture
