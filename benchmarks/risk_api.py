@@ -2,7 +2,8 @@
 
 Set-up: opencustoms.demo.run.prepare on a few thousand seeded demo declarations (import, past inspections, a model
 trained on them and promoted, every declaration laned) in a fresh folder under var/bench/. The server is
-`opencustoms serve` itself, in its own process, on 127.0.0.1 and a free port (uvicorn, one worker).
+`opencustoms serve --workers N` itself (default 2 uvicorn workers, one per core of this machine), in its own
+processes, on 127.0.0.1 and a free port.
 
 Load: open loop. Requests are sent at their scheduled times whatever the server's answers — POST /risk/decisions at
 ``--rate`` per second (default 100) with the officer's token and one of 500 new demo declarations (seed 7, not in
@@ -13,7 +14,7 @@ endpoint does. Latency is measured client-side (httpx, asyncio) from the schedul
 response, so a server that falls behind shows it (no coordinated omission); the time from the actual send is
 reported beside it. Every answer is checked (201 with a lane and reasons; 200 for health).
 
-Usage: python benchmarks/risk_api.py [--declarations 5000] [--rate 100] [--seconds 20]
+Usage: python benchmarks/risk_api.py [--declarations 5000] [--rate 100] [--seconds 20] [--workers 2] [--reuse]
 Results: benchmarks/results/risk_api.json
 """
 
@@ -64,7 +65,9 @@ async def load(base: str, token: str, bodies: list[bytes], rate: float, seconds:
     samples: dict[str, list[tuple[float, float]]] = {"decision": [], "health": []}
     failures: list[str] = []
     lanes: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    # idle connections are dropped by the client before uvicorn's keep-alive timeout (5 s) closes them: with both
+    # at 5 s, a request sent on a connection the server is closing fails with ReadError (a client-side race)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10.0) as client:
 
         async def one(kind: str, i: int, due: float) -> None:
@@ -123,9 +126,13 @@ def main() -> int:
     parser.add_argument("--declarations", type=int, default=5000, help="demo declarations prepared in the database")
     parser.add_argument("--rate", type=float, default=100.0, help="POST /risk/decisions per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of `opencustoms serve`")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the database prepared by the previous run (same --declarations)"
+    )
     args = parser.parse_args()
-    if not (0 < args.rate <= 1000 and 0 < args.seconds <= 120):
-        raise SystemExit("--rate must be in (0, 1000] and --seconds in (0, 120]")
+    if not (0 < args.rate <= 1000 and 0 < args.seconds <= 120 and 1 <= args.workers <= 16):
+        raise SystemExit("--rate must be in (0, 1000], --seconds in (0, 120] and --workers in [1, 16]")
 
     from rich.console import Console
 
@@ -136,7 +143,21 @@ def main() -> int:
 
     console = Console(stderr=True)
     started = time.perf_counter()
-    platform, tokens, report = prepare(FOLDER, args.declarations, 1, console)
+    marker = FOLDER / "prepared.txt"
+    if args.reuse and marker.exists() and marker.read_text().split() == [str(args.declarations)]:
+        from opencustoms.config import Settings
+        from opencustoms.context import Platform
+        from opencustoms.demo.run import COUNTRY
+
+        platform = Platform(
+            Settings(database_url=f"sqlite:///{FOLDER / 'demo.db'}", data_dir=FOLDER, administration=COUNTRY)
+        )
+        tokens = dict(line.split("\t") for line in (FOLDER / "tokens.txt").read_text().splitlines() if line)
+        prepared = args.declarations
+    else:
+        platform, tokens, report = prepare(FOLDER, args.declarations, 1, console)
+        prepared = report.accepted
+        marker.write_text(f"{args.declarations}\n")
     prepared_s = time.perf_counter() - started
     version, model = service.current_model(platform.engine)  # type: ignore[misc]
     booster = model.booster_
@@ -160,7 +181,16 @@ def main() -> int:
     }
     server_log = (FOLDER / "server.log").open("w")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "opencustoms"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(Path(sys.executable).parent / "opencustoms"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env=env,
         cwd=ROOT,
         stdout=server_log,
@@ -201,8 +231,8 @@ def main() -> int:
     print(
         f"\n{len(decisions):,} POST /risk/decisions at {args.rate:g}/s (achieved {achieved:.1f}/s) and "
         f"{len(health)} GET /health at {HEALTH_RATE}/s over {run['elapsed_s']:.1f} s; open loop, httpx -> "
-        f"`opencustoms serve` (uvicorn, 1 worker, own process) on 127.0.0.1, SQLite; "
-        f"{report.accepted:,} declarations prepared, model {model_info['trees']} trees / "
+        f"`opencustoms serve --workers {args.workers}` (uvicorn) on 127.0.0.1, SQLite; "
+        f"{prepared:,} declarations prepared, model {model_info['trees']} trees / "
         f"{model_info['leaves']} leaves on {model_info['training_rows']} inspected declarations"
     )
     print(f"{'request (latency from)':40} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
@@ -225,7 +255,9 @@ def main() -> int:
         "risk_api",
         {
             "command": "python benchmarks/risk_api.py "
-            + f"--declarations {args.declarations} --rate {args.rate:g} --seconds {args.seconds:g}",
+            + f"--declarations {args.declarations} --rate {args.rate:g} --seconds {args.seconds:g} "
+            + f"--workers {args.workers}",
+            "workers": args.workers,
             "requests": len(decisions),
             "rate_per_s": args.rate,
             "achieved_rate_per_s": round(achieved, 1),
@@ -240,10 +272,11 @@ def main() -> int:
             "baseline_health_latency_from_send": h_sent,
             "p99_over_baseline_p99": round(ratio, 2),
             "lanes": run["lanes"],
-            "prepared_declarations": report.accepted,
+            "prepared_declarations": prepared,
             "prepare_seconds": round(prepared_s, 1),
             "model": model_info,
-            "transport": "httpx AsyncClient (open loop) -> `opencustoms serve` (uvicorn, 1 worker) on 127.0.0.1",
+            "transport": f"httpx AsyncClient (open loop) -> `opencustoms serve --workers {args.workers}` (uvicorn) "
+            "on 127.0.0.1",
             "database": "sqlite",
             "load_average_1m": [round(load_before, 2), round(load_after, 2)],
         },

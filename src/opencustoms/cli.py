@@ -185,6 +185,14 @@ def export(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (uvicorn workers), each with its own connections and caches; about one per core.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API (and the landing page) until Ctrl-C."""
     import uvicorn
@@ -196,7 +204,40 @@ def serve(
         platform.engine  # noqa: B018 - fail early with a clear message when the database is not initialised
     except OpenCustomsError as exc:
         _fail(exc)
-    uvicorn.run(create_app(platform), host=host or platform.settings.host, port=port or platform.settings.port)
+    host, port = host or platform.settings.host, port or platform.settings.port
+    if workers == 1:
+        uvicorn.run(create_app(platform), host=host, port=port)
+        return
+    _serve_workers(host, port, workers)
+
+
+def _serve_workers(host: str, port: int, workers: int) -> None:
+    """uvicorn's multi-process server, each worker building its own app from the same environment (settings come
+    from OPENCUSTOMS_*), with two corrections of ``uvicorn.run(..., workers=N)``: the shared listening socket is
+    made with its protocol (TCP) so that asyncio sets TCP_NODELAY on every connection (uvicorn's ``socket(family)``
+    has protocol 0, asyncio then leaves Nagle's algorithm on and small answers wait ~40 ms for delayed ACKs), and
+    the worker health check waits 60 s instead of 5 (a worker starts by importing this CLI: seconds on a loaded
+    machine; uvicorn >= 0.33 has the setting)."""
+    import inspect
+    import socket
+    from typing import Any
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    options: dict[str, Any] = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        options["timeout_worker_healthcheck"] = 60
+    config = uvicorn.Config(
+        "opencustoms.api.app:create_app", factory=True, host=host, port=port, workers=workers, **options
+    )
+    bound = config.bind_socket()
+    sock = socket.socket(fileno=bound.detach())  # family, type and protocol read from the descriptor
+    sock.set_inheritable(True)
+    if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn < 0.30's supervisor
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()  # type: ignore[call-arg]
+    else:
+        Multiprocess(config, sockets=[sock]).run()
 
 
 @app.command()

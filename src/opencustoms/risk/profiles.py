@@ -10,12 +10,17 @@ Criteria are small policy objects composed like sigstore-python's (``AllOf``, ``
 Fields are the frame's columns (:data:`opencustoms.risk.frame.COLUMNS`, national ``x_*`` ones too) plus
 ``unit_value`` (value / net mass), ``score`` (the model's probability) and ``signals`` (the kinds of the signals about
 the declaration; test them with ``op: "has"``). Every criterion becomes one polars expression, so a million
-declarations are matched in one pass.
+declarations are matched in one pass. For one declaration (online decisions), :meth:`Profile.hits` tests the same
+criteria on a plain row (a dict) without polars, with polars' semantics: a comparison with a missing value is
+unknown (None), ``all_of`` / ``any_of`` / ``not`` follow three-valued logic, NaN equals itself and sorts above every
+number, and an unknown result is no hit (tested against the expressions on random declarations).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -96,8 +101,67 @@ class Condition(_Policy):
                 return c.list.eval(pl.element().str.starts_with(v)).list.any()
         raise AssertionError(self.op)  # pragma: no cover
 
+    def test(self, row: Mapping[str, Any]) -> bool | None:
+        """:meth:`expr` on one row: True, False or None (unknown: the field is missing)."""
+        c = row.get(self.field)
+        v = self.value
+        if self.op == "missing":
+            return c is None
+        if c is None:
+            return None
+        match self.op:
+            case "eq":
+                return _order(c, v) == 0
+            case "ne":
+                return _order(c, v) != 0
+            case "in":
+                return any(_order(c, x) == 0 for x in v)
+            case "not_in":
+                return not any(_order(c, x) == 0 for x in v)
+            case "prefix":
+                return str(c).startswith(v)
+            case "lt":
+                return _order(c, v) < 0
+            case "lte":
+                return _order(c, v) <= 0
+            case "gt":
+                return _order(c, v) > 0
+            case "gte":
+                return _order(c, v) >= 0
+            case "between":
+                return _order(c, v[0]) >= 0 and _order(c, v[1]) <= 0
+            case "has":
+                return any(str(kind).startswith(v) for kind in c)
+        raise AssertionError(self.op)  # pragma: no cover
+
     def describe(self) -> str:
         return f"{self.field} {self.op} {self.value}"
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _order(a: Any, b: Any) -> int:
+    """-1, 0 or 1 as polars orders two values: NaN equals NaN and is above every number; a date column
+    compared with an ISO string compares as dates."""
+    if _is_nan(a) or _is_nan(b):
+        return (_is_nan(a) and not _is_nan(b)) - (_is_nan(b) and not _is_nan(a))
+    if isinstance(a, dt.date) and isinstance(b, str):
+        b = dt.date.fromisoformat(b)
+    return (a > b) - (a < b)
+
+
+def _and(values: list[bool | None]) -> bool | None:
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def _or(values: list[bool | None]) -> bool | None:
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
 
 
 class AllOf(_Policy):
@@ -105,6 +169,9 @@ class AllOf(_Policy):
 
     def expr(self) -> pl.Expr:
         return pl.all_horizontal([c.expr() for c in self.all_of])
+
+    def test(self, row: Mapping[str, Any]) -> bool | None:
+        return _and([c.test(row) for c in self.all_of])
 
     def describe(self) -> str:
         return "(" + " and ".join(c.describe() for c in self.all_of) + ")"
@@ -116,6 +183,9 @@ class AnyOf(_Policy):
     def expr(self) -> pl.Expr:
         return pl.any_horizontal([c.expr() for c in self.any_of])
 
+    def test(self, row: Mapping[str, Any]) -> bool | None:
+        return _or([c.test(row) for c in self.any_of])
+
     def describe(self) -> str:
         return "(" + " or ".join(c.describe() for c in self.any_of) + ")"
 
@@ -125,6 +195,10 @@ class Not(_Policy):
 
     def expr(self) -> pl.Expr:
         return ~self.not_.expr()
+
+    def test(self, row: Mapping[str, Any]) -> bool | None:
+        value = self.not_.test(row)
+        return None if value is None else not value
 
     def describe(self) -> str:
         return f"not {self.not_.describe()}"
@@ -170,6 +244,10 @@ class Profile(BaseModel):
         if self.valid_to is not None:
             valid = valid & (pl.col("date") <= self.valid_to)
         return (valid & self.criteria.expr()).fill_null(False)
+
+    def hits(self, row: Mapping[str, Any]) -> bool:
+        """:meth:`expr` on one row (a dict with the frame's columns and the derived fields), without polars."""
+        return self.valid_on(row["date"]) and self.criteria.test(row) is True
 
     def to_row(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from opencustoms.model import Declaration
 from opencustoms.risk import lanes as lane_rules
 from opencustoms.risk import lifecycle, valuation
 from opencustoms.risk import simulate as replay
+from opencustoms.risk import writer as decision_writer
 from opencustoms.risk.errors import (
     DecisionNotFoundError,
     ModelNotFoundError,
@@ -37,7 +40,15 @@ from opencustoms.risk.errors import (
     RiskModelError,
 )
 from opencustoms.risk.evaluate import Evaluation, evaluate
-from opencustoms.risk.frame import demo_frame, from_declarations, pseudonymise_parties, read_frame
+from opencustoms.risk.frame import (
+    PARTY_COLUMNS,
+    conform,
+    declaration_row,
+    demo_frame,
+    from_declarations,
+    pseudonymise_parties,
+    read_frame,
+)
 from opencustoms.risk.lanes import LanePolicy
 from opencustoms.risk.model import RiskModel
 from opencustoms.risk.profiles import Profile
@@ -708,9 +719,9 @@ def reasons_of(row: Mapping[str, Any], model_version: str | None) -> list[dict[s
     return out
 
 
-def _store_decisions(engine: Engine, actor: Identity, decisions: pl.DataFrame, model_version: str | None) -> None:
+def _decision_rows(decisions: Iterable[Mapping[str, Any]], model_version: str | None) -> list[dict[str, Any]]:
     now = utcnow()
-    rows = [
+    return [
         {
             "reference": r["reference"],
             "decided_at": now,
@@ -720,21 +731,91 @@ def _store_decisions(engine: Engine, actor: Identity, decisions: pl.DataFrame, m
             "random_draw": float(r["random_draw"]),
             "reasons": reasons_of(r, model_version),
         }
-        for r in decisions.iter_rows(named=True)
+        for r in decisions
     ]
+
+
+def _write_decisions(
+    conn: Connection, actor: Identity, rows: Sequence[dict[str, Any]], model_version: str | None
+) -> None:
+    """Insert decisions, add their scores to the running histogram and write their audit entry (one transaction)."""
+    for start in range(0, len(rows), 1000):
+        conn.execute(insert(risk_decisions), list(rows[start : start + 1000]))
+    if model_version is not None:
+        _count_scores(conn, model_version, np.asarray([r["score"] for r in rows], dtype=float))
+    record(
+        conn,
+        actor,
+        "decide",
+        "risk_decision",
+        rows[0]["reference"] if len(rows) == 1 else None,
+        detail={"declarations": len(rows), "model_version": model_version},
+    )
+
+
+def _store_decisions(engine: Engine, actor: Identity, decisions: pl.DataFrame, model_version: str | None) -> None:
+    rows = _decision_rows(decisions.iter_rows(named=True), model_version)
     with engine.begin() as conn:
-        for start in range(0, len(rows), 1000):
-            conn.execute(insert(risk_decisions), rows[start : start + 1000])
-        if model_version is not None:
-            _count_scores(conn, model_version, np.asarray([r["score"] for r in rows], dtype=float))
-        record(
-            conn,
-            actor,
-            "decide",
-            "risk_decision",
-            rows[0]["reference"] if len(rows) == 1 else None,
-            detail={"declarations": len(rows), "model_version": model_version},
-        )
+        _write_decisions(conn, actor, rows, model_version)
+
+
+# --- online decisions: the promoted model and the profiles cached between requests ---------------------------
+
+
+@dataclass
+class _Online:
+    key: tuple[Any, ...]
+    model: tuple[str, RiskModel] | None
+    profiles: list[Profile]
+    thresholds: dict[tuple[Any, ...], dict[str, float]] = field(default_factory=dict)
+
+
+_m, _p = risk_models.c, risk_profiles.c
+# one cheap query says whether what is cached is still current: the promoted version and its file hash, and the
+# number of profile versions (profiles are never changed in place: every change adds a version, so the count moves)
+_ONLINE_STATE = select(
+    select(_m.version).where(_m.status == "promoted").limit(1).scalar_subquery(),
+    select(_m.file_hash).where(_m.status == "promoted").limit(1).scalar_subquery(),
+    select(func.count()).select_from(risk_profiles).scalar_subquery(),
+    select(func.max(_p.created_at)).scalar_subquery(),
+)
+_online_cache: dict[int, _Online] = {}
+_policy_cache: dict[tuple[Any, ...], LanePolicy] = {}
+_online_lock = threading.Lock()
+
+
+def _online(platform: Platform) -> _Online:
+    """The promoted model and the latest version of every profile, as cached for this database: reloaded when a
+    model is promoted or rolled back or a profile changes (in this process or another; one query per request)."""
+    engine = platform.engine
+    with engine.connect() as conn:
+        key = tuple(conn.execute(_ONLINE_STATE).one())
+    cached = _online_cache.get(id(engine))
+    if cached is not None and cached.key == key:
+        return cached
+    with _online_lock:
+        cached = _online_cache.get(id(engine))
+        if cached is None or cached.key != key:
+            cached = _Online(key, current_model(engine), load_profiles(engine))
+            _online_cache[id(engine)] = cached
+    return cached
+
+
+def _cached_policy(platform: Platform) -> tuple[tuple[Any, ...], LanePolicy]:
+    """:func:`lane_policy`, read again only when its file changes (by modification time and size)."""
+    path = Path(platform.settings.data_dir) / "risk_policy.json"
+    try:
+        stat = path.stat()
+        key: tuple[Any, ...] = (str(path), stat.st_mtime_ns, stat.st_size)
+    except FileNotFoundError:
+        key = (str(path), None, None)
+    policy = _policy_cache.get(key)
+    if policy is None:
+        policy = lane_policy(platform)
+        if len(_policy_cache) > 64:
+            _policy_cache.clear()
+        _policy_cache[key] = policy
+    return key, policy
 
 
 def decide(
@@ -755,28 +836,43 @@ def decide(
         raise RiskDataError(
             f"the declaration is not valid: {first['msg']}", field=".".join(str(p) for p in first["loc"])
         ) from exc
-    frame = pseudonymise_parties(from_declarations([declaration.model_dump(mode="json")]), platform.pseudonymiser)
+    # the frame of one row, parties pseudonymised in the row before the frame is built (what from_declarations
+    # and pseudonymise_parties give, with one polars step instead of two)
+    data_row = declaration_row(declaration.model_dump(mode="json"))
+    for column in PARTY_COLUMNS:
+        if data_row.get(column) is not None:
+            data_row[column] = platform.pseudonymiser(data_row[column])
+    frame = conform(pl.DataFrame([data_row], infer_schema_length=None))
     found = signal_records.for_declaration(platform.engine, declaration)
-    signals = {declaration.functional_reference_id: [s.model_dump(mode="json") for s in found]}
-    current = current_model(platform.engine)
-    version, model = current if current else (None, None)
+    online = _online(platform)
+    version, model = online.model if online.model else (None, None)
+    policy_key, policy = _cached_policy(platform)
+    thresholds = online.thresholds.get(policy_key)
+    if thresholds is None:
+        thresholds = lane_rules.thresholds_for(model.reference_scores_, policy) if model is not None else {}
+        online.thresholds[policy_key] = thresholds
     draw_seed = (
         seed
         if seed is not None
         else int.from_bytes(hashlib.sha256(declaration.functional_reference_id.encode()).digest()[:4], "big")
     )
-    decisions = decide_frame(
-        frame,
-        model=model,
-        profiles=load_profiles(platform.engine, declaration.acceptance_date),
-        policy=lane_policy(platform),
+    x = model.matrix(frame) if model is not None else None
+    score = float(model.predict_proba(frame, x=x)[0]) if model is not None else None
+    row = lane_rules.assign_one(
+        frame.row(0, named=True),
+        score,
+        [p for p in online.profiles if p.valid_on(declaration.acceptance_date)],
+        policy,
         seed=draw_seed,
-        signals=signals,
-        online=True,
+        signals=[s.model_dump(mode="json") for s in found],
+        thresholds=thresholds,
     )
-    row = decisions.row(0, named=True)
+    row["contributions"] = (
+        model.contributions_json(frame, x=x)[0] if model is not None and row["lane"] != "green" else "[]"
+    )
     if store:
-        _store_decisions(platform.engine, actor, decisions, version)
+        # the decision, its score count and its audit entry are committed (durably) before the answer
+        decision_writer.submit(platform.engine, _write_decisions, actor, _decision_rows([row], version), version)
     return {
         "reference": row["reference"],
         "lane": row["lane"],
