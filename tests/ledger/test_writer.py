@@ -72,7 +72,7 @@ def queued_group(engine, keystore: KeyStore, batches: list[list[SignedEntry]]) -
         w.queue.put(r)
     while not w.queue.empty():
         group.append(w.queue.get())
-    w._commit(group)
+    w.run_group(group)
     assert all(r.done.is_set() for r in requests)
     assert w.groups == (1 if any(r.receipts for r in requests) else 0)
     return requests

@@ -11,15 +11,14 @@ checkpoint. If the commit fails, every caller of the group gets the error and no
 While one group commits, the next one queues, so under load the cost of a flush is shared by many appends: the
 technique of database logs (PostgreSQL's commit_delay, InnoDB's group commit), applied at the level of the ledger.
 A lone caller pays one commit, as before; there is no added wait. Several processes appending to one database are
-still correct: the writer takes the log's lock in each transaction.
+still correct: the writer takes the log's lock in each transaction. The thread, queue and grouping are
+``opencustoms.store.groupcommit``, shared with the risk engine's online decisions.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -34,53 +33,29 @@ from opencustoms.ledger.keys import KeyStore
 from opencustoms.ledger.tables import ledger_checkpoints, ledger_logs
 from opencustoms.ledger.verify import Failure, Opened
 from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.store.groupcommit import GroupWriter, Pending, Writers
 
-IDLE_SECONDS = 2.0  # a writer with nothing to do for this long stops (the next append starts another)
 MAX_GROUP_ENTRIES = 100_000
 
 
 @dataclass
-class Request:
+class Request(Pending):
     actor: Identity
     entries: Sequence[SignedEntry]
     opened: Sequence[Opened | Failure]
-    done: threading.Event = field(default_factory=threading.Event)
     receipts: list[dict[str, Any]] | None = None
-    error: BaseException | None = None
 
 
-class Writer:
+class Writer(GroupWriter[Request]):
+    name = "ledger-writer"
+
     def __init__(self, engine: Engine, keystore: KeyStore) -> None:
+        super().__init__(MAX_GROUP_ENTRIES, weight=lambda request: len(request.entries))
         self.engine = engine
         self.keystore = keystore
-        self.queue: queue.SimpleQueue[Request] = queue.SimpleQueue()
-        self.stopped = False
         self.groups = 0  # commits made (for tests and benchmarks)
-        self.thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
 
-    def _run(self) -> None:
-        while True:
-            try:
-                first = self.queue.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                with _registry_lock:
-                    if self.queue.empty():
-                        self.stopped = True
-                        if _writers.get(_key(self.engine, self.keystore)) is self:
-                            del _writers[_key(self.engine, self.keystore)]
-                        return
-                continue
-            group, count = [first], len(first.entries)
-            while count < MAX_GROUP_ENTRIES:
-                try:
-                    request = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-                group.append(request)
-                count += len(request.entries)
-            self._commit(group)
-
-    def _commit(self, group: list[Request]) -> None:
+    def commit(self, group: list[Request]) -> None:
         now = utcnow()
         accepted: list[tuple[Request, ingest.Plan]] = []
         try:
@@ -152,9 +127,6 @@ class Writer:
             _record_rejections_again(self.engine, rejected)
             if not isinstance(exc, Exception):
                 raise
-        finally:
-            for request in group:
-                request.done.set()
 
 
 def _record_rejections_again(engine: Engine, rejected: list[Request]) -> None:
@@ -175,12 +147,7 @@ def _record_rejections_again(engine: Engine, rejected: list[Request]) -> None:
         pass  # the store is down: the callers get the error; there is nowhere to record it
 
 
-_writers: dict[tuple[int, str], Writer] = {}
-_registry_lock = threading.Lock()
-
-
-def _key(engine: Engine, keystore: KeyStore) -> tuple[int, str]:
-    return id(engine), str(keystore.root)
+_writers: Writers[Writer] = Writers()
 
 
 def submit(
@@ -192,20 +159,10 @@ def submit(
 ) -> list[dict[str, Any]]:
     """Queue a checked batch for the log's writer and wait until it is committed (or refused)."""
     request = Request(actor, entries, opened)
-    with _registry_lock:
-        writer = _writers.get(_key(engine, keystore))
-        if writer is None or writer.stopped or writer.engine is not engine:
-            writer = Writer(engine, keystore)
-            _writers[_key(engine, keystore)] = writer
-            writer.thread.start()
-        writer.queue.put(request)
-    request.done.wait()
-    if request.error is not None:
-        raise request.error
+    _writers.submit((engine, str(keystore.root)), lambda: Writer(engine, keystore), request)
     assert request.receipts is not None
     return request.receipts
 
 
 def writer_for(engine: Engine, keystore: KeyStore) -> Writer | None:
-    with _registry_lock:
-        return _writers.get(_key(engine, keystore))
+    return _writers.get((engine, str(keystore.root)))
