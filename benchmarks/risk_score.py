@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +226,13 @@ def child_stages(frame_path: Path, fix: str | None) -> dict[str, Any]:
     lap("anomaly score (IsolationForest)")
     scores = model.predict_proba(frame, x=x)
     lap("model scores (LightGBM, calibration)")
+    # as decide_frame: the reasons' attribution table is built in the background while the lanes are assigned
+    background = ThreadPoolExecutor(1)
+    table = background.submit(model.path_table)  # type: ignore[union-attr]
     decisions = lane_rules.assign(frame, scores, profiles, policy, seed=0, signals=None, thresholds=None)
     lap("lanes and reasons (lanes.assign)")
+    table.result()
+    background.shutdown()
     decisions = service._with_contributions(decisions, frame, model, x)
     lap("top contributions, not-green rows")
     out = FOLDER / "decisions-stages.parquet"
