@@ -7,7 +7,7 @@ import datetime as dt
 import threading
 from typing import Any
 
-import pytest
+from risk_helpers import PROFILE
 from sqlalchemy import Connection, func, insert, select
 
 from conftest import sample_declaration
@@ -19,22 +19,6 @@ from opencustoms.risk.tables import risk_decisions
 from opencustoms.security import service as security
 from opencustoms.security.service import Identity
 from opencustoms.store.tables import audit_log
-
-PROFILE = {
-    "id": "laptops-cn",
-    "lane": "red",
-    "weight": 1.0,
-    "valid_from": "2025-01-01",
-    "reason": "Laptops from China declared below the market price",
-    "criteria": {
-        "all_of": [{"field": "hs6", "op": "prefix", "value": "8471"}, {"field": "origin", "op": "eq", "value": "CN"}]
-    },
-}
-
-
-@pytest.fixture
-def platform(engine, database_url, tmp_path):  # type: ignore[no-untyped-def]
-    return Platform(Settings(database_url=database_url, data_dir=tmp_path))
 
 
 def profile_reasons(decision: dict[str, Any]) -> list[str]:

@@ -11,8 +11,6 @@ import polars as pl
 import pytest
 
 from conftest import sample_declaration
-from opencustoms.config import Settings
-from opencustoms.context import Platform
 from opencustoms.declarations import service as declarations
 from opencustoms.demo.generator import generate
 from opencustoms.risk import lifecycle, report, service
@@ -27,11 +25,6 @@ from opencustoms.store.tables import goods_items
 
 SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def platform(engine, database_url, tmp_path):  # type: ignore[no-untyped-def]
-    return Platform(Settings(database_url=database_url, data_dir=tmp_path))
 
 
 # --- curves against a hand computation --------------------------------------------------------------------------

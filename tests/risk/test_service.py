@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
+from risk_helpers import PROFILE
 
 from conftest import sample_declaration
 from opencustoms.api.app import create_app
-from opencustoms.config import Settings
-from opencustoms.context import Platform
 from opencustoms.declarations import service as declarations
 from opencustoms.declarations.errors import InspectionError
 from opencustoms.errors import NotFoundError
@@ -19,22 +18,6 @@ from opencustoms.risk.errors import ProfileError, RiskDataError
 from opencustoms.security import service as security
 from opencustoms.security.errors import PermissionDeniedError
 from opencustoms.security.service import Identity
-
-PROFILE = {
-    "id": "laptops-cn",
-    "lane": "red",
-    "weight": 1.0,
-    "valid_from": "2025-01-01",
-    "reason": "Laptops from China declared below the market price",
-    "criteria": {
-        "all_of": [{"field": "hs6", "op": "prefix", "value": "8471"}, {"field": "origin", "op": "eq", "value": "CN"}]
-    },
-}
-
-
-@pytest.fixture
-def platform(engine, database_url, tmp_path):  # type: ignore[no-untyped-def]
-    return Platform(Settings(database_url=database_url, data_dir=tmp_path))
 
 
 def test_profiles_are_versioned_and_audited(platform, operator) -> None:  # type: ignore[no-untyped-def]

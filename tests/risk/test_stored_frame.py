@@ -7,17 +7,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from conftest import sample_declaration
-from opencustoms.config import Settings
-from opencustoms.context import Platform
 from opencustoms.declarations import service as declarations
 from opencustoms.demo.generator import generate
 from opencustoms.risk import service
 from opencustoms.risk.errors import RiskDataError
-
-
-@pytest.fixture
-def platform(engine, database_url, tmp_path):  # type: ignore[no-untyped-def]
-    return Platform(Settings(database_url=database_url, data_dir=tmp_path))
 
 
 def test_narrow_queries_give_the_same_frame_as_the_model_path(platform, operator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
