@@ -490,42 +490,32 @@ def add_scan(
                     "a scan must name what was scanned: functional_reference_ids, container_ids or vehicle_plate",
                     field="functional_reference_ids",
                 )
-            known = _references_known(conn, references)
-            for reference in references:
-                if reference not in known:
-                    raise ScanError(
-                        f"no declaration {reference!r}; check the reference, or leave it out and link the scan by "
-                        "container number",
-                        field="functional_reference_ids",
-                    )
+            _require_declarations(
+                conn, references, "; check the reference, or leave it out and link the scan by container number"
+            )
             if not references:
                 references = _declarations_for_containers(conn, containers)
-            if conn.execute(select(iot_scans.c.scan_id).where(iot_scans.c.scan_id == scan_id)).first():
-                raise ScanExistsError(scan_id)
             assert scanned_at is not None
-            conn.execute(
-                insert(iot_scans).values(
-                    scan_id=scan_id,
-                    device_id=req.device_id,
-                    site=req.site,
-                    scan_type=req.scan_type,
-                    scanned_at=scanned_at,
-                    received_at=now,
-                    functional_reference_ids=references,
-                    container_ids=containers,
-                    vehicle_plate=plate,
-                    energy_kev=req.energy_kev,
-                    dose_ugy=req.dose_ugy,
-                    operator=req.operator,
-                    attributes=attributes,
-                    source="upload",
-                    origin=None,
-                    status="pending",
-                    created_by=actor.username,
-                )
+            _insert_scan(
+                conn,
+                actor,
+                normalised,
+                scan_id=scan_id,
+                device_id=req.device_id,
+                site=req.site,
+                scan_type=req.scan_type,
+                scanned_at=scanned_at,
+                received_at=now,
+                functional_reference_ids=references,
+                container_ids=containers,
+                vehicle_plate=plate,
+                energy_kev=req.energy_kev,
+                dose_ugy=req.dose_ugy,
+                operator=req.operator,
+                attributes=attributes,
+                source="upload",
+                origin=None,
             )
-            conn.execute(insert(iot_scan_images), [image.row(scan_id) for image in normalised])
-            conn.execute(insert(iot_scan_links), _links(scan_id, references, containers, plate))
             record(
                 conn,
                 actor,
@@ -543,6 +533,25 @@ def add_scan(
         _discard_unreferenced(engine, store, written)
         raise
     return get_scan(engine, actor, scan_id) if actor.can(Permission.DECLARATIONS_READ) else {"scan_id": scan_id}
+
+
+def _require_declarations(conn: Connection, references: Sequence[str], hint: str) -> None:
+    """Refuse a scan naming a declaration this installation does not hold (``hint`` says what to do)."""
+    known = _references_known(conn, references)
+    for reference in references:
+        if reference not in known:
+            raise ScanError(f"no declaration {reference!r}{hint}", field="functional_reference_ids")
+
+
+def _insert_scan(conn: Connection, actor: Identity, images: Sequence[NormalisedImage], **scan: Any) -> None:
+    """Store a new scan (pending review), its views and its links; a scan id already held is refused."""
+    scan_id = scan["scan_id"]
+    if conn.execute(select(iot_scans.c.scan_id).where(iot_scans.c.scan_id == scan_id)).first():
+        raise ScanExistsError(scan_id)
+    conn.execute(insert(iot_scans).values(**scan, status="pending", created_by=actor.username))
+    conn.execute(insert(iot_scan_images), [image.row(scan_id) for image in images])
+    links = _links(scan_id, scan["functional_reference_ids"], scan["container_ids"], scan["vehicle_plate"])
+    conn.execute(insert(iot_scan_links), links)
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -1077,40 +1086,30 @@ def import_package(
     try:
         with engine.begin() as conn:
             own = list(dict.fromkeys(functional_reference_ids))
-            known = _references_known(conn, own)
-            for reference in own:
-                if reference not in known:
-                    raise ScanError(
-                        f"no declaration {reference!r} here; check the reference", field="functional_reference_ids"
-                    )
+            _require_declarations(conn, own, " here; check the reference")
             references = list(
                 dict.fromkeys([*own, *sorted(_references_known(conn, s.functional_reference_ids))])
             ) or _declarations_for_containers(conn, containers)
-            if conn.execute(select(iot_scans.c.scan_id).where(iot_scans.c.scan_id == s.scan_id)).first():
-                raise ScanExistsError(s.scan_id)
-            conn.execute(
-                insert(iot_scans).values(
-                    scan_id=s.scan_id,
-                    device_id=s.device_id,
-                    site=s.site,
-                    scan_type=s.scan_type,
-                    scanned_at=s.scanned_at if s.scanned_at.tzinfo else s.scanned_at.replace(tzinfo=dt.UTC),
-                    received_at=now,
-                    functional_reference_ids=references,
-                    container_ids=containers,
-                    vehicle_plate=plate,
-                    energy_kev=s.energy_kev,
-                    dose_ugy=s.dose_ugy,
-                    operator=s.operator,
-                    attributes=s.attributes,
-                    source="import",
-                    origin=origin,
-                    status="pending",
-                    created_by=actor.username,
-                )
+            _insert_scan(
+                conn,
+                actor,
+                images,
+                scan_id=s.scan_id,
+                device_id=s.device_id,
+                site=s.site,
+                scan_type=s.scan_type,
+                scanned_at=s.scanned_at if s.scanned_at.tzinfo else s.scanned_at.replace(tzinfo=dt.UTC),
+                received_at=now,
+                functional_reference_ids=references,
+                container_ids=containers,
+                vehicle_plate=plate,
+                energy_kev=s.energy_kev,
+                dose_ugy=s.dose_ugy,
+                operator=s.operator,
+                attributes=s.attributes,
+                source="import",
+                origin=origin,
             )
-            conn.execute(insert(iot_scan_images), [image.row(s.scan_id) for image in images])
-            conn.execute(insert(iot_scan_links), _links(s.scan_id, references, containers, plate))
             record(
                 conn,
                 actor,
