@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -52,3 +53,13 @@ class Platform:
         open_database.cache_clear()
         self.__dict__.pop("engine", None)
         return engine
+
+
+def settle_heap() -> None:
+    """Call after a long-lived cache is built (the promoted model, profiles): one full collection, then every object
+    alive is moved out of the collector's sight (``gc.freeze``). Without this, each full collection of a serving
+    process walks the whole cache: pauses of 150-190 ms every few hundred requests, measured in the risk API's tail.
+    Frozen objects are still freed by reference counting; only cycles among them wait (a cache replaced on a model
+    promotion, rare)."""
+    gc.collect()
+    gc.freeze()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from opencustoms.declarations import service as declarations
+from opencustoms.demo.generator import generate
+from opencustoms.security.service import Identity
+
 PROFILE = {
     "id": "laptops-cn",
     "lane": "red",
@@ -12,3 +18,16 @@ PROFILE = {
         "all_of": [{"field": "hs6", "op": "prefix", "value": "8471"}, {"field": "origin", "op": "eq", "value": "CN"}]
     },
 }
+
+
+def store_inspected(engine: Any, operator: Identity, n: int, *, seed: int = 5) -> list[str]:
+    """``n`` generated declarations stored, every one inspected (outcome from the generator's truth)."""
+    results, references = [], []
+    for data, truth in generate(n, seed=seed, fraud_rate=0.3, days=120):
+        declarations.create(engine, operator, data)
+        references.append(truth.functional_reference_id)
+        results.append(
+            declarations.InspectionResult(truth.functional_reference_id, "fraud" if truth.fraud else "compliant")
+        )
+    declarations.record_inspections(engine, operator, results, source="test")
+    return references

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from risk_helpers import store_inspected
 
 from conftest import sample_declaration
 from opencustoms.declarations import service as declarations
-from opencustoms.demo.generator import generate
 from opencustoms.risk import lifecycle, report, service
 from opencustoms.risk.errors import ModelNotFoundError, RiskDataError
 from opencustoms.risk.frame import pseudonymise_parties
@@ -67,19 +67,6 @@ def test_psi_from_running_counts_equals_psi_from_scores() -> None:
 
 
 # --- training from stored inspections: held-out tail, report, drift ---------------------------------------------
-
-
-def store_inspected(engine: Any, operator: Identity, n: int, *, seed: int = 5) -> list[str]:
-    """``n`` generated declarations stored, every one inspected (outcome from the generator's truth)."""
-    results, references = [], []
-    for data, truth in generate(n, seed=seed, fraud_rate=0.3, days=120):
-        declarations.create(engine, operator, data)
-        references.append(truth.functional_reference_id)
-        results.append(
-            declarations.InspectionResult(truth.functional_reference_id, "fraud" if truth.fraud else "compliant")
-        )
-    declarations.record_inspections(engine, operator, results, source="test")
-    return references
 
 
 def test_training_from_the_store_holds_out_the_newest_and_stores_the_report(platform, operator) -> None:  # type: ignore[no-untyped-def]

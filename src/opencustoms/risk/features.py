@@ -24,6 +24,7 @@ Two ways to turn a frame into a matrix:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,11 +176,16 @@ class FeatureBuilder:
     def transform_rows(self, frame: pl.DataFrame) -> np.ndarray:
         """:meth:`transform` in plain Python, row by row: for a handful of rows (online scoring), where a polars
         query costs more than the work. Same definitions and operations as the batch path, identical results."""
+        return self.transform_dicts(frame.to_dicts())
+
+    def transform_dicts(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """:meth:`transform_rows` of rows already as dicts (what :func:`~opencustoms.risk.frame.conform_row` gives;
+        they are not changed)."""
         self._check()
         look = self._lookup()
         m, prior = self.smoothing, self.prior_
         mp = m * prior
-        rows = frame.to_dicts()
+        rows = [dict(r) for r in rows]
         out = np.empty((len(rows), len(self.names)), dtype=np.float64)
         nan = float("nan")
         for i, row in enumerate(rows):

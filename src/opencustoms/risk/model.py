@@ -23,7 +23,7 @@ import json
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from opencustoms.risk.errors import RiskDataError, RiskModelError
 from opencustoms.risk.features import FeatureBuilder
 
 FORMAT = "opencustoms.risk.model/1"
+Rows = pl.DataFrame | Sequence[Mapping[str, Any]]  # a frame, or conformed rows as dicts (online scoring)
 # Chosen on the KCS validation split (Q1 2021); see docs/risk.md ("Choices on the validation split"): 63 leaves
 # instead of 31 gave precision@1% 81/81 instead of 80/81 and AUC 0.906 instead of 0.892 there.
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -168,12 +169,16 @@ class RiskModel:
         if self.booster_ is None or self.builder_ is None:
             raise RiskModelError("the model is not trained; call fit(train, valid) or load a model file", field="model")
 
-    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
+    def matrix(self, frame: Rows) -> np.ndarray:
+        """The feature matrix of a frame, or of rows as dicts (conformed: :func:`~opencustoms.risk.frame.conform_row`,
+        the online path, no polars)."""
         self._check()
         assert self.builder_ is not None
-        return self._with_anomaly(self.builder_.transform(frame))
+        if isinstance(frame, pl.DataFrame):
+            return self._with_anomaly(self.builder_.transform(frame))
+        return self._with_anomaly(self.builder_.transform_dicts(frame))
 
-    def _raw(self, frame: pl.DataFrame, x: np.ndarray | None = None) -> np.ndarray:
+    def _raw(self, frame: Rows, x: np.ndarray | None = None) -> np.ndarray:
         self._check()
         assert self.booster_ is not None
         x = self.matrix(frame) if x is None else x
@@ -247,7 +252,7 @@ class RiskModel:
     def calibrated(self) -> bool:
         return self.calibration_ is not None
 
-    def predict_proba(self, frame: pl.DataFrame, x: np.ndarray | None = None) -> np.ndarray:
+    def predict_proba(self, frame: Rows, x: np.ndarray | None = None) -> np.ndarray:
         """Probability of fraud per declaration (calibrated when the model was fitted with a validation split)."""
         raw = self._raw(frame, x)
         if self.calibration_ is None:
@@ -257,7 +262,7 @@ class RiskModel:
         return np.interp(raw, xs, ys) + raw * 1e-6
 
     def contributions(
-        self, frame: pl.DataFrame, top: int = 3, x: np.ndarray | None = None, *, exact: bool = False
+        self, frame: Rows, top: int = 3, x: np.ndarray | None = None, *, exact: bool = False
     ) -> list[list[dict[str, Any]]]:
         """The ``top`` features that pushed each declaration's score up most (log-odds).
 
@@ -319,7 +324,7 @@ class RiskModel:
         )
 
     def _top(
-        self, frame: pl.DataFrame, top: int, x: np.ndarray | None, *, exact: bool = False
+        self, frame: Rows, top: int, x: np.ndarray | None, *, exact: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row, the columns of the ``top`` largest attributions (largest first), their attributions and the
         feature values."""

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from opencustoms import signals as signal_records
-from opencustoms.context import Platform
+from opencustoms.context import Platform, settle_heap
 from opencustoms.declarations import repository
 from opencustoms.declarations import service as declaration_service
 from opencustoms.model import Declaration
@@ -43,7 +43,7 @@ from opencustoms.risk.errors import (
 from opencustoms.risk.evaluate import Evaluation, evaluate
 from opencustoms.risk.frame import (
     PARTY_COLUMNS,
-    conform,
+    conform_row,
     declaration_row,
     demo_frame,
     from_declarations,
@@ -804,6 +804,7 @@ def _online(platform: Platform) -> _Online:
         if cached is None or cached.key != key:
             cached = _Online(key, current_model(engine), load_profiles(engine))
             _online_cache[id(engine)] = cached
+            settle_heap()  # no full collection walks the model between requests (tail latency)
     return cached
 
 
@@ -842,13 +843,13 @@ def decide(
         raise RiskDataError(
             f"the declaration is not valid: {first['msg']}", field=".".join(str(p) for p in first["loc"])
         ) from exc
-    # the frame of one row, parties pseudonymised in the row before the frame is built (what from_declarations
-    # and pseudonymise_parties give, with one polars step instead of two)
+    # the declaration as one conformed row (parties pseudonymised), in plain Python: what from_declarations and
+    # pseudonymise_parties give for one declaration, without a polars frame (about 3 ms saved per decision)
     data_row = declaration_row(declaration.model_dump(mode="json"))
     for column in PARTY_COLUMNS:
         if data_row.get(column) is not None:
             data_row[column] = platform.pseudonymiser(data_row[column])
-    frame = conform(pl.DataFrame([data_row], infer_schema_length=None))
+    conformed = conform_row(data_row)
     found = signal_records.for_declaration(platform.engine, declaration)
     online = _online(platform)
     version, model = online.model if online.model else (None, None)
@@ -862,10 +863,10 @@ def decide(
         if seed is not None
         else int.from_bytes(hashlib.sha256(declaration.functional_reference_id.encode()).digest()[:4], "big")
     )
-    x = model.matrix(frame) if model is not None else None
-    score = float(model.predict_proba(frame, x=x)[0]) if model is not None else None
+    x = model.matrix([conformed]) if model is not None else None
+    score = float(model.predict_proba([conformed], x=x)[0]) if model is not None else None
     row = lane_rules.assign_one(
-        frame.row(0, named=True),
+        conformed,
         score,
         [p for p in online.profiles if p.valid_on(declaration.acceptance_date)],
         policy,
@@ -874,7 +875,7 @@ def decide(
         thresholds=thresholds,
     )
     row["contributions"] = (
-        model.contributions_json(frame, x=x)[0] if model is not None and row["lane"] != "green" else "[]"
+        json.dumps(model.contributions([conformed], x=x)[0]) if model is not None and row["lane"] != "green" else "[]"
     )
     if store:
         # the decision, its score count and its audit entry are committed (durably) before the answer
