@@ -17,7 +17,14 @@ from opencustoms import signals as signal_records
 from opencustoms.demo.generator import generate
 from opencustoms.model import Declaration
 from opencustoms.risk import service
-from opencustoms.risk.frame import COLUMNS, conform, conform_row, declaration_row, from_declarations, pseudonymise_parties
+from opencustoms.risk.frame import (
+    COLUMNS,
+    conform,
+    conform_row,
+    declaration_row,
+    from_declarations,
+    pseudonymise_parties,
+)
 
 SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}
 
