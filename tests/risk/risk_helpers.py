@@ -31,3 +31,6 @@ def store_inspected(engine: Any, operator: Identity, n: int, *, seed: int = 5) -
         )
     declarations.record_inspections(engine, operator, results, source="test")
     return references
+
+
+SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}  # a model trained in seconds

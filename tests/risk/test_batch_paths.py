@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from risk_helpers import SMALL
 
 from conftest import shared_data
 from opencustoms.risk import model as risk_model
@@ -17,8 +18,6 @@ from opencustoms.risk import service
 from opencustoms.risk.frame import read_kcs
 from opencustoms.risk.lanes import LanePolicy
 from opencustoms.risk.model import _CHUNK, ANOMALY_INPUTS, COMPILED_MIN_ROWS, RiskModel
-
-SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}
 
 
 @pytest.fixture(scope="module")

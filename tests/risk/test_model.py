@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from risk_helpers import SMALL
 
 from conftest import shared_data
 from opencustoms.risk.errors import RiskDataError, RiskModelError
@@ -17,8 +18,6 @@ from opencustoms.risk.evaluate import OURS, evaluate
 from opencustoms.risk.frame import demo_frame, pseudonymise_parties, read_frame, read_kcs
 from opencustoms.risk.model import ANOMALY_INPUTS, COMPILED_MIN_ROWS, SMALL_INPUT, RiskModel, isolation_scores
 from opencustoms.risk.simulate import simulate
-
-SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}
 
 
 @pytest.fixture(scope="module")

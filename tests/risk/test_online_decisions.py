@@ -4,13 +4,16 @@ them), decisions stored by group commit with one audit entry each, a bad decisio
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 from typing import Any
 
-from risk_helpers import PROFILE
+from fastapi.testclient import TestClient
+from risk_helpers import PROFILE, SMALL, store_inspected
 from sqlalchemy import Connection, func, insert, select
 
 from conftest import sample_declaration
+from opencustoms.api.app import create_app
 from opencustoms.config import Settings
 from opencustoms.context import Platform
 from opencustoms.risk import service
@@ -102,3 +105,22 @@ def test_a_bad_decision_in_a_group_is_refused_alone(platform) -> None:  # type: 
         ).scalar()
     assert stored == ["G1", "G2"] and audited == 2
     assert writer.commits == 2  # the group failed as a whole, then each good decision alone
+
+
+def test_a_server_has_the_promoted_model_ready_before_its_first_request(platform, operator) -> None:  # type: ignore[no-untyped-def]
+    store_inspected(platform.engine, operator, 120)
+    service.train_model(platform, operator, None, None, promote=True, params=SMALL)
+    service._online_cache.pop(id(platform.engine), None)
+    with TestClient(create_app(platform)):  # start-up done, no request yet
+        cached = service._online_cache.get(id(platform.engine))
+        assert cached is not None and cached.model is not None
+        model = cached.model[1]
+        assert model.builder_ is not None and model.builder_.lookup_ is not None and model.paths_ is not None
+        assert gc.get_freeze_count() > 0  # and out of the collector's way
+
+
+def test_warming_leaves_a_database_without_tables_to_the_first_request(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bare = Platform(Settings(database_url=f"sqlite:///{tmp_path / 'bare.db'}", data_dir=tmp_path))
+    cached = len(service._online_cache)
+    service.warm(bare)  # no error at start-up: the first request says what is missing
+    assert len(service._online_cache) == cached

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from risk_helpers import PROFILE, store_inspected
+from risk_helpers import PROFILE, SMALL, store_inspected
 
 from opencustoms import signals as signal_records
 from opencustoms.demo.generator import generate
@@ -25,8 +25,6 @@ from opencustoms.risk.frame import (
     from_declarations,
     pseudonymise_parties,
 )
-
-SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}
 
 # values of other types than their column's, each sending conform_row to polars' casts; and plain ones it keeps
 ODD: dict[str, list[Any]] = {

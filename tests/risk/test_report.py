@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from risk_helpers import store_inspected
+from risk_helpers import SMALL, store_inspected
 
 from conftest import sample_declaration
 from opencustoms.declarations import service as declarations
@@ -23,7 +23,6 @@ from opencustoms.security.errors import PermissionDeniedError
 from opencustoms.security.service import Identity
 from opencustoms.store.tables import goods_items
 
-SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 

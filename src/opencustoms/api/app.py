@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from opencustoms import __version__
 from opencustoms.api import problems
@@ -23,8 +27,20 @@ monitoring, on one WCO-named data model.</p>
 </body></html>"""
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At start-up, before the first request is accepted: each pillar's ``service.warm(platform)``, when it has one
+    (the risk engine loads its promoted model and profiles)."""
+    for pillar in PILLARS:
+        service = pillar_module(f"opencustoms.{pillar}.service")
+        if service is not None and hasattr(service, "warm"):
+            await run_in_threadpool(service.warm, app.state.platform)
+    yield
+
+
 def create_app(platform: Platform | None = None) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="OpenCustoms",
         version=__version__,
         description="One API over declarations, reference data, risk, ledger, documents and IoT. Errors are "

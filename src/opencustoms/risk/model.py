@@ -346,6 +346,18 @@ class RiskModel:
         values = np.take_along_axis(values, order, axis=1)
         return cols, values, np.take_along_axis(x, cols, axis=1)
 
+    def warm(self) -> RiskModel:
+        """Build now what scoring builds on first use — the feature lookups, the reasons' attribution table, the
+        isolation trees' stacked arrays — so that a server can settle its heap once they exist
+        (:func:`~opencustoms.context.settle_heap`) instead of the first requests paying for them."""
+        self._check()
+        assert self.builder_ is not None
+        self.builder_._lookup()
+        self.path_table()
+        if self.forest_ is not None:
+            isolation_scores(self.forest_, np.zeros((1, len(ANOMALY_INPUTS))))
+        return self
+
     def path_table(self) -> tuple[np.ndarray, np.ndarray, float]:
         """The per-leaf attribution table of :meth:`path_attributions` (built on first use, about 0.6 s for 500
         trees of 63 leaves; a batch builds it in the background while the features are computed)."""

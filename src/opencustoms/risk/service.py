@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from opencustoms import signals as signal_records
 from opencustoms.context import Platform, settle_heap
@@ -58,6 +59,7 @@ from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles, 
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
 from opencustoms.store.database import as_utc
+from opencustoms.store.errors import StoreError
 from opencustoms.store.tables import declaration_parties, declarations, goods_items, inspection_results
 
 Progress = Callable[[str], None]
@@ -802,10 +804,23 @@ def _online(platform: Platform) -> _Online:
     with _online_lock:
         cached = _online_cache.get(id(engine))
         if cached is None or cached.key != key:
-            cached = _Online(key, current_model(engine), load_profiles(engine))
+            model = current_model(engine)
+            if model is not None:
+                model[1].warm()  # its lookups built before the heap is settled, not by the first requests
+            cached = _Online(key, model, load_profiles(engine))
             _online_cache[id(engine)] = cached
             settle_heap()  # no full collection walks the model between requests (tail latency)
     return cached
+
+
+def warm(platform: Platform) -> None:
+    """Load what online decisions use — the promoted model with its lookups, the profiles — before the first
+    request (a server calls this at start-up, so that no request waits for the load and the collections it causes).
+    A database without the risk tables yet (not initialised) is left to the first request, which reports it."""
+    try:
+        _online(platform)
+    except (StoreError, SQLAlchemyError):
+        return
 
 
 def _cached_policy(platform: Platform) -> tuple[tuple[Any, ...], LanePolicy]:
