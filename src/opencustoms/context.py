@@ -56,10 +56,11 @@ class Platform:
 
 
 def settle_heap() -> None:
-    """Call after a long-lived cache is built (the promoted model, profiles): one full collection, then every object
-    alive is moved out of the collector's sight (``gc.freeze``). Without this, each full collection of a serving
-    process walks the whole cache: pauses of 150-190 ms every few hundred requests, measured in the risk API's tail.
-    Frozen objects are still freed by reference counting; only cycles among them wait (a cache replaced on a model
-    promotion, rare)."""
+    """Collect cyclic garbage once, then move every surviving object out of the cyclic collector's view
+    (``gc.freeze``). Call after a long-lived structure is built: the risk engine's promoted model and profiles
+    (without this, full collections walked them every few hundred requests: pauses of 130-190 ms in the API's
+    tail), the IoT listener's movement histories (collections over hundreds of thousands of long-lived objects cost
+    more than the rules: 4,700 → 6,900 events/s on a 120,000-event history). Frozen objects are still freed by
+    reference counting; only cycles among them wait (a model replaced on promotion, a movement dropped)."""
     gc.collect()
     gc.freeze()
