@@ -54,7 +54,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def load(base: str, token: str, bodies: list[bytes], rate: float, seconds: float) -> dict[str, Any]:
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process and its worker processes (Linux /proc)."""
+    total, pids = 0.0, [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(c) for c in (task / "children").read_text().split()]
+        for p in pids:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+    return total
+
+
+async def load(
+    base: str, token: str, bodies: list[bytes], rate: float, seconds: float, server_pid: int
+) -> dict[str, Any]:
     import httpx
 
     auth = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
@@ -100,6 +116,7 @@ async def load(base: str, token: str, bodies: list[bytes], rate: float, seconds:
             await client.get("/health")
         # closed loop, one request at a time: the service time without queueing
         sequential: dict[str, list[float]] = {"decision": [], "health": []}
+        cpu_start = server_cpu_s(server_pid)
         for i in range(SEQUENTIAL):
             sent = time.perf_counter()
             r = await client.post("/risk/decisions", content=bodies[i % len(bodies)], headers=auth)
@@ -109,10 +126,18 @@ async def load(base: str, token: str, bodies: list[bytes], rate: float, seconds:
             sent = time.perf_counter()
             r = await client.get("/health")
             sequential["health"].append((time.perf_counter() - sent) * 1000)
+        cpu_sequential = server_cpu_s(server_pid) - cpu_start
         start = time.perf_counter() + 0.2
+        cpu_start = server_cpu_s(server_pid)
         await asyncio.gather(*(one(kind, i, start + at) for at, kind, i in schedule))
         elapsed = time.perf_counter() - start
+        cpu_open = server_cpu_s(server_pid) - cpu_start
     return {
+        # server CPU per request (decisions and health checks together): a figure the machine's load moves little
+        "server_cpu_ms_per_request": {
+            "sequential": round(cpu_sequential * 1000 / (2 * SEQUENTIAL), 2),
+            "open_loop": round(cpu_open * 1000 / max(1, len(schedule)), 2),
+        },
         "samples": samples,
         "sequential": sequential,
         "failures": failures,
@@ -212,7 +237,7 @@ def main() -> int:
         else:
             raise SystemExit("the server did not answer /health within 30 s")
         load_before = os.getloadavg()[0]
-        run = asyncio.run(load(base, tokens["officer"], bodies, args.rate, args.seconds))
+        run = asyncio.run(load(base, tokens["officer"], bodies, args.rate, args.seconds, server.pid))
         load_after = os.getloadavg()[0]
     finally:
         server.terminate()
@@ -246,6 +271,11 @@ def main() -> int:
         ("baseline GET /health (send)", h_sent),
     ):
         print(f"{name:40} {p['p50_ms']:8.2f} {p['p95_ms']:8.2f} {p['p99_ms']:8.2f} {p['max_ms']:8.2f}")
+    cpu = run["server_cpu_ms_per_request"]
+    print(
+        f"server CPU per request (decisions and health together): {cpu['sequential']:.2f} ms one at a time, "
+        f"{cpu['open_loop']:.2f} ms in the open loop"
+    )
     ratio = d_sched["p99_ms"] / h_sched["p99_ms"]
     print(
         f"target: p99 <= 20 ms at 100/s -> {d_sched['p99_ms']:.1f} ms; decisions / health p99 {ratio:.1f}x; "
@@ -271,6 +301,7 @@ def main() -> int:
             "baseline_health_latency_from_schedule": h_sched,
             "baseline_health_latency_from_send": h_sent,
             "p99_over_baseline_p99": round(ratio, 2),
+            "server_cpu_ms_per_request": cpu,
             "lanes": run["lanes"],
             "prepared_declarations": prepared,
             "prepare_seconds": round(prepared_s, 1),
