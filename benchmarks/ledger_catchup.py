@@ -37,6 +37,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _pull_workers(verify: Any) -> int:
+    """Worker processes a pull uses (``verify.workers(pull=True)``; the previous version had no such argument)."""
+    try:
+        return int(verify.workers(pull=True))
+    except TypeError:
+        return int(verify.workers())
+
+
 def main(entries: int) -> dict[str, Any]:
     from opencustoms.ledger import checkpoint as notes
     from opencustoms.ledger import partners, service, verify
@@ -135,7 +143,7 @@ def main(entries: int) -> dict[str, Any]:
         "ratio_to_raw_verify": round(size / pull_seconds / (base["ed25519_verify_per_s_one_core"] or 1), 3),
         "ratio_to_raw_libsodium": round(size / pull_seconds / (base["libsodium_verify_per_s_one_core"] or 1), 3),
         "baselines": base,
-        "verify_workers": verify.workers(),
+        "verify_workers": _pull_workers(verify),
         "machine": machine(),
         "load_average_start": load_start,
         "load_average_end": os.getloadavg(),

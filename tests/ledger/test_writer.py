@@ -270,3 +270,140 @@ def test_big_batches_are_verified_on_threads_and_a_forgery_among_them_is_named(l
         service.append_signed(engine, OFFICER, keystore, [*entries[:100], forged, *entries[101:]])
     receipts = service.append_signed(engine, OFFICER, keystore, entries)
     assert [r["index"] for r in receipts] == list(range(receipts[0]["index"], receipts[0]["index"] + len(entries)))
+
+
+def test_body_and_leaf_fast_paths_give_the_former_results(ledger) -> None:  # type: ignore[no-untyped-def]
+    """The body check parses with pydantic's JSON parser and compares orjson's canonical bytes; the entries served
+    to partners are read with orjson: each gives what the former code gave, refusals and their messages included."""
+    import json
+
+    from pydantic import ValidationError
+
+    from opencustoms.ledger import entries as entries_module
+    from opencustoms.ledger.service import _served_leaf
+
+    engine, keystore = ledger
+    # canonical bytes: orjson and json.dumps(sort_keys, ensure_ascii=False) agree, escapes and non-ASCII included
+    odd = "".join(chr(c) for c in (*range(0, 0x80), 0xA0, 0xE9, 0x2028, 0x2029, 0xFEFF, 0x1F600))
+    value = {"b": [odd, 1, True, False], "a": {"é": odd, "z": "x"}, "\u00e9\u0131": 3}
+    assert entries_module.canonical_model_json(value) == entries_module.canonical_json(value)
+    with pytest.raises(ValueError):
+        entries_module.canonical_model_json({"a": "\ud800"})  # a lone surrogate is no UTF-8
+    (entry,) = issued(engine, keystore, ["NLAEOF0001"])
+    body = EntryBody.model_validate(json.loads(entry.body or ""))
+    assert body.canonical() == entries_module.canonical_json(body.model_dump(mode="json", exclude_none=True))
+
+    def former(text: str) -> str:  # the check as it was: json.loads, then model_validate
+        try:
+            EntryBody.model_validate(json.loads(text))
+        except json.JSONDecodeError as exc:
+            return f"the body is not JSON: {exc.msg}"
+        except ValidationError as exc:
+            return verify.validation_error(exc).message
+        return "valid"
+
+    def now(text: str) -> str:
+        try:
+            entries_module._parse_body(text)
+        except EntryError as exc:
+            return exc.message
+        except ValidationError as exc:
+            return verify.validation_error(exc).message
+        return "valid"
+
+    raw = json.loads(entry.body or "")
+    bad = [
+        "{",
+        "[1]",
+        "null",
+        '{"v": 1',
+        json.dumps({**raw, "kind": "aeo.lost"}),
+        json.dumps({**raw, "v": 2}),
+        json.dumps({**raw, "extra": 1}),
+        json.dumps({k: v for k, v in raw.items() if k != "origin"}),
+        json.dumps({**raw, "recorded_at": "2024-01-10T10:00:00"}),
+        json.dumps(
+            {
+                **raw,
+                "certificate": {**raw["certificate"], "holder": {**raw["certificate"]["holder"], "country_code": "QQ"}},
+            }
+        ),
+        json.dumps({**raw, "effective_date": "NaN"}),
+        '{"v": NaN}',
+    ]
+    for text in bad:
+        assert now(text) == former(text), text
+    for text in (entry.body or "", json.dumps(raw), json.dumps(raw, sort_keys=True)):
+        assert now(text) == former(text) == "valid"
+    # a body that parses but is not canonical is refused as before
+    spaced = json.dumps(raw, sort_keys=True)
+    salt = base64.b64decode(entry.salt or "")
+    altered = entry.model_copy(
+        update={"body": spaced, "commitment": entries_module.commitment_of(salt, spaced.encode()).hex()}
+    )
+    with pytest.raises(EntryError, match="canonical form"):
+        altered.open()
+    # entries served to partners: the leaf read with orjson is the model's dump; anything else goes the old way
+    for e in (entry, entry.model_copy(update={"restricted": True})):
+        assert _served_leaf(e.leaf()) == SignedEntry.from_leaf(e.leaf()).model_dump()
+
+    def outcome(read, leaf: bytes):  # type: ignore[no-untyped-def]
+        try:
+            return read(leaf)
+        except EntryError as exc:
+            return exc.message
+
+    odd = (
+        b'{"v":2}',
+        b"[]",
+        b"nonsense",
+        entry.leaf().replace(b'"v":1', b'"v":1.0'),
+        entry.leaf().replace(b'"v":1', b'"v":true'),
+        entry.leaf().replace(b'"key_id":"', b'"key_id":"X'),  # not the id pattern: the model refuses it
+        entry.leaf().replace(b'"restricted":false', b'"restricted":0'),
+    )
+    for leaf in odd:
+        assert outcome(_served_leaf, leaf) == outcome(lambda b: SignedEntry.from_leaf(b).model_dump(), leaf), leaf
+
+
+def test_a_group_writes_one_audit_entry_per_accepted_batch(ledger) -> None:  # type: ignore[no-untyped-def]
+    engine, keystore = ledger
+    batches = [issued(engine, keystore, [f"NLAEOA{i:04d}", f"NLAEOA{i + 50:04d}"]) for i in range(3)]
+    queued_group(engine, keystore, batches)
+    audit = read_audit(engine, Identity.of("a", "NL", [Role.SUPERVISOR]), object_type="ledger_log")
+    appends = sorted((a for a in audit if a["action"] == "append"), key=lambda a: a["detail"]["first"])[-3:]
+    assert [(a["actor"], a["object_id"], a["detail"]["first"], a["detail"]["count"]) for a in appends] == [
+        (OFFICER.username, service.own_log(engine).origin, 1 + 2 * i, 2) for i in range(3)
+    ]
+    assert appends[0]["detail"]["certificates"] == ["NLAEOA0000", "NLAEOA0050"]
+
+
+def test_keys_are_read_again_when_their_file_changes(tmp_path: Path) -> None:
+    """The key store reuses a parsed key only while its file is unchanged: a replaced key is read again, a missing
+    or over-readable file is refused as before."""
+    from opencustoms.ledger.errors import KeyStoreError, OfficerKeyMissingError
+
+    store = KeyStore(tmp_path / "keys")
+    first = store.create("officers", "ana")
+    assert notes.public_bytes(store.officer_key("ana")) == notes.public_bytes(first)
+    assert store.officer_key("ana") is store.officer_key("ana")  # parsed once
+    second = store.create("officers", "ana", replace=True)
+    assert notes.public_bytes(store.officer_key("ana")) == notes.public_bytes(second)
+    path = tmp_path / "keys" / "officers" / "ana.key"
+    path.chmod(0o644)
+    with pytest.raises(KeyStoreError, match="readable by others"):
+        store.officer_key("ana")
+    path.unlink()
+    with pytest.raises(OfficerKeyMissingError):
+        store.officer_key("ana")
+    with pytest.raises(KeyStoreError, match="administration key is missing"):
+        store.administration_key()
+
+
+def test_pulls_use_worker_processes_from_two_cpus_appends_from_four(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("OPENCUSTOMS_LEDGER_VERIFY_WORKERS", raising=False)
+    for cpus, appends, pulls in ((1, 0, 0), (2, 0, 2), (4, 4, 4)):
+        monkeypatch.setattr(verify.os, "cpu_count", lambda cpus=cpus: cpus)
+        assert (verify.workers(), verify.workers(pull=True)) == (appends, pulls)
+    monkeypatch.setenv("OPENCUSTOMS_LEDGER_VERIFY_WORKERS", "0")  # set: it decides for both
+    assert (verify.workers(), verify.workers(pull=True)) == (0, 0)

@@ -18,8 +18,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import Connection, bindparam, select, update
 
 from opencustoms import signals
@@ -40,11 +41,13 @@ SEVERITY = {
     AEOStatus.SUSPENDED: signals.Severity.MEDIUM,
     AEOStatus.REVOKED: signals.Severity.HIGH,
 }
+_SEVERITY_OF = {status.value: severity.value for status, severity in SEVERITY.items()}
 SIGNAL_CHUNK = 5000  # signals per id look-up and bulk insert (SQLite caps the parameters of a statement)
 SIGNAL_COLUMNS = tuple(c.name for c in signals_table.columns)
 CERTIFICATE, PARTY = signals.SubjectType.CERTIFICATE.value, signals.SubjectType.PARTY.value
 _NAMESPACE_BYTES = SIGNAL_NAMESPACE.bytes
 AEO_KIND_VALUES = frozenset(k.value for k in AEO_KINDS)
+_KIND_OF = {k.value: k for k in EntryKind}
 ENTRY_COLUMNS = (
     "log_id",
     "idx",
@@ -90,8 +93,7 @@ class Key:
     revoked: bool = False
 
 
-@dataclass(frozen=True)
-class Cert:
+class Cert(NamedTuple):
     status: AEOStatus
     holder_id: str
     holder_name: str
@@ -157,16 +159,12 @@ class LogState:
     def __init__(self, conn: Connection, log: LogRef, size: int) -> None:
         self.log = log
         self.size = size
+        # driver SQL: read once per group commit, where building and compiling the statement cost more than the read
         self.keys: dict[str, Key] = {
-            r.key_id: Key(r.role, r.holder, bytes(r.public_key), r.revoked_idx is not None)
-            for r in conn.execute(
-                select(
-                    ledger_keys.c.key_id,
-                    ledger_keys.c.role,
-                    ledger_keys.c.holder,
-                    ledger_keys.c.public_key,
-                    ledger_keys.c.revoked_idx,
-                ).where(ledger_keys.c.log_id == log.id)
+            kid: Key(role, holder, bytes(public), revoked is not None)
+            for kid, role, holder, public, revoked in conn.exec_driver_sql(
+                f"SELECT key_id, role, holder, public_key, revoked_idx FROM {ledger_keys.name} WHERE log_id = "
+                f"{int(log.id)}"
             )
         }
         self.certs: dict[str, Cert] = {}
@@ -282,12 +280,12 @@ class LogState:
     def _apply_aeo(self, plan: Plan, entry: SignedEntry, op: Opened, info: dict[str, Any]) -> None:
         number = op.certificate_number or ""
         current = plan.certs.get(number) or self.certs.get(number)
-        status = next_status(EntryKind(op.kind or ""), current.status if current else None, number)
+        status = next_status(_KIND_OF[op.kind or ""], current.status if current else None, number)
         if op.holder_id is not None:
             cert = Cert(status, op.holder_id, op.holder_name or "", op.type or "", op.audience)
         else:
             assert current is not None  # next_status refuses a status change of an unknown certificate
-            cert = dataclasses.replace(current, status=status)
+            cert = current._replace(status=status)
         if entry.restricted != bool(cert.audience):
             raise EntryError(
                 f"certificate {number} is shared with {list(cert.audience) or 'every partner'}: mark the entry "
@@ -437,12 +435,13 @@ def _write_certificates(conn: Connection, state: LogState, last: dict[str, int],
 
 
 def signal_id(name: str) -> str:
-    """``str(uuid.uuid5(SIGNAL_NAMESPACE, name))``, without building UUID objects (a test checks they agree)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """``str(uuid.uuid5(SIGNAL_NAMESPACE, name))``, without building UUID objects (a test checks they agree): the
+    SHA-1 of namespace and name in hex, with the version nibble set to 5 and the variant bits to 10."""
+    h = hashlib.sha1(_NAMESPACE_BYTES + name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 def emit_signals(conn: Connection, origin: str, infos: Sequence[dict[str, Any]], now: dt.datetime) -> int:
@@ -464,8 +463,8 @@ def emit_signals(conn: Connection, origin: str, infos: Sequence[dict[str, Any]],
             f"AEO certificate {number} of {info['holder_name']} ({origin}) is "
             f"{status} ({verb}{': ' + info['reason'] if info.get('reason') else ''})"
         )[:2000]
-        evidence = json.dumps(_evidence(origin, info))
-        kind, severity = f"ledger.aeo_{status}", SEVERITY[AEOStatus(status)].value
+        evidence = orjson.dumps(_evidence(origin, info)).decode()
+        kind, severity = f"ledger.aeo_{status}", _SEVERITY_OF[status]
         prefix = f"{origin}#{info['index']}#"
         for subject_type, subject_id in ((CERTIFICATE, number), (PARTY, holder)):
             rows.append(

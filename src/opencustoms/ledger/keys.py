@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from opencustoms.ledger.checkpoint import public_bytes
-from opencustoms.ledger.errors import KeyStoreError, KeyStoreNameError, OfficerKeyMissingError
+from opencustoms.ledger.errors import KeyStoreError, KeyStoreNameError, LedgerError, OfficerKeyMissingError
 
+_loaded: dict[Path, tuple[tuple[int, ...], Ed25519PrivateKey]] = {}  # path -> (file stamp, key): KeyStore.load
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -71,9 +72,29 @@ class KeyStore:
     def has(self, kind: str, name: str) -> bool:
         return self._path(kind, name).exists()
 
-    def load(self, kind: str, name: str) -> Ed25519PrivateKey:
-        seed = base64.b64decode(self._read(self._path(kind, name)).strip())
-        return Ed25519PrivateKey.from_private_bytes(seed)
+    def load(self, kind: str, name: str, missing: LedgerError | None = None) -> Ed25519PrivateKey:
+        """The key in a file, checked as ``_read`` checks it on every call (present, not readable by others); the
+        parsed key is reused while the file's identity, size, time and mode are unchanged (the writer signs a
+        checkpoint per commit: reading and parsing the file each time was a tenth of a single append's cost)."""
+        path = self._path(kind, name)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if missing is not None:
+                raise missing from None
+            st = None
+        if st is not None and not st.st_mode & 0o077:
+            stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+            cached = _loaded.get(path)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        else:
+            stamp = None
+        seed = base64.b64decode(self._read(path).strip())
+        key = Ed25519PrivateKey.from_private_bytes(seed)
+        if stamp is not None:
+            _loaded[path] = (stamp, key)
+        return key
 
     @staticmethod
     def generate() -> Ed25519PrivateKey:
@@ -94,21 +115,26 @@ class KeyStore:
         return key
 
     def administration_key(self) -> Ed25519PrivateKey:
-        if not self.has("administration", "log"):
-            raise KeyStoreError(
+        return self.load(
+            "administration",
+            "log",
+            missing=KeyStoreError(
                 f"the administration key is missing from {self.root / 'administration'}; restore the key store "
                 "from its backup, or create this node's log with `opencustoms ledger init`"
-            )
-        return self.load("administration", "log")
+            ),
+        )
 
     def officer_key(self, username: str) -> Ed25519PrivateKey:
-        if not self.has("officers", username):
-            raise OfficerKeyMissingError(
+        self.check_name(username)
+        return self.load(
+            "officers",
+            username,
+            missing=OfficerKeyMissingError(
                 f"officer {username!r} has no ledger key on this node; have an administrator run "
                 f"`opencustoms ledger officer-key {username}`",
                 field="officer",
-            )
-        return self.load("officers", username)
+            ),
+        )
 
     def save_secret(self, name: str, secret: str) -> None:
         self._write(self.root / "secrets" / f"{name}.secret", secret.encode() + b"\n", replace=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from opencustoms.ledger import merkle
 from opencustoms.ledger.errors import LedgerError, ProofError
@@ -80,8 +80,12 @@ def split_tile(blob: bytes, key: int) -> list[list[bytes]]:
 def lock(conn: Connection, log_id: int) -> int:
     """Take the log's write lock for this transaction (a row lock on PostgreSQL, the write lock on SQLite) and
     return its size, so two appenders never build on the same frontier."""
-    conn.execute(update(ledger_logs).where(ledger_logs.c.id == log_id).values(size=ledger_logs.c.size))
-    return int(conn.execute(select(ledger_logs.c.size).where(ledger_logs.c.id == log_id)).scalar_one())
+    log_id = int(log_id)  # driver SQL (this runs once per commit): an integer only
+    conn.exec_driver_sql(f"UPDATE {ledger_logs.name} SET size = size WHERE id = {log_id}")
+    row = conn.exec_driver_sql(f"SELECT size FROM {ledger_logs.name} WHERE id = {log_id}").first()
+    if row is None:
+        raise LedgerError(f"log {log_id} is not in this node's store")
+    return int(row[0])
 
 
 def lookup(conn: Connection, log_id: int) -> Callable[[list[merkle.Node]], dict[merkle.Node, bytes]]:
@@ -171,7 +175,7 @@ def append(conn: Connection, log_id: int, tree: merkle.Frontier, leaves: Sequenc
     for (t, k), levels in fresh.items():
         rows.append((base | (t << 48) | k, b"".join(h for level in levels for h in level)))
     insert_tuples(conn, ledger_tiles.name, ("key", "hashes"), rows)
-    conn.execute(update(ledger_logs).where(ledger_logs.c.id == log_id).values(size=tree.size))
+    conn.exec_driver_sql(f"UPDATE {ledger_logs.name} SET size = {int(tree.size)} WHERE id = {int(log_id)}")
     return hashes
 
 

@@ -323,16 +323,7 @@ def _fetch_page(client: httpx.Client, origin: str, at: int, end: int) -> list[Si
                     f"partner {origin} served entry {item.index} where entry {first + i} was expected; nothing was "
                     "stored"
                 )
-            out.append(
-                SignedEntry.model_construct(  # already checked as a ServedEntry
-                    commitment=item.commitment,
-                    key_id=item.key_id,
-                    restricted=item.restricted,
-                    signature=item.signature,
-                    body=item.body,
-                    salt=item.salt,
-                )
-            )
+        out.extend(page)  # a ServedEntry is a SignedEntry (plus its index), checked as one
     return out[: end - at]
 
 
@@ -376,7 +367,7 @@ def _checked_pages(
                     fetches.append(pool.submit(_fetch_page, client, origin, *bounds[n + 1]))
                 pages.append(page)
                 previous = done(n - 1) if n >= 1 else None  # its keys serve the next page's signatures
-                checks.append(pool.submit(check_entries, engine, page, dict(introduced)))
+                checks.append(pool.submit(check_entries, engine, page, dict(introduced), pull=True))
                 if previous is not None:
                     yield bounds[n - 1][0], pages[n - 1], previous
                     pages[n - 1] = []

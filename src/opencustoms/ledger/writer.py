@@ -32,7 +32,8 @@ from opencustoms.ledger.errors import LedgerNotFoundError, StoreFailedError
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.ledger.tables import ledger_checkpoints, ledger_logs
 from opencustoms.ledger.verify import Failure, Opened
-from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.security.service import Identity, audit_row, record, record_rows, utcnow
+from opencustoms.store.bulk import bulk_insert
 from opencustoms.store.groupcommit import GroupWriter, Pending, Writers
 
 MAX_GROUP_ENTRIES = 100_000
@@ -54,6 +55,7 @@ class Writer(GroupWriter[Request]):
         self.engine = engine
         self.keystore = keystore
         self.groups = 0  # commits made (for tests and benchmarks)
+        self.log: ingest.LogRef | None = None  # this node's own log, once found
 
     def commit(self, group: list[Request]) -> None:
         now = utcnow()
@@ -61,10 +63,14 @@ class Writer(GroupWriter[Request]):
         try:
             admin = self.keystore.administration_key()
             with self.engine.begin() as conn:
-                row = conn.execute(ledger_logs.select().where(ledger_logs.c.role == ingest.OWN)).mappings().first()
-                if row is None:
-                    raise LedgerNotFoundError("this node has no ledger yet; create it with `opencustoms ledger init`")
-                log = ingest.LogRef(row["id"], row["origin"], ingest.OWN)
+                log = self.log
+                if log is None:  # a log's id and origin never change: read them once
+                    row = conn.execute(ledger_logs.select().where(ledger_logs.c.role == ingest.OWN)).mappings().first()
+                    if row is None:
+                        raise LedgerNotFoundError(
+                            "this node has no ledger yet; create it with `opencustoms ledger init`"
+                        )
+                    log = ingest.LogRef(row["id"], row["origin"], ingest.OWN)
                 state = ingest.LogState(conn, log, logstore.lock(conn, log.id))
                 state.preload(conn, [r.opened for r in group])
                 for request in group:
@@ -88,26 +94,41 @@ class Writer(GroupWriter[Request]):
                     tree = ingest.write(conn, state, plans, now)
                     root = tree.root()
                     cp = notes.sign_checkpoint(log.origin, tree.size, root, admin)
-                    conn.execute(
-                        ledger_checkpoints.insert().values(
-                            log_id=log.id, size=tree.size, root=root, note=cp.note, source="self", observed_at=now
-                        )
+                    bulk_insert(
+                        conn,
+                        ledger_checkpoints,
+                        [
+                            {
+                                "log_id": log.id,
+                                "size": tree.size,
+                                "root": root,
+                                "note": cp.note,
+                                "source": "self",
+                                "observed_at": now,
+                            }
+                        ],
                     )
                     ingest.emit_signals(conn, log.origin, [i for p in plans for i in p.infos], now)
-                    for request, plan in accepted:
-                        record(
-                            conn,
-                            request.actor,
-                            "append",
-                            "ledger_log",
-                            log.origin,
-                            detail={
-                                "first": plan.first,
-                                "count": len(plan.entries),
-                                "certificates": sorted(plan.certs)[:50],
-                            },
-                        )
+                    # one audit entry per accepted batch, in one statement for the group
+                    record_rows(
+                        conn,
+                        [
+                            audit_row(
+                                request.actor,
+                                "append",
+                                "ledger_log",
+                                log.origin,
+                                detail={
+                                    "first": plan.first,
+                                    "count": len(plan.entries),
+                                    "certificates": sorted(plan.certs)[:50],
+                                },
+                            )
+                            for request, plan in accepted
+                        ],
+                    )
             # committed: the group is durable
+            self.log = log
             self.groups += 1
             for request, plan in accepted:
                 for info in plan.infos:

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,6 +237,34 @@ def authenticate(engine: Engine, token: str) -> Identity:
 # --- audit ---------------------------------------------------------------------------------------------------
 
 
+def audit_row(
+    actor: Identity,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    *,
+    purpose: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """One audit entry as a row, for :func:`record_rows`."""
+    return {
+        "at": at or utcnow(),
+        "actor": actor.username,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "purpose": purpose,
+        "detail": detail,
+    }
+
+
+def record_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append audit entries (:func:`audit_row`) in one statement, inside the caller's transaction."""
+    if rows:
+        conn.execute(insert(audit_log), list(rows))
+
+
 def record(
     conn: Connection,
     actor: Identity,
@@ -248,17 +276,7 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit entry inside the caller's transaction (so the entry and the change commit together)."""
-    conn.execute(
-        insert(audit_log).values(
-            at=utcnow(),
-            actor=actor.username,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            purpose=purpose,
-            detail=detail,
-        )
-    )
+    record_rows(conn, [audit_row(actor, action, object_type, object_id, purpose=purpose, detail=detail)])
 
 
 def record_many(
@@ -271,20 +289,7 @@ def record_many(
     purpose: str | None = None,
 ) -> None:
     now = utcnow()
-    rows = [
-        dict(
-            at=now,
-            actor=actor.username,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            purpose=purpose,
-            detail=None,
-        )
-        for object_id in object_ids
-    ]
-    if rows:
-        conn.execute(insert(audit_log), rows)
+    record_rows(conn, [audit_row(actor, action, object_type, i, purpose=purpose, at=now) for i in object_ids])
 
 
 def read_audit(

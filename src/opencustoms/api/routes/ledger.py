@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from opencustoms.api.deps import IdentityDep, PlatformDep
@@ -63,9 +64,12 @@ def entries(
     start: Annotated[int, Query(ge=0)],
     end: Annotated[int, Query(ge=1)],
     origin: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
     """Entries [start, end) (at most 10,000); restricted content only for the partners it is shared with."""
-    return {"entries": service.entries(platform.engine, identity, start, end, origin)}
+    # written by orjson straight from the service's plain dicts: a page is thousands of entries, and FastAPI's
+    # validation and encoding of them cost more than reading them
+    entries = service.entries(platform.engine, identity, start, end, origin)
+    return Response(orjson.dumps({"entries": entries}), media_type="application/json")
 
 
 @router.post("/entries", status_code=201)
