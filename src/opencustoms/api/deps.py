@@ -15,7 +15,7 @@ from opencustoms.security.service import Identity
 _bearer = HTTPBearer(auto_error=False, description="An API token from `opencustoms users token USERNAME`.")
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
