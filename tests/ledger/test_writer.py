@@ -400,10 +400,10 @@ def test_keys_are_read_again_when_their_file_changes(tmp_path: Path) -> None:
         store.administration_key()
 
 
-def test_pulls_use_worker_processes_from_two_cpus_appends_from_four(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_big_batches_use_worker_processes_from_two_cpus_unless_configured(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("OPENCUSTOMS_LEDGER_VERIFY_WORKERS", raising=False)
-    for cpus, appends, pulls in ((1, 0, 0), (2, 0, 2), (4, 4, 4)):
+    for cpus, expected in ((1, 0), (2, 2), (4, 4)):
         monkeypatch.setattr(verify.os, "cpu_count", lambda cpus=cpus: cpus)
-        assert (verify.workers(), verify.workers(pull=True)) == (appends, pulls)
-    monkeypatch.setenv("OPENCUSTOMS_LEDGER_VERIFY_WORKERS", "0")  # set: it decides for both
-    assert (verify.workers(), verify.workers(pull=True)) == (0, 0)
+        assert verify.workers() == expected
+    monkeypatch.setenv("OPENCUSTOMS_LEDGER_VERIFY_WORKERS", "0")  # set: it decides
+    assert verify.workers() == 0

@@ -128,16 +128,15 @@ def _known_keys(engine: Engine, wanted: set[str]) -> dict[str, bytes]:
 
 
 def check_entries(
-    engine: Engine, entries: Sequence[SignedEntry], introduced: dict[str, bytes] | None = None, *, pull: bool = False
+    engine: Engine, entries: Sequence[SignedEntry], introduced: dict[str, bytes] | None = None
 ) -> list[Opened | Failure]:
     """The stateless checks of a batch (signatures, commitments, bodies), on the verification threads (or a
     process pool) when it is big; keys certified earlier in the same batch, or in ``introduced`` (keys certified
-    by earlier pages of a pull, not stored yet), are used for the entries after them. ``pull``: a page of a pull
-    (see ``verify.workers``)."""
+    by earlier pages of a pull, not stored yet), are used for the entries after them."""
     keys = _known_keys(engine, {e.key_id for e in entries})
     if introduced:
         keys = {**introduced, **keys}
-    return verify.check_batch(entries, keys, pull=pull)
+    return verify.check_batch(entries, keys)
 
 
 def raise_alarm(

@@ -367,7 +367,7 @@ def _checked_pages(
                     fetches.append(pool.submit(_fetch_page, client, origin, *bounds[n + 1]))
                 pages.append(page)
                 previous = done(n - 1) if n >= 1 else None  # its keys serve the next page's signatures
-                checks.append(pool.submit(check_entries, engine, page, dict(introduced), pull=True))
+                checks.append(pool.submit(check_entries, engine, page, dict(introduced)))
                 if previous is not None:
                     yield bounds[n - 1][0], pages[n - 1], previous
                     pages[n - 1] = []

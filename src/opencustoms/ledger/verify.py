@@ -172,18 +172,16 @@ def _warm() -> int:
 
 
 _pool: ProcessPoolExecutor | None = None
-_pool_size = 0
 _disabled = False  # set when the pool broke: verify in this process from then on
 _pool_lock = threading.Lock()
 
 
-def workers(pull: bool = False) -> int:
-    """Worker processes for big batches: OPENCUSTOMS_LEDGER_VERIFY_WORKERS (0 or 1: none), else one per CPU on a
-    machine of four CPUs or more, and none below for appends: a server process already keeps about one CPU busy
-    (its threads share the interpreter), and on a two-CPU machine the measured gain was nil or negative. A pull
-    (``pull=True``) uses them from two CPUs: its own process is busy writing the pages (a pipeline), so the checks
-    are better off the interpreter lock; measured on two CPUs, a 100,000-entry catch-up took 8.4 s with two
-    workers against 13.1 s on threads (docs/ledger.md)."""
+def workers() -> int:
+    """Worker processes for big batches (appends and the pages of a pull): OPENCUSTOMS_LEDGER_VERIFY_WORKERS (0 or
+    1: none, the verification threads), else one per CPU from two CPUs. The stateless checks then run off the
+    interpreter lock that the writer needs. Measured on two quiet CPUs (docs/ledger.md): batches of 2,000
+    10,735-10,821/s with two workers against 7,766-7,919/s on the threads, a 100,000-entry catch-up 8.4 s against
+    13.1 s. (Session 2 had measured no gain for appends, on a machine kept busy by other work.)"""
     configured = os.environ.get("OPENCUSTOMS_LEDGER_VERIFY_WORKERS")
     if configured is not None:
         try:
@@ -195,23 +193,18 @@ def workers(pull: bool = False) -> int:
                 field="OPENCUSTOMS_LEDGER_VERIFY_WORKERS",
             ) from exc
     cpus = os.cpu_count() or 1
-    return cpus if cpus >= (2 if pull else 4) else 0
+    return cpus if cpus >= 2 else 0
 
 
-def pool(count: int | None = None) -> ProcessPoolExecutor | None:
-    """The shared pool of ``count`` workers (default ``workers()``), started on first use with the forkserver method
-    so it is safe in a threaded server; None when fewer than two are wanted."""
-    global _pool, _pool_size
-    count = workers() if count is None else count
+def pool() -> ProcessPoolExecutor | None:
+    """The shared pool (started on first use, with the forkserver method so it is safe in a threaded server)."""
+    global _pool
+    count = workers()
     if count < 2:
         return None
     with _pool_lock:
-        if _pool is not None and _pool_size != count:  # another size was asked for: start again
-            _pool.shutdown(cancel_futures=True)
-            _pool = None
         if _pool is None:
             _pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("forkserver"))
-            _pool_size = count
             try:
                 for f in [_pool.submit(_warm) for _ in range(count)]:
                     f.result()
@@ -266,7 +259,6 @@ def _map(
     fn: Callable[[Any], list[Any]],
     items: Callable[[], list[Any]],
     local: Callable[[], list[Any]],
-    processes: int | None = None,
 ) -> list[Any]:
     """``fn`` over ``items()`` (plain tuples, cheap to send) in chunks on the process pool when one is configured
     and there are enough of them; else ``local()``, on the verification threads. A pool that breaks (a worker
@@ -276,7 +268,7 @@ def _map(
         return local()
     futures = []
     try:
-        executor = pool(processes)
+        executor = pool()
         if executor is None:
             return local()
         work = items()
@@ -292,22 +284,17 @@ def _map(
             f.cancel()
 
 
-def check_batch(
-    entries: Sequence[SignedEntry], keys: dict[str, bytes], *, pull: bool = False
-) -> list[Opened | Failure]:
+def check_batch(entries: Sequence[SignedEntry], keys: dict[str, bytes]) -> list[Opened | Failure]:
     """The stateless checks of every entry, in order; a Failure in place of a bad entry. ``keys`` maps key ids to
     raw public keys. An entry signed by a key that a ``key.certified`` entry of the same batch introduces is
     verified with that key in a second pass (whether the key was in force at the entry's index is the writer's
     check); one signed by a key known nowhere comes back unverified and the writer refuses it. Batches of
-    ``POOL_THRESHOLD`` entries or more are checked in the worker pool, ``CHUNK`` entries per task (``pull``: the
-    pages of a pull, which use the pool from two CPUs, see ``workers``)."""
-    processes = workers(pull=pull)
+    ``POOL_THRESHOLD`` entries or more are checked in the worker pool, ``CHUNK`` entries per task."""
     results: list[Opened | Failure] = _map(
         len(entries),
         partial(_check_chunk, keys),
         lambda: [(e.commitment, e.key_id, e.restricted, e.signature, e.body, e.salt) for e in entries],
         lambda: _thread_map(partial(_check_entries, keys), list(entries)),
-        processes,
     )
     introduced = {
         o.key_id: base64.b64decode(o.key_public)
@@ -322,9 +309,7 @@ def check_batch(
             (entries[i].commitment, entries[i].key_id, entries[i].signature, introduced[entries[i].key_id])
             for i in late
         ]
-        verified = _map(
-            len(late), _verify_chunk, lambda: pending, lambda: _thread_map(_verify_chunk, pending), processes
-        )
+        verified = _map(len(late), _verify_chunk, lambda: pending, lambda: _thread_map(_verify_chunk, pending))
         for i, failure in zip(late, verified, strict=True):
             opened = results[i]
             assert isinstance(opened, Opened)
