@@ -185,10 +185,10 @@ class FeatureBuilder:
         look = self._lookup()
         m, prior = self.smoothing, self.prior_
         mp = m * prior
-        rows = [dict(r) for r in rows]
         out = np.empty((len(rows), len(self.names)), dtype=np.float64)
         nan = float("nan")
-        for i, row in enumerate(rows):
+        for i, given in enumerate(rows):
+            row = dict(given)  # a copy: the keys filled below are this method's own
             hs6 = row.get("hs6")
             row["hs4"], row["hs2"] = (hs6[:4], hs6[:2]) if hs6 is not None else (None, None)
             for key in look["filled"]:
