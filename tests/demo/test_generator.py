@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import shared_data
 from opencustoms.demo import generator
 from opencustoms.demo.generator import (
     CATALOGUE,
@@ -42,7 +43,6 @@ from opencustoms.reference.codes import (
     iso6346_check_digit,
 )
 
-HS_2022 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hs" / "harmonized-system-2022.csv"
 START = dt.date(2025, 1, 1)
 MONEY = re.compile(r"^[0-9]+\.[0-9]{2}$")
 
@@ -358,11 +358,10 @@ def test_reference_tables_are_consistent() -> None:
 
 
 def test_hs_codes_exist_in_hs_2022() -> None:
-    if not HS_2022.exists():
-        pytest.skip(f"{HS_2022} is not available")
+    hs_2022 = shared_data("hs", "harmonized-system-2022.csv")
     from opencustoms.reference.hs import read_hs_csv
 
-    known = {e.code for e in read_hs_csv(HS_2022) if e.level == 6}
+    known = {e.code for e in read_hs_csv(hs_2022) if e.level == 6}
     missing = sorted({g.hs_code for g in CATALOGUE} - known)
     assert not missing, f"not HS 2022 subheadings: {missing}"
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from iot_helpers import NOW, shared_data
+from iot_helpers import NOW
 from pyais import encode_dict
 
+from conftest import shared_data
 from opencustoms.iot import adapters
 from opencustoms.iot.adapters import Rejection
 from opencustoms.iot.events import DeviceEvent, EventKind

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from conftest import shared_data
 from opencustoms.reference.errors import InvalidCodeError, NomenclatureFileError
 from opencustoms.reference.hs import (
     AGGREGATE_CODES,
@@ -31,10 +32,8 @@ HEADER = "section,hscode,description,parent,level\n"
 
 
 def hs_file(edition: int) -> Path:
-    path = HS_DATA / f"harmonized-system-{edition}.csv"
-    if not path.is_file():
-        pytest.skip(f"HS {edition} data file {path} is absent (expected datasets/harmonized-system in shared/data/hs)")
-    return path
+    """The real HS file (datasets/harmonized-system in shared/data/hs): a skip when absent, a failure in CI."""
+    return shared_data("hs", f"harmonized-system-{edition}.csv")
 
 
 @pytest.fixture(scope="module")
