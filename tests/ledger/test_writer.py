@@ -403,7 +403,7 @@ def test_keys_are_read_again_when_their_file_changes(tmp_path: Path) -> None:
 def test_big_batches_use_worker_processes_from_two_cpus_unless_configured(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("OPENCUSTOMS_LEDGER_VERIFY_WORKERS", raising=False)
     for cpus, expected in ((1, 0), (2, 2), (4, 4)):
-        monkeypatch.setattr(verify.os, "cpu_count", lambda cpus=cpus: cpus)
+        monkeypatch.setattr(verify.os, "sched_getaffinity", lambda _pid, cpus=cpus: set(range(cpus)))
         assert verify.workers() == expected
     monkeypatch.setenv("OPENCUSTOMS_LEDGER_VERIFY_WORKERS", "0")  # set: it decides
     assert verify.workers() == 0

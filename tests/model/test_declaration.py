@@ -34,6 +34,8 @@ def test_sample_is_valid_and_normalised() -> None:
         (("transport", "container_ids", 0), "MSCU1234567", "transport.container_ids.0", "should be 6"),
         (("transport", "vessel_imo"), "9811001", "transport.vessel_imo", "check digit"),
         (("transport", "loading_location"), "CN-SZX1", "transport.loading_location", "UN/LOCODE"),
+        (("goods_items", 0, "net_mass_kg"), "inf", "goods_items.0.net_mass_kg", "finite number"),
+        (("goods_items", 0, "gross_mass_kg"), "NaN", "goods_items.0.gross_mass_kg", "finite number"),
     ],
 )
 def test_bad_values_name_the_field_and_the_fix(path: tuple, value: str, field: str, words: str) -> None:

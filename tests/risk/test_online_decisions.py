@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import threading
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from risk_helpers import PROFILE, SMALL, store_inspected
 from sqlalchemy import Connection, func, insert, select
@@ -18,7 +20,8 @@ from opencustoms.config import Settings
 from opencustoms.context import Platform
 from opencustoms.risk import service
 from opencustoms.risk import writer as decision_writer
-from opencustoms.risk.tables import risk_decisions
+from opencustoms.risk.errors import RiskModelError
+from opencustoms.risk.tables import risk_decisions, risk_models
 from opencustoms.security import service as security
 from opencustoms.security.service import Identity
 from opencustoms.store.tables import audit_log
@@ -111,12 +114,26 @@ def test_a_server_has_the_promoted_model_ready_before_its_first_request(platform
     store_inspected(platform.engine, operator, 120)
     service.train_model(platform, operator, None, None, promote=True, params=SMALL)
     service._online_cache.pop(id(platform.engine), None)
+    gc.unfreeze()
     with TestClient(create_app(platform)):  # start-up done, no request yet
         cached = service._online_cache.get(id(platform.engine))
         assert cached is not None and cached.model is not None
         model = cached.model[1]
         assert model.builder_ is not None and model.builder_.lookup_ is not None and model.paths_ is not None
         assert gc.get_freeze_count() > 0  # and out of the collector's way
+
+
+def test_a_promoted_model_that_cannot_load_does_not_stop_the_api(platform, operator) -> None:  # type: ignore[no-untyped-def]
+    store_inspected(platform.engine, operator, 120)
+    version = service.train_model(platform, operator, None, None, promote=True, params=SMALL)["version"]
+    with platform.engine.connect() as conn:
+        path = conn.execute(select(risk_models.c.path).where(risk_models.c.version == version)).scalar_one()
+    Path(path).unlink()
+    service._online_cache.pop(id(platform.engine), None)
+    with TestClient(create_app(platform)) as client:  # starts: only the risk engine is affected
+        assert client.get("/health").status_code == 200
+        with pytest.raises(RiskModelError, match="is missing; retrain or roll back"):
+            service.decide(platform, operator, sample_declaration("LRN-MISSING"))
 
 
 def test_warming_leaves_a_database_without_tables_to_the_first_request(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -50,6 +50,8 @@ def odd_rows(n: int, seed: int) -> list[dict[str, Any]]:
     for row in rows:
         for column in rng.sample(sorted(ODD), rng.randint(0, 3)):
             row[column] = rng.choice(ODD[column])
+        if rng.random() < 0.03:  # a required column absent altogether
+            del row[rng.choice(["reference", "date", "hs6", "origin", "value"])]
     return rows
 
 

@@ -179,9 +179,11 @@ _pool_lock = threading.Lock()
 def workers() -> int:
     """Worker processes for big batches (appends and the pages of a pull): OPENCUSTOMS_LEDGER_VERIFY_WORKERS (0 or
     1: none, the verification threads), else one per CPU from two CPUs. The stateless checks then run off the
-    interpreter lock that the writer needs. Measured on two quiet CPUs (docs/ledger.md): batches of 2,000
-    10,735-10,821/s with two workers against 7,766-7,919/s on the threads, a 100,000-entry catch-up 8.4 s against
-    13.1 s. (Session 2 had measured no gain for appends, on a machine kept busy by other work.)"""
+    interpreter lock that the writer needs. CPUs are those this process may run on (its affinity). Measured on two
+    quiet CPUs, alternating (docs/ledger.md): batches of 2,000 10,735-10,821/s with two workers against
+    7,766-7,919/s on the threads; a 100,000-entry catch-up 8.4 s against 13.1-13.8 s (11.7 s with workers in a run
+    with another benchmark beside it). Session 2 had measured no gain for appends on a machine kept busy by other
+    work. Each server process has its own pool: with ``serve --workers N`` set this to CPUs / N."""
     configured = os.environ.get("OPENCUSTOMS_LEDGER_VERIFY_WORKERS")
     if configured is not None:
         try:
@@ -192,7 +194,7 @@ def workers() -> int:
                 "the server's process or to the number of CPUs to use",
                 field="OPENCUSTOMS_LEDGER_VERIFY_WORKERS",
             ) from exc
-    cpus = os.cpu_count() or 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return cpus if cpus >= 2 else 0
 
 

@@ -55,7 +55,6 @@ class Writer(GroupWriter[Request]):
         self.engine = engine
         self.keystore = keystore
         self.groups = 0  # commits made (for tests and benchmarks)
-        self.log: ingest.LogRef | None = None  # this node's own log, once found
 
     def commit(self, group: list[Request]) -> None:
         now = utcnow()
@@ -63,14 +62,12 @@ class Writer(GroupWriter[Request]):
         try:
             admin = self.keystore.administration_key()
             with self.engine.begin() as conn:
-                log = self.log
-                if log is None:  # a log's id and origin never change: read them once
-                    row = conn.execute(ledger_logs.select().where(ledger_logs.c.role == ingest.OWN)).mappings().first()
-                    if row is None:
-                        raise LedgerNotFoundError(
-                            "this node has no ledger yet; create it with `opencustoms ledger init`"
-                        )
-                    log = ingest.LogRef(row["id"], row["origin"], ingest.OWN)
+                # read in each group's transaction (one indexed row): a database restored or initialised again
+                # while this writer runs has another own log, which a cached id would write into
+                row = conn.execute(ledger_logs.select().where(ledger_logs.c.role == ingest.OWN)).mappings().first()
+                if row is None:
+                    raise LedgerNotFoundError("this node has no ledger yet; create it with `opencustoms ledger init`")
+                log = ingest.LogRef(row["id"], row["origin"], ingest.OWN)
                 state = ingest.LogState(conn, log, logstore.lock(conn, log.id))
                 state.preload(conn, [r.opened for r in group])
                 for request in group:
@@ -128,7 +125,6 @@ class Writer(GroupWriter[Request]):
                         ],
                     )
             # committed: the group is durable
-            self.log = log
             self.groups += 1
             for request, plan in accepted:
                 for info in plan.infos:

@@ -36,7 +36,8 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+    # allow_inf_nan=False: an infinite or NaN mass is refused by name, as the columnar import path refuses it
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False, allow_inf_nan=False)
 
 
 class DeclarationType(StrEnum):

@@ -59,12 +59,7 @@ _KCS_EXTRA = {
 
 def conform(frame: pl.DataFrame) -> pl.DataFrame:
     """Cast to the canonical schema, add missing optional columns as nulls, check the required ones."""
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise RiskDataError(
-            f"the declaration frame lacks column(s) {', '.join(missing)}; give at least {', '.join(REQUIRED)}",
-            field=missing[0],
-        )
+    _require_columns(frame.columns)
     exprs = []
     for name, dtype in COLUMNS.items():
         if name in frame.columns:
@@ -93,6 +88,16 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
 _PLAIN: dict[Any, tuple[type, ...]] = {pl.Utf8: (str,), pl.Float64: (float,), pl.Int32: (int,), pl.Int8: (int,)}
 
 
+def _require_columns(columns: Iterable[str]) -> None:
+    present = set(columns)
+    missing = [c for c in REQUIRED if c not in present]
+    if missing:
+        raise RiskDataError(
+            f"the declaration frame lacks column(s) {', '.join(missing)}; give at least {', '.join(REQUIRED)}",
+            field=missing[0],
+        )
+
+
 def _in_range(dtype: Any, value: Any) -> bool:
     if dtype == pl.Int8:  # the label: anything but 0 or 1 takes the polars path, which refuses it
         return value in (0, 1)
@@ -105,6 +110,7 @@ def conform_row(row: Mapping[str, Any]) -> dict[str, Any]:
     one row, this about 10 µs). A value that is not already of its column's type (an int for a float column, a date
     given as text, a number in a national column...) takes the polars path, so every cast stays polars' own
     (tested against :func:`conform` on random rows)."""
+    _require_columns(row)
     out: dict[str, Any] = {}
     for name, dtype in COLUMNS.items():
         value = row.get(name)

@@ -720,7 +720,9 @@ def _file_sha256(path: Path) -> str:
 
 
 def _plain(value: float) -> float | None:
-    return None if np.isnan(value) else round(float(value), 4)
+    """A feature value for a reason: None where it is not a finite number (as the batch path's JSON writes null;
+    an infinite value would not be valid JSON)."""
+    return round(float(value), 4) if np.isfinite(value) else None
 
 
 class _SafeUnpickler(pickle.Unpickler):

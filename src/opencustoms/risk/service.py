@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,6 @@ import numpy as np
 import polars as pl
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from opencustoms import signals as signal_records
 from opencustoms.context import Platform, settle_heap
@@ -59,8 +59,9 @@ from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles, 
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
 from opencustoms.store.database import as_utc
-from opencustoms.store.errors import StoreError
 from opencustoms.store.tables import declaration_parties, declarations, goods_items, inspection_results
+
+_log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
@@ -809,18 +810,20 @@ def _online(platform: Platform) -> _Online:
                 model[1].warm()  # its lookups built before the heap is settled, not by the first requests
             cached = _Online(key, model, load_profiles(engine))
             _online_cache[id(engine)] = cached
-            settle_heap()  # no full collection walks the model between requests (tail latency)
+            settle_heap(reclaim=True)  # no full collection walks the model between requests (tail latency)
     return cached
 
 
 def warm(platform: Platform) -> None:
     """Load what online decisions use — the promoted model with its lookups, the profiles — before the first
     request (a server calls this at start-up, so that no request waits for the load and the collections it causes).
-    A database without the risk tables yet (not initialised) is left to the first request, which reports it."""
+    Whatever stops it (a database not initialised, a promoted model whose file is missing or altered, a stored
+    profile that no longer validates) is logged and left to the first decision, which reports it: the rest of the
+    API must come up all the same."""
     try:
         _online(platform)
-    except (StoreError, SQLAlchemyError):
-        return
+    except Exception as exc:  # noqa: BLE001 - start-up must not fail for the risk engine's sake
+        _log.warning("risk engine not warmed at start-up (the first decision will say why): %s", exc)
 
 
 def _cached_policy(platform: Platform) -> tuple[tuple[Any, ...], LanePolicy]:
