@@ -64,6 +64,9 @@ def test_inspection_results_feed_training_only_from_inspected(platform, operator
     assert dict(zip(frame["reference"], frame["label"], strict=True)) == {"LRN-0": 1, "LRN-1": 0}
     with pytest.raises(InspectionError, match="outcome"):
         service.record_inspection(engine, operator, "LRN-2", "maybe")
+    for bad in (-1.0, float("inf"), float("nan")):  # no label written for any of them
+        with pytest.raises(InspectionError, match="revenue recovered must be a finite amount"):
+            service.record_inspection(engine, operator, "LRN-2", "fraud", bad)
     with pytest.raises(NotFoundError, match="no declaration with functional_reference_id"):
         service.record_inspection(engine, operator, "LRN-404", "fraud")
     summary = service.score_backlog(platform, operator)

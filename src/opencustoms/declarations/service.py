@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -159,8 +160,11 @@ def record_inspections(
             raise InspectionError(
                 f"outcome must be one of {', '.join(INSPECTION_OUTCOMES)}, not {r.outcome!r}", field="outcome"
             )
-        if r.revenue_recovered is not None and r.revenue_recovered < 0:
-            raise InspectionError("revenue recovered cannot be negative", field="revenue_recovered")
+        if r.revenue_recovered is not None and not (math.isfinite(r.revenue_recovered) and r.revenue_recovered >= 0):
+            raise InspectionError(
+                f"revenue recovered must be a finite amount, zero or more, not {r.revenue_recovered}",
+                field="revenue_recovered",
+            )
     now = dt.datetime.now(dt.UTC)
     with nullcontext(engine) if isinstance(engine, Connection) else engine.begin() as conn:
         ids = repository.reference_ids(conn, [r.reference for r in results])
