@@ -79,6 +79,11 @@ def test_native_json_names_the_bad_field() -> None:
         json.dumps({"device_id": "CAM1", "kind": "plate_read", "device_time": NOW.isoformat(), "confidence": 3}), NOW
     )
     assert bad.reason_code == "invalid_field" and bad.reason.startswith("confidence")
+    for field in ("speed_kmh", "heading", "radiation_level"):  # NaN and infinity are not readings
+        for value in (float("nan"), float("inf")):
+            event = {"device_id": "GPS1", "kind": "position", "device_time": NOW.isoformat(), field: value}
+            [bad] = adapters.decode(json.dumps({**event, "latitude": 51.9, "longitude": 4.1}), NOW)
+            assert bad.reason_code == "invalid_field" and bad.reason.startswith(field), bad
 
 
 def test_ais_shared_samples_decode_or_are_rejected_with_a_reason() -> None:

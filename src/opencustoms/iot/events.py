@@ -79,8 +79,12 @@ class DeviceEvent(BaseModel):
     received_at: dt.datetime | None = Field(default=None, description="When the platform received it (UTC).")
     latitude: float | None = Field(default=None, description="WGS 84 degrees, north positive.")
     longitude: float | None = Field(default=None, description="WGS 84 degrees, east positive.")
-    speed_kmh: float | None = Field(default=None, description="Ground speed in km/h (AIS knots are converted).")
-    heading: float | None = Field(default=None, description="Course over ground, degrees from north.")
+    speed_kmh: float | None = Field(
+        default=None, allow_inf_nan=False, description="Ground speed in km/h (AIS knots are converted)."
+    )
+    heading: float | None = Field(
+        default=None, allow_inf_nan=False, description="Course over ground, degrees from north."
+    )
     seal_id: str | None = Field(default=None, max_length=64, description="E-seal identifier (ISO 18185 tag id).")
     battery_percent: float | None = Field(default=None, ge=0, le=100)
     plate: str | None = Field(default=None, max_length=35, description="Vehicle registration as read.")
@@ -89,7 +93,9 @@ class DeviceEvent(BaseModel):
     passage_id: str | None = Field(default=None, max_length=64, description="Gate transaction the read belongs to.")
     gate_id: str | None = Field(default=None, max_length=64)
     radiation_alarm: bool | None = None
-    radiation_level: float | None = Field(default=None, ge=0, description="Gross counts or dose rate, device unit.")
+    radiation_level: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Gross counts or dose rate, device unit."
+    )
     mmsi: str | None = Field(default=None, max_length=9)
     imo: str | None = Field(default=None, max_length=7)
     attributes: dict[str, Any] = Field(default_factory=dict, description="Anything else the vendor sent.")
