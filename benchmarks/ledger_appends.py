@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,17 @@ def baselines(tmp: Path) -> dict[str, float | None]:
     }
 
 
+def timed_threads(target: Callable[[int], None], count: int) -> float:
+    """Seconds for ``target(0)`` ... ``target(count - 1)`` to run, each on its own thread, all at once."""
+    threads = [threading.Thread(target=target, args=(c,)) for c in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def _run_clients(clients: int, work: list[list[Any]], append) -> tuple[float, int, list[str], float, float]:  # type: ignore[no-untyped-def]
     """Run ``append(batch)`` for every batch of every client's list, clients in parallel. Returns the seconds, the
     entries acknowledged, the errors (an append that fails is counted, not retried), the raw verification rate
@@ -154,13 +166,7 @@ def _run_clients(clients: int, work: list[list[Any]], append) -> tuple[float, in
             except Exception as exc:  # noqa: BLE001 - reported with the figures
                 errors.append(f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}")
 
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    t = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.perf_counter() - t
+    elapsed = timed_threads(client, clients)
     return elapsed, sum(done), errors, (before + verify_rate(1500)) / 2, os.getloadavg()[0]
 
 

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write  # noqa: E402
-from ledger_appends import signed  # noqa: E402
+from ledger_appends import signed, timed_threads  # noqa: E402
 
 
 def free_port() -> int:
@@ -53,13 +52,7 @@ def hammer(
             if r.status_code not in (200, 201):
                 failures.append(f"{path}: {r.status_code} {r.text[:200]}")
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = timed_threads(run, clients)
     for client in pool:
         client.close()
     return elapsed, failures

@@ -71,10 +71,7 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
     for name in REQUIRED:
         nulls = out[name].null_count()
         if nulls:
-            raise RiskDataError(
-                f"{nulls} declaration(s) have no {name}; every declaration needs one (fix the file or drop those rows)",
-                field=name,
-            )
+            raise _no_values(name, nulls)
     labels = out["label"].drop_nulls()
     if len(labels) and not labels.is_in([0, 1]).all():
         raise RiskDataError("label must be 0 (compliant) or 1 (fraud)", field="label")
@@ -98,6 +95,13 @@ def _require_columns(columns: Iterable[str]) -> None:
         )
 
 
+def _no_values(name: str, count: int) -> RiskDataError:
+    return RiskDataError(
+        f"{count} declaration(s) have no {name}; every declaration needs one (fix the file or drop those rows)",
+        field=name,
+    )
+
+
 def _in_range(dtype: Any, value: Any) -> bool:
     if dtype == pl.Int8:  # the label: anything but 0 or 1 takes the polars path, which refuses it
         return value in (0, 1)
@@ -111,26 +115,18 @@ def conform_row(row: Mapping[str, Any]) -> dict[str, Any]:
     given as text, a number in a national column...) takes the polars path, so every cast stays polars' own
     (tested against :func:`conform` on random rows)."""
     _require_columns(row)
-    out: dict[str, Any] = {}
-    for name, dtype in COLUMNS.items():
-        value = row.get(name)
-        if value is None:
-            out[name] = None
-        elif type(value) in (_PLAIN.get(dtype) or (dt.date,)) and _in_range(dtype, value):
-            out[name] = value
-        else:
-            return conform(pl.DataFrame([dict(row)], infer_schema_length=None)).row(0, named=True)
-    for name, value in row.items():
-        if name.startswith("x_"):
-            if value is not None and type(value) is not str:
-                return conform(pl.DataFrame([dict(row)], infer_schema_length=None)).row(0, named=True)
-            out[name] = value
+    out: dict[str, Any] = {name: row.get(name) for name in COLUMNS}
+    extras = {name: value for name, value in row.items() if name.startswith("x_")}
+    plain = all(
+        value is None or (type(value) in (_PLAIN.get(COLUMNS[name]) or (dt.date,)) and _in_range(COLUMNS[name], value))
+        for name, value in out.items()
+    ) and all(value is None or type(value) is str for value in extras.values())
+    if not plain:
+        return conform(pl.DataFrame([dict(row)], infer_schema_length=None)).row(0, named=True)
+    out.update(extras)
     for name in REQUIRED:
         if out[name] is None:
-            raise RiskDataError(
-                f"1 declaration(s) have no {name}; every declaration needs one (fix the file or drop those rows)",
-                field=name,
-            )
+            raise _no_values(name, 1)
     if out["duty_at_stake"] is None:
         out["duty_at_stake"] = out["value"] * (out["duty_rate"] if out["duty_rate"] is not None else 0.0) / 100.0
     if out["items"] is None:
