@@ -309,18 +309,22 @@ def pull_all(
     return out
 
 
-def _fetch_page(client: httpx.Client, origin: str, at: int, end: int) -> list[SignedEntry]:
-    """Entries [at, end) of a partner's log, in as many requests as the partner's page size needs."""
+def _fetch_page(client: httpx.Client, partner: str, at: int, end: int, origin: str | None = None) -> list[SignedEntry]:
+    """Entries [at, end) of a log as ``partner`` serves it — its own log, or its copy of ``origin``'s (a restore asks
+    a partner for our own log) — in as many requests as the partner's page size needs, each checked to continue
+    exactly where the previous one ended."""
     out: list[SignedEntry] = []
+    which = {"origin": origin} if origin is not None else {}
     while at + len(out) < end:
         first = at + len(out)
-        page = _get(client, origin, "/ledger/entries", EntriesReply, start=first, end=end).entries
+        page = _get(client, partner, "/ledger/entries", EntriesReply, start=first, end=end, **which).entries
         if not page:
-            raise PartnerError(f"partner {origin} served no entries from {first} although its checkpoint has {end}")
+            of = f" of {origin}" if origin is not None else ""
+            raise PartnerError(f"partner {partner} served no entries{of} from {first} although it holds {end}")
         for i, item in enumerate(page):
             if item.index != first + i:
                 raise PartnerError(
-                    f"partner {origin} served entry {item.index} where entry {first + i} was expected; nothing was "
+                    f"partner {partner} served entry {item.index} where entry {first + i} was expected; nothing was "
                     "stored"
                 )
         out.extend(page)  # a ServedEntry is a SignedEntry (plus its index), checked as one
@@ -331,9 +335,10 @@ def _pages(start: int, end: int) -> list[tuple[int, int]]:
     return [(at, min(end, at + PAGE)) for at in range(start, end, PAGE)]
 
 
-def _fetch(client: httpx.Client, origin: str, start: int, end: int) -> list[SignedEntry]:
-    """Every entry of [start, end), page after page (what a pull fetches, without checking or storing it)."""
-    return [e for at, stop in _pages(start, end) for e in _fetch_page(client, origin, at, stop)]
+def _fetch(client: httpx.Client, partner: str, start: int, end: int, origin: str | None = None) -> list[SignedEntry]:
+    """Every entry of [start, end), page after page (what a pull fetches, without checking or storing it); ``origin``
+    as in :func:`_fetch_page`."""
+    return [e for at, stop in _pages(start, end) for e in _fetch_page(client, partner, at, stop, origin)]
 
 
 def _checked_pages(

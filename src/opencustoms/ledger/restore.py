@@ -39,7 +39,7 @@ from opencustoms.ledger.errors import CheckpointError, PartnerError, RestoreErro
 from opencustoms.ledger.ingest import OWN, PARTNER
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.ledger.logs import Log, check_entries, create_log, default_origin, get_log, raise_alarm
-from opencustoms.ledger.partners import PAGE, CheckpointReply, EntriesReply, _client, _get
+from opencustoms.ledger.partners import CheckpointReply, _client, _fetch, _get
 from opencustoms.ledger.tables import ledger_checkpoints, ledger_logs
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
@@ -67,25 +67,6 @@ def _source(partners: list[Log], partner: str) -> Log:
         "is still in the key store if the key store was kept)",
         field="partner",
     )
-
-
-def _fetch(client: httpx.Client, partner: str, origin: str, start: int, end: int) -> list[SignedEntry]:
-    """Entries [start, end) of our log as ``partner`` holds it, in order."""
-    out: list[SignedEntry] = []
-    while start + len(out) < end:
-        at = start + len(out)
-        page = _get(
-            client, partner, "/ledger/entries", EntriesReply, start=at, end=min(end, at + PAGE), origin=origin
-        ).entries
-        if not page:
-            raise PartnerError(f"partner {partner} served no entries of {origin} from {at} although it holds {end}")
-        for i, item in enumerate(page):
-            if item.index != at + i:
-                raise PartnerError(
-                    f"partner {partner} served entry {item.index} where entry {at + i} was expected; nothing was stored"
-                )
-            out.append(SignedEntry.model_construct(**item.model_dump(exclude={"index"})))
-    return out[: end - start]
 
 
 def _ranges(indices: list[int]) -> list[tuple[int, int]]:
@@ -206,7 +187,7 @@ def restore_from_partner(
         )
 
     # 3. the entries, and the content of restricted ones from the other partners
-    fetched = _fetch(client, source.origin, origin, 0, target.size)
+    fetched = _fetch(client, source.origin, 0, target.size, origin)
     missing = [i for i, e in enumerate(fetched) if e.body is None]
     content_from: dict[str, int] = {}
     for other in partners:
@@ -217,7 +198,7 @@ def restore_from_partner(
             for start, end in _ranges(missing):
                 if end > witnesses[other.origin]:
                     break
-                for i, item in enumerate(_fetch(other_client, other.origin, origin, start, end)):
+                for i, item in enumerate(_fetch(other_client, other.origin, start, end, origin)):
                     if item.body is not None and _same_leaf(item, fetched[start + i]) and _opens(item):
                         fetched[start + i] = item
                         content_from[other.origin] = content_from.get(other.origin, 0) + 1
