@@ -93,6 +93,16 @@ def connect(server: Node, client: Node, base_url: str | None) -> str:
     return token
 
 
+def connected_nodes(tmp: Path, codes: tuple[str, ...] = ("AR", "BR", "UY")) -> dict[str, Node]:
+    """Nodes that each pull every other one (in-process: no base URL)."""
+    nodes = {code: make_node(tmp, code) for code in codes}
+    for server in nodes.values():
+        for client in nodes.values():
+            if client is not server:
+                connect(server, client, None)
+    return nodes
+
+
 def client_for(server: Node, token: str) -> TestClient:
     """An HTTP client for ``server``'s real API, in-process, as the holder of ``token`` (a partner)."""
     from opencustoms.api import create_app

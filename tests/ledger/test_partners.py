@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from ledger_testnodes import Node, certificate, client_for, connect, make_node, rewrite_history
+from ledger_testnodes import Node, certificate, client_for, connected_nodes, rewrite_history
 
 from opencustoms import signals
 from opencustoms.ledger import service
@@ -16,11 +16,7 @@ from opencustoms.store.database import open_database
 
 @pytest.fixture
 def three(tmp_path):  # type: ignore[no-untyped-def]
-    nodes = {code: make_node(tmp_path, code) for code in ("AR", "BR", "UY")}
-    for server in nodes.values():
-        for client in nodes.values():
-            if client is not server:
-                connect(server, client, None)
+    nodes = connected_nodes(tmp_path)
     clients = {c: {nodes[s].origin: client_for(nodes[s], nodes[c].tokens[s]) for s in nodes if s != c} for c in nodes}
     yield nodes, clients
     open_database.cache_clear()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from ledger_testnodes import Node, certificate, client_for, connect, make_node
+from ledger_testnodes import Node, certificate, client_for, connected_nodes
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -25,11 +25,7 @@ from opencustoms.store.database import init_database, open_database
 
 @pytest.fixture
 def three(tmp_path):  # type: ignore[no-untyped-def]
-    nodes = {code: make_node(tmp_path, code) for code in ("AR", "BR", "UY")}
-    for server in nodes.values():
-        for client in nodes.values():
-            if client is not server:
-                connect(server, client, None)
+    nodes = connected_nodes(tmp_path)
 
     def clients(code: str) -> dict[str, TestClient]:
         return {nodes[s].origin: client_for(nodes[s], nodes[code].tokens[s]) for s in nodes if s != code}
