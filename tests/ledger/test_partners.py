@@ -11,6 +11,7 @@ from opencustoms import signals
 from opencustoms.ledger import service
 from opencustoms.ledger.errors import ForkError, LedgerError, LedgerNotFoundError
 from opencustoms.ledger.keys import KeyStore
+from opencustoms.ledger.logs import get_log
 from opencustoms.store.database import open_database
 
 
@@ -100,6 +101,43 @@ def test_a_split_view_is_caught_through_witnesses(three, tmp_path) -> None:  # t
     service.pull(br.engine, br.operator, br.keys, uy.origin, clients=clients["BR"], witness=False)
     assert any("split view" in a for a in report["alarms"])
     assert [a["kind"] for a in service.alarms(br.engine, br.operator, ar.origin)] == ["split_view"]
+
+
+def test_a_log_that_cannot_be_asked_is_no_evidence_of_a_split_view(three) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from opencustoms.ledger import partners
+
+    nodes, clients = three
+    ar, br, uy = nodes["AR"], nodes["BR"], nodes["UY"]
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00001"))
+    service.pull(uy.engine, uy.operator, uy.keys, ar.origin, clients=clients["UY"], witness=False)
+    service.issue(ar.engine, ar.officer, ar.keys, certificate("ARAEO00002"))
+    service.pull(br.engine, br.operator, br.keys, ar.origin, clients=clients["BR"], witness=False)
+    # Uruguay holds checkpoint 1, Brazil witnessed 2: Uruguay asks Argentina for the proof joining them, just as
+    # Argentina goes down (the race of a node killed between Uruguay's pull and its witness round)
+    with uy.engine.connect() as conn:
+        log = get_log(conn, ar.origin)
+
+    def answering(reply: httpx.Response | None):  # type: ignore[no-untyped-def]
+        def handle(request: httpx.Request) -> httpx.Response:
+            if reply is None:
+                raise httpx.ConnectError("connection refused", request=request)
+            return reply
+
+        return httpx.Client(transport=httpx.MockTransport(handle), base_url="http://ar.test")
+
+    for down in (None, httpx.Response(503, text="restarting"), httpx.Response(401, text="token expired")):
+        asked = dict(clients["UY"], **{ar.origin: answering(down)})
+        assert partners._compare_witnesses(uy.engine, uy.operator, uy.keys, log, asked) == []
+    assert service.alarms(uy.engine, uy.operator) == []
+    # up again, it proves that 2 extends 1: still no alarm
+    assert partners._compare_witnesses(uy.engine, uy.operator, uy.keys, log, clients["UY"]) == []
+    # but a log that refuses a proof up to a size it signed shows Uruguay a shorter history than Brazil's
+    refused = httpx.Response(422, json={"detail": "the log has 1 entries; no proof up to size 2"})
+    asked = dict(clients["UY"], **{ar.origin: answering(refused)})
+    assert any("split view" in a for a in partners._compare_witnesses(uy.engine, uy.operator, uy.keys, log, asked))
+    assert [a["kind"] for a in service.alarms(uy.engine, uy.operator, ar.origin)] == ["split_view"]
 
 
 def test_a_forged_checkpoint_is_refused(three) -> None:  # type: ignore[no-untyped-def]

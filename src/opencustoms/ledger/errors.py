@@ -59,10 +59,15 @@ class ForkError(LedgerError):
 
 
 class PartnerError(LedgerError):
-    """A partner could not be reached or answered something unusable."""
+    """A partner could not be reached or answered something unusable. ``answered`` is the HTTP status it answered
+    with (None when it could not be reached at all)."""
 
     status = 502
     title = "Partner unavailable"
+
+    def __init__(self, message: str, *, field: str | None = None, answered: int | None = None) -> None:
+        super().__init__(message, field=field)
+        self.answered = answered
 
 
 class StoreFailedError(LedgerError):

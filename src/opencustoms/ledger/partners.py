@@ -133,7 +133,8 @@ def _get(client: httpx.Client, partner: str, path: str, shape: type[Reply], **pa
         detail = response.text[:300]
         raise PartnerError(
             f"partner {partner} answered {response.status_code} to {path}: {detail}; check its URL and the token it "
-            "issued to this node (`opencustoms ledger partner-add`)"
+            "issued to this node (`opencustoms ledger partner-add`)",
+            answered=response.status_code,
         )
     try:
         return shape.model_validate_json(response.content)
@@ -142,7 +143,8 @@ def _get(client: httpx.Client, partner: str, path: str, shape: type[Reply], **pa
         where = ".".join(str(p) for p in first["loc"])
         raise PartnerError(
             f"partner {partner} answered {path} with something unusable ({where}: {first['msg']}); nothing was "
-            "stored: ask its operator to check its version of OpenCustoms"
+            "stored: ask its operator to check its version of OpenCustoms",
+            answered=response.status_code,
         ) from exc
 
 
@@ -476,8 +478,14 @@ def _compare_witnesses(
             try:
                 proof = _proof(_client(log, keystore, clients), log.origin, held.size, seen.size)
                 merkle.verify_consistency(held.size, seen.size, proof, held.root, seen.root)
-            except (ProofError, PartnerError):
-                consistent = False
+            except ProofError:
+                consistent = False  # the log's own proof does not join the two checkpoints
+            except PartnerError as exc:
+                if exc.answered != ProofError.status:
+                    # the log could not be asked (down, restarting, overloaded, our token refused): no evidence
+                    # either way, and the next round asks again
+                    continue
+                consistent = False  # the log refuses a proof up to a size it signed: it shows us a shorter history
         if not consistent:
             reason = (
                 f"{other.origin} holds checkpoint {seen.size} of {log.origin} "
