@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opencustoms.context import Platform
@@ -59,6 +60,8 @@ def _report(summary: dict[str, Any]) -> None:
     )
     for a in summary["alerts"][:20]:
         console.print(f"  [yellow]{a['kind']}[/yellow] {a['context_type']} {a['context_id']}: {a['reason']}")
+    for r in summary.get("rejections", [])[:5]:
+        console.print(f"  [red]{r['reason_code']}[/red] {escape(r['device_id'] or '')} {escape(r['reason'][:300])}")
 
 
 @devices_app.command("add")

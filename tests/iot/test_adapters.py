@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 from iot_helpers import NOW
 from pyais import encode_dict
@@ -179,3 +180,173 @@ def test_ais_attributes_are_those_of_pyais_asdict_as_json() -> None:
         assert json.loads(json.dumps(event.attributes["ais"])) == expected
         checked += 1
     assert checked > 250
+
+
+# --- receiver metadata after the checksum, course and heading, the UTC time of types 4 and 11 (issue #12) -------
+
+USCG = ",s36310,d-081,T59.01777335,1428192059"  # the US Coast Guard feed's layout after '*hh'
+
+
+def _with_metadata(text: str, metadata: str = USCG) -> str:
+    sentence = re.compile(r"![A-Z]{2}VD[MO],.*\*[0-9A-F]{2}$")  # also after a tag block
+    return "\n".join(line + metadata if sentence.search(line) else line for line in text.splitlines())
+
+
+def test_ais_receiver_metadata_after_the_checksum_is_accepted_and_kept() -> None:
+    [event] = adapters.decode("!AIVDM,1,1,,B,:6TMCD1GOS60,0*5B,s36310,d-081,T59.01777335", NOW, device_id="RX")
+    assert isinstance(event, DeviceEvent), event
+    assert event.attributes["ais"]["msg_type"] == 10
+    assert event.attributes["receiver"] == {"rssi": 36310, "signal_dbm": -81, "time_of_arrival_s": 59.01777335}
+    assert event.device_time == NOW  # no receiver time in this one: the receive time
+    # the receiver's Unix time, when it sends one, is the time of the event (as a tag block's c: is)
+    stamp = int((NOW - dt.timedelta(minutes=3)).timestamp())
+    [timed] = adapters.decode(f"!AIVDM,1,1,,B,:6TMCD1GOS60,0*5B,d-081,rRX42,{stamp}", NOW, device_id="RX")
+    assert timed.device_time == NOW - dt.timedelta(minutes=3)
+    assert timed.attributes["receiver"]["station"] == "rRX42" and timed.attributes["receiver"]["signal_dbm"] == -81
+    # a corrupted sentence is still refused: the checksum covers the sentence, the metadata only follows it
+    [corrupt] = adapters.decode("!AIVDM,1,1,,B,:6TMCD1GOS61,0*5B,s36310,d-081", NOW, device_id="RX")
+    assert isinstance(corrupt, Rejection) and corrupt.reason_code == "bad_checksum"
+
+
+def test_ais_shared_samples_with_receiver_metadata_decode_as_without() -> None:
+    for name in ("nmea_data_sample.txt", "sample.ais", "tagblock_readme.nmea", "gatehouse.nmea"):
+        text = shared_data("ais", name).read_text()
+        plain = adapters.decode(text, NOW, fmt="nmea_ais", device_id="RX")
+        meta = adapters.decode(_with_metadata(text), NOW, fmt="nmea_ais", device_id="RX")
+        decoded = [e for e in plain if isinstance(e, DeviceEvent)]
+        assert len(decoded) > 0
+        assert [type(r).__name__ for r in meta] == [type(r).__name__ for r in plain], name
+        for a, b in zip(decoded, [e for e in meta if isinstance(e, DeviceEvent)], strict=True):
+            assert a.attributes["ais"] == b.attributes["ais"] and (a.latitude, a.longitude) == (b.latitude, b.longitude)
+            assert b.attributes["receiver"]["signal_dbm"] == -81
+
+
+def test_ais_types_11_17_21_and_multi_sentence_messages_with_metadata() -> None:
+    messages = {
+        11: {
+            "msg_type": 11,
+            "mmsi": 244000001,
+            "year": 2025,
+            "month": 3,
+            "day": 4,
+            "hour": 11,
+            "minute": 59,
+            "second": 30,
+            "lon": 4.5,
+            "lat": 52.0,
+        },
+        17: {"type": 17, "mmsi": 2734450, "lon": 4.5 * 60, "lat": 52.0 * 60, "data": b""},
+        21: {"type": 21, "mmsi": 992446000, "aid_type": 1, "name": "BUOY", "lon": 4.5, "lat": 52.0},
+    }
+    for msg_type, fields in messages.items():
+        [sentence] = encode_dict(fields, talker_id="AI")
+        [event] = adapters.decode(sentence + USCG, NOW, device_id="RX")
+        assert isinstance(event, DeviceEvent), (msg_type, event)
+        assert event.attributes["ais"]["msg_type"] == msg_type and event.kind == EventKind.AIS_POSITION
+        assert (event.latitude, event.longitude) == (52.0, 4.5)
+    # a two-sentence type 5 with metadata after each fragment: assembled, the last fragment's receiver time kept
+    first, second = encode_dict({"type": 5, "mmsi": 244000001, "imo": 9074729, "shipname": "TRADER"}, talker_id="AI")
+    stamp = int(dt.datetime(2025, 3, 4, 11, 0, tzinfo=dt.UTC).timestamp())
+    lines = [f"{first},s100,d-070,{stamp - 1}", f"{second},s101,d-072,T1.5,{stamp}"]
+    [event] = adapters.decode("\n".join(lines), NOW, device_id="RX")
+    assert isinstance(event, DeviceEvent), event
+    assert event.kind == EventKind.AIS_STATIC and event.imo == "9074729"
+    assert event.device_time == dt.datetime(2025, 3, 4, 11, 0, tzinfo=dt.UTC)
+    assert (
+        event.attributes["receiver"]["signal_dbm"] == -72 and event.attributes["receiver"]["time_of_arrival_s"] == 1.5
+    )
+
+
+def test_ais_course_over_ground_and_true_heading_are_two_fields() -> None:
+    [sentence] = encode_dict(
+        {"type": 1, "mmsi": 244000001, "lon": 4.5, "lat": 52.0, "speed": 10, "course": 123.4, "heading": 120},
+        talker_id="AI",
+    )
+    [event] = adapters.decode(sentence, NOW, device_id="RX")
+    assert (event.course, event.heading) == (123.4, 120)
+    [sentence] = encode_dict(
+        {"type": 1, "mmsi": 244000001, "lon": 4.5, "lat": 52.0, "speed": 10, "course": 360, "heading": 511},
+        talker_id="AI",
+    )
+    [event] = adapters.decode(sentence, NOW, device_id="RX")
+    assert (event.course, event.heading) == (None, None)  # 360 and 511: not available
+    # an e-seal's course and a flespi direction are courses over ground too
+    [seal] = adapters.decode(
+        adapters.encode_eseal_text("ES1", 1, NOW, "POS", latitude=51.9, longitude=4.2, course=87), NOW
+    )
+    assert (seal.course, seal.heading) == (87, None)
+
+
+def test_ais_types_4_and_11_take_their_own_utc_time() -> None:
+    sent = dt.datetime(2025, 3, 4, 11, 58, 7, tzinfo=dt.UTC)
+    for msg_type in (4, 11):
+        fields = {
+            "msg_type": msg_type,
+            "mmsi": 2655194,
+            "lon": 4.5,
+            "lat": 52.0,
+            "year": sent.year,
+            "month": sent.month,
+            "day": sent.day,
+            "hour": sent.hour,
+            "minute": sent.minute,
+            "second": sent.second,
+        }
+        [sentence] = encode_dict(fields, talker_id="AI")
+        [event] = adapters.decode(sentence, NOW, device_id="RX")
+        assert event.attributes["ais"]["msg_type"] == msg_type and event.device_time == sent, event
+        # ... also when the receiver stamped it (its time is kept beside)
+        [stamped] = adapters.decode(sentence + f",d-090,{int(NOW.timestamp())}", NOW, device_id="RX")
+        assert stamped.device_time == sent and stamped.attributes["receiver"]["time"] == NOW.isoformat()
+        # 'not available' (year 0, hour 24, minute 60, second 60): the receive time
+        unknown = {**fields, "year": 0, "month": 0, "day": 0, "hour": 24, "minute": 60, "second": 60}
+        [event] = adapters.decode(encode_dict(unknown, talker_id="AI")[0], NOW, device_id="RX")
+        assert event.device_time == NOW
+
+
+def test_ais_overlong_lines_are_refused_without_decoding() -> None:
+    [r] = adapters.decode("!AIVDM,1,1,,B," + "1" * 5000 + ",0*00", NOW, fmt="nmea_ais", device_id="RX")
+    assert r.reason_code == "malformed" and "1,024" in r.reason and len(r.raw) <= 200
+
+
+# --- hostile JSON (issue #12) ----------------------------------------------------------------------------------
+
+
+def test_deeply_nested_json_is_refused_before_parsing() -> None:
+    for payload in ("[" * 100_000 + "]" * 100_000, "[" * 100_000, '{"ident":"X","a":' + "{" * 5000):
+        for fmt in ("flespi_json", "native_json", None):
+            [r] = adapters.decode(payload, NOW, fmt=fmt)
+            assert isinstance(r, Rejection) and r.reason_code == "too_deep", (fmt, r)
+    # brackets inside strings do not count
+    [event] = adapters.decode(
+        json.dumps(
+            {
+                "device_id": "GPS1",
+                "kind": "position",
+                "device_time": NOW.isoformat(),
+                "latitude": 51.9,
+                "longitude": 4.1,
+                "attributes": {"note": "[" * 500},
+            }
+        ),
+        NOW,
+    )
+    assert isinstance(event, DeviceEvent)
+    assert adapters.json_too_deep("[" * 17) and not adapters.json_too_deep("[" * 16 + "]" * 16)
+
+
+def test_json_with_an_integer_too_long_to_convert_is_quarantined_not_raised() -> None:
+    [r] = adapters.decode('{"ident": "X", "timestamp": 1' + "0" * 5000 + "}", NOW, fmt="flespi_json")
+    assert r.reason_code == "malformed" and "4,300 digits" in r.reason
+
+
+def test_a_flespi_record_with_a_huge_vendor_key_is_refused_naming_it() -> None:
+    record = {"ident": "ES1", "timestamp": NOW.timestamp(), "position.latitude": 51.9, "position.longitude": 4.2}
+    [r] = adapters.decode(json.dumps({**record, "can.blob": "x" * 5_000_000}), NOW)
+    assert isinstance(r, Rejection) and r.reason_code == "invalid_field"
+    assert r.reason.startswith("attributes.vendor.can.blob: a text of 5,000,000 characters") and len(r.raw) <= 4000
+    many = {f"param.{i}": "y" * 1000 for i in range(20)}  # each text allowed, together over the size limit
+    [r] = adapters.decode(json.dumps({**record, **many}), NOW)
+    assert r.reason_code == "invalid_field" and "the limit is 16,384 bytes per event" in r.reason
+    [ok] = adapters.decode(json.dumps({**record, "param.1": "y" * 1000}), NOW)
+    assert isinstance(ok, DeviceEvent)

@@ -52,3 +52,31 @@ def test_devices_upload_and_quarantine_over_http(tmp_path) -> None:
     assert quarantine["by_reason"] == {"impossible_coordinates": 2, "bad_credentials": 1}
     assert client.get("/iot/schema/event").json()["properties"]["device_time"]
     assert client.get("/iot/transits/none", headers=admin).status_code == 404
+
+
+def test_event_uploads_are_bounded_per_batch_and_per_event(tmp_path) -> None:
+    """Issue #12: a batch over the limit is refused (413) before it is read whole; an event whose attributes are
+    over their bounds is quarantined and the answer names the attribute."""
+    from opencustoms.iot import service
+
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    engine = init_database(url)
+    open_database.cache_clear()
+    ensure_administration(engine, "NL", "Dutch Customs (test)", "NL")
+    operator = security.local_operator("NL")
+    _, secret = service.register_device(engine, operator, "FL1", "e_seal", attributes={"format": "flespi_json"})
+    client = TestClient(create_app(Platform(Settings(database_url=url, data_dir=tmp_path))))
+    device = {"Authorization": f"Bearer {secret}", "X-Device-Id": "FL1"}
+    now = dt.datetime.now(dt.UTC).timestamp()
+    record = {"ident": "FL1", "timestamp": now, "position.latitude": 51.9, "position.longitude": 4.2}
+
+    too_big = client.post("/iot/events", content=b"[" + b" " * service.MAX_BATCH_BYTES + b"]", headers=device)
+    assert too_big.status_code == 413 and too_big.headers["content-type"].startswith("application/problem+json")
+    assert "smaller batches" in too_big.json()["detail"]
+
+    answer = client.post(
+        "/iot/events", json=[record, {**record, "timestamp": now - 1, "blob": "x" * 100_000}], headers=device
+    )
+    assert answer.status_code == 200 and answer.json()["accepted"] == 1
+    [rejection] = answer.json()["rejections"]
+    assert rejection["reason_code"] == "invalid_field" and rejection["reason"].startswith("attributes.vendor.blob")

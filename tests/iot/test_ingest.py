@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from opencustoms import signals
 from opencustoms.iot import adapters, service
 from opencustoms.iot.errors import DeviceAuthenticationError
-from opencustoms.iot.ingest import Payload, Processor, device_shards
+from opencustoms.iot.ingest import MAX_PAYLOAD_BYTES, Payload, Processor, device_shards
 from opencustoms.iot.tables import iot_events, iot_quarantine
 
 
@@ -231,3 +231,54 @@ def test_a_seal_clock_running_ahead_raises_one_alert_not_one_silence_per_fix(eng
     for k in range(10, 30):  # one fix a batch, as a live listener sees them
         alerts += [a.kind for a in processor.process([fix(k)]).alerts]
     assert alerts == ["seal_opened_outside_zone"]
+
+
+def test_an_event_with_huge_attributes_is_quarantined_not_stored(engine, operator, fixed_processor) -> None:
+    """Issue #12: a valid flespi record with a 5 MB extra key was stored as a 5 MB row (MQTT and HTTP alike)."""
+    service.register_device(engine, operator, "FL1", "e_seal", attributes={"format": "flespi_json"})
+    record = {"ident": "FL1", "timestamp": (NOW - dt.timedelta(minutes=1)).timestamp()}
+    huge = json.dumps({**record, "position.latitude": 51.9, "position.longitude": 4.2, "blob": "x" * 3_000_000})
+    fine = json.dumps({**record, "position.latitude": 51.91, "position.longitude": 4.2, "blob": "x" * 100})
+    report = fixed_processor.process(
+        [
+            Payload(huge, "mqtt", device_id="FL1", authenticated=True),
+            Payload(fine, "mqtt", device_id="FL1", authenticated=True),
+        ]
+    )
+    assert report.accepted == 1 and report.quarantined == {"invalid_field": 1}
+    assert report.rejections[0]["reason"].startswith("attributes.vendor.blob: a text of 3,000,000 characters")
+    # 5 MB: over the limit of one message already
+    report = fixed_processor.process(
+        [Payload(huge.replace("x" * 3_000_000, "x" * 5_000_000), "mqtt", device_id="FL1", authenticated=True)]
+    )
+    assert report.quarantined == {"too_large": 1}
+    with engine.connect() as conn:
+        sizes = [len(json.dumps(p)) for p in conn.execute(select(iot_events.c.payload)).scalars()]
+        kept = [len(str(p)) for p in conn.execute(select(iot_quarantine.c.payload)).scalars()]
+    assert len(sizes) == 1 and max(sizes) < 1000 and max(kept) <= 8000
+
+
+def test_a_payload_over_the_message_limit_is_quarantined_whole(engine, operator, fixed_processor) -> None:
+    _register(engine, operator)
+    big = "\n".join([_line(1, NOW)] * (MAX_PAYLOAD_BYTES // len(_line(1, NOW)) + 1))
+    report = fixed_processor.process([Payload(big, "mqtt", device_id="ES1", authenticated=True)])
+    assert report.accepted == 0 and report.quarantined == {"too_large": 1}
+    assert f"the limit is {MAX_PAYLOAD_BYTES:,} bytes per message" in report.rejections[0]["reason"]
+
+
+def test_a_deeply_nested_mqtt_payload_is_quarantined_and_the_batch_goes_on(engine, operator, fixed_processor) -> None:
+    service.register_device(engine, operator, "GPS1", "gps_tracker")
+    fix = {"device_id": "GPS1", "kind": "position", "device_time": (NOW - dt.timedelta(minutes=1)).isoformat()}
+    payloads = [
+        Payload("[" * 200_000 + "]" * 200_000, "mqtt", device_id="GPS1", authenticated=True),
+        Payload(
+            '{"device_id": "GPS1", "attributes": ' + "[" * 50 + "]" * 50 + "}",
+            "mqtt",
+            device_id="GPS1",
+            authenticated=True,
+        ),
+        Payload(json.dumps({**fix, "latitude": 51.9, "longitude": 4.2}), "mqtt", device_id="GPS1", authenticated=True),
+    ]
+    report = fixed_processor.process(payloads)
+    assert report.accepted == 1 and report.quarantined == {"too_deep": 2}
+    assert "more than 16 levels deep" in report.rejections[0]["reason"]

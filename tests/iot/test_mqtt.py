@@ -4,6 +4,7 @@ redelivered or re-published messages have exactly-once effects."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import uuid
 
@@ -255,3 +256,32 @@ def test_alert_bearing_messages_are_processed_before_the_fixes_read_with_them(mq
     assert stats.received == 301 and stats.report is not None and stats.report.accepted == 301
     assert batches.index((1, {"accepted": 1})) <= 1  # the opening, alone, before the reports read with it
     assert service.stats(mq_engine, operator)["events"] == {"position": 300, "seal_opened": 1}
+
+
+def test_hostile_payloads_are_quarantined_and_the_listener_goes_on(mq_engine, broker) -> None:
+    """Issue #12: a deeply nested JSON payload crashed the listener (and, never acknowledged, would crash it again
+    at every restart); a record with a huge extra key was stored as a huge row."""
+    host, port = broker
+    operator = local_operator("NL")
+    device = "FL-" + uuid.uuid4().hex[:8]
+    service.register_device(mq_engine, operator, device, "e_seal", attributes={"format": "flespi_json"})
+    client_id = "oc-test-" + uuid.uuid4().hex[:8]
+    processor = Processor(mq_engine, movement_loader=service.load_watched_movements)
+    kw = {"host": host, "port": port, "client_id": client_id, "session_expiry_s": 120, "batch_wait_s": 0.01}
+    mqtt.Listener(mq_engine, processor, **kw).run(idle_timeout=0.3)  # type: ignore[arg-type]
+    topic = mqtt.topic_for("e_seal", device)
+    now = dt.datetime.now(dt.UTC).timestamp()
+    record = {"ident": device, "timestamp": now, "position.latitude": 51.9, "position.longitude": 4.2}
+    payloads = [
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({**record, "timestamp": now - 2, "blob": "x" * 2_000_000}),
+        json.dumps({**record, "timestamp": now - 1, "blob": "x" * 5_000_000}),
+        json.dumps(record),
+    ]
+    mqtt.publish([(topic, p) for p in payloads], host=host, port=port)
+    stats = mqtt.Listener(mq_engine, processor, **kw).run(idle_timeout=5.0)  # type: ignore[arg-type]
+    assert stats.received == 4 and stats.report is not None and stats.report.accepted == 1
+    assert stats.report.quarantined == {"too_deep": 1, "invalid_field": 1, "too_large": 1}
+    # everything was acknowledged: nothing comes back
+    again = mqtt.Listener(mq_engine, processor, **kw).run(idle_timeout=1.0)  # type: ignore[arg-type]
+    assert again.received == 0

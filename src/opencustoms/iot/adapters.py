@@ -17,9 +17,11 @@ Supported formats (docs/iot.md describes them field by field):
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -48,8 +50,44 @@ def _validation_reason(exc: ValidationError) -> str:
     parts = []
     for e in exc.errors(include_url=False)[:3]:
         loc = ".".join(str(p) for p in e["loc"]) or "payload"
-        parts.append(f"{loc}: {str(e['msg']).removeprefix('Value error, ')}")
+        message = str(e["msg"]).removeprefix("Value error, ")
+        parts.append(message if message.startswith(loc) else f"{loc}: {message}")  # some messages name a sub-field
     return "; ".join(parts)
+
+
+# --- JSON ----------------------------------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 16  # nested arrays / objects in one JSON payload (an event's attributes: events.MAX_ATTRIBUTES_DEPTH)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 opens, -1 closes
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text opens more than ``limit`` arrays / objects inside one another, found without parsing it
+    (the parser recurses once per level: a hostile nesting would exhaust the stack, balanced or not). Strings are
+    removed first, then the running depth of the remaining brackets is taken at C speed."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode().translate(_DEPTH_STEP)
+    return max(itertools.accumulate(array.array("b", brackets)), default=0) > limit
+
+
+def load_json(payload: str) -> Any | Rejection:
+    """A JSON payload, or the reason it is unusable (not JSON, nested too deeply, a number too long to convert)."""
+    if json_too_deep(payload):
+        return Rejection(
+            "too_deep",
+            f"the JSON payload nests arrays / objects more than {MAX_JSON_DEPTH} levels deep; flatten it",
+            payload[:4000],
+        )
+    try:
+        return json.loads(payload)
+    except json.JSONDecodeError as exc:
+        return Rejection("malformed", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", payload[:4000])
+    except (ValueError, RecursionError) as exc:  # an integer of more than 4,300 digits
+        reason = "a number has more than 4,300 digits" if "digits" in str(exc) else exc.__class__.__name__
+        return Rejection("malformed", f"not usable JSON: {reason}", payload[:4000])
 
 
 def _event(raw: str, source_device: str | None, **data: Any) -> DeviceEvent | Rejection:
@@ -226,7 +264,7 @@ def _eseal_record(line: str, received_at: dt.datetime) -> Decoded:
             latitude=lat,
             longitude=lon,
             speed_kmh=speed,
-            heading=course,
+            course=course,
             seal_id=f["seal"] or None,
             battery_percent=battery,
             attributes=attributes,
@@ -276,7 +314,7 @@ def _flespi_record(item: Any, received_at: dt.datetime) -> Decoded:
             "latitude": lat,
             "longitude": lon,
             "speed_kmh": item.get("position.speed"),
-            "heading": item.get("position.direction"),
+            "course": item.get("position.direction"),
         }
     known = {
         "ident",
@@ -329,10 +367,9 @@ def _flespi_record(item: Any, received_at: dt.datetime) -> Decoded:
 
 
 def decode_flespi_json(payload: str, received_at: dt.datetime) -> Decoded:
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        return [Rejection("malformed", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", payload[:4000])]
+    data = load_json(payload)
+    if isinstance(data, Rejection):
+        return [data]
     items = data if isinstance(data, list) else [data]
     return [r for item in items for r in _flespi_record(item, received_at)]
 
@@ -341,10 +378,9 @@ def decode_flespi_json(payload: str, received_at: dt.datetime) -> Decoded:
 
 
 def decode_native_json(payload: str, received_at: dt.datetime) -> Decoded:
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        return [Rejection("malformed", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", payload[:4000])]
+    data = load_json(payload)
+    if isinstance(data, Rejection):
+        return [data]
     out: Decoded = []
     for item in data if isinstance(data, list) else [data]:
         raw = json.dumps(item, separators=(",", ":"), default=str)[:4000]
@@ -360,6 +396,68 @@ def decode_native_json(payload: str, received_at: dt.datetime) -> Decoded:
 
 AIS_POSITION_TYPES = frozenset({1, 2, 3, 4, 9, 11, 17, 18, 19, 21, 27})
 AIS_STATIC_TYPES = frozenset({5, 24})
+AIS_UTC_TYPES = frozenset({4, 11})  # base station report, UTC/date response: the station's own UTC time
+MAX_AIS_LINE = 1024  # characters of one line: an 82-character sentence with its tag block and receiver metadata
+# The sentence up to its checksum, then what some receivers append after it: the US Coast Guard's feed
+# (",s36310,d-081,T59.01777335,1428192059"), AIS-catcher and others.
+_AIS_SENTENCE = re.compile(rb"^(![A-Z]{2}VD[MO],[^*]*\*[0-9A-Fa-f]{2})(,.*)?$")
+# USCG receiver metadata, one field each: s RSSI (receiver units), d signal strength (dBm), t receiver time of day
+# (hhmmss.ss), S slot number, T time of arrival within the minute (s), x station counter, r/b/B station id, and
+# the receiver's Unix time.
+_USCG_FIELDS: tuple[tuple[re.Pattern[str], str, Callable[[str], Any]], ...] = (
+    (re.compile(r"s(\d{1,6})"), "rssi", int),
+    (re.compile(r"d([-+]?\d{1,4})"), "signal_dbm", int),
+    (re.compile(r"t(\d{6}(?:\.\d{1,6})?)"), "time_of_day", str),
+    (re.compile(r"S(\d{1,4})"), "slot", int),
+    (re.compile(r"T(\d{1,2}(?:\.\d{1,12})?)"), "time_of_arrival_s", float),
+    (re.compile(r"x(\d{1,9})"), "station_counter", int),
+    (re.compile(r"([rbB][A-Za-z0-9_-]{1,40})"), "station", str),
+    (re.compile(r"(\d{9,13})"), "unix_time", int),
+)
+
+
+def split_receiver_metadata(sentence: bytes) -> tuple[bytes, dict[str, Any]]:
+    """An AIVDM/AIVDO sentence without what a receiver appended after its ``*hh`` checksum, and that metadata
+    (``{}`` when there is none). Known fields are named (``signal_dbm``, ``rssi``, ``slot``, ``time_of_arrival_s``,
+    ``station``, ``unix_time``, ...); any other is kept as text in ``other``. pyais would otherwise read the last
+    metadata field as the checksum and find it wrong."""
+    if sentence[-3:-2] == b"*":  # ends with its checksum: nothing appended (most lines)
+        return sentence, {}
+    match = _AIS_SENTENCE.match(sentence)
+    if match is None or match.group(2) is None:
+        return sentence, {}
+    meta: dict[str, Any] = {}
+    for text in match.group(2)[1:].decode("ascii", "replace").split(","):
+        for pattern, name, convert in _USCG_FIELDS:
+            found = pattern.fullmatch(text)
+            if found is not None and name not in meta:
+                meta[name] = convert(found.group(1))
+                break
+        else:
+            if text:
+                meta.setdefault("other", []).append(text[:64])
+    return match.group(1), meta
+
+
+def _ais_utc(data: dict[str, Any]) -> dt.datetime | None:
+    """The UTC time a type 4 or 11 message carries, or None when it says 'not available' (year 0, month 0, day 0,
+    hour 24, minute 60, second 60) or is no date."""
+    try:
+        return dt.datetime(
+            int(data["year"]),
+            int(data["month"]),
+            int(data["day"]),
+            int(data["hour"]),
+            int(data["minute"]),
+            int(data["second"]),
+            tzinfo=dt.UTC,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _unix_time(stamp: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(stamp / 1000 if stamp > 10**11 else stamp, dt.UTC)
 
 
 _PLAIN = frozenset({int, float, str, bool, type(None)})
@@ -416,12 +514,25 @@ def _ais_fields(decoded: Any) -> dict[str, Any]:
 
 
 def decode_ais_message(
-    lines: list[bytes], device_id: str, received_at: dt.datetime, *, received_iso: str | None = None
+    lines: list[bytes],
+    device_id: str,
+    received_at: dt.datetime,
+    *,
+    received_iso: str | None = None,
+    raw_lines: list[bytes] | None = None,
+    receiver: dict[str, Any] | None = None,
 ) -> DeviceEvent | Rejection:
     """One assembled AIS message (one or more sentences, tag blocks allowed). ``received_iso`` is
-    ``received_at.isoformat()`` when the caller has it (it is part of the event id)."""
+    ``received_at.isoformat()`` when the caller has it (it is part of the event id). ``raw_lines`` are the lines
+    as received when ``lines`` are those without the receiver metadata (``split_receiver_metadata``) that
+    ``receiver`` holds.
+
+    The event's time (``device_time``) is, by preference: the UTC time a type 4 or 11 message carries; the
+    receiver's time from the NMEA tag block (``c:``) or from its metadata (Unix time); the receive time."""
     AISBaseException, AISSentence, NMEASentenceFactory = _pyais()  # noqa: N806 - classes
-    raw = (lines[0] if len(lines) == 1 else b"\n".join(lines)).decode("ascii", "replace")
+    shown = raw_lines or lines
+    raw = (shown[0] if len(shown) == 1 else b"\n".join(shown)).decode("ascii", "replace")
+    receiver = dict(receiver) if receiver else {}
     try:
         if len(lines) == 1:
             message = NMEASentenceFactory.produce(lines[0])
@@ -451,23 +562,34 @@ def decode_ais_message(
         )
     when = received_at
     tag = first.tag_block
-    if tag is not None:
-        try:
+    unix = receiver.pop("unix_time", None)
+    try:
+        if tag is not None:
             tag.init()
             if tag.receiver_timestamp:
-                stamp = int(tag.receiver_timestamp)
-                when = dt.datetime.fromtimestamp(stamp / 1000 if stamp > 10**11 else stamp, dt.UTC)
-        except (AISBaseException, ValueError, OverflowError, OSError):
-            return Rejection("malformed", "NMEA tag block is unreadable", raw, device_id)
+                unix = int(tag.receiver_timestamp)
+        if unix is not None:
+            when = _unix_time(unix)
+            receiver["time"] = when.isoformat()
+    except (AISBaseException, ValueError, OverflowError, OSError):
+        what = "NMEA tag block" if tag is not None else "receiver time after the checksum"
+        return Rejection("malformed", f"{what} is unreadable", raw, device_id)
     data = _ais_fields(decoded)
     msg_type = int(data.get("msg_type", 0))
     mmsi = str(data.get("mmsi", "")).zfill(9)
+    if msg_type in AIS_UTC_TYPES:
+        sent = _ais_utc(data)
+        if sent is not None:
+            when = sent
+    attributes: dict[str, Any] = {"ais": data}
+    if receiver:
+        attributes["receiver"] = receiver
     fields: dict[str, Any] = {
         "device_id": device_id,
         "device_time": when,
         "received_at": received_at,
         "mmsi": mmsi,
-        "attributes": {"ais": data},
+        "attributes": attributes,
     }
     lat, lon = data.get("lat"), data.get("lon")
     if msg_type in AIS_POSITION_TYPES and lat is not None and lon is not None:
@@ -477,13 +599,14 @@ def decode_ais_message(
             return Rejection(
                 "no_position", f"AIS type {msg_type} from {mmsi} carries no position (91/181 marker)", raw, device_id
             )
-        speed = data.get("speed")
+        speed, course, heading = data.get("speed"), data.get("course"), data.get("heading")
         fields.update(
             kind=EventKind.AIS_POSITION,
             latitude=lat,
             longitude=lon,
             speed_kmh=None if speed is None or speed >= 102.3 else round(float(speed) * KNOTS_TO_KMH, 3),
-            heading=data.get("course") if (data.get("course") or 0) < 360 else None,
+            course=course if isinstance(course, int | float) and 0 <= course < 360 else None,  # 360: not available
+            heading=heading if isinstance(heading, int | float) and 0 <= heading < 360 else None,  # 511: n/a
         )
     elif msg_type in AIS_STATIC_TYPES:
         imo = data.get("imo")
@@ -493,6 +616,7 @@ def decode_ais_message(
     else:
         fields["kind"] = EventKind.AIS_OTHER
     stamp_text = received_iso if when is received_at and received_iso else when.isoformat()
+    # the raw text includes the receiver's metadata: two receptions of one transmission are two events
     fields["event_id"] = "a:" + hashlib.sha256(f"{raw}{stamp_text}".encode()).hexdigest()[:40]
     return _event(raw, device_id, **fields)
 
@@ -503,12 +627,29 @@ def decode_nmea_ais(payload: str, received_at: dt.datetime, device_id: str = "ai
     out: Decoded = []
     received_iso = received_at.isoformat()
     pending: dict[tuple[bytes, bytes], list[bytes]] = {}
+    pending_meta: dict[tuple[bytes, bytes], tuple[list[bytes], dict[str, Any]]] = {}
     for text_line in payload.splitlines():
         line = text_line.strip()
         if not line or line.startswith("#") or line.startswith("$P"):
             continue
-        data = line.encode("ascii", "replace")
-        sentence = data.rsplit(b"\\", 1)[-1] if data.startswith(b"\\") else data
+        if len(line) > MAX_AIS_LINE:
+            out.append(
+                Rejection(
+                    "malformed",
+                    f"a line of {len(line):,} characters; an AIS sentence with its tag block and receiver metadata "
+                    f"has at most {MAX_AIS_LINE:,}",
+                    line[:200],
+                    device_id,
+                )
+            )
+            continue
+        received = line.encode("ascii", "replace")
+        prefix, sentence = b"", received
+        if received.startswith(b"\\"):  # an NMEA 4.10 tag block: \\...*hh\\ then the sentence
+            head, _, sentence = received.rpartition(b"\\")
+            prefix = head + b"\\"
+        sentence, meta = split_receiver_metadata(sentence)
+        data = prefix + sentence if meta else received
         parts = sentence.split(b",")
         if len(parts) < 7 or parts[0][:1] != b"!" or parts[0][-3:] not in (b"VDM", b"VDO"):
             out.append(Rejection("malformed", "not an AIVDM/AIVDO sentence", line, device_id))
@@ -519,16 +660,39 @@ def decode_nmea_ais(payload: str, received_at: dt.datetime, device_id: str = "ai
             out.append(Rejection("malformed", "AIS fragment count/number are not numbers", line, device_id))
             continue
         if count == 1:
-            out.append(decode_ais_message([data], device_id, received_at, received_iso=received_iso))
+            out.append(
+                decode_ais_message(
+                    [data],
+                    device_id,
+                    received_at,
+                    received_iso=received_iso,
+                    raw_lines=[received] if meta else None,
+                    receiver=meta,
+                )
+            )
             continue
         key = (parts[3], parts[4])
         group = pending.setdefault(key, [])
+        raws, merged = pending_meta.setdefault(key, ([], {}))
         if index == 1:
             group.clear()
+            raws.clear()
+            merged.clear()
         group.append(data)
+        raws.append(received)
+        merged.update(meta)  # the fragments' metadata, the last fragment's winning (the message was complete then)
         if index == count:
-            out.append(decode_ais_message(list(group), device_id, received_at, received_iso=received_iso))
-            del pending[key]
+            out.append(
+                decode_ais_message(
+                    list(group),
+                    device_id,
+                    received_at,
+                    received_iso=received_iso,
+                    raw_lines=list(raws) if merged else None,
+                    receiver=dict(merged),
+                )
+            )
+            del pending[key], pending_meta[key]
     for group in pending.values():
         out.append(
             Rejection(

@@ -65,6 +65,87 @@ ALLOWED_KINDS: dict[DeviceType, frozenset[EventKind]] = {
 
 Text64 = Annotated[str, Field(min_length=1, max_length=64)]
 
+# Bounds of an event's extra attributes (docs/iot.md, "Limits"): an event is refused (quarantined, naming the
+# attribute), never truncated. Every other field of an event is a number, a time or a short bounded text, so these
+# bound the stored size of an event (its iot_events row) too.
+MAX_ATTRIBUTES_BYTES = 16 * 1024  # the attributes as compact UTF-8 JSON
+MAX_ATTRIBUTES_DEPTH = 8  # nested objects / arrays, the attributes object itself being level 1
+MAX_ATTRIBUTE_KEY = 128  # characters of one key
+MAX_ATTRIBUTE_TEXT = 1024  # characters of one text value
+SMALL_INT = 10**18  # integers below this need no digit count (at most 20 characters of JSON)
+
+
+def _scalar_size(node: Any) -> int | str:
+    """An upper bound of a scalar's JSON size, or why it is over its bound."""
+    kind = type(node)
+    if kind is str:
+        if len(node) > MAX_ATTRIBUTE_TEXT:
+            return (
+                f"a text of {len(node):,} characters; texts in attributes are limited to "
+                f"{MAX_ATTRIBUTE_TEXT:,} characters (keep bulky data such as images out of device events)"
+            )
+        return 6 * len(node) + 3  # every character escaped as \uXXXX at worst
+    if kind is int and not -SMALL_INT < node < SMALL_INT:
+        digits = len(str(abs(node))) if node.bit_length() < 14_000 else MAX_ATTRIBUTE_TEXT + 1
+        if digits > MAX_ATTRIBUTE_TEXT:
+            return f"a number of more than {MAX_ATTRIBUTE_TEXT:,} digits"
+        return digits + 2
+    if kind in (int, float, bool, type(None)):
+        return 25
+    return 6 * len(str(node)) + 3  # anything else is written as its text
+
+
+def attributes_problem(value: dict[str, Any]) -> str | None:
+    """Why these attributes are over the bounds (naming the attribute by its path), or None. One iterative walk (a
+    hostile nesting cannot exhaust the stack) that also adds up an upper bound of their JSON size; only attributes
+    that might be over the size limit are serialised to measure it exactly."""
+    estimate = 0
+    containers = (dict, list, tuple)
+    stack: list[tuple[str, Any, int]] = [("attributes", value, 1)]
+    while stack:
+        path, node, depth = stack.pop()
+        if depth > MAX_ATTRIBUTES_DEPTH:
+            return f"{path}: nested more than {MAX_ATTRIBUTES_DEPTH} levels deep; flatten the attributes"
+        if type(node) is dict:
+            for key, child in node.items():
+                text = key if type(key) is str else str(key)
+                if len(text) > MAX_ATTRIBUTE_KEY:
+                    return (
+                        f"{path}: a key of {len(text):,} characters ({text[:40]!r}...); keys are limited to "
+                        f"{MAX_ATTRIBUTE_KEY} characters"
+                    )
+                estimate += 6 * len(text) + 4
+                kind = type(child)
+                if kind is float or kind is bool or child is None or (kind is int and -SMALL_INT < child < SMALL_INT):
+                    estimate += 25
+                    continue
+                if isinstance(child, containers):
+                    stack.append((f"{path}.{text}", child, depth + 1))
+                    continue
+                size = _scalar_size(child)
+                if type(size) is str:
+                    return f"{path}.{text}: {size}"
+                estimate += size  # type: ignore[operator]
+        else:
+            for index, child in enumerate(node):
+                if isinstance(child, containers):
+                    stack.append((f"{path}[{index}]", child, depth + 1))
+                    continue
+                size = _scalar_size(child)
+                if type(size) is str:
+                    return f"{path}[{index}]: {size}"
+                estimate += size + 1  # type: ignore[operator]
+        estimate += 2
+    if estimate <= MAX_ATTRIBUTES_BYTES:
+        return None
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+    if size > MAX_ATTRIBUTES_BYTES:
+        return (
+            f"the attributes are {size:,} bytes of JSON; the limit is {MAX_ATTRIBUTES_BYTES:,} bytes per event "
+            "(send fewer vendor parameters, or bulky data such as images as a scan record)"
+        )
+    return None
+
 
 class DeviceEvent(BaseModel):
     """One event from one device, whatever its vendor format was."""
@@ -82,8 +163,13 @@ class DeviceEvent(BaseModel):
     speed_kmh: float | None = Field(
         default=None, allow_inf_nan=False, description="Ground speed in km/h (AIS knots are converted)."
     )
+    course: float | None = Field(
+        default=None, allow_inf_nan=False, description="Course over ground: where it moves, degrees from true north."
+    )
     heading: float | None = Field(
-        default=None, allow_inf_nan=False, description="Course over ground, degrees from north."
+        default=None,
+        allow_inf_nan=False,
+        description="True heading: where the bow (or the vehicle's front) points, degrees from true north.",
     )
     seal_id: str | None = Field(default=None, max_length=64, description="E-seal identifier (ISO 18185 tag id).")
     battery_percent: float | None = Field(default=None, ge=0, le=100)
@@ -98,7 +184,20 @@ class DeviceEvent(BaseModel):
     )
     mmsi: str | None = Field(default=None, max_length=9)
     imo: str | None = Field(default=None, max_length=7)
-    attributes: dict[str, Any] = Field(default_factory=dict, description="Anything else the vendor sent.")
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"Anything else the vendor sent: at most {MAX_ATTRIBUTES_BYTES:,} bytes of JSON, "
+        f"{MAX_ATTRIBUTES_DEPTH} levels deep, keys of at most {MAX_ATTRIBUTE_KEY} and texts of at most "
+        f"{MAX_ATTRIBUTE_TEXT:,} characters.",
+    )
+
+    @field_validator("attributes")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = attributes_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("device_time", "received_at")
     @classmethod

@@ -36,6 +36,10 @@ from opencustoms.store.database import as_utc
 ROAD_MAX_SPEED_KMH = 250.0
 ROAD_MAX_IMPLIED_KMH = 300.0
 SEA_MAX_SPEED_KMH = 100 * 1.852
+# One message (MQTT) or one uploaded batch (HTTP) as received; files imported by an operator are read in chunks of
+# lines instead. Larger payloads are quarantined whole ('too_large'), their first 8,000 characters kept.
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+MAX_REPORTED_REJECTIONS = 20  # the reasons an ingestion report lists (all are counted and quarantined)
 GATE_KINDS = frozenset({EventKind.PLATE_READ, EventKind.CONTAINER_READ, EventKind.RADIATION_SCAN})
 # iot_events columns written per event, and the DeviceEvent fields kept in its JSON payload
 EVENT_COLUMNS = (
@@ -90,11 +94,13 @@ class IngestReport:
     alerts: list[Alert] = field(default_factory=list)
     gate_decisions: list[str] = field(default_factory=list)
     committed_at: float = 0.0
+    rejections: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_REPORTED_REJECTIONS, with reasons
 
     def merge(self, other: IngestReport) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.quarantined.update(other.quarantined)
+        self.rejections.extend(other.rejections[: MAX_REPORTED_REJECTIONS - len(self.rejections)])
         self.alerts.extend(other.alerts)
         self.gate_decisions.extend(other.gate_decisions)
 
@@ -104,6 +110,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "quarantined": sum(self.quarantined.values()),
             "quarantine_reasons": dict(self.quarantined),
+            "rejections": self.rejections,
             "alerts": [
                 {
                     "id": a.id,
@@ -317,6 +324,8 @@ class Processor:
 
         def reject(p: Payload, code: str, reason: str, raw: str, device_id: str | None) -> None:
             report.quarantined[code] += 1
+            if len(report.rejections) < MAX_REPORTED_REJECTIONS:
+                report.rejections.append({"reason_code": code, "reason": reason[:2000], "device_id": device_id})
             quarantine.append(
                 {
                     "received_at": now,
@@ -330,6 +339,17 @@ class Processor:
 
         for p in payloads:
             received = p.received_at or now
+            if p.transport != "file" and len(p.data) > MAX_PAYLOAD_BYTES:
+                head = p.data[:8000]
+                reject(
+                    p,
+                    "too_large",
+                    f"the payload is {len(p.data):,} bytes; the limit is {MAX_PAYLOAD_BYTES:,} bytes per "
+                    f"{'message' if p.transport == 'mqtt' else 'batch'}: send smaller batches",
+                    head if isinstance(head, str) else head.decode("utf-8", "replace"),
+                    p.device_id,
+                )
+                continue
             raw_text = p.data if isinstance(p.data, str) else p.data.decode("utf-8", "replace")
             sender = self._devices.get(p.device_id) if p.device_id else None
             if p.device_id and sender is None:

@@ -33,7 +33,16 @@ from opencustoms.iot.errors import (
 )
 from opencustoms.iot.events import DeviceType, EventKind
 from opencustoms.iot.geo import Corridor, Zone, zone_geometry
-from opencustoms.iot.ingest import IngestReport, Payload, Processor, alert_row, alert_signals, hash_secret, utcnow
+from opencustoms.iot.ingest import (
+    MAX_PAYLOAD_BYTES,
+    IngestReport,
+    Payload,
+    Processor,
+    alert_row,
+    alert_signals,
+    hash_secret,
+    utcnow,
+)
 from opencustoms.iot.tables import (
     iot_alerts,
     iot_devices,
@@ -50,6 +59,7 @@ from opencustoms.store.database import as_utc
 from opencustoms.store.tables import declarations
 
 SECRET_PREFIX = "ocd_"
+MAX_BATCH_BYTES = MAX_PAYLOAD_BYTES  # one HTTP upload of events (POST /iot/events); docs/iot.md, "Limits"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
