@@ -468,6 +468,8 @@ def test_scans_over_the_api(tmp_path) -> None:
     )
     assert garbage.status_code == 400 and garbage.json()["errors"][0]["field"] == "views.top"
     assert client.post("/iot/scans", data={"metadata": "{"}, headers=tokens["gateway"]).status_code == 400
+    deep = client.post("/iot/scans", data={"metadata": "[" * 100_000}, headers=tokens["gateway"])  # issue #12
+    assert deep.status_code == 400 and deep.json()["errors"][0]["field"] == "metadata" and "levels deep" in deep.text
     queue = client.get("/iot/scans", headers=tokens["officer"]).json()
     assert [s["scan_id"] for s in queue] == ["API-1"] and len(queue[0]["views"]) == 2
     view = client.get("/iot/scans/API-1/views/side.png", headers=tokens["officer"])
@@ -559,3 +561,13 @@ def test_scan_commands(tmp_path, monkeypatch) -> None:
     finally:
         get_settings.cache_clear()
         open_database.cache_clear()
+
+
+def test_a_package_with_a_deeply_nested_scan_json_is_refused(site, operator, store) -> None:
+    """Issue #12: the parser recursed once per level of nesting; a hostile scan.json must be refused, not crash."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("scan.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ScanError) as refused:
+        service.import_package(site, operator, store, buffer.getvalue())
+    assert refused.value.field == "scan.json" and "levels deep" in refused.value.message

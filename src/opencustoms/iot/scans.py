@@ -73,6 +73,18 @@ OUTCOME = {"clear": "compliant", "discrepancy": "fraud"}  # suspicious: nothing 
 # --- requests ------------------------------------------------------------------------------------------------
 
 
+def load_json_part(data: str | bytes, field: str) -> Any:
+    """A JSON document of a scan (the metadata part of an upload, a package's scan.json), nesting checked before it
+    is parsed (the parser recurses once per level); ``ScanError`` naming ``field`` when it is unusable."""
+    from opencustoms.iot.adapters import Rejection, load_json
+
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    parsed = load_json(text)
+    if isinstance(parsed, Rejection):
+        raise ScanError(f"{field}: {parsed.reason}", field=field)
+    return parsed
+
+
 class ScanRequest(BaseModel):
     """The metadata of one scan, as a scanner (or its gateway, or an officer) declares it."""
 
@@ -1030,7 +1042,7 @@ def import_package(
                 f"the package unpacks to {total:,} bytes; the limit is {MAX_PACKAGE_BYTES:,}", field="package"
             )
         try:
-            package = _Package.model_validate(json.loads(archive.read("scan.json")))
+            package = _Package.model_validate(load_json_part(archive.read("scan.json"), "scan.json"))
         except (ValueError, UnicodeDecodeError) as exc:
             if isinstance(exc, ValidationError):
                 first = exc.errors(include_url=False)[0]

@@ -841,6 +841,7 @@ assign_scan = scans.assign_scan
 export_package = scans.export_package
 get_scan = scans.get_scan
 import_package = scans.import_package
+load_scan_json = scans.load_json_part
 normalise_image = scans.normalise_image
 record_finding = scans.record_finding
 release_scan = scans.release_scan

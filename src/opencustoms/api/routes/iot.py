@@ -4,7 +4,6 @@ records and their review queue."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -230,10 +229,7 @@ async def add_scan(request: Request, platform: PlatformDep, identity: IdentityDe
                 raise ScanError(f"two files for view {name!r}; send one image per view", field="views")
             images[name] = await value.read(scans.MAX_IMAGE_BYTES + 1)
         elif name == "metadata":
-            try:
-                metadata = json.loads(value)
-            except ValueError as exc:
-                raise ScanError(f"the metadata part is not JSON ({exc})", field="metadata") from exc
+            metadata = service.load_scan_json(value, "metadata")
         else:
             raise ScanError(f"unexpected form field {name!r}: send 'metadata' and one file per view", field=name)
     if not isinstance(metadata, dict):
