@@ -377,3 +377,43 @@ def test_api_import_whole_or_nothing(client, engine, name: str, data: bytes) -> 
     assert "LRN-B" in {p["reference"] for p in body["problems"]}
     stored = _stored(engine)
     assert "LRN-B" not in stored and all(n == 2 for n in stored.values()) and body["accepted"] == len(stored)
+
+
+# --- the CLI -----------------------------------------------------------------------------------------------------
+
+
+def test_cli_import_report_and_terminal_are_safe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`opencustoms import --no-fast --report`: the issue's file stores no half declaration, the report escapes
+    formulas, and the terminal table shows cells as text (no Rich markup, no escape sequences)."""
+    from typer.testing import CliRunner
+
+    from opencustoms.cli import app
+    from opencustoms.config import get_settings
+    from opencustoms.store.database import open_database
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENCUSTOMS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("OPENCUSTOMS_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    open_database.cache_clear()
+    try:
+        runner = CliRunner()
+        assert runner.invoke(app, ["init", "--administration", "NL", "--name", "NL"]).exit_code == 0
+        rows = _rows()
+        rows[DAMAGED]["description"] = HUGE
+        rows[0]["hs_code"] = "=1+2"
+        rows[4]["hs_code"] = "[red]x[/red]\x1b[2J"
+        source = tmp_path / "hostile.csv"
+        source.write_text(_csv(rows))
+        result = runner.invoke(app, ["import", str(source), "--no-fast", "--report", "problems.csv"])
+        assert result.exit_code == 0, result.output
+        assert "0 accepted, 3 rejected" in result.output
+        assert "\x1b[2J" not in result.output and "\\x1b" in result.output and "[red]x" in result.output
+        report = (tmp_path / "problems.csv").read_text()
+        assert "'=1+2" in report and ",=1+2" not in report
+        source.write_text(_csv(_rows()))
+        result = runner.invoke(app, ["import", str(source), "--no-fast"])
+        assert "3 accepted, 0 rejected" in result.output, result.output
+    finally:
+        get_settings.cache_clear()
+        open_database.cache_clear()

@@ -268,3 +268,22 @@ def test_no_personal_data_reaches_readers_without_the_permission(site: Any) -> N
     assert not found, "personal data shown to readers without the permission:\n" + "\n".join(
         f"  {where}: {sorted(what)[:5]}" for where, what in sorted(found.items())
     )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_exports_by_readers_without_the_permission_are_pseudonymised(site: Any, tmp_path: Path, fmt: str) -> None:
+    from opencustoms.declarations import service as declarations
+    from opencustoms.security.service import Identity
+
+    secrets = personal_strings(site.engine)
+    for role in ("risk_analyst", "administrator"):
+        path = tmp_path / f"{role}.{fmt}"
+        reader = Identity.of(role, "NL", [role])
+        assert declarations.export(site.engine, reader, path, site.platform.pseudonymiser) >= 400
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            body = json.dumps(pq.read_table(path).to_pylist(), default=str, ensure_ascii=False)
+        else:
+            body = path.read_text(encoding="utf-8")
+        assert not leaks(body, secrets), f"{role} {fmt} export: {sorted(leaks(body, secrets))[:5]}"

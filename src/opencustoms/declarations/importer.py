@@ -40,6 +40,15 @@ def spreadsheet_cell(value: object) -> object:
     return value
 
 
+_CONTROL = {**{i: f"\\x{i:02x}" for i in range(0x20)}, 0x7F: "\\x7f", **{i: f"\\x{i:02x}" for i in range(0x80, 0xA0)}}
+
+
+def terminal_text(value: object) -> str:
+    """A report cell as shown in a terminal: control characters (an escape sequence that would move the cursor or
+    rewrite the screen, a carriage return that hides what came before) written out as ``\\x1b``."""
+    return "" if value is None else str(value).translate(_CONTROL)
+
+
 @dataclass
 class ImportReport:
     source: str
@@ -342,4 +351,4 @@ def run_import(
     return finish_import(engine, report)
 
 
-__all__ = ["ImportReport", "prepare", "run_import", "spreadsheet_cell", "validate"]
+__all__ = ["ImportReport", "prepare", "run_import", "spreadsheet_cell", "terminal_text", "validate"]
