@@ -231,6 +231,9 @@ JSONL_CASES: dict[str, tuple[bytes, str | None]] = {
 }
 
 
+JSONL_FIXED = b"".join(json.dumps(sample_declaration(ref)).encode() + b"\n" for ref in REFS)
+
+
 @pytest.mark.parametrize("case", list(JSONL_CASES))
 def test_jsonl_whole_or_nothing(engine, operator, case: str) -> None:
     data, field = JSONL_CASES[case]
@@ -240,8 +243,7 @@ def test_jsonl_whole_or_nothing(engine, operator, case: str) -> None:
     [problem] = [p for p in report.problems if p.reference == "LRN-B"][:1]
     if field:
         assert problem.field == field, report.problems
-    fixed = b"".join(json.dumps(sample_declaration(ref)).encode() + b"\n" for ref in REFS)
-    _reimport_corrected(engine, operator, "fixed.jsonl", fixed, before)
+    _reimport_corrected(engine, operator, "fixed.jsonl", JSONL_FIXED, before)
 
 
 def test_jsonl_not_an_object_and_bom(engine, operator) -> None:
@@ -339,6 +341,9 @@ def test_kcs_damaged_rows_are_reported_by_reference(engine, operator) -> None:
     report = _import(engine, operator, data, "kcs.csv", layout="kcs")
     assert report.accepted == 1 and _stored(engine) == {"K-1": 1}
     assert {p.reference for p in report.problems} == {"K-2", "K-3", "K-4"}
+    fixed = _kcs([KCS_ROW.format(ref=f"K-{i}", price="100") for i in range(1, 5)])
+    assert _import(engine, operator, fixed, "kcs.csv", layout="kcs").accepted == 3
+    assert _stored(engine) == {f"K-{i}": 1 for i in range(1, 5)}
 
 
 # --- the API ---------------------------------------------------------------------------------------------------
@@ -377,6 +382,10 @@ def test_api_import_whole_or_nothing(client, engine, name: str, data: bytes) -> 
     assert "LRN-B" in {p["reference"] for p in body["problems"]}
     stored = _stored(engine)
     assert "LRN-B" not in stored and all(n == 2 for n in stored.values()) and body["accepted"] == len(stored)
+    fixed = _csv(_rows()).encode() if name.endswith(".csv") else JSONL_FIXED
+    r = test_client.post("/declarations/import", files={"file": (name, fixed)}, headers=headers)
+    assert r.status_code == 200 and r.json()["accepted"] == len(REFS) - len(stored)
+    assert _stored(engine) == dict.fromkeys(REFS, 2)
 
 
 # --- the CLI -----------------------------------------------------------------------------------------------------
