@@ -6,7 +6,11 @@ Every real party name, address line, postcode and identifier stored on its decla
 GET route of the app — the API routes of the OpenAPI document and the dashboard pages under /ui, found by walking
 ``app.routes`` so that a new route is covered without touching this test — is called as the risk analyst and as the
 administrator (neither has the personal-data permission), with real path parameters from the data, and no response
-body may contain any of those strings (raw, HTML-escaped or JSON-escaped).
+body may contain any of those strings (raw, HTML-escaped or JSON-escaped). Their exports (CSV, JSON Lines, Parquet)
+are checked the same way.
+
+The risk reasons and signal texts, and the ledger's AEO registry, show real names today (issue #12): this test
+fails on them until those are rendered through the reader's view; nothing here is marked xfail on purpose.
 """
 
 from __future__ import annotations

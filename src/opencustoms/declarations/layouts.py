@@ -277,7 +277,7 @@ class FlatLayout:
                     yield self._assemble(group, seen, [*suspects, rec.row])
                     group, current = [], None
                 if rec.values is not None and rec.problem is None:
-                    yield self._assemble([rec], seen, [])  # the model reports the missing reference
+                    yield self._assemble([rec], {}, [])  # the model reports the missing or invalid reference
                 else:
                     yield Candidate([rec.row], None, None, [rec.problem] if rec.problem else [])
                 pending = [rec.row]
