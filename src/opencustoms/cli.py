@@ -136,9 +136,14 @@ def import_(
         + (f", {result.labels} inspection results" if result.labels else "")
     )
     if result.problems:
+        from rich.text import Text  # cells from the file: shown as text, never as Rich markup or escape codes
+
+        from opencustoms.declarations.importer import terminal_text
+
         table = Table("row", "reference", "field", "value", "reason", title="first problems")
         for p in result.problems[:15]:
-            table.add_row(str(p.row), p.reference or "", p.field, (p.value or "")[:30], p.reason)
+            cells = (p.row, p.reference, p.field, (p.value or "")[:30], p.reason)
+            table.add_row(*(Text(terminal_text(c)) for c in cells))
         err.print(table)
     if report:
         result.write_csv(report)

@@ -165,3 +165,60 @@ def test_search_filters_and_pseudonymised_reads(engine, operator, pseudonymiser)
     assert was_masked and masked.importer is not None
     assert masked.importer.id == pseudonymiser("NL200000002") and masked.importer.name is None
     assert masked.importer.address is None and masked.importer.country_code == "NL"
+
+
+def test_party_search_by_pseudonym_only_without_personal_data(engine, operator, pseudonymiser) -> None:
+    """Issue #12, defect 3: an analyst searching by a real trader number learnt that trader's pseudonym."""
+    from opencustoms.security.errors import PermissionDeniedError
+    from opencustoms.security.service import Identity
+
+    for i in range(3):
+        service.create(engine, operator, sample_declaration(f"LRN-{i}"))
+    service.create(
+        engine,
+        operator,
+        sample_declaration("LRN-OTHER", importer={"id": "NL999", "name": "Other BV", "country_code": "NL"}),
+    )
+    pseudonym = pseudonymiser("NL200000002")
+    for role in ("risk_analyst", "administrator"):
+        reader = Identity.of("reader", "NL", [role])
+        for real in ("NL200000002", " NL200000002 ", "Tulip Trading BV", "p_not-a-pseudonym"):
+            with pytest.raises(PermissionDeniedError) as refused:
+                service.search(engine, reader, SearchFilters(party_id=real), pseudonymiser)
+            assert refused.value.field == "party_id" and refused.value.status == 403
+        with pytest.raises(PermissionDeniedError):
+            service.export(engine, reader, Path("unused.csv"), pseudonymiser, filters=SearchFilters(party_id="NL999"))
+        page = service.search(engine, reader, SearchFilters(party_id=pseudonym), pseudonymiser)
+        assert page.total == 3 and page.pseudonymised
+        assert {d.importer.id for d in page.items if d.importer} == {pseudonym}
+        assert service.search(engine, reader, SearchFilters(party_id="p_" + "0" * 24), pseudonymiser).total == 0
+        # the service sets the resolved numbers itself; a caller cannot smuggle them in
+        with pytest.raises(PermissionDeniedError):
+            service.search(engine, reader, SearchFilters(party_ids=("NL200000002",)), pseudonymiser)
+    # an officer may search by either
+    assert service.search(engine, operator, SearchFilters(party_id="NL200000002"), pseudonymiser).total == 3
+    assert service.search(engine, operator, SearchFilters(party_id=pseudonym), pseudonymiser).total == 3
+    assert service.count(engine, operator, SearchFilters(party_id="NL999"), pseudonymiser) == 1
+
+
+def test_api_party_search_refuses_trader_numbers_to_analysts(engine, database_url, tmp_path, operator) -> None:
+    from fastapi.testclient import TestClient
+
+    from opencustoms.api import create_app
+    from opencustoms.config import Settings
+    from opencustoms.context import Platform
+    from opencustoms.security import service as security
+
+    platform = Platform(Settings(database_url=database_url, data_dir=tmp_path))
+    service.create(engine, operator, sample_declaration())
+    security.create_user(engine, operator, "ana", None, ["risk_analyst"])
+    headers = {"Authorization": f"Bearer {security.issue_token(engine, operator, 'ana')}"}
+    with TestClient(create_app(platform)) as client:
+        r = client.get("/declarations", params={"party_id": "NL200000002"}, headers=headers)
+        assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+        assert "NL200000002" not in r.text and "pseudonym" in r.json()["detail"]
+        pseudonym = client.get("/declarations/LRN-0001", headers=headers).json()["declaration"]["importer"]["id"]
+        r = client.get("/declarations", params={"party_id": pseudonym}, headers=headers)
+        assert r.status_code == 200 and r.json()["total"] == 1
+        importer = r.json()["items"][0]["importer"]
+        assert importer["id"] == pseudonym and importer.get("name") is None

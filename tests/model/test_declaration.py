@@ -108,3 +108,32 @@ def test_json_schema_has_wco_names() -> None:
     schema = Declaration.model_json_schema()
     assert "functional_reference_id" in schema["properties"]
     assert "GoodsItem" in schema["$defs"]
+
+
+@pytest.mark.parametrize(
+    ("path", "loc"),
+    [
+        (("importer", "name"), ("importer", "name")),
+        (("importer", "address", "line"), ("importer", "address", "line")),
+        (("importer", "address", "city_name"), ("importer", "address", "city_name")),
+        (("importer", "address", "postcode_id"), ("importer", "address", "postcode_id")),
+        (("goods_items", 0, "description"), ("goods_items", 0, "description")),
+        (("goods_items", 0, "duty_regime_code"), ("goods_items", 0, "duty_regime_code")),
+        (("declaration_office_id",), ("declaration_office_id",)),
+        (("transport", "id"), ("transport", "id")),
+        (("national_extensions", "nl.note"), ("national_extensions", "nl.note")),
+    ],
+)
+def test_nul_is_refused_in_every_text_field_by_name(path: tuple, loc: tuple) -> None:
+    """Issue #12, defect 11: a NUL in a party name was accepted (and stored on SQLite; PostgreSQL refuses it)."""
+    data = sample_declaration()
+    data.setdefault("transport", {"mode_code": "1"})
+    data.setdefault("national_extensions", {})
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = "AB\x00C"
+    with pytest.raises(ValidationError) as refused:
+        Declaration.model_validate(data)
+    errors = [e for e in refused.value.errors() if e["loc"] == loc]
+    assert errors and "NUL" in errors[0]["msg"], refused.value.errors()

@@ -134,7 +134,10 @@ def _parquet_batches(parquet: Any) -> Iterator[pl.DataFrame]:
     for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
-        frame = frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
+        try:
+            frame = frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
+        except pl.exceptions.PolarsError as exc:  # lists, structs, bytes: the row path reports them by field
+            raise FastPathUnavailable(f"a column cannot be read as text: {exc}") from exc
         frame = frame.with_columns(pl.int_range(row, row + frame.height, dtype=pl.Int64).alias("__row"))
         row += frame.height
         yield frame
@@ -332,6 +335,12 @@ def row_checks(frame: pl.DataFrame, nomenclatures: NomenclatureSet | None) -> pl
         .list.eval(pl.element().str.split(":").list.get(1, null_on_oob=True))
         .list.contains(pl.col("preference_proving_document_id"))
         .fill_null(False),
+    ]
+    # a NUL character is refused by the model (PostgreSQL cannot store it): leave such rows to the row path
+    checks += [
+        _optional(c, ~pl.col(c).str.contains("\x00", literal=True))
+        for c in frame.columns
+        if c != "__row" and frame.schema[c] == pl.String
     ]
     national = [c for c in frame.columns if is_national_column(c)]
     for column in national:
@@ -577,6 +586,11 @@ def _checked_batches(batches: Iterator[pl.DataFrame], nomenclatures: Nomenclatur
 
     def check(raw: pl.DataFrame) -> _Checked:
         clean = _clean(_with_all_columns(raw))
+        reference = clean["functional_reference_id"]
+        if reference.null_count() or not reference.str.contains(_IDENTIFIER).all():
+            # A row without a valid reference may belong to the declaration before or after it: the row path
+            # rejects both neighbours with it. Nothing of this batch has been written yet.
+            raise FastPathUnavailable("a row has no valid functional_reference_id")
         firsts = (
             clean.filter(pl.col("functional_reference_id").is_not_null())
             .group_by("functional_reference_id", maintain_order=True)

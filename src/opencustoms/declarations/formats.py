@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -61,9 +63,48 @@ def _utf8_problem(row: int, column: str, text: str, at: int) -> Problem:
     return Problem(row, None, column, shown, f"byte 0x{byte:02X} is not UTF-8; re-save the file as UTF-8")
 
 
+class _Lines:
+    """The lines of a text stream, remembering those handed out since ``mark()``: the raw text of the record the
+    csv module is reading, kept so that a record it refuses still tells which declaration it belonged to."""
+
+    __slots__ = ("_next", "taken")
+
+    def __init__(self, text: IO[str]) -> None:
+        self._next = iter(text).__next__
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._next()
+        self.taken.append(line)
+        return line
+
+    def mark(self) -> None:
+        self.taken.clear()
+
+
+_RECOVER_CHARS = 100_000  # below csv.field_size_limit(), so the prefix itself parses
+
+
+def _readable_prefix(header: list[str], lines: list[str]) -> dict[str, str] | None:
+    """The leading cells of a record the csv module refused (a field over its size limit, bad quoting), read from
+    its first characters: every cell that ends before the damage, so that the reference can be recovered."""
+    text = "".join(lines)[:_RECOVER_CHARS]
+    try:
+        cells = next(csv.reader([text]), [])
+    except csv.Error:
+        return None
+    complete = cells[:-1] if len(text) == _RECOVER_CHARS else cells  # the last cell may be cut short
+    values = dict(zip(header, complete[: len(header)], strict=False))
+    return {k: v for k, v in values.items() if _undecodable(v) is None} or None
+
+
 def read_csv(stream: IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
+    lines = _Lines(text)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
@@ -81,14 +122,20 @@ def read_csv(stream: IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
 
     def records() -> Iterator[RawRecord]:
         while True:
+            lines.mark()
+            start = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield RawRecord(
-                    reader.line_num, None, Problem(reader.line_num, None, "", None, f"not valid CSV: {exc}")
-                )
+                reason = f"not valid CSV: {exc}"
+                if "field larger than field limit" in str(exc):
+                    reason = (
+                        f"a value is longer than {csv.field_size_limit():,} characters, far beyond any field of a "
+                        "declaration (a quote left open swallows the rows after it); correct the row"
+                    )
+                yield RawRecord(start, _readable_prefix(header, lines.taken), Problem(start, None, "", None, reason))
                 continue
             line = reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -125,9 +172,42 @@ def read_csv(stream: IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
     return header, records()
 
 
+MAX_JSON_LINE_BYTES = 4 << 20  # a declaration of 999 goods items is well under 1 MiB
+MAX_JSON_DEPTH = 20  # a declaration nests 4 deep (declaration > goods_items > item > preference)
+_REFERENCE = re.compile(r'"functional_reference_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._/-]{0,63})"')
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def json_depth(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest, counted without parsing it (brackets inside strings
+    do not count), so that a hostile document is refused before a parser recurses into it."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0
+    brackets = _NOT_BRACKET.sub("", _STRINGS.sub("", text))
+    return max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def _json_problem(number: int, text: str, reason: str) -> Problem:
+    found = _REFERENCE.search(text)
+    return Problem(number, found.group(1) if found else None, "", text[:80], reason)
+
+
+def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[bytes, bool]]:
+    """The lines of ``stream``, each with whether it was cut at ``limit`` bytes (the rest is skipped unread)."""
+    while raw := stream.readline(limit + 1):
+        if len(raw) <= limit or raw.endswith(b"\n"):
+            yield raw, False
+            continue
+        while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+            pass
+        yield raw[:limit], True
+
+
 def read_jsonl(stream: IO[bytes]) -> tuple[None, Iterator[RawRecord]]:
     def records() -> Iterator[RawRecord]:
-        for number, raw in enumerate(stream, 1):
+        for number, (raw, cut) in enumerate(_lines(stream, MAX_JSON_LINE_BYTES), 1):
             if not raw.strip():
                 continue
             try:
@@ -136,23 +216,35 @@ def read_jsonl(stream: IO[bytes]) -> tuple[None, Iterator[RawRecord]]:
                 yield RawRecord(
                     number,
                     None,
-                    Problem(number, None, "", None, f"byte 0x{raw[exc.start]:02X} is not UTF-8; re-save as UTF-8"),
+                    _json_problem(
+                        number,
+                        raw[: exc.start].decode("utf-8", "replace"),
+                        f"byte 0x{raw[exc.start]:02X} is not UTF-8; re-save as UTF-8",
+                    ),
                 )
+                continue
+            if cut:
+                reason = f"the line is longer than {MAX_JSON_LINE_BYTES:,} bytes; one declaration is far smaller"
+                yield RawRecord(number, None, _json_problem(number, text, reason))
+                continue
+            if json_depth(text) > MAX_JSON_DEPTH:
+                reason = f"nested deeper than {MAX_JSON_DEPTH} levels; a declaration nests 4 levels deep"
+                yield RawRecord(number, None, _json_problem(number, text, reason))
                 continue
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
                 yield RawRecord(
-                    number,
-                    None,
-                    Problem(number, None, "", text[:80], f"not valid JSON ({exc.msg} at column {exc.colno})"),
+                    number, None, _json_problem(number, text, f"not valid JSON ({exc.msg} at column {exc.colno})")
                 )
+                continue
+            except (ValueError, RecursionError):  # an integer of thousands of digits
+                reason = "holds a number too long to be read (thousands of digits); correct the value"
+                yield RawRecord(number, None, _json_problem(number, text, reason))
                 continue
             if not isinstance(value, dict):
                 yield RawRecord(
-                    number,
-                    None,
-                    Problem(number, None, "", text[:80], "each line must be one JSON object (a declaration)"),
+                    number, None, _json_problem(number, text, "each line must be one JSON object (a declaration)")
                 )
                 continue
             yield RawRecord(number, value)

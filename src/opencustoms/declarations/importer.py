@@ -28,6 +28,27 @@ from opencustoms.store.tables import imports
 REPORT_COLUMNS = ("row", "reference", "field", "value", "reason")
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A cell safe to open in a spreadsheet (OWASP, CSV injection): text starting with = + - @, a tab or a carriage
+    return is prefixed with a single quote, so the spreadsheet shows it as text instead of running it as a formula.
+    Numbers stay numbers; other text is unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+_CONTROL = {**{i: f"\\x{i:02x}" for i in range(0x20)}, 0x7F: "\\x7f", **{i: f"\\x{i:02x}" for i in range(0x80, 0xA0)}}
+
+
+def terminal_text(value: object) -> str:
+    """A report cell as shown in a terminal: control characters (an escape sequence that would move the cursor or
+    rewrite the screen, a carriage return that hides what came before) written out as ``\\x1b``."""
+    return "" if value is None else str(value).translate(_CONTROL)
+
+
 @dataclass
 class ImportReport:
     source: str
@@ -39,12 +60,14 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)
 
     def write_csv(self, path: Path | IO[str]) -> None:
+        """The problems as CSV for a spreadsheet. Cells come from the imported file, so a cell that a spreadsheet
+        would run as a formula is escaped (see ``spreadsheet_cell``)."""
         handle = path.open("w", newline="", encoding="utf-8") if isinstance(path, Path) else path
         try:
             writer = csv.writer(handle)
             writer.writerow(REPORT_COLUMNS)
             for p in self.problems:
-                writer.writerow([p.row, p.reference, p.field, p.value, p.reason])
+                writer.writerow([spreadsheet_cell(x) for x in (p.row, p.reference, p.field, p.value, p.reason)])
         finally:
             if isinstance(path, Path):
                 handle.close()
@@ -328,4 +351,4 @@ def run_import(
     return finish_import(engine, report)
 
 
-__all__ = ["ImportReport", "prepare", "run_import", "validate"]
+__all__ = ["ImportReport", "prepare", "run_import", "spreadsheet_cell", "terminal_text", "validate"]

@@ -13,6 +13,7 @@ National layouts plug in through the ``opencustoms_import_layouts`` hook (see op
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -87,6 +88,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")  # the model's Identifier
+
+
+def _trusted_reference(rec: RawRecord) -> str | None:
+    """The declaration a flat record belongs to, or None when it cannot be told: no reference, or one that is no
+    valid reference (damaged bytes, a stray byte-order mark, a shifted column)."""
+    if rec.values is None:
+        return None
+    ref = _clean(rec.values.get("functional_reference_id"))
+    if ref is None:
+        return None
+    ref = str(ref)
+    return ref if REFERENCE_PATTERN.match(ref) else None
+
+
 def _suggest(column: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(column, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -105,7 +121,8 @@ class NativeLayout:
     def candidates(self, records: Iterable[RawRecord]) -> Iterator[Candidate]:
         for rec in records:
             if rec.values is None or rec.problem is not None:
-                yield Candidate([rec.row], None, None, [rec.problem] if rec.problem else [])
+                ref = rec.problem.reference if rec.problem else None
+                yield Candidate([rec.row], ref, None, [rec.problem] if rec.problem else [])
                 continue
             ref = rec.values.get("functional_reference_id")
             yield Candidate([rec.row], str(ref) if ref is not None else None, rec.values)
@@ -243,28 +260,39 @@ class FlatLayout:
 
     def candidates(self, records: Iterable[RawRecord], seen: dict[str, int] | None = None) -> Iterator[Candidate]:
         """``seen`` maps references met earlier in the same file to their first row (the columnar path passes
-        it so that a reference repeated across its batches is reported as here)."""
+        it so that a reference repeated across its batches is reported as here).
+
+        A declaration is stored complete or not at all. A row whose declaration cannot be told (no reference,
+        or one that could not be read) may belong to the declaration before it or to the one after it, so
+        neither neighbour is stored; both are reported with their reference, and a corrected file stores them."""
         group: list[RawRecord] = []
         seen = {} if seen is None else seen
         current: str | None = None
+        suspects: list[int] = []  # unknown rows right before the group being built
+        pending: list[int] = []  # unknown rows right before the next group
         for rec in records:
-            if rec.values is None:
+            ref = _trusted_reference(rec)
+            if ref is None:
                 if group:
-                    yield self._assemble(group, seen)
+                    yield self._assemble(group, seen, [*suspects, rec.row])
                     group, current = [], None
-                yield Candidate([rec.row], None, None, [rec.problem] if rec.problem else [])
+                if rec.values is not None and rec.problem is None:
+                    yield self._assemble([rec], {}, [])  # the model reports the missing or invalid reference
+                else:
+                    yield Candidate([rec.row], None, None, [rec.problem] if rec.problem else [])
+                pending = [rec.row]
                 continue
-            ref = _clean(rec.values.get("functional_reference_id"))
-            ref = str(ref) if ref is not None else None
-            if group and (ref != current or ref is None):
-                yield self._assemble(group, seen)
+            if group and ref != current:
+                yield self._assemble(group, seen, suspects)
                 group = []
+            if not group:
+                suspects, pending = pending, []
             current = ref
             group.append(rec)
         if group:
-            yield self._assemble(group, seen)
+            yield self._assemble(group, seen, suspects)
 
-    def _assemble(self, group: list[RawRecord], seen: dict[str, int]) -> Candidate:
+    def _assemble(self, group: list[RawRecord], seen: dict[str, int], suspects: list[int]) -> Candidate:
         first = group[0].values or {}
         ref = _clean(first.get("functional_reference_id"))
         ref = str(ref) if ref is not None else None
@@ -287,6 +315,19 @@ class FlatLayout:
                         "could not be read; a declaration is stored complete or not at all",
                     )
                 )
+        if suspects:
+            candidate.problems.append(
+                Problem(
+                    rows[0],
+                    ref,
+                    "functional_reference_id",
+                    ref,
+                    f"the whole declaration is rejected because row(s) {', '.join(map(str, suspects))} next to it "
+                    "could not be told apart (no readable reference) and may be among its goods items; a declaration "
+                    "is stored complete or not at all — correct those rows and import the file again",
+                )
+            )
+        if candidate.problems:
             if ref is not None:
                 seen.setdefault(ref, rows[0])
             return candidate
@@ -345,10 +386,11 @@ class FlatLayout:
             data[role] = party
         transport = {k: v[c] for k, c in _TRANSPORT_COLUMN_MAP if get(c) is not None}
         containers, itinerary = get("container_ids"), get("itinerary_country_codes")
+        # a typed file (Parquet) may hold other than text here: the model then refuses it by name
         if containers:
-            transport["container_ids"] = containers.split()
+            transport["container_ids"] = containers.split() if isinstance(containers, str) else containers
         if itinerary:
-            transport["itinerary_country_codes"] = itinerary.split()
+            transport["itinerary_country_codes"] = itinerary.split() if isinstance(itinerary, str) else itinerary
         if transport:
             data["transport"] = transport
         documents = get("additional_documents")
@@ -529,7 +571,12 @@ class KcsLayout:
         seen: dict[str, int] = {}
         for rec in records:
             if rec.values is None or rec.problem is not None:
-                yield Candidate([rec.row], None, None, [rec.problem] if rec.problem else [])
+                # one row per declaration: nothing else is lost, and the reference is reported when readable
+                readable = _clean((rec.values or {}).get("Declaration ID"))
+                ref = None if readable is None or "\ufffd" in str(readable) else str(readable)
+                if rec.problem is not None:
+                    rec.problem.reference = ref
+                yield Candidate([rec.row], ref, None, [rec.problem] if rec.problem else [])
                 continue
             v = {k: _clean(x) for k, x in rec.values.items()}
             ref = None if v.get("Declaration ID") is None else str(v["Declaration ID"])

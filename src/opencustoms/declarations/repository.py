@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -274,6 +274,8 @@ class SearchFilters:
     origin_country_code: str | None = None
     container_id: str | None = None
     reference_prefix: str | None = None
+    # the trader numbers a pseudonym stands for (set by the service, never by a caller): parties among them match
+    party_ids: tuple[str, ...] | None = None
 
 
 def _filtered(query: Select[Any], f: SearchFilters) -> Select[Any]:
@@ -289,9 +291,10 @@ def _filtered(query: Select[Any], f: SearchFilters) -> Select[Any]:
         conditions.append(d.declaration_office_id == f.office_id)
     if f.reference_prefix:
         conditions.append(d.functional_reference_id.startswith(f.reference_prefix, autoescape=True))
-    if f.party_id:
+    if f.party_id or f.party_ids is not None:
+        wanted = [*([f.party_id] if f.party_id else []), *(f.party_ids or ())]
         conditions.append(
-            d.id.in_(select(declaration_parties.c.declaration_id).where(declaration_parties.c.party_id == f.party_id))
+            d.id.in_(select(declaration_parties.c.declaration_id).where(declaration_parties.c.party_id.in_(wanted)))
         )
     item_conditions = []
     if f.hs_prefix:
@@ -325,6 +328,13 @@ def search(conn: Connection, filters: SearchFilters, *, limit: int, offset: int)
         .all()
     )
     return list(ids), int(total)
+
+
+def parties_with_pseudonym(conn: Connection, pseudonym: str, pseudonymise: Callable[[str], str]) -> tuple[str, ...]:
+    """The stored trader numbers whose pseudonym is ``pseudonym`` (a keyed hash cannot be inverted: every distinct
+    number is hashed and compared, about a million a second)."""
+    numbers = conn.execute(select(declaration_parties.c.party_id).distinct()).scalars()
+    return tuple(n for n in numbers if pseudonymise(n) == pseudonym)
 
 
 def id_of(conn: Connection, reference: str) -> int | None:

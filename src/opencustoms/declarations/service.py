@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +33,8 @@ from opencustoms.declarations.layouts import FLAT_COLUMNS, all_layouts
 from opencustoms.declarations.repository import SearchFilters
 from opencustoms.model import Declaration, Party
 from opencustoms.reference import service as reference
+from opencustoms.security.errors import PermissionDeniedError
+from opencustoms.security.pseudonyms import PREFIX as PSEUDONYM_PREFIX
 from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, record_many
@@ -123,17 +126,45 @@ def search(
     purpose: str | None = None,
 ) -> Page:
     actor.require(Permission.DECLARATIONS_READ)
-    if filters.party_id and filters.party_id.startswith("p_") and not actor.can(Permission.PERSONAL_DATA_READ):
-        raise ImportFileError(
-            "searching by pseudonym is not supported yet; ask an officer to search by the trader number",
-            field="party_id",
-        )
+    filters = _reader_filters(engine, actor, filters, pseudonymiser)
     limit = max(1, min(limit, 500))
     with engine.connect() as conn:
         ids, total = repository.search(conn, filters, limit=limit, offset=max(0, offset))
         items = repository.load(conn, ids)
     shown, masked = _present(engine, actor, items, pseudonymiser, purpose)
     return Page(shown, total, limit, offset, masked)
+
+
+_PSEUDONYM = re.compile(rf"^{PSEUDONYM_PREFIX}[0-9a-f]{{24}}$")
+
+
+def _reader_filters(
+    engine: Engine, actor: Identity, filters: SearchFilters, pseudonymiser: Pseudonymiser
+) -> SearchFilters:
+    """The filters as this reader may use them. A party is searched by its pseudonym (the ``p_...`` shown on
+    pseudonymised declarations); only a reader with the personal-data permission may search by the trader number
+    itself — otherwise any list of trader numbers would map to their pseudonyms."""
+    if filters.party_ids is not None:
+        raise PermissionDeniedError("party_ids is set by the service from a pseudonym", field="party_id")
+    party = (filters.party_id or "").strip()
+    if not party:
+        return replace(filters, party_id=None)
+    pseudonym = _PSEUDONYM.fullmatch(party) is not None
+    if not actor.can(Permission.PERSONAL_DATA_READ):
+        if not pseudonym:
+            raise PermissionDeniedError(
+                "without the personal-data permission a party is searched by its pseudonym (p_ and 24 hex digits, "
+                "as shown on the declarations you can read), not by a trader number or name",
+                field="party_id",
+            )
+        party_id = None
+    else:
+        party_id = party  # an officer may give either the number or the pseudonym
+    if pseudonym:
+        with engine.connect() as conn:
+            numbers = repository.parties_with_pseudonym(conn, party, pseudonymiser)
+        return replace(filters, party_id=party_id, party_ids=numbers)
+    return replace(filters, party_id=party_id)
 
 
 INSPECTION_OUTCOMES = ("fraud", "compliant")
@@ -286,10 +317,17 @@ def _finish(engine: Engine, actor: Identity, report: ImportReport) -> ImportRepo
     return report
 
 
-def count(engine: Engine, actor: Identity, filters: SearchFilters | None = None) -> int:
+def count(
+    engine: Engine, actor: Identity, filters: SearchFilters | None = None, pseudonymiser: Pseudonymiser | None = None
+) -> int:
     actor.require(Permission.DECLARATIONS_READ)
+    filters = filters or SearchFilters()
+    if filters.party_id or filters.party_ids is not None:
+        if pseudonymiser is None:
+            raise PermissionDeniedError("counting by party needs the installation's pseudonymiser", field="party_id")
+        filters = _reader_filters(engine, actor, filters, pseudonymiser)
     with engine.connect() as conn:
-        return len(repository.iter_ids(conn, filters or SearchFilters()))
+        return len(repository.iter_ids(conn, filters))
 
 
 def _iter_declarations(engine: Engine, filters: SearchFilters, chunk: int = 1000) -> Iterator[list[Declaration]]:
@@ -325,7 +363,7 @@ def export(
     a reader without the personal-data permission. Returns the number of declarations written."""
     actor.require(Permission.DECLARATIONS_READ)
     fmt = detect_format(destination.name, fmt)
-    filters = filters or SearchFilters()
+    filters = _reader_filters(engine, actor, filters or SearchFilters(), pseudonymiser)
     masked = not actor.can(Permission.PERSONAL_DATA_READ)
     written = 0
     columns = list(FLAT_COLUMNS) + (_national_columns(engine, filters) if fmt != "jsonl" else [])

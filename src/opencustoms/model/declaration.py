@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from opencustoms.reference import codes
 
@@ -35,9 +36,31 @@ Text = Annotated[str, Field(min_length=1, max_length=512)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 
 
+def _storable(value: Any) -> Any:
+    """Refuse text that no database stores: PostgreSQL refuses the NUL character (U+0000) in text columns, so
+    SQLite must not accept what production would refuse. (Lone surrogates are already refused as invalid text.)"""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError(
+                "nul_character",
+                "contains the NUL character (U+0000), which cannot be stored; remove it from the source data",
+            )
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
+    return value
+
+
 class _Model(BaseModel):
     # allow_inf_nan=False: an infinite or NaN mass is refused by name, as the columnar import path refuses it
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """Every text field (and list of texts) of every model is refused by name when it holds a
+        character no database stores (nested models check their own fields)."""
+        return _storable(value)
 
 
 class DeclarationType(StrEnum):
@@ -193,7 +216,8 @@ class Declaration(_Model):
     additional_documents: list[AdditionalDocument] = Field(default_factory=list, max_length=99)
     goods_items: list[GoodsItem] = Field(min_length=1, max_length=999)
     national_extensions: dict[
-        Annotated[str, Field(pattern=r"^[a-z]{2}\.[a-z0-9_]{1,40}$")], Annotated[str, Field(max_length=200)]
+        Annotated[str, Field(pattern=r"^[a-z]{2}\.[a-z0-9_]{1,40}$")],
+        Annotated[str, Field(max_length=200), AfterValidator(_storable)],
     ] = Field(
         default_factory=dict,
         max_length=50,

@@ -68,7 +68,14 @@ def list_declarations(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     office_id: str | None = None,
-    party_id: str | None = None,
+    party_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="A party's pseudonym (p_ and 24 hex digits, as shown on pseudonymised declarations); the "
+            "trader number itself only with the personal-data permission (403 otherwise).",
+        ),
+    ] = None,
     hs_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
     origin_country_code: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     container_id: str | None = None,
