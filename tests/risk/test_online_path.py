@@ -109,7 +109,7 @@ def test_the_online_decision_is_the_batch_decision_of_the_same_declaration(platf
     profiles, policy = service.load_profiles(engine), service.lane_policy(platform)
     lanes: set[str] = set()
     for i, declaration in enumerate(new):
-        online = service.decide(platform, operator, declaration, store=False, seed=i)
+        online = service.assess(platform, operator, declaration, seed=i)
         frame = pseudonymise_parties(from_declarations([declaration.model_dump(mode="json")]), platform.pseudonymiser)
         found = [s.model_dump(mode="json") for s in signal_records.for_declaration(engine, declaration)]
         batch = service.decide_frame(
