@@ -167,11 +167,11 @@ def for_declaration(engine: Engine, declaration: Declaration, since: dt.datetime
 # --- signals of stored declarations, in bulk ----------------------------------------------------------------
 
 
-def _stored_subjects(references: Sequence[str]) -> Any:
-    """(reference, subject_type, subject_id) of every subject of the stored declarations ``references``: what
-    :func:`subjects_of` gives for each of them, read from the store's rows (tested against it)."""
+def _stored_subjects() -> Any:
+    """(reference, subject_type, subject_id) of every subject of the stored declarations whose references are bound
+    to ``references``: what :func:`subjects_of` gives for each of them, read from the store's rows (tested)."""
     d, p, a, c = declarations.c, declaration_parties.c, additional_documents.c, declaration_containers.c
-    mine = d.functional_reference_id.in_(references)
+    mine = d.functional_reference_id.in_(bindparam("references", expanding=True))
 
     def of(kind: SubjectType, column: Any, *joined: Any, where: Any = None) -> Any:
         query = select(d.functional_reference_id.label("reference"), literal(kind.value, String).label("t"), column)
@@ -191,6 +191,20 @@ def _stored_subjects(references: Sequence[str]) -> Any:
     ).subquery()
 
 
+def _stored_signals() -> Any:
+    subjects = _stored_subjects()
+    return (
+        select(subjects.c.reference, signals_table)
+        .join(
+            signals_table,
+            and_(signals_table.c.subject_type == subjects.c.t, signals_table.c.subject_id == subjects.c.i),
+        )
+        .order_by(subjects.c.reference, signals_table.c.observed_at, signals_table.c.id)
+    )
+
+
+# one statement, built once (its compiled form is cached): deciding a stored declaration online runs it per request
+_STORED_SIGNALS = _stored_signals()
 STORED_CHUNK = 1000  # references per query (below every database's bound-parameter limit)
 
 
@@ -204,18 +218,15 @@ def for_stored(engine: Engine | Connection, references: Iterable[str]) -> dict[s
     wanted = list(dict.fromkeys(r for r in references if r))
     out: dict[str, list[Signal]] = {}
     for start in range(0, len(wanted), STORED_CHUNK):
-        subjects = _stored_subjects(wanted[start : start + STORED_CHUNK])
-        query = (
-            select(subjects.c.reference, signals_table)
-            .join(
-                signals_table,
-                and_(signals_table.c.subject_type == subjects.c.t, signals_table.c.subject_id == subjects.c.i),
-            )
-            .order_by(subjects.c.reference, signals_table.c.observed_at, signals_table.c.id)
-        )
-        for row in engine.execute(query).mappings():
+        rows = engine.execute(_STORED_SIGNALS, {"references": wanted[start : start + STORED_CHUNK]}).mappings()
+        for row in rows:
             out.setdefault(row["reference"], []).append(_from_row(row))
     return out
+
+
+def for_stored_one(conn: Connection, reference: str) -> list[Signal]:
+    """:func:`for_stored` of one stored declaration."""
+    return for_stored(conn, [reference]).get(reference, [])
 
 
 # --- one event, one reason -----------------------------------------------------------------------------------

@@ -845,18 +845,98 @@ def _cached_policy(platform: Platform) -> tuple[tuple[Any, ...], LanePolicy]:
     return key, policy
 
 
-def _decide_one(platform: Platform, declaration: Declaration, seed: int | None) -> tuple[dict[str, Any], str | None]:
+_d, _dp, _g = declarations.c, declaration_parties.c, goods_items.c
+# what deciding a stored declaration reads, three statements built once (their compiled form is cached): the columns
+# frame.declaration_row uses, as _narrow_records reads them for the backlog, and the parties' names for the reasons
+_ONE_HEAD = select(
+    _d.id,
+    _d.functional_reference_id,
+    _d.acceptance_date,
+    _d.declaration_office_id,
+    _d.procedure_code,
+    _d.transport_mode_code,
+    _d.departure_country_code,
+    _d.national_extensions,
+).where(_d.functional_reference_id == bindparam("reference"))
+_ONE_PARTIES = select(_dp.role, _dp.party_id, _dp.aeo_status, _dp.name, _dp.aeo_certificate_id).where(
+    _dp.declaration_id == bindparam("id")
+)
+_ONE_ITEMS = (
+    select(
+        _g.hs_code,
+        _g.origin_country_code,
+        _g.customs_value_amount,
+        _g.net_mass_kg,
+        _g.duty_rate,
+        _g.duty_tax_amount,
+        _g.duty_regime_code,
+        _g.preference_code,
+    )
+    .where(_g.declaration_id == bindparam("id"))
+    .order_by(_g.sequence_number)
+)
+
+
+def _stored_record(
+    conn: Connection, reference: str
+) -> tuple[dict[str, Any], tuple[dict[str, str], dict[str, str]]] | None:
+    """A stored declaration as the record :func:`_narrow_records` gives (what ``frame.declaration_row`` reads), with
+    its parties' names and certificates for rendering reasons; None when no declaration has that reference."""
+    head = conn.execute(_ONE_HEAD, {"reference": reference}).first()
+    if head is None:
+        return None
+    record: dict[str, Any] = {
+        "functional_reference_id": head.functional_reference_id,
+        "acceptance_date": head.acceptance_date,
+        "declaration_office_id": head.declaration_office_id,
+        "procedure_code": head.procedure_code,
+        "transport": {"mode_code": head.transport_mode_code, "departure_country_code": head.departure_country_code}
+        if head.transport_mode_code
+        else None,
+        "national_extensions": head.national_extensions or {},
+    }
+    names: dict[str, str] = {}
+    holders: dict[str, str] = {}
+    for party in conn.execute(_ONE_PARTIES, {"id": head.id}):
+        if party.role in _PARTY_ROLES:
+            record[party.role] = {"id": party.party_id, "aeo_status": party.aeo_status}
+        names.setdefault(party.party_id, party.name or "")
+        if party.aeo_certificate_id:
+            holders[party.aeo_certificate_id] = party.party_id
+    record["goods_items"] = [
+        {
+            "hs_code": r.hs_code,
+            "origin_country_code": r.origin_country_code,
+            "customs_value_amount": r.customs_value_amount,
+            "net_mass_kg": r.net_mass_kg,
+            "duty_rate": r.duty_rate,
+            "duty_tax_amount": r.duty_tax_amount,
+            "duty_regime_code": r.duty_regime_code,
+            "preference": {"code": r.preference_code} if r.preference_code else None,
+        }
+        for r in conn.execute(_ONE_ITEMS, {"id": head.id})
+    ]
+    return record, (names, holders)
+
+
+def _decide_one(
+    platform: Platform,
+    record: Mapping[str, Any],
+    found: Sequence[signal_records.Signal],
+    seed: int | None,
+) -> tuple[dict[str, Any], str | None]:
     """The lane and reasons of one declaration online (nothing stored): its row as :func:`lanes.assign_one` gives
-    it, with the model's contributions, and the model version."""
+    it, with the model's contributions, and the model version. ``record``: the declaration as a dict (a model dump
+    or the narrow record of a stored one); ``found``: its signals, one per event."""
     # the declaration as one conformed row (parties pseudonymised), in plain Python: what from_declarations and
     # pseudonymise_parties give for one declaration, without a polars frame (about 3 ms saved per decision)
-    data_row = declaration_row(declaration.model_dump(mode="json"))
+    data_row = declaration_row(record)
     pseudonymiser = platform.pseudonymiser
     for column in PARTY_COLUMNS:
         if data_row.get(column) is not None:
             data_row[column] = pseudonymiser(data_row[column])
     conformed = conform_row(data_row)
-    found = signal_records.distinct(signal_records.for_declaration(platform.engine, declaration))
+    reference, accepted = conformed["reference"], conformed["date"]
     online = _online(platform)
     version, model = online.model if online.model else (None, None)
     policy_key, policy = _cached_policy(platform)
@@ -864,17 +944,13 @@ def _decide_one(platform: Platform, declaration: Declaration, seed: int | None) 
     if thresholds is None:
         thresholds = lane_rules.thresholds_for(model.reference_scores_, policy) if model is not None else {}
         online.thresholds[policy_key] = thresholds
-    draw_seed = (
-        seed
-        if seed is not None
-        else int.from_bytes(hashlib.sha256(declaration.functional_reference_id.encode()).digest()[:4], "big")
-    )
+    draw_seed = seed if seed is not None else int.from_bytes(hashlib.sha256(reference.encode()).digest()[:4], "big")
     x = model.matrix([conformed]) if model is not None else None
     score = float(model.predict_proba([conformed], x=x)[0]) if model is not None else None
     row = lane_rules.assign_one(
         conformed,
         score,
-        [p for p in online.profiles if p.valid_on(declaration.acceptance_date)],
+        [p for p in online.profiles if p.valid_on(accepted)],
         policy,
         seed=draw_seed,
         signals=[s.model_dump(mode="json") for s in found],
@@ -918,14 +994,15 @@ def decide(
             field="reference",
         )
     with platform.engine.connect() as conn:
-        declaration_id = repository.id_of(conn, reference)
-        if declaration_id is None:
+        stored = _stored_record(conn, reference)
+        if stored is None:
             raise DeclarationNotFoundError(reference)
-        [declaration] = repository.load(conn, [declaration_id])
-    row, version = _decide_one(platform, declaration, seed)
+        record, names = stored
+        found = signal_records.distinct(signal_records.for_stored_one(conn, reference))
+    row, version = _decide_one(platform, record, found, seed)
     # the decision, its score count and its audit entry are committed (durably) before the answer
     decision_writer.submit(platform.engine, _write_decisions, actor, _decision_rows([row], version), version)
-    return _rendered(platform.engine, actor, _answer(row, version), declaration, platform.pseudonymiser, purpose)
+    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
 
 
 def assess(
@@ -947,8 +1024,10 @@ def assess(
         raise RiskDataError(
             f"the declaration is not valid: {first['msg']}", field=".".join(str(p) for p in first["loc"])
         ) from exc
-    row, version = _decide_one(platform, declaration, seed)
-    return _rendered(platform.engine, actor, _answer(row, version), declaration, platform.pseudonymiser, purpose)
+    found = signal_records.distinct(signal_records.for_declaration(platform.engine, declaration))
+    row, version = _decide_one(platform, declaration.model_dump(mode="json"), found, seed)
+    names = signal_records.names_of(declaration)
+    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
 
 
 def score_file(
@@ -1173,11 +1252,11 @@ def _rendered(
     engine: Engine,
     actor: Identity,
     answer: dict[str, Any],
-    declaration: Declaration,
+    names: tuple[dict[str, str], dict[str, str]],
     pseudonymiser: Pseudonymiser,
     purpose: str | None,
 ) -> dict[str, Any]:
-    view = _view(actor, pseudonymiser, signal_records.names_of(declaration))
+    view = _view(actor, pseudonymiser, names)
     answer["reasons"] = _render_reasons(answer["reasons"], view)
     if view.revealed:
         _audit_revealed(engine, actor, [answer["reference"]], purpose)
