@@ -128,3 +128,11 @@ def test_texts_name_parties_through_the_readers_view(pseudonymiser) -> None:  # 
     shown = masked.signal(signal)
     assert shown.subject_id == pseudonymiser("NL200000002")
     assert shown.evidence == {"holder_id": pseudonymiser("NL200000002"), "index": 3}
+
+
+def test_a_reader_shown_an_old_name_counts_as_a_revealing_read(pseudonymiser) -> None:  # type: ignore[no-untyped-def]
+    view = signals.ReaderView(masked=False, pseudonymiser=pseudonymiser, names={"NL200000002": "Tulip Trading BV"})
+    assert view.text("lane: importer Tulip Trading BV") == "lane: importer Tulip Trading BV"
+    assert view.revealed
+    other = signals.ReaderView(masked=False, pseudonymiser=pseudonymiser, names={"NL200000002": "Tulip Trading BV"})
+    assert other.text("random selection: draw 0.001") == "random selection: draw 0.001" and not other.revealed

@@ -310,12 +310,18 @@ class ReaderView:
     def _legacy(self, match: re.Match[str]) -> str:
         number, name = match["number"], match["name"]
         holder = self.holders.get(number) or next((i for i, n in self.names.items() if n == name), None)
+        if not holder and not self.masked:
+            self.revealed = True  # an old name this view cannot map to a party: shown as stored
         shown = party_token(holder) if holder else (WITHHELD if self.masked else name)
         return f"AEO certificate {certificate_token(number)} of {shown} ({match['origin']}) is "
 
     def _scrub(self, text: str) -> str:
-        """For a masked reader, the known names and ids left in a text stored before tokens, as pseudonyms."""
+        """For a masked reader, the known names and ids left in a text stored before tokens, as pseudonyms (for
+        any other reader they stay, and the read counts as revealing them)."""
         if not self.masked:
+            known = [*self.names, *self.names.values(), *self.holders]
+            if not self.revealed and any(k and k in text for k in known):
+                self.revealed = True
             return text
         for party_id, name in self.names.items():
             if name and len(name) >= 3 and name in text:

@@ -43,7 +43,9 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     # the stored declaration's signals, rendered for this reader (not looked up from a masked copy's parties)
     found = risk.declaration_signals(page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard")
     history = {
-        "decisions": risk.decision_history(page.engine, user, reference, pseudonymiser=pseudonymiser),
+        "decisions": risk.decision_history(
+            page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard"
+        ),
         "inspections": declarations.inspection_history(page.engine, user, reference),
     }
     transits = [t for t in iot.list_transits(page.engine, user) if t["functional_reference_id"] == reference]
