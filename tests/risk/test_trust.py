@@ -320,3 +320,18 @@ def test_backlog_file_and_online_paths_lane_with_the_same_signals(platform, oper
     assert online["lane"] == "red" and signal_reasons(online["reasons"]) == expected
     stored = service.decide(platform, ANALYST, "LRN-SEAL")
     assert stored["lane"] == "red" and signal_reasons(stored["reasons"]) == expected
+
+
+def test_the_routes_name_their_permission_before_the_service_runs(platform, engine, operator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    called: list[str] = []
+    monkeypatch.setattr(service, "decide", lambda *a, **k: called.append("decide"))
+    monkeypatch.setattr(service, "score_backlog", lambda *a, **k: called.append("backlog"))
+    monkeypatch.setattr(service, "explain", lambda *a, **k: called.append("explain"))
+    dpo = token_for(engine, operator, "dora", "data_protection_officer")
+    device = token_for(engine, operator, "gate", "device")
+    with TestClient(create_app(platform)) as client:
+        assert client.post("/risk/decisions/LRN-1", headers=dpo).status_code == 403
+        assert client.post("/risk/backlog", headers=dpo).status_code == 403
+        assert client.get("/risk/decisions/LRN-1", headers=device).status_code == 403
+        assert client.post("/risk/what-if", json=sample_declaration(), headers=device).status_code == 403
+    assert called == []
