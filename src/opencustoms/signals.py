@@ -68,7 +68,10 @@ class Signal(BaseModel):
     subject_id: Annotated[str, Field(min_length=1, max_length=128)]
     severity: Severity
     source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
-    reason: Annotated[str, Field(min_length=1, max_length=2000)] = Field(description="Plain language, for officers.")
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] = Field(
+        description="Plain language, for officers; a party or AEO certificate named only by its token "
+        "(party_token, certificate_token), never by name: readers see it through their ReaderView."
+    )
     evidence: dict[str, Any] = Field(default_factory=dict)
     observed_at: dt.datetime
 
