@@ -1,18 +1,20 @@
-"""Benchmark: one declaration through the API, POST /risk/decisions, at 100 requests/s (target p99 <= 20 ms).
+"""Benchmark: one stored declaration laned through the API, POST /risk/decisions/{reference}, at 100 requests/s
+(target p99 <= 20 ms).
 
 Set-up: opencustoms.demo.run.prepare on a few thousand seeded demo declarations (import, past inspections, a model
 trained on them and promoted, every declaration laned) in a fresh folder under var/bench/. The server is
 `opencustoms serve --workers N` itself (default 2 uvicorn workers, one per core of this machine), in its own
 processes, on 127.0.0.1 and a free port.
 
-Load: open loop. Requests are sent at their scheduled times whatever the server's answers — POST /risk/decisions at
-``--rate`` per second (default 100) with the officer's token and one of 500 new demo declarations (seed 7, not in
-the database), and in the same run GET /health at 10 per second as the baseline (one database query, a tiny JSON
-answer), both for ``--seconds`` (default 20). Before that, 300 decisions and 300 health checks one at a time
-(closed loop) give the service time without queueing. Each decision is stored (with its reasons and audit entry), as the
-endpoint does. Latency is measured client-side (httpx, asyncio) from the scheduled send time to the end of the
-response, so a server that falls behind shows it (no coordinated omission); the time from the actual send is
-reported beside it. Every answer is checked (201 with a lane and reasons; 200 for health).
+Load: open loop. Requests are sent at their scheduled times whatever the server's answers — POST
+/risk/decisions/{reference} at ``--rate`` per second (default 100) with the risk analyst's token (laning needs
+decisions:write) for one of 500 new demo declarations (seed 7, stored before the run: a decision is taken on a
+stored declaration, loaded by its reference), and in the same run GET /health at 10 per second as the baseline (one
+database query, a tiny JSON answer), both for ``--seconds`` (default 20). Before that, 300 decisions and 300 health
+checks one at a time (closed loop) give the service time without queueing. Each decision is stored (with its reasons
+and audit entry), as the endpoint does. Latency is measured client-side (httpx, asyncio) from the scheduled send
+time to the end of the response, so a server that falls behind shows it (no coordinated omission); the time from the
+actual send is reported beside it. Every answer is checked (201 with a lane and reasons; 200 for health).
 
 Usage: python benchmarks/risk_api.py [--declarations 5000] [--rate 100] [--seconds 20] [--workers 2] [--reuse]
 Results: benchmarks/results/risk_api.json
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import socket
@@ -70,11 +73,12 @@ def server_cpu_s(pid: int) -> float:
 
 
 async def load(
-    base: str, token: str, bodies: list[bytes], rate: float, seconds: float, server_pid: int
+    base: str, token: str, references: list[str], rate: float, seconds: float, server_pid: int
 ) -> dict[str, Any]:
     import httpx
 
-    auth = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    auth = {"Authorization": f"Bearer {token}"}
+    paths = [f"/risk/decisions/{reference}" for reference in references]
     schedule = sorted(
         [(i / rate, "decision", i) for i in range(int(rate * seconds))]
         + [((i + 0.5) / HEALTH_RATE, "health", i) for i in range(int(HEALTH_RATE * seconds))]
@@ -94,7 +98,7 @@ async def load(
             sent = time.perf_counter()
             try:
                 if kind == "decision":
-                    r = await client.post("/risk/decisions", content=bodies[i % len(bodies)], headers=auth)
+                    r = await client.post(paths[i % len(paths)], headers=auth)
                     ok = r.status_code == 201 and bool(r.json().get("reasons"))
                     if ok:
                         lane = r.json()["lane"]
@@ -113,14 +117,14 @@ async def load(
 
         # warm-up, sequential: the model is loaded and cached, connections opened
         for i in range(50):
-            await client.post("/risk/decisions", content=bodies[i], headers=auth)
+            await client.post(paths[i], headers=auth)
             await client.get("/health")
         # closed loop, one request at a time: the service time without queueing
         sequential: dict[str, list[float]] = {"decision": [], "health": []}
         cpu_start = server_cpu_s(server_pid)
         for i in range(SEQUENTIAL):
             sent = time.perf_counter()
-            r = await client.post("/risk/decisions", content=bodies[i % len(bodies)], headers=auth)
+            r = await client.post(paths[i % len(paths)], headers=auth)
             sequential["decision"].append((time.perf_counter() - sent) * 1000)
             if r.status_code != 201:
                 failures.append(f"decision: {r.status_code} {r.text[:200]}")
@@ -154,7 +158,7 @@ async def load(
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--declarations", type=int, default=5000, help="demo declarations prepared in the database")
-    parser.add_argument("--rate", type=float, default=100.0, help="POST /risk/decisions per second")
+    parser.add_argument("--rate", type=float, default=100.0, help="POST /risk/decisions/{reference} per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of `opencustoms serve`")
     parser.add_argument(
@@ -166,10 +170,12 @@ def main() -> int:
 
     from rich.console import Console
 
+    from opencustoms.declarations import service as declarations
+    from opencustoms.declarations.errors import DuplicateDeclarationError
     from opencustoms.demo.generator import generate
-    from opencustoms.demo.run import prepare
-    from opencustoms.model import Declaration
+    from opencustoms.demo.run import COUNTRY, prepare
     from opencustoms.risk import service
+    from opencustoms.security.service import local_operator
 
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -177,7 +183,6 @@ def main() -> int:
     if args.reuse and marker.exists() and marker.read_text().split() == [str(args.declarations)]:
         from opencustoms.config import Settings
         from opencustoms.context import Platform
-        from opencustoms.demo.run import COUNTRY
 
         platform = Platform(
             Settings(database_url=f"sqlite:///{FOLDER / 'demo.db'}", data_dir=FOLDER, administration=COUNTRY)
@@ -197,10 +202,12 @@ def main() -> int:
         "trees": booster.num_trees(),
         "leaves": int(sum(t["num_leaves"] for t in booster.dump_model()["tree_info"])),
     }
+    references = []
+    for data, _ in generate(500, seed=7, country="NL"):  # the declarations laned during the run, stored first
+        with contextlib.suppress(DuplicateDeclarationError):  # --reuse: stored by the previous run
+            declarations.create(platform.engine, local_operator(COUNTRY), data)
+        references.append(data["functional_reference_id"])
     platform.engine.dispose()
-    bodies = [
-        Declaration.model_validate(data).model_dump_json().encode() for data, _ in generate(500, seed=7, country="NL")
-    ]
 
     port = free_port()
     env = {
@@ -242,7 +249,7 @@ def main() -> int:
         else:
             raise SystemExit("the server did not answer /health within 30 s")
         load_before = os.getloadavg()[0]
-        run = asyncio.run(load(base, tokens["officer"], bodies, args.rate, args.seconds, server.pid))
+        run = asyncio.run(load(base, tokens["analyst"], references, args.rate, args.seconds, server.pid))
         load_after = os.getloadavg()[0]
     finally:
         server.terminate()
@@ -259,7 +266,7 @@ def main() -> int:
     h_sched, h_sent = percentiles([a for a, _ in health]), percentiles([b for _, b in health])
     achieved = len(decisions) / run["elapsed_s"]
     print(
-        f"\n{len(decisions):,} POST /risk/decisions at {args.rate:g}/s (achieved {achieved:.1f}/s) and "
+        f"\n{len(decisions):,} POST /risk/decisions/{{reference}} at {args.rate:g}/s (achieved {achieved:.1f}/s) and "
         f"{len(health)} GET /health at {HEALTH_RATE}/s over {run['elapsed_s']:.1f} s; open loop, httpx -> "
         f"`opencustoms serve --workers {args.workers}` (uvicorn) on 127.0.0.1, SQLite; "
         f"{prepared:,} declarations prepared, model {model_info['trees']} trees / "
@@ -268,10 +275,10 @@ def main() -> int:
     print(f"{'request (latency from)':40} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     s_dec, s_health = percentiles(run["sequential"]["decision"]), percentiles(run["sequential"]["health"])
     for name, p in (
-        (f"sequential: {SEQUENTIAL} POST /risk/decisions", s_dec),
+        (f"sequential: {SEQUENTIAL} POST /risk/decisions/ref", s_dec),
         (f"sequential: {SEQUENTIAL} GET /health", s_health),
-        ("POST /risk/decisions (schedule)", d_sched),
-        ("POST /risk/decisions (send)", d_sent),
+        ("POST /risk/decisions/ref (schedule)", d_sched),
+        ("POST /risk/decisions/ref (send)", d_sent),
         ("baseline GET /health (schedule)", h_sched),
         ("baseline GET /health (send)", h_sent),
     ):

@@ -206,7 +206,9 @@ def queue(
     """The officers' queue: the latest decisions of one lane, highest score first."""
     platform = _platform()
     try:
-        rows = service.queue(platform.engine, _operator(platform), lane, limit=limit)
+        rows = service.queue(
+            platform.engine, _operator(platform), lane, limit=limit, pseudonymiser=platform.pseudonymiser
+        )
     except OpenCustomsError as exc:
         _fail(exc)
     table = Table("declaration", "score", "decided", "first reason", title=f"{lane} lane")
@@ -221,9 +223,26 @@ def explain(reference: Annotated[str, typer.Argument(help="The declaration's fun
     """Why a declaration got its lane: profile hits, model score and contributions, signals, random draw."""
     platform = _platform()
     try:
-        decision = service.explain(platform.engine, _operator(platform), reference)
+        decision = service.explain(
+            platform.engine, _operator(platform), reference, pseudonymiser=platform.pseudonymiser
+        )
     except OpenCustomsError as exc:
         _fail(exc)
+    _print_decision(decision)
+
+
+@app.command()
+def decide(reference: Annotated[str, typer.Argument(help="The stored declaration's functional reference.")]) -> None:
+    """Lane one stored declaration now (as online) and store the decision, with its reasons."""
+    platform = _platform()
+    try:
+        decision = service.decide(platform, _operator(platform), reference)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    _print_decision(decision)
+
+
+def _print_decision(decision: dict[str, Any]) -> None:
     console.print(
         f"{decision['reference']}: [bold]{decision['lane']}[/bold] (score {_fmt(decision['score'])}, "
         f"model {decision['model_version'] or '-'}, random draw {_fmt(decision['random_draw'], 4)})"

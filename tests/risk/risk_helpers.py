@@ -33,4 +33,12 @@ def store_inspected(engine: Any, operator: Identity, n: int, *, seed: int = 5) -
     return references
 
 
+def decide_stored(platform: Any, operator: Identity, data: dict[str, Any]) -> dict[str, Any]:
+    """Store a declaration, then lane it online by its reference (decisions are taken on stored declarations)."""
+    from opencustoms.risk import service
+
+    declarations.create(platform.engine, operator, data)
+    return service.decide(platform, operator, data["functional_reference_id"])
+
+
 SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}  # a model trained in seconds

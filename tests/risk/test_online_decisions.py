@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from risk_helpers import PROFILE, SMALL, store_inspected
+from risk_helpers import PROFILE, SMALL, decide_stored, store_inspected
 from sqlalchemy import Connection, func, insert, select
 
 from conftest import sample_declaration
@@ -32,18 +32,18 @@ def profile_reasons(decision: dict[str, Any]) -> list[str]:
 
 
 def test_profile_changes_reach_cached_online_decisions(platform, database_url, tmp_path, operator) -> None:  # type: ignore[no-untyped-def]
-    assert profile_reasons(service.decide(platform, operator, sample_declaration("LRN-1"))) == []
+    assert profile_reasons(decide_stored(platform, operator, sample_declaration("LRN-1"))) == []
     service.save_profile(platform.engine, operator, PROFILE)
-    decision = service.decide(platform, operator, sample_declaration("LRN-2"))
+    decision = decide_stored(platform, operator, sample_declaration("LRN-2"))
     assert decision["lane"] == "red"
     assert profile_reasons(decision) == ["profile laptops-cn@1: " + PROFILE["reason"]]
     # another process (its own engine and caches) adds a version: this one sees it at its next decision
     other = Platform(Settings(database_url=database_url, data_dir=tmp_path))
     service.save_profile(other.engine, operator, {**PROFILE, "lane": "yellow", "reason": "Laptops: check papers"})
-    decision = service.decide(platform, operator, sample_declaration("LRN-3"))
+    decision = decide_stored(platform, operator, sample_declaration("LRN-3"))
     assert profile_reasons(decision) == ["profile laptops-cn@2: Laptops: check papers"]
     service.retire_profile(platform.engine, operator, "laptops-cn", on=dt.date(2025, 1, 31))
-    assert profile_reasons(service.decide(platform, operator, sample_declaration("LRN-4"))) == []
+    assert profile_reasons(decide_stored(platform, operator, sample_declaration("LRN-4"))) == []
 
 
 def test_concurrent_decisions_are_all_stored_with_their_audit(platform, operator) -> None:  # type: ignore[no-untyped-def]
@@ -54,7 +54,7 @@ def test_concurrent_decisions_are_all_stored_with_their_audit(platform, operator
 
     def one(reference: str) -> None:
         try:
-            answers[reference] = service.decide(platform, operator, sample_declaration(reference))
+            answers[reference] = decide_stored(platform, operator, sample_declaration(reference))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -133,7 +133,7 @@ def test_a_promoted_model_that_cannot_load_does_not_stop_the_api(platform, opera
     with TestClient(create_app(platform)) as client:  # starts: only the risk engine is affected
         assert client.get("/health").status_code == 200
         with pytest.raises(RiskModelError, match="is missing; retrain or roll back"):
-            service.decide(platform, operator, sample_declaration("LRN-MISSING"))
+            decide_stored(platform, operator, sample_declaration("LRN-MISSING"))
 
 
 def test_warming_leaves_a_database_without_tables_to_the_first_request(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ import pytest
 from risk_helpers import PROFILE, SMALL, store_inspected
 
 from opencustoms import signals as signal_records
+from opencustoms.declarations import service as declarations
 from opencustoms.demo.generator import generate
 from opencustoms.model import Declaration
 from opencustoms.risk import service
@@ -109,7 +110,7 @@ def test_the_online_decision_is_the_batch_decision_of_the_same_declaration(platf
     profiles, policy = service.load_profiles(engine), service.lane_policy(platform)
     lanes: set[str] = set()
     for i, declaration in enumerate(new):
-        online = service.decide(platform, operator, declaration, store=False, seed=i)
+        online = service.assess(platform, operator, declaration, seed=i)
         frame = pseudonymise_parties(from_declarations([declaration.model_dump(mode="json")]), platform.pseudonymiser)
         found = [s.model_dump(mode="json") for s in signal_records.for_declaration(engine, declaration)]
         batch = service.decide_frame(
@@ -127,3 +128,8 @@ def test_the_online_decision_is_the_batch_decision_of_the_same_declaration(platf
         assert online["reasons"] == service.reasons_of(batch, version)  # every reason, contributions included
         lanes.add(online["lane"])
     assert {"green", "red"} <= lanes
+    # a stored declaration decided by its reference (read back by narrow queries) gets what its what-if got
+    for i, declaration in enumerate(new[:40]):
+        declarations.create(engine, operator, declaration.model_dump(mode="json"))
+        what_if = service.assess(platform, operator, declaration, seed=i)
+        assert service.decide(platform, operator, declaration.functional_reference_id, seed=i) == what_if

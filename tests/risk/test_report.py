@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from risk_helpers import SMALL, store_inspected
+from risk_helpers import SMALL, decide_stored, store_inspected
 
 from conftest import sample_declaration
 from opencustoms.declarations import service as declarations
@@ -100,7 +100,7 @@ def test_drift_follows_what_was_scored_since_promotion(platform, operator) -> No
     store_inspected(engine, operator, 160)
     version = service.train_model(platform, operator, None, None, promote=True, params=SMALL)["version"]
     service.score_backlog(platform, operator)
-    service.decide(platform, operator, sample_declaration("LRN-DRIFT"))
+    decide_stored(platform, operator, sample_declaration("LRN-DRIFT"))
     drift = service.score_drift(engine, operator)
     with engine.connect() as conn:
         scores = [

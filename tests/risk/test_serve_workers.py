@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from conftest import sample_declaration
+from opencustoms.declarations import service as declarations
 from opencustoms.security import service as security
 
 
@@ -22,8 +23,10 @@ def free_port() -> int:
 
 
 def test_serve_with_two_workers_answers_decisions(engine, database_url, tmp_path, operator) -> None:  # type: ignore[no-untyped-def]
-    security.create_user(engine, operator, "olga", "NL", ["officer"], "Olga Officer")
-    token = security.issue_token(engine, operator, "olga", "test")
+    security.create_user(engine, operator, "rita", "NL", ["risk_analyst"], "Rita Analyst")
+    token = security.issue_token(engine, operator, "rita", "test")
+    for i in range(6):  # decisions are taken on stored declarations
+        declarations.create(engine, operator, sample_declaration(f"LRN-W{i}"))
     port = free_port()
     env = {
         **os.environ,
@@ -48,7 +51,7 @@ def test_serve_with_two_workers_answers_decisions(engine, database_url, tmp_path
             raise AssertionError("the server did not answer: " + (tmp_path / "serve.log").read_text())
         auth = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=auth, timeout=30.0) as client:
-            answers = [client.post("/risk/decisions", json=sample_declaration(f"LRN-W{i}")) for i in range(6)]
+            answers = [client.post(f"/risk/decisions/LRN-W{i}") for i in range(6)]
             assert [a.status_code for a in answers] == [201] * 6, answers[0].text
             stored = client.get("/risk/decisions/LRN-W3")
             assert stored.status_code == 200 and stored.json()["reasons"] == answers[3].json()["reasons"]

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
-from risk_helpers import PROFILE
+from risk_helpers import PROFILE, decide_stored
 
 from conftest import sample_declaration
 from opencustoms.api.app import create_app
@@ -41,7 +41,7 @@ def test_profiles_are_versioned_and_audited(platform, operator) -> None:  # type
 
 def test_online_decision_with_reasons_queue_and_explain(platform, operator) -> None:  # type: ignore[no-untyped-def]
     service.save_profile(platform.engine, operator, PROFILE)
-    decision = service.decide(platform, operator, sample_declaration("LRN-9"))
+    decision = decide_stored(platform, operator, sample_declaration("LRN-9"))
     assert decision["lane"] == "red"
     assert decision["reasons"][0] == {"kind": "profile", "text": "profile laptops-cn@1: " + PROFILE["reason"]}
     assert decision["model_version"] is None  # no model promoted: profiles, signals and the draw decide
@@ -49,7 +49,7 @@ def test_online_decision_with_reasons_queue_and_explain(platform, operator) -> N
     assert explained["lane"] == "red" and explained["reasons"] == decision["reasons"]
     assert [q["reference"] for q in service.queue(platform.engine, operator, "red")] == ["LRN-9"]
     with pytest.raises(RiskDataError) as caught:
-        service.decide(platform, operator, sample_declaration("LRN-10", goods_items=[]))
+        service.assess(platform, operator, sample_declaration("LRN-10", goods_items=[]))
     assert caught.value.field == "goods_items"
 
 
@@ -81,7 +81,8 @@ def test_api_decide_inspect_and_profiles(platform, engine, operator) -> None:  #
         assert r.status_code == 201, r.text
         r = client.post("/risk/profiles", json={**PROFILE, "lane": "purple"}, headers=headers)
         assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
-        r = client.post("/risk/decisions", json=sample_declaration("LRN-A"), headers=headers)
+        declarations.create(engine, operator, sample_declaration("LRN-A"))
+        r = client.post("/risk/decisions/LRN-A", headers=headers)
         assert r.status_code == 201, r.text
         assert r.json()["lane"] == "red"
         assert client.get("/risk/decisions/LRN-A", headers=headers).json()["lane"] == "red"

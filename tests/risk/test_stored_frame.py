@@ -40,7 +40,8 @@ def test_narrow_queries_give_the_same_frame_as_the_model_path(platform, operator
     declarations.record_inspections(
         engine, operator, [declarations.InspectionResult(references[1], "fraud", 250.0)], source="test"
     )
-    service.decide(platform, operator, next(generate(1, seed=11, days=60))[0])  # a decision: out of the backlog
+    # a decision: out of the backlog
+    service.decide(platform, operator, next(generate(1, seed=11, days=60))[0]["functional_reference_id"])
     monkeypatch.setattr(service, "STORED_CHUNK", 37)  # several chunks, boundaries inside the id range
     for options in ({}, {"labelled_only": True}, {"without_decision": True}):
         narrow = service.stored_frame(engine, **options)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from web_helpers import Site
 
+from opencustoms.declarations import service as declarations
 from opencustoms.demo.generator import generate
 from opencustoms.risk import service as risk
 from opencustoms.risk.frame import demo_frame
@@ -35,7 +36,8 @@ def train_promoted(site: Site, tmp_path: Path) -> str:
         params=SMALL,
     )
     for data, _truth in generate(12, seed=99, country="NL"):
-        risk.decide(site.platform, operator, data)
+        declarations.create(site.engine, operator, data)  # decisions are taken on stored declarations
+        risk.decide(site.platform, operator, data["functional_reference_id"])
     return str(row["version"])
 
 

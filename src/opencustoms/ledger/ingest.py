@@ -460,7 +460,7 @@ def emit_signals(conn: Connection, origin: str, infos: Sequence[dict[str, Any]],
         number, holder = info["certificate_number"], info["holder_id"]
         verb = info["kind"].removeprefix("aeo.")
         reason = (
-            f"AEO certificate {number} of {info['holder_name']} ({origin}) is "
+            f"AEO certificate {signals.certificate_token(number)} of {signals.party_token(holder)} ({origin}) is "
             f"{status} ({verb}{': ' + info['reason'] if info.get('reason') else ''})"
         )[:2000]
         evidence = orjson.dumps(_evidence(origin, info)).decode()
@@ -506,8 +506,10 @@ def aeo_signals(origin: str, infos: Sequence[dict[str, Any]], now: dt.datetime) 
             continue
         status = AEOStatus(info["status"])
         verb = info["kind"].removeprefix("aeo.")
+        # the holder and the certificate as tokens, never the holder's name: readers see them masked or not
         reason = (
-            f"AEO certificate {info['certificate_number']} of {info['holder_name']} ({origin}) is "
+            f"AEO certificate {signals.certificate_token(info['certificate_number'])} of "
+            f"{signals.party_token(info['holder_id'])} ({origin}) is "
             f"{status.value} ({verb}{': ' + info['reason'] if info.get('reason') else ''})"
         )[:2000]
         for subject_type, subject_id in (

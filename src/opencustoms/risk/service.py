@@ -28,6 +28,7 @@ from opencustoms import signals as signal_records
 from opencustoms.context import Platform, settle_heap
 from opencustoms.declarations import repository
 from opencustoms.declarations import service as declaration_service
+from opencustoms.declarations.errors import DeclarationNotFoundError
 from opencustoms.model import Declaration
 from opencustoms.risk import lanes as lane_rules
 from opencustoms.risk import lifecycle, valuation
@@ -56,8 +57,9 @@ from opencustoms.risk.model import RiskModel
 from opencustoms.risk.profiles import Profile
 from opencustoms.risk.report import HISTOGRAM_BINS, build_report, histogram_edges
 from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles, risk_score_counts
+from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission
-from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.security.service import Identity, record, record_many, utcnow
 from opencustoms.store.database import as_utc
 from opencustoms.store.tables import declaration_parties, declarations, goods_items, inspection_results
 
@@ -843,32 +845,98 @@ def _cached_policy(platform: Platform) -> tuple[tuple[Any, ...], LanePolicy]:
     return key, policy
 
 
-def decide(
+_d, _dp, _g = declarations.c, declaration_parties.c, goods_items.c
+# what deciding a stored declaration reads, three statements built once (their compiled form is cached): the columns
+# frame.declaration_row uses, as _narrow_records reads them for the backlog, and the parties' names for the reasons
+_ONE_HEAD = select(
+    _d.id,
+    _d.functional_reference_id,
+    _d.acceptance_date,
+    _d.declaration_office_id,
+    _d.procedure_code,
+    _d.transport_mode_code,
+    _d.departure_country_code,
+    _d.national_extensions,
+).where(_d.functional_reference_id == bindparam("reference"))
+_ONE_PARTIES = select(_dp.role, _dp.party_id, _dp.aeo_status, _dp.name, _dp.aeo_certificate_id).where(
+    _dp.declaration_id == bindparam("id")
+)
+_ONE_ITEMS = (
+    select(
+        _g.hs_code,
+        _g.origin_country_code,
+        _g.customs_value_amount,
+        _g.net_mass_kg,
+        _g.duty_rate,
+        _g.duty_tax_amount,
+        _g.duty_regime_code,
+        _g.preference_code,
+    )
+    .where(_g.declaration_id == bindparam("id"))
+    .order_by(_g.sequence_number)
+)
+
+
+def _stored_record(
+    conn: Connection, reference: str
+) -> tuple[dict[str, Any], tuple[dict[str, str], dict[str, str]]] | None:
+    """A stored declaration as the record :func:`_narrow_records` gives (what ``frame.declaration_row`` reads), with
+    its parties' names and certificates for rendering reasons; None when no declaration has that reference."""
+    head = conn.execute(_ONE_HEAD, {"reference": reference}).first()
+    if head is None:
+        return None
+    record: dict[str, Any] = {
+        "functional_reference_id": head.functional_reference_id,
+        "acceptance_date": head.acceptance_date,
+        "declaration_office_id": head.declaration_office_id,
+        "procedure_code": head.procedure_code,
+        "transport": {"mode_code": head.transport_mode_code, "departure_country_code": head.departure_country_code}
+        if head.transport_mode_code
+        else None,
+        "national_extensions": head.national_extensions or {},
+    }
+    names: dict[str, str] = {}
+    holders: dict[str, str] = {}
+    for party in conn.execute(_ONE_PARTIES, {"id": head.id}):
+        if party.role in _PARTY_ROLES:
+            record[party.role] = {"id": party.party_id, "aeo_status": party.aeo_status}
+        names.setdefault(party.party_id, party.name or "")
+        if party.aeo_certificate_id:
+            holders[party.aeo_certificate_id] = party.party_id
+    record["goods_items"] = [
+        {
+            "hs_code": r.hs_code,
+            "origin_country_code": r.origin_country_code,
+            "customs_value_amount": r.customs_value_amount,
+            "net_mass_kg": r.net_mass_kg,
+            "duty_rate": r.duty_rate,
+            "duty_tax_amount": r.duty_tax_amount,
+            "duty_regime_code": r.duty_regime_code,
+            "preference": {"code": r.preference_code} if r.preference_code else None,
+        }
+        for r in conn.execute(_ONE_ITEMS, {"id": head.id})
+    ]
+    return record, (names, holders)
+
+
+def _decide_one(
     platform: Platform,
-    actor: Identity,
-    data: Mapping[str, Any] | Declaration,
-    *,
-    store: bool = True,
-    seed: int | None = None,
-) -> dict[str, Any]:
-    """Score one declaration online: lane, probability, reasons (profiles, model contributions, signals, random
-    draw). Target rates are met through thresholds set on the model's reference scores."""
-    actor.require(Permission.DECLARATIONS_READ)
-    try:
-        declaration = data if isinstance(data, Declaration) else Declaration.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise RiskDataError(
-            f"the declaration is not valid: {first['msg']}", field=".".join(str(p) for p in first["loc"])
-        ) from exc
+    record: Mapping[str, Any],
+    found: Sequence[signal_records.Signal],
+    seed: int | None,
+) -> tuple[dict[str, Any], str | None]:
+    """The lane and reasons of one declaration online (nothing stored): its row as :func:`lanes.assign_one` gives
+    it, with the model's contributions, and the model version. ``record``: the declaration as a dict (a model dump
+    or the narrow record of a stored one); ``found``: its signals, one per event."""
     # the declaration as one conformed row (parties pseudonymised), in plain Python: what from_declarations and
     # pseudonymise_parties give for one declaration, without a polars frame (about 3 ms saved per decision)
-    data_row = declaration_row(declaration.model_dump(mode="json"))
+    data_row = declaration_row(record)
+    pseudonymiser = platform.pseudonymiser
     for column in PARTY_COLUMNS:
         if data_row.get(column) is not None:
-            data_row[column] = platform.pseudonymiser(data_row[column])
+            data_row[column] = pseudonymiser(data_row[column])
     conformed = conform_row(data_row)
-    found = signal_records.for_declaration(platform.engine, declaration)
+    reference, accepted = conformed["reference"], conformed["date"]
     online = _online(platform)
     version, model = online.model if online.model else (None, None)
     policy_key, policy = _cached_policy(platform)
@@ -876,17 +944,13 @@ def decide(
     if thresholds is None:
         thresholds = lane_rules.thresholds_for(model.reference_scores_, policy) if model is not None else {}
         online.thresholds[policy_key] = thresholds
-    draw_seed = (
-        seed
-        if seed is not None
-        else int.from_bytes(hashlib.sha256(declaration.functional_reference_id.encode()).digest()[:4], "big")
-    )
+    draw_seed = seed if seed is not None else int.from_bytes(hashlib.sha256(reference.encode()).digest()[:4], "big")
     x = model.matrix([conformed]) if model is not None else None
     score = float(model.predict_proba([conformed], x=x)[0]) if model is not None else None
     row = lane_rules.assign_one(
         conformed,
         score,
-        [p for p in online.profiles if p.valid_on(declaration.acceptance_date)],
+        [p for p in online.profiles if p.valid_on(accepted)],
         policy,
         seed=draw_seed,
         signals=[s.model_dump(mode="json") for s in found],
@@ -895,9 +959,10 @@ def decide(
     row["contributions"] = (
         json.dumps(model.contributions([conformed], x=x)[0]) if model is not None and row["lane"] != "green" else "[]"
     )
-    if store:
-        # the decision, its score count and its audit entry are committed (durably) before the answer
-        decision_writer.submit(platform.engine, _write_decisions, actor, _decision_rows([row], version), version)
+    return row, version
+
+
+def _answer(row: Mapping[str, Any], version: str | None) -> dict[str, Any]:
     return {
         "reference": row["reference"],
         "lane": row["lane"],
@@ -908,20 +973,128 @@ def decide(
     }
 
 
+def decide(
+    platform: Platform,
+    actor: Identity,
+    reference: str,
+    *,
+    seed: int | None = None,
+    purpose: str | None = None,
+) -> dict[str, Any]:
+    """Lane the STORED declaration ``reference`` online and store the decision: lane, probability, reasons
+    (profiles, model contributions, signals, random draw). Target rates are met through thresholds set on the
+    model's reference scores. Needs decisions:write; an unknown reference is refused (404), so no decision is
+    ever stored for a declaration that is not stored, and what is laned is what is stored, not a copy sent along.
+    The reasons come back rendered for ``actor`` (parties masked without personal_data:read)."""
+    actor.require(Permission.DECISIONS_WRITE)
+    if not isinstance(reference, str):
+        raise RiskDataError(
+            "a decision is taken on a stored declaration, named by its functional reference; to score a "
+            "declaration without storing anything use assess (POST /risk/what-if)",
+            field="reference",
+        )
+    with platform.engine.connect() as conn:
+        stored = _stored_record(conn, reference)
+        if stored is None:
+            raise DeclarationNotFoundError(reference)
+        record, names = stored
+        found = signal_records.distinct(signal_records.for_stored_one(conn, reference))
+    row, version = _decide_one(platform, record, found, seed)
+    # the decision, its score count and its audit entry are committed (durably) before the answer
+    decision_writer.submit(platform.engine, _write_decisions, actor, _decision_rows([row], version), version)
+    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
+
+
+def assess(
+    platform: Platform,
+    actor: Identity,
+    data: Mapping[str, Any] | Declaration,
+    *,
+    seed: int | None = None,
+    purpose: str | None = None,
+) -> dict[str, Any]:
+    """What-if: the lane and reasons ``data`` (a declaration, stored or not) would get online, exactly as
+    :func:`decide` computes them, with NOTHING stored (no decision, no score count): a body can never change a
+    stored declaration's lane. Needs declarations:read."""
+    actor.require(Permission.DECLARATIONS_READ)
+    try:
+        declaration = data if isinstance(data, Declaration) else Declaration.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RiskDataError(
+            f"the declaration is not valid: {first['msg']}", field=".".join(str(p) for p in first["loc"])
+        ) from exc
+    found = signal_records.distinct(signal_records.for_declaration(platform.engine, declaration))
+    row, version = _decide_one(platform, declaration.model_dump(mode="json"), found, seed)
+    names = signal_records.names_of(declaration)
+    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
+
+
 def score_file(
     platform: Platform, actor: Identity, file: Path, *, layout: str = "kcs", output: Path | None = None, seed: int = 0
 ) -> dict[str, Any]:
-    """Lanes with reasons for every declaration of a file (quotas over the file); optionally written out."""
+    """Lanes with reasons for every declaration of a file (quotas over the file); optionally written out. Nothing
+    is stored. Each declaration is laned with its signals, as online: those of the stored declaration of the same
+    reference (every subject it shows) and those about the reference and the parties the file names."""
     actor.require(Permission.DECLARATIONS_READ)
-    frame = pseudonymise_parties(read_frame(file, layout), platform.pseudonymiser)
+    raw = read_frame(file, layout)
+    found = _file_signals(platform.engine, raw)
+    frame = pseudonymise_parties(raw, platform.pseudonymiser)
     current = batch_model(platform.engine)
     version, model = current if current else (None, None)
     decisions = decide_frame(
-        frame, model=model, profiles=load_profiles(platform.engine), policy=lane_policy(platform), seed=seed
+        frame,
+        model=model,
+        profiles=load_profiles(platform.engine),
+        policy=lane_policy(platform),
+        seed=seed,
+        signals=found,
     )
     if output is not None:
-        write_decisions(decisions, output)
+        view = signal_records.ReaderView(
+            masked=not actor.can(Permission.PERSONAL_DATA_READ), pseudonymiser=platform.pseudonymiser
+        )
+        rendered = (
+            decisions.with_columns(
+                pl.Series("reasons", [[view.text(t) for t in texts] for texts in decisions["reasons"].to_list()])
+            )
+            if found
+            else decisions
+        )
+        write_decisions(rendered, output)
     return summary(decisions) | {"model_version": version}
+
+
+def _signal_dicts(found: Iterable[signal_records.Signal]) -> list[dict[str, Any]]:
+    return [s.model_dump(mode="json") for s in signal_records.distinct(found)]
+
+
+def _file_signals(engine: Engine, frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The signals of a file's declarations (parties not yet pseudonymised), by reference, one per event."""
+    references = [r for r in frame["reference"].to_list() if r]
+    stored = signal_records.for_stored(engine, references)
+    parties = [c for c in PARTY_COLUMNS if c in frame.columns]
+    subjects: dict[tuple[str, str], set[str]] = {}
+    for row in frame.select("reference", *parties).iter_rows(named=True):
+        reference = row["reference"]
+        if not reference:
+            continue
+        subjects.setdefault((signal_records.SubjectType.DECLARATION.value, reference), set()).add(reference)
+        for column in parties:
+            if row[column]:
+                subjects.setdefault((signal_records.SubjectType.PARTY.value, row[column]), set()).add(reference)
+    named: dict[str, list[signal_records.Signal]] = {}
+    pairs = list(subjects)
+    for start in range(0, len(pairs), signal_records.STORED_CHUNK):
+        for s in signal_records.for_subjects(engine, pairs[start : start + signal_records.STORED_CHUNK]):
+            for reference in subjects[(s.subject_type.value, s.subject_id)]:
+                named.setdefault(reference, []).append(s)
+    out = {}
+    for reference in set(stored) | set(named):
+        merged = {s.id: s for s in stored.get(reference, []) + named.get(reference, [])}
+        ordered = sorted(merged.values(), key=lambda s: (s.observed_at, s.id))
+        out[reference] = _signal_dicts(ordered)
+    return out
 
 
 def write_decisions(decisions: pl.DataFrame, output: Path) -> None:
@@ -943,20 +1116,36 @@ def summary(decisions: pl.DataFrame) -> dict[str, Any]:
 
 
 def score_backlog(platform: Platform, actor: Identity, *, seed: int = 0) -> dict[str, Any]:
-    """Decide every stored declaration that has no decision yet (quotas over the backlog); decisions stored."""
-    actor.require(Permission.DECLARATIONS_READ)
+    """Decide every stored declaration that has no decision yet (quotas over the backlog), each with its signals
+    as online; decisions stored (decisions:write)."""
+    actor.require(Permission.DECISIONS_WRITE)
     frame = pseudonymise_parties(stored_frame(platform.engine, without_decision=True), platform.pseudonymiser)
+    found = signal_records.for_stored(platform.engine, frame["reference"].to_list())
     current = batch_model(platform.engine)
     version, model = current if current else (None, None)
     decisions = decide_frame(
-        frame, model=model, profiles=load_profiles(platform.engine), policy=lane_policy(platform), seed=seed
+        frame,
+        model=model,
+        profiles=load_profiles(platform.engine),
+        policy=lane_policy(platform),
+        seed=seed,
+        signals={reference: _signal_dicts(signals) for reference, signals in found.items()},
     )
     _store_decisions(platform.engine, actor, decisions, version)
     return summary(decisions) | {"model_version": version}
 
 
-def queue(engine: Engine, actor: Identity, lane: str, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The latest decision of each declaration in ``lane``, highest score first."""
+def queue(
+    engine: Engine,
+    actor: Identity,
+    lane: str,
+    *,
+    limit: int = 50,
+    pseudonymiser: Pseudonymiser | None = None,
+    purpose: str | None = None,
+) -> list[dict[str, Any]]:
+    """The latest decision of each declaration in ``lane``, highest score first, reasons rendered for ``actor``
+    (parties as pseudonyms without personal_data:read; a read that shows them is audited)."""
     actor.require(Permission.DECLARATIONS_READ)
     if lane not in lane_rules.RANK:
         raise RiskDataError(f"unknown lane {lane!r}; choose green, yellow, red or blue", field="lane")
@@ -968,11 +1157,19 @@ def queue(engine: Engine, actor: Identity, lane: str, *, limit: int = 50) -> lis
         .limit(limit)
     )
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    return present_decisions(engine, actor, rows, pseudonymiser, purpose)
 
 
-def explain(engine: Engine, actor: Identity, reference: str) -> dict[str, Any]:
-    """The latest decision about a declaration, with every reason."""
+def explain(
+    engine: Engine,
+    actor: Identity,
+    reference: str,
+    *,
+    pseudonymiser: Pseudonymiser | None = None,
+    purpose: str | None = None,
+) -> dict[str, Any]:
+    """The latest decision about a declaration, with every reason (rendered for ``actor``, as :func:`queue`)."""
     actor.require(Permission.DECLARATIONS_READ)
     with engine.connect() as conn:
         row = (
@@ -986,11 +1183,105 @@ def explain(engine: Engine, actor: Identity, reference: str) -> dict[str, Any]:
         )
     if row is None:
         raise DecisionNotFoundError(
-            f"no risk decision for declaration {reference!r}; score it first "
-            "(`opencustoms risk score --backlog` or POST /risk/decisions)",
+            f"no risk decision for declaration {reference!r}; lane it first "
+            "(`opencustoms risk score --backlog` or POST /risk/decisions/{reference})",
             field="reference",
         )
-    return dict(row)
+    [shown] = present_decisions(engine, actor, [dict(row)], pseudonymiser, purpose)
+    return shown
+
+
+# --- what a reader sees of reasons and signals ---------------------------------------------------------------
+
+
+def _view(
+    actor: Identity, pseudonymiser: Pseudonymiser | None, names: tuple[dict[str, str], dict[str, str]]
+) -> signal_records.ReaderView:
+    return signal_records.ReaderView(
+        masked=not actor.can(Permission.PERSONAL_DATA_READ),
+        pseudonymiser=pseudonymiser,
+        names=names[0],
+        holders=names[1],
+    )
+
+
+def _render_reasons(reasons: Iterable[Mapping[str, Any]], view: signal_records.ReaderView) -> list[dict[str, Any]]:
+    """Reasons with their texts rendered for one reader; a signal reason listed twice (decisions stored before
+    signals were counted once per event) is shown once."""
+    out, seen = [], set()
+    for reason in reasons:
+        text = view.text(reason["text"])
+        if reason.get("kind") == "signal":
+            if text in seen:
+                continue
+            seen.add(text)
+        out.append({**reason, "text": text})
+    return out
+
+
+def _audit_revealed(engine: Engine, actor: Identity, references: Sequence[str], purpose: str | None) -> None:
+    """A read that showed personal data (a trader's name, id or certificate number in a reason or a signal) is
+    audited as declaration reads are: action read, object the declaration's reference."""
+    if references:
+        with engine.begin() as conn:
+            record_many(conn, actor, "read", "risk_decision", list(dict.fromkeys(references)), purpose=purpose)
+
+
+def present_decisions(
+    engine: Engine,
+    actor: Identity,
+    rows: Sequence[Mapping[str, Any]],
+    pseudonymiser: Pseudonymiser | None,
+    purpose: str | None = None,
+) -> list[dict[str, Any]]:
+    """Stored decisions as ``actor`` may see them: every party or certificate a reason names (tokens, and names
+    in texts stored before tokens) rendered through the reader's view; reads that show personal data audited."""
+    with engine.connect() as conn:
+        names = signal_records.stored_names(conn, [r["reference"] for r in rows])
+    out, revealed = [], []
+    for row in rows:
+        view = _view(actor, pseudonymiser, names.get(row["reference"], ({}, {})))
+        out.append({**row, "reasons": _render_reasons(row.get("reasons") or [], view)})
+        if view.revealed:
+            revealed.append(row["reference"])
+    _audit_revealed(engine, actor, revealed, purpose)
+    return out
+
+
+def _rendered(
+    engine: Engine,
+    actor: Identity,
+    answer: dict[str, Any],
+    names: tuple[dict[str, str], dict[str, str]],
+    pseudonymiser: Pseudonymiser,
+    purpose: str | None,
+) -> dict[str, Any]:
+    view = _view(actor, pseudonymiser, names)
+    answer["reasons"] = _render_reasons(answer["reasons"], view)
+    if view.revealed:
+        _audit_revealed(engine, actor, [answer["reference"]], purpose)
+    return answer
+
+
+def declaration_signals(
+    engine: Engine,
+    actor: Identity,
+    reference: str,
+    *,
+    pseudonymiser: Pseudonymiser | None = None,
+    purpose: str | None = None,
+) -> list[signal_records.Signal]:
+    """The signals about a stored declaration (one per event, oldest first), as ``actor`` may see them: subject,
+    reason and evidence rendered through the reader's view; a read that shows personal data is audited."""
+    actor.require(Permission.DECLARATIONS_READ)
+    with engine.connect() as conn:
+        found = signal_records.distinct(signal_records.for_stored(conn, [reference]).get(reference, []))
+        names = signal_records.stored_names(conn, [reference])[reference]
+    view = _view(actor, pseudonymiser, names)
+    shown = [view.signal(s) for s in found]
+    if view.revealed:
+        _audit_revealed(engine, actor, [reference], purpose)
+    return shown
 
 
 # --- feedback ------------------------------------------------------------------------------------------------
@@ -1212,14 +1503,22 @@ def retire_profile(engine: Engine, actor: Identity, profile_id: str, on: dt.date
     return save_profile(engine, actor, {**data, "valid_to": end})
 
 
-def decision_history(engine: Engine, actor: Identity, reference: str) -> list[dict[str, Any]]:
-    """Every risk decision taken on one declaration, oldest first."""
+def decision_history(
+    engine: Engine,
+    actor: Identity,
+    reference: str,
+    *,
+    pseudonymiser: Pseudonymiser | None = None,
+    purpose: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every risk decision taken on one declaration, oldest first (reasons rendered for ``actor``)."""
     actor.require(Permission.DECLARATIONS_READ)
     with engine.connect() as conn:
         rows = conn.execute(
             select(risk_decisions).where(risk_decisions.c.reference == reference).order_by(risk_decisions.c.id)
         ).mappings()
-        return [{k: as_utc(v) for k, v in row.items()} for row in rows]
+        found = [{k: as_utc(v) for k, v in row.items()} for row in rows]
+    return present_decisions(engine, actor, found, pseudonymiser, purpose)
 
 
 def lane_counts(engine: Engine, actor: Identity) -> dict[str, int]:

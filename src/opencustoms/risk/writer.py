@@ -1,13 +1,13 @@
 """Group commit for online decisions: one writer thread per database commits the decisions that arrive together.
 
-A decision is acknowledged (``POST /risk/decisions`` answers 201) only once it is stored with its reasons, its
-score-histogram increment and its audit entry, and a durable commit costs a disk flush (SQLite in WAL mode with
-``synchronous=FULL``: milliseconds whatever it carries). So concurrent requests do not commit one by one: each puts
-its decision on the writer's queue and waits; the writer takes everything queued, writes every decision of the group
-(one audit entry per decision, exactly what a lone commit writes) and commits once; then every caller of the group
-is released. If the group's commit fails, each decision of it is tried again alone, so one bad decision is refused
-alone and the others are stored. A lone caller pays one commit, as before; there is no added wait. The thread,
-queue and grouping are ``opencustoms.store.groupcommit``, shared with the ledger's appends.
+A decision is acknowledged (``POST /risk/decisions/{reference}`` answers 201) only once it is stored with its
+reasons, its score-histogram increment and its audit entry, and a durable commit costs a disk flush (SQLite in WAL
+mode with ``synchronous=FULL``: milliseconds whatever it carries). So concurrent requests do not commit one by one:
+each puts its decision on the writer's queue and waits; the writer takes everything queued, writes every decision of
+the group (one audit entry per decision, exactly what a lone commit writes) and commits once; then every caller of
+the group is released. If the group's commit fails, each decision of it is tried again alone, so one bad decision is
+refused alone and the others are stored. A lone caller pays one commit, as before; there is no added wait. The
+thread, queue and grouping are ``opencustoms.store.groupcommit``, shared with the ledger's appends.
 
 Several server processes (``opencustoms serve --workers N``) each have their own writer; the database serialises
 their transactions.

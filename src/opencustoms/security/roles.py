@@ -32,6 +32,9 @@ class Permission(StrEnum):
     DOCUMENTS_READ = "documents:read"
     SCANS_UPLOAD = "scans:upload"  # record X-ray / CT scans and import scan packages of other administrations
     SCANS_REVIEW = "scans:review"  # claim scans of the review queue and record the image analyst's finding
+    # lane stored declarations (store a risk decision: online by reference, or the backlog); a what-if scoring
+    # that stores nothing needs only declarations:read
+    DECISIONS_WRITE = "decisions:write"
 
 
 P = Permission
@@ -49,8 +52,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SCANS_REVIEW,
         }
     ),
-    # Analysts work on pseudonymised parties: patterns, not people.
-    Role.RISK_ANALYST: frozenset({P.DECLARATIONS_READ, P.RISK_MANAGE, P.LEDGER_READ, P.SCANS_REVIEW}),
+    # Analysts work on pseudonymised parties: patterns, not people. They run the targeting, so they lane.
+    Role.RISK_ANALYST: frozenset(
+        {P.DECLARATIONS_READ, P.RISK_MANAGE, P.DECISIONS_WRITE, P.LEDGER_READ, P.SCANS_REVIEW}
+    ),
     Role.SUPERVISOR: frozenset(
         {
             P.DECLARATIONS_READ,
@@ -58,6 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PERSONAL_DATA_READ,
             P.INSPECTIONS_WRITE,
             P.RISK_MANAGE,
+            P.DECISIONS_WRITE,
             P.AUDIT_READ,
             P.LEDGER_READ,
             P.LEDGER_WRITE,

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from opencustoms import signals
 from opencustoms.declarations import service as declarations
 from opencustoms.errors import OpenCustomsError
 from opencustoms.iot import service as iot
@@ -27,21 +26,26 @@ def queue(request: Request, lane: str = "red") -> Response:
     user = page.user(Permission.DECLARATIONS_READ)
     if lane not in LANES:
         lane = "red"
-    rows = risk.queue(page.engine, user, lane, limit=100)
+    pseudonymiser = page.platform.pseudonymiser
+    rows = risk.queue(page.engine, user, lane, limit=100, pseudonymiser=pseudonymiser, purpose="dashboard")
     counts = risk.lane_counts(page.engine, user)
     return page.render("queue.html", lane=lane, lanes=LANES, rows=rows, counts=counts)
 
 
 def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     user = page.user(Permission.DECLARATIONS_READ)
-    declaration, masked = declarations.get(page.engine, user, reference, page.platform.pseudonymiser, "dashboard")
+    pseudonymiser = page.platform.pseudonymiser
+    declaration, masked = declarations.get(page.engine, user, reference, pseudonymiser, "dashboard")
     try:
-        decision = risk.explain(page.engine, user, reference)
+        decision = risk.explain(page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard")
     except DecisionNotFoundError:
         decision = None
-    found = signals.for_declaration(page.engine, declaration)
+    # the stored declaration's signals, rendered for this reader (not looked up from a masked copy's parties)
+    found = risk.declaration_signals(page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard")
     history = {
-        "decisions": risk.decision_history(page.engine, user, reference),
+        "decisions": risk.decision_history(
+            page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard"
+        ),
         "inspections": declarations.inspection_history(page.engine, user, reference),
     }
     transits = [t for t in iot.list_transits(page.engine, user) if t["functional_reference_id"] == reference]
