@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from opencustoms.security.errors import AuditSigningKeyError
 from opencustoms.store.database import as_utc
@@ -51,9 +51,12 @@ ENTRY_FIELDS = ("id", "at", "actor", "action", "object_type", "object_id", "purp
 VERIFY_CHUNK = 5000
 
 
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once: cheaper
+
+
 def canonical_time(at: dt.datetime) -> str:
-    """``at`` in the canonical form: UTC, microseconds, ``Z``."""
-    return as_utc(at).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``at`` in the canonical form: UTC, microseconds, ``Z`` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``)."""
+    return as_utc(at).astimezone(dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # drops "+00:00"
 
 
 def canonical_entry(entry: dict[str, Any]) -> bytes:
@@ -61,7 +64,7 @@ def canonical_entry(entry: dict[str, Any]) -> bytes:
     obj = {name: entry.get(name) for name in ENTRY_FIELDS}
     obj["at"] = canonical_time(entry["at"])
     obj["id"] = int(entry["id"])
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL_JSON.encode(obj).encode()
 
 
 def chain_hash(prev_hash: str, entry: dict[str, Any]) -> str:
@@ -69,17 +72,24 @@ def chain_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     return hashlib.sha256(_DOMAIN + bytes.fromhex(prev_hash) + canonical_entry(entry)).hexdigest()
 
 
+# The head's two statements go straight to the driver (SQLAlchemy's statement handling was most of an append's
+# cost); the insert stays an SQLAlchemy statement, built once.
+_LOCK_HEAD = (  # a write: takes the head's lock before the head is read
+    "UPDATE audit_chain_head SET last_id = last_id WHERE id = 1 RETURNING last_id, last_hash, entries"
+)
+_MOVE_HEAD = "UPDATE audit_chain_head SET last_id = {0}, last_hash = {0}, entries = {0} WHERE id = 1"
+_INSERT = insert(audit_log)
+
+
+def _move_head_sql(conn: Connection) -> str:
+    return _MOVE_HEAD.format("?" if conn.dialect.paramstyle == "qmark" else "%s")
+
+
 def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append audit entries (dicts of the entry fields but ``id``) to the chain, in the caller's transaction."""
     if not rows:
         return
-    head = conn.execute(
-        update(audit_chain_head)
-        .where(audit_chain_head.c.id == 1)
-        .values(last_id=audit_chain_head.c.last_id)  # takes the head's lock before it is read
-        .returning(audit_chain_head.c.last_id, audit_chain_head.c.last_hash, audit_chain_head.c.entries)
-    ).one()
-    last_id, prev = head.last_id, head.last_hash
+    last_id, prev, entries = conn.exec_driver_sql(_LOCK_HEAD).one()
     chained = []
     for row in rows:
         last_id += 1
@@ -87,12 +97,8 @@ def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         entry["prev_hash"] = prev
         prev = entry["entry_hash"] = chain_hash(prev, entry)
         chained.append(entry)
-    conn.execute(insert(audit_log), chained)
-    conn.execute(
-        update(audit_chain_head)
-        .where(audit_chain_head.c.id == 1)
-        .values(last_id=last_id, last_hash=prev, entries=head.entries + len(chained))
-    )
+    conn.execute(_INSERT, chained)
+    conn.exec_driver_sql(_move_head_sql(conn), (last_id, prev, entries + len(chained)))
 
 
 def chain_existing(conn: Connection) -> tuple[int, str, int]:
@@ -117,8 +123,6 @@ def chain_existing(conn: Connection) -> tuple[int, str, int]:
             entry_hash = chain_hash(prev, dict(row))
             updates.append({"b_id": row["id"], "b_prev": prev, "b_hash": entry_hash})
             prev, last_id = entry_hash, row["id"]
-        from sqlalchemy import bindparam
-
         conn.execute(
             update(audit_log)
             .where(audit_log.c.id == bindparam("b_id"))
