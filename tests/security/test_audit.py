@@ -75,6 +75,14 @@ def test_an_intact_log_verifies(engine, operator) -> None:
     assert all(b["prev_hash"] == a["entry_hash"] for a, b in zip(rows, rows[1:], strict=False))
 
 
+def test_details_verify_as_they_read_back(engine, operator) -> None:
+    """Integer keys come back as strings, and sort differently then (2 < 10 but "10" < "2"); tuples as lists."""
+    with engine.begin() as conn:
+        security.record(conn, operator, "count", "lane", None, detail={2: "a", 10: ("b", 1.5), "n": None})
+    assert audit.verify(engine).ok
+    assert _rows(engine)[0]["detail"] == {"2": "a", "10": ["b", 1.5], "n": None}
+
+
 def test_an_edited_entry_is_named(engine, operator) -> None:
     _write(engine, operator, 5)
     _drop_guards(engine)

@@ -51,6 +51,7 @@ ENTRY_FIELDS = ("id", "at", "actor", "action", "object_type", "object_id", "purp
 VERIFY_CHUNK = 5000
 
 
+_PLAIN_JSON = json.JSONEncoder()
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once: cheaper
 
 
@@ -94,6 +95,8 @@ def append(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     for row in rows:
         last_id += 1
         entry = {**row, "id": last_id, "at": as_utc(row["at"]).astimezone(dt.UTC)}
+        if entry.get("detail") is not None:  # stored as it reads back (keys as strings, tuples as lists), then hashed
+            entry["detail"] = json.loads(_PLAIN_JSON.encode(entry["detail"]))
         entry["prev_hash"] = prev
         prev = entry["entry_hash"] = chain_hash(prev, entry)
         chained.append(entry)
