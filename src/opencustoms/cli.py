@@ -31,8 +31,10 @@ app = typer.Typer(
 )
 reference_app = typer.Typer(help="Reference data: HS nomenclature, code checks.", no_args_is_help=True)
 users_app = typer.Typer(help="Officers, roles and API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log: show it, verify its hash chain, sign its head.")
 app.add_typer(reference_app, name="reference")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 for _pillar in PILLARS:
     _commands = pillar_module(f"opencustoms.cli_{_pillar}")
     if _commands is not None:
@@ -363,12 +365,22 @@ def users_list() -> None:
 def users_token(
     username: str,
     label: Annotated[str | None, typer.Option()] = None,
-    valid_days: Annotated[int, typer.Option(min=1, max=3650)] = 365,
+    valid_days: Annotated[
+        int | None,
+        typer.Option(help="Days the token is valid; default and maximum: OPENCUSTOMS_TOKEN_MAX_DAYS (365)."),
+    ] = None,
 ) -> None:
-    """Issue an API token (printed once; only its hash is stored)."""
+    """Issue an API token (printed once; only its hash is stored). Tokens always expire."""
     platform = _platform()
     try:
-        token = security.issue_token(platform.engine, _operator(platform), username, label, valid_days)
+        token = security.issue_token(
+            platform.engine,
+            _operator(platform),
+            username,
+            label,
+            valid_days,
+            max_days=platform.settings.token_max_days,
+        )
     except OpenCustomsError as exc:
         _fail(exc)
     typer.echo(token)
@@ -396,15 +408,18 @@ def users_enable(username: str) -> None:
     console.print(f"user {username} enabled")
 
 
-@app.command()
+@audit_app.callback(invoke_without_command=True)
 def audit(
+    ctx: typer.Context,
     object_type: Annotated[str | None, typer.Option()] = None,
     object_id: Annotated[str | None, typer.Option()] = None,
     actor: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show the audit log: who read or changed what."""
+    """Show the audit log: who read or changed what (`audit verify` checks its hash chain)."""
+    if ctx.invoked_subcommand is not None:
+        return
     platform = _platform()
     rows = security.read_audit(
         platform.engine, _operator(platform), object_type=object_type, object_id=object_id, who=actor, limit=limit
@@ -418,3 +433,50 @@ def audit(
             str(r["at"])[:19], r["actor"], r["action"], f"{r['object_type']} {r['object_id'] or ''}", r["purpose"] or ""
         )
     console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check the audit log's hash chain and signed heads; name the first edited, removed, inserted or moved entry.
+    Exit code 1 when the log was tampered with."""
+    platform = _platform()
+    try:
+        with _progress(None, "verifying the audit log") as progress:
+            task = progress.add_task("verify", total=None)
+            result = security.verify_audit(
+                platform.engine,
+                _operator(platform),
+                key_file=security.audit_signing_key_file(platform.settings),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(result))
+    elif result["ok"]:
+        console.print(
+            f"audit log intact: {result['entries']} entries up to #{result['last_id']}, "
+            f"{result['signed_heads']} signed head(s), head {result['last_hash'][:16]}…"
+        )
+    else:
+        err.print(f"[red]audit log tampered with[/red]: {result['problem']} (entry #{result['first_bad_id']})")
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
+@audit_app.command("sign")
+def audit_sign(
+    key_file: Annotated[
+        Path | None,
+        typer.Option(help="Ed25519 key file; default: OPENCUSTOMS_AUDIT_SIGNING_KEY_FILE or the ledger's key."),
+    ] = None,
+) -> None:
+    """Sign the audit chain's head with the administration's Ed25519 key (run it periodically, e.g. hourly)."""
+    platform = _platform()
+    try:
+        signed = security.sign_audit_head(
+            platform.engine, _operator(platform), key_file or security.audit_signing_key_file(platform.settings)
+        )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"signed the audit log's head: {signed['entries']} entries up to #{signed['last_id']}")

@@ -38,6 +38,19 @@ class Settings(BaseSettings):
         default=200 * 1024 * 1024, description="Largest file the API accepts for a bulk import, in bytes."
     )
     import_batch_size: int = Field(default=1000, description="Declarations written per transaction during an import.")
+    # --- security: API tokens and the audit log (docs/security.md) ---
+    token_max_days: int = Field(
+        default=365,
+        ge=1,
+        description="Longest validity of an API token, in days, for the whole administration; also the validity of "
+        "a token issued without `valid_days`. Tokens always expire; a longer request is refused.",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="File holding the Ed25519 key (base64 of the 32-byte seed, mode 0600) that `opencustoms audit "
+        "sign` signs the audit chain's head with, and whose signatures `audit verify` trusts; unset: the "
+        "administration key of the ledger, <data_dir>/ledger/keys/administration/log.key.",
+    )
     # --- ledger: anchoring checkpoints on an EVM network (optional; docs/ledger.md) ---
     ledger_evm_rpc_url: str | None = Field(
         default=None,

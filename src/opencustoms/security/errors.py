@@ -16,3 +16,8 @@ class PermissionDeniedError(OpenCustomsError):
 class UserError(OpenCustomsError):
     status = 422
     title = "Invalid user"
+
+
+class AuditSigningKeyError(OpenCustomsError):
+    status = 422
+    title = "Audit signing key unusable"

@@ -11,17 +11,22 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from opencustoms.reference.codes import check_country
+from opencustoms.security import audit
 from opencustoms.security.errors import AuthenticationError, PermissionDeniedError, UserError
 from opencustoms.security.roles import Permission, Role, permissions_of
 from opencustoms.store.database import as_utc
 from opencustoms.store.tables import administrations, api_tokens, audit_log, users
+
+if TYPE_CHECKING:
+    from opencustoms.config import Settings
 
 TOKEN_PREFIX = "oc_"
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -39,11 +44,20 @@ class Identity:
     administration_code: str
     roles: frozenset[Role]
     permissions: frozenset[Permission] = field(default=frozenset())
+    # When the identity comes from an API token: that token's expiry (a token cannot mint one outliving it).
+    token_expires_at: dt.datetime | None = None
 
     @classmethod
-    def of(cls, username: str, administration_code: str, roles: Iterable[Role | str]) -> Identity:
+    def of(
+        cls,
+        username: str,
+        administration_code: str,
+        roles: Iterable[Role | str],
+        *,
+        token_expires_at: dt.datetime | None = None,
+    ) -> Identity:
         role_set = frozenset(Role(r) for r in roles)
-        return cls(username, administration_code, role_set, permissions_of(role_set))
+        return cls(username, administration_code, role_set, permissions_of(role_set), token_expires_at)
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -160,14 +174,59 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_expiry(actor: Identity, valid_days: int | None, max_days: int, now: dt.datetime) -> dt.datetime:
+    """When a token issued now by ``actor`` for ``valid_days`` expires, or UserError (field ``valid_days``).
+
+    Every token expires: more than the administration's maximum ``max_days`` (OPENCUSTOMS_TOKEN_MAX_DAYS) is
+    refused. An actor authenticated by a token cannot issue one expiring after its own (a short-lived token must not
+    mint a long-lived one): asking for longer is refused. ``None`` means the maximum, cut to the actor's own token's
+    expiry. The local operator (CLI) has no token and is bound by the maximum only."""
+    own = as_utc(actor.token_expires_at)
+    if valid_days is None:
+        expires = now + dt.timedelta(days=max_days)
+        return expires if own is None else min(expires, own)
+    days = valid_days
+    if days < 1 or days > max_days:
+        raise UserError(
+            f"valid_days must be between 1 and {max_days} (this administration's maximum, "
+            f"OPENCUSTOMS_TOKEN_MAX_DAYS); got {days}",
+            field="valid_days",
+        )
+    expires = now + dt.timedelta(days=days)
+    if own is not None and expires > own:
+        allowed = (own - now).days
+        raise UserError(
+            f"valid_days {days} would outlive the token you are using, which expires on {own:%Y-%m-%d %H:%M} UTC; "
+            + (
+                f"ask for at most {allowed} day(s)"
+                if allowed >= 1
+                else "it expires within a day: ask an administrator for a new token"
+            ),
+            field="valid_days",
+        )
+    return expires
+
+
 def issue_token(
-    engine: Engine, actor: Identity, username: str, label: str | None = None, valid_days: int | None = 365
+    engine: Engine,
+    actor: Identity,
+    username: str,
+    label: str | None = None,
+    valid_days: int | None = None,
+    *,
+    max_days: int | None = None,
 ) -> str:
-    """A new API token for ``username``. The token is returned once; only its hash is stored."""
+    """A new API token for ``username``, valid ``valid_days`` (default and cap: ``max_days``, which defaults to
+    OPENCUSTOMS_TOKEN_MAX_DAYS; see :func:`token_expiry`). The token is returned once; only its hash is stored."""
     if actor.username != username:
         actor.require(Permission.USERS_MANAGE)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    if max_days is None:
+        from opencustoms.config import get_settings
+
+        max_days = get_settings().token_max_days
     now = utcnow()
+    expires = token_expiry(actor, valid_days, max_days, now)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         user = conn.execute(select(users.c.id, users.c.active).where(users.c.username == username)).first()
         if user is None:
@@ -180,10 +239,17 @@ def issue_token(
                 token_hash=_hash_token(token),
                 label=label,
                 created_at=now,
-                expires_at=now + dt.timedelta(days=valid_days) if valid_days else None,
+                expires_at=expires,
             )
         )
-        record(conn, actor, "issue_token", "user", username, detail={"label": label})
+        record(
+            conn,
+            actor,
+            "issue_token",
+            "user",
+            username,
+            detail={"label": label, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        )
     return token
 
 
@@ -227,11 +293,13 @@ def authenticate(engine: Engine, token: str) -> Identity:
     if row.revoked_at is not None:
         raise AuthenticationError("this API token was revoked; ask an administrator for a new one")
     expires = as_utc(row.expires_at)
-    if expires is not None and expires < utcnow():
+    if expires is None:  # written before tokens always expired (migration 0002 gave those an expiry), or by hand
+        raise AuthenticationError("this API token has no expiry date and is not accepted; ask for a new one")
+    if expires < utcnow():
         raise AuthenticationError("this API token has expired; ask an administrator for a new one")
     if not row.active:
         raise AuthenticationError(f"user {row.username!r} is disabled")
-    return Identity.of(row.username, row.administration_code, row.roles)
+    return Identity.of(row.username, row.administration_code, row.roles, token_expires_at=expires)
 
 
 # --- audit ---------------------------------------------------------------------------------------------------
@@ -260,9 +328,9 @@ def audit_row(
 
 
 def record_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Append audit entries (:func:`audit_row`) in one statement, inside the caller's transaction."""
-    if rows:
-        conn.execute(insert(audit_log), list(rows))
+    """Append audit entries (:func:`audit_row`) to the hash chain in one statement, inside the caller's
+    transaction. On PostgreSQL the chain's head stays locked until that transaction ends: record last, commit soon."""
+    audit.append(conn, rows)
 
 
 def record(
@@ -320,3 +388,45 @@ def read_audit(
             detail={"object_type": object_type, "object_id": object_id, "who": who, "rows": len(rows)},
         )
     return rows
+
+
+def audit_signing_key_file(settings: Settings) -> Path:
+    """OPENCUSTOMS_AUDIT_SIGNING_KEY_FILE, or the ledger's administration key in the data directory."""
+    return settings.audit_signing_key_file or audit.default_signing_key_file(settings.data_dir)
+
+
+def verify_audit(
+    engine: Engine,
+    actor: Identity,
+    *,
+    key_file: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Check the audit log's hash chain end to end (:func:`opencustoms.security.audit.verify`); signed heads must
+    be signed by the key in ``key_file`` when that file exists. The check is itself audited."""
+    actor.require(Permission.AUDIT_READ)
+    trusted = None
+    if key_file is not None and Path(key_file).is_file():
+        trusted = audit.public_key_bytes(audit.load_signing_key(Path(key_file)))
+    result = audit.verify(engine, trusted_public_key=trusted, progress=progress)
+    with engine.begin() as conn:
+        record(
+            conn,
+            actor,
+            "verify",
+            "audit_log",
+            None,
+            detail={"ok": result.ok, "entries": result.entries, "first_bad_id": result.first_bad_id},
+        )
+    return result.as_dict()
+
+
+def sign_audit_head(engine: Engine, actor: Identity, key_file: Path) -> dict[str, Any]:
+    """Sign the audit chain's head with the administration's Ed25519 key (run it periodically, e.g. hourly from a
+    timer): a later rewrite of the log up to a signed head is found by `opencustoms audit verify` even when the
+    rewriter recomputed every hash."""
+    actor.require(Permission.USERS_MANAGE)
+    key = audit.load_signing_key(Path(key_file))
+    with engine.begin() as conn:
+        record(conn, actor, "sign_head", "audit_log", None)
+        return audit.sign_head(conn, actor.administration_code, key, utcnow())

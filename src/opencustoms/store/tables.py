@@ -7,6 +7,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -81,8 +83,36 @@ audit_log = Table(
     Column("object_id", String(128)),
     Column("purpose", String(200)),
     Column("detail", JSON),
+    # the hash chain (opencustoms.security.audit): SHA-256 of the previous entry's hash and this entry's canonical form
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
     Index("ix_audit_log_object", "object_type", "object_id"),
     Index("ix_audit_log_actor_at", "actor", "at"),
+)
+
+# The chain's head: one row (id 1), updated in the transaction of every append, which serialises the writers.
+audit_chain_head = Table(
+    "audit_chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_audit_chain_head_one_row"),
+)
+
+# Chain heads signed with the administration's Ed25519 key (`opencustoms audit sign`); append-only.
+audit_signed_heads = Table(
+    "audit_signed_heads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("administration_code", String(8), nullable=False),
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
 )
 
 # --- reference data ------------------------------------------------------------------------------------------

@@ -23,3 +23,11 @@ def read_audit(
     return security.read_audit(
         platform.engine, identity, object_type=object_type, object_id=object_id, who=actor, limit=limit
     )
+
+
+@router.get("/verify")
+def verify_audit(platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Check the audit log's hash chain end to end (permission audit:read): ``ok``, the entries checked, and when
+    something was edited, removed, inserted or reordered, ``first_bad_id`` and ``problem`` naming the first bad
+    entry. Signed heads must carry the administration key's signature. The check is itself audited."""
+    return security.verify_audit(platform.engine, identity, key_file=security.audit_signing_key_file(platform.settings))
