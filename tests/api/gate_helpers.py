@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class Installation:
         return {"Authorization": value} if value else {}
 
 
+@contextmanager
 def installation(template: Path, directory: Path, **settings: Any) -> Iterator[Installation]:
     """A copy of the migrated SQLite template with a user per role, a revoked token, a disabled user's token and an
     expired token."""

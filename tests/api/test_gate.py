@@ -19,7 +19,8 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def site(sqlite_template, tmp_path):  # type: ignore[no-untyped-def]
-    yield from installation(sqlite_template, tmp_path, max_upload_bytes=200_000)
+    with installation(sqlite_template, tmp_path, max_upload_bytes=200_000) as site:
+        yield site
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def statuses(access: Access, method: str, path: str, operation: dict[str, Any]) 
     if method in _BODY_METHODS:
         out.add(413)
     if operation.get("parameters") or operation.get("requestBody") or method in _BODY_METHODS:
-        out.add(422)
+        out.update((400, 422))
     return out
 
 

@@ -217,7 +217,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/iot/stats"): api(P.DECLARATIONS_READ),
     ("GET", "/iot/gate/queue"): api(P.DECLARATIONS_READ),
     ("POST", "/iot/gate/decisions/{decision_id}"): api(P.INSPECTIONS_WRITE, write=True),
-    ("POST", "/iot/vessels/analyse"): api(any_of(P.RISK_MANAGE, P.DEVICES_MANAGE), write=True),
+    ("POST", "/iot/vessels/analyse"): api(any_of(P.RISK_MANAGE, P.DEVICES_MANAGE), write=True, extra={404}),
     ("POST", "/iot/sweep"): api(any_of(P.DEVICES_MANAGE, P.DEVICE_EVENTS_WRITE, P.RISK_MANAGE), write=True),
     ("POST", "/iot/scans"): api(P.SCANS_UPLOAD, write=True, limit=Limit.SCAN),
     ("GET", "/iot/scans"): api(P.DECLARATIONS_READ),
