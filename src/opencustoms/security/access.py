@@ -306,7 +306,7 @@ def route_table_markdown() -> str:
         Role.DEVICE: "device",
         Role.ADMINISTRATOR: "admin",
     }
-    head = ["method", "path", "needs", "r/w", "body limit", *(short[r] for r in roles)]
+    head = ["method", "path", "needs", "r/w", "body", *(short[r] for r in roles)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (method, path), access in sorted(ROUTES.items(), key=lambda item: (item[0][1], item[0][0])):
         cells = ["any" if access.public else "yes" if role_may(role, access) else "" for role in roles]
@@ -316,7 +316,7 @@ def route_table_markdown() -> str:
             f"`{path}`",
             access.who + via,
             "write" if access.write else "read",
-            access.limit.variable,
+            access.limit.name.lower(),
             *cells,
         ]
         lines.append("| " + " | ".join(row) + " |")
