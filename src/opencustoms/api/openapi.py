@@ -1,6 +1,6 @@
 """The OpenAPI document tells which errors each route can answer, derived from the authorisation table: 401 and 403
-where the gate checks a token and permissions, 404 where a path names something, 409 on writes, 413 where a body
-is sent, 422 where there is input to refuse — each as RFC 9457 ``application/problem+json``."""
+where the gate checks a token and permissions, 404 where the input names something, 409 on writes, 413 where a
+body is sent, 400 and 422 where there is input to refuse — each as RFC 9457 ``application/problem+json``."""
 
 from __future__ import annotations
 
@@ -55,14 +55,14 @@ def statuses(access: Access, method: str, path: str, operation: dict[str, Any]) 
         out.add(401)
         if access.needs:
             out.add(403)
-    if "{" in path:
-        out.add(404)
     if access.write:
         out.add(409)
     if method in _BODY_METHODS:
         out.add(413)
     if operation.get("parameters") or operation.get("requestBody") or method in _BODY_METHODS:
         out.update((400, 422))
+        if not access.public or "{" in path:
+            out.add(404)  # the path, the query or the body names something that may not exist
     return out
 
 

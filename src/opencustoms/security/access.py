@@ -64,7 +64,7 @@ class Access:
     needs: tuple[Clause, ...] = ()
     write: bool = False
     limit: Limit = Limit.REQUEST
-    extra: frozenset[int] = frozenset()  # statuses the route can answer beyond those the entry implies (OpenAPI)
+    extra: frozenset[int] = frozenset()  # statuses beyond those the entry implies (OpenAPI), e.g. 404 without input
     html: bool = False  # a dashboard or public page: refusals are HTML pages, not problem+json
 
     @property
@@ -168,9 +168,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/risk/models/{version}/drift"): api(P.RISK_MANAGE),
     ("GET", "/risk/valuation/flags"): api(P.RISK_MANAGE),
     ("POST", "/risk/models/{version}/promote"): api(P.RISK_MANAGE, write=True),
-    ("POST", "/risk/models/rollback"): api(P.RISK_MANAGE, write=True),
+    ("POST", "/risk/models/rollback"): api(P.RISK_MANAGE, write=True, extra={404}),
     # --- ledger ------------------------------------------------------------------------------------------------
-    ("GET", "/ledger/key"): api(P.LEDGER_READ),
+    ("GET", "/ledger/key"): api(P.LEDGER_READ, extra={404}),
     ("GET", "/ledger/checkpoint"): api(P.LEDGER_READ, extra={404}),
     ("GET", "/ledger/entries"): api(P.LEDGER_READ, extra={404}),
     ("POST", "/ledger/entries"): api(P.LEDGER_WRITE, write=True, limit=Limit.BATCH),
@@ -183,10 +183,10 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/ledger/certificates/{number}"): api(P.LEDGER_READ),
     ("GET", "/ledger/certificates/{number}/history"): api(P.LEDGER_READ),
     ("GET", "/ledger/holders/{holder_id}/certificates"): api(P.LEDGER_READ),
-    ("GET", "/ledger/logs"): api(P.LEDGER_READ),
+    ("GET", "/ledger/logs"): api(P.LEDGER_READ, extra={404}),
     ("POST", "/ledger/partners/pull"): api(P.LEDGER_WRITE, write=True, extra={404}),
     ("GET", "/ledger/alarms"): api(P.LEDGER_READ),
-    ("POST", "/ledger/anchors"): api(P.LEDGER_WRITE, write=True),
+    ("POST", "/ledger/anchors"): api(P.LEDGER_WRITE, write=True, extra={404}),
     ("GET", "/ledger/anchors"): api(P.LEDGER_READ),
     ("POST", "/ledger/anchors/verify"): api(P.LEDGER_READ),
     ("POST", "/ledger/restore"): api(P.USERS_MANAGE, write=True, extra={404}),
