@@ -96,7 +96,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _too_large_message(size: int | None, limit: int, access: Limit, method: str, path: str) -> str:
-    what = f"the request body is {size:,} bytes" if size is not None else "the request body passed the limit"
+    what = f"the request body is {size:,} bytes" if size is not None else f"the request body passed {limit:,} bytes"
     return (
         f"{what}; the limit for {method} {path} is {limit:,} bytes ({access.variable}); send a smaller body "
         "(split a file or a batch), or ask the administrator to raise the limit"
@@ -106,18 +106,30 @@ def _too_large_message(size: int | None, limit: int, access: Limit, method: str,
 class Gate:
     """ASGI middleware: ``app.add_middleware(Gate, routes=compile_routes(app))``."""
 
+    CACHE_SIZE = 4096  # (method, path) → entry: most requests repeat a path; a flood of new ones only clears it
+
     def __init__(self, app: ASGIApp, routes: list[GateRoute]) -> None:
         self.app = app
         self.routes = routes
+        self._matched: dict[tuple[str, str, str], tuple[Access | None, str | None]] = {}
 
     def match(self, scope: Scope) -> tuple[Access | None, str | None]:
         """The entry of the route that will answer this request, as the router chooses it (the first full match)."""
         method = scope["method"].upper()
+        key = (method, scope.get("root_path", ""), scope["path"])
+        found = self._matched.get(key)
+        if found is not None:
+            return found
+        found = None, None
         for gate_route in self.routes:
             matched, _ = gate_route.route.matches(scope)
             if matched is Match.FULL:
-                return gate_route.entries.get("GET" if method == "HEAD" else method), gate_route.path
-        return None, None
+                found = gate_route.entries.get("GET" if method == "HEAD" else method), gate_route.path
+                break
+        if len(self._matched) >= self.CACHE_SIZE:
+            self._matched.clear()
+        self._matched[key] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,9 +141,9 @@ class Gate:
         html_page = access is not None and access.html
 
         if access is not None and access.credential in (Credential.TOKEN, Credential.DEVICE):
-            refusal = await self._authorise(scope, access, platform)
-            if refusal is not None:
-                await refusal(scope, receive, send)
+            answer = await self._authorise(scope, access, platform)
+            if answer is not None:
+                await answer(scope, receive, send)
                 return
 
         limit_kind = access.limit if access is not None else Limit.REQUEST
@@ -144,14 +156,18 @@ class Gate:
 
         received = 0
         started = False
+        refusal: RequestTooLargeError | None = None
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, refusal
+            if refusal is not None:  # never pull more of a body already refused
+                raise refusal
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise RequestTooLargeError(_too_large_message(None, limit, limit_kind, method, path))
+                    refusal = RequestTooLargeError(_too_large_message(None, limit, limit_kind, method, path))
+                    raise refusal
             return message
 
         async def watched_send(message: Message) -> None:
