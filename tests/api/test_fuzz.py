@@ -8,22 +8,19 @@ failure reproduces, with Hypothesis' deadline and too_slow health check off for 
 
 from __future__ import annotations
 
-import pytest
+import schemathesis
 from gate_helpers import installation
 from hypothesis import HealthCheck, Phase, given, settings
-
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency (pip install -e .[dev])")
-
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
-from opencustoms.api import create_app  # noqa: E402
-from opencustoms.security import access  # noqa: E402
-from opencustoms.security.roles import ROLE_PERMISSIONS, Role  # noqa: E402
+from opencustoms.api import create_app
+from opencustoms.security import access
+from opencustoms.security.roles import ROLE_PERMISSIONS, Role
 
 MAX_EXAMPLES = 25
 CHECKS = [
