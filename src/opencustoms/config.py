@@ -51,6 +51,35 @@ class Settings(BaseSettings):
         "sign` signs the audit chain's head with, and whose signatures `audit verify` trusts; unset: the "
         "administration key of the ledger, <data_dir>/ledger/keys/administration/log.key.",
     )
+    # --- request body limits, enforced by the API's gate before a body is read (docs/security.md) ---
+    max_request_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest body of an ordinary API request (JSON), in bytes."
+    )
+    max_declaration_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest body carrying one declaration (POST /declarations, /risk/decisions, origin checks).",
+    )
+    max_batch_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON batch (ledger entries appended, documents issued), in bytes.",
+    )
+    max_form_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest dashboard form, in bytes.")
+    max_document_bytes: int = Field(
+        default=6 * 1024 * 1024,
+        ge=1024,
+        description="Largest document sent for verification or obfuscation; keep it at or above "
+        "OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES, whose own refusal names the document's limit.",
+    )
+    max_event_batch_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="Largest batch of device events (POST /iot/events), in bytes."
+    )
+    max_scan_bytes: int = Field(
+        default=8 * 32 * 1024 * 1024 + 1024 * 1024,
+        ge=1024,
+        description="Largest scan upload or scan package (8 views of at most 32 MiB each, plus metadata), in bytes.",
+    )
     # --- ledger: anchoring checkpoints on an EVM network (optional; docs/ledger.md) ---
     ledger_evm_rpc_url: str | None = Field(
         default=None,

@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from opencustoms import __version__
-from opencustoms.api import problems
+from opencustoms.api import gate, openapi, problems
 from opencustoms.api.routes import audit, declarations, health, reference, users
 from opencustoms.context import Platform
+from opencustoms.security import access
 from opencustoms.store.registry import PILLARS, pillar_module
 
 LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>OpenCustoms</title>
@@ -66,4 +67,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     def landing() -> str:
         return LANDING.replace("{version}", __version__)
 
+    # the authorisation table, enforced before any body is read; a route without an entry stops the start here
+    app.add_middleware(gate.Gate, routes=gate.compile_routes(app))
+    openapi.document(app, access.ROUTES)
     return app

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
+from opencustoms.api.gate import IDENTITY_KEY
 from opencustoms.context import Platform
 from opencustoms.security import service as security
 from opencustoms.security.errors import AuthenticationError
@@ -20,16 +22,22 @@ async def get_platform(request: Request) -> Platform:
     return platform
 
 
-def get_identity(
+async def get_identity(
+    request: Request,
     platform: Annotated[Platform, Depends(get_platform)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity:
+    """The identity the gate authenticated for this request (api/gate.py); authenticated here only for a request
+    that did not pass through the gate."""
+    identity: Identity | None = request.scope.get(IDENTITY_KEY)
+    if identity is not None:
+        return identity
     if credentials is None:
         raise AuthenticationError(
             "this endpoint needs an API token: send 'Authorization: Bearer oc_...' "
             "(get one with `opencustoms users token USERNAME`)"
         )
-    return security.authenticate(platform.engine, credentials.credentials)
+    return await run_in_threadpool(security.authenticate, platform.engine, credentials.credentials)
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
