@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 
 from opencustoms import signals
+from opencustoms.documents import jsoninput, render, templates
 from opencustoms.documents import openattestation as oa
-from opencustoms.documents import render, templates
 from opencustoms.documents.config import DocumentSettings, get_document_settings
 from opencustoms.documents.errors import (
     AlreadyIssuedError,
@@ -55,6 +55,7 @@ __all__ = [
     "issue",
     "obfuscate",
     "parse_document",
+    "parse_json",
     "render_html",
     "render_pdf",
     "revoke",
@@ -75,9 +76,14 @@ def _settings(settings: DocumentSettings | None) -> DocumentSettings:
 # --- input --------------------------------------------------------------------------------------------------------
 
 
-def parse_document(raw: bytes | str | dict[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
-    """A wrapped document from JSON text; a clear refusal for too large, non-UTF-8 or malformed input."""
+def parse_document(
+    raw: bytes | str | dict[str, Any], max_bytes: int | None = None, max_depth: int | None = None
+) -> dict[str, Any]:
+    """A wrapped document from JSON text; a clear refusal for too large, too deeply nested (measured before
+    parsing), non-UTF-8 or malformed input. An object already parsed is measured for depth too."""
+    limit = max_depth or get_document_settings().max_depth
     if isinstance(raw, dict):
+        jsoninput.check_value_depth(raw, limit)
         return raw
     if max_bytes is not None and len(raw) > max_bytes:
         raise UploadTooLargeError(
@@ -85,22 +91,24 @@ def parse_document(raw: bytes | str | dict[str, Any], max_bytes: int | None = No
             "(OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES). A wrapped document is a few kilobytes: "
             "check that you sent the right file"
         )
-    try:
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-        document = json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise DocumentFormatError(
-            "the file is not UTF-8 text; send the wrapped document's .json file", field="document"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise DocumentFormatError(
-            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; send the "
-            "wrapped document's .json file unchanged",
-            field="document",
-        ) from exc
+    if not isinstance(raw, bytes | str):
+        raise DocumentFormatError("a wrapped document is a JSON object ({...})", field="document")
+    document = jsoninput.loads(raw, limit, "the wrapped document's .json file")
     if not isinstance(document, dict):
         raise DocumentFormatError("a wrapped document is a JSON object ({...})", field="document")
     return document
+
+
+def parse_json(raw: bytes | str, settings: DocumentSettings | None = None, what: str = "the request") -> Any:
+    """Untrusted JSON (an API body, a file of records): size and depth refused before parsing, then parsed with
+    the refusals of :func:`opencustoms.documents.jsoninput.loads`."""
+    settings = _settings(settings)
+    if len(raw) > settings.max_upload_bytes:
+        raise UploadTooLargeError(
+            f"{what} is {len(raw)} bytes; the limit is {settings.max_upload_bytes} "
+            "(OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES)"
+        )
+    return jsoninput.loads(raw, settings.max_depth, what)
 
 
 # --- issuing ------------------------------------------------------------------------------------------------------
@@ -329,7 +337,7 @@ def verify(
 ) -> VerificationReport:
     """Integrity, status and identity of one wrapped document (public: no identity needed)."""
     settings = _settings(settings)
-    parsed = parse_document(document, settings.max_upload_bytes)
+    parsed = parse_document(document, settings.max_upload_bytes, settings.max_depth)
     return verifier(engine, settings, stores).verify(parsed)
 
 
