@@ -64,6 +64,7 @@ __all__ = [
     "verify",
     "verify_many",
     "verify_qr",
+    "verify_text",
 ]
 
 _HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
@@ -145,6 +146,7 @@ def issue(
     chosen = templates.get_template(template)
     if not records:
         raise DocumentFormatError("nothing to issue: give at least one document's data", field="records")
+    jsoninput.check_value_depth(list(records), settings.max_depth + 1)  # the list itself is one level
     with oa.gc_paused():  # tens of thousands of fresh, acyclic dicts: the cyclic GC would rescan them again and again
         ids = []
         raws = []
@@ -350,13 +352,38 @@ def verify_many(
     return verifier(engine, settings, stores).verify_many(documents)
 
 
+def verify_text(
+    engine: Engine,
+    text: str,
+    settings: DocumentSettings | None = None,
+    stores: Mapping[str, StatusSource] | None = None,
+) -> VerificationReport:
+    """Pasted text: a wrapped document's JSON, or a QR code's content (its link, or its ``{"type": "DOCUMENT",
+    "payload": ...}`` JSON). Read with the document limits (size, depth before parsing) either way."""
+    settings = _settings(settings)
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return verify_qr(engine, stripped, settings, stores)
+    parsed = parse_document(stripped, settings.max_upload_bytes, settings.max_depth)
+    if parsed.get("type") == render.QR_TYPE and "payload" in parsed:
+        return verify_qr(engine, stripped, settings, stores)
+    return verifier(engine, settings, stores).verify(parsed)
+
+
 def verify_qr(
     engine: Engine,
-    content: str,
+    content: str | bytes,
     settings: DocumentSettings | None = None,
     stores: Mapping[str, StatusSource] | None = None,
 ) -> VerificationReport:
     """Verify what a printed QR code points to: the document issued here under that targetHash."""
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DocumentFormatError(
+                "the QR content is not UTF-8 text; give the link the QR code holds", field="q"
+            ) from exc
     payload = render.parse_qr(content)
     target = normalise_hash(payload["targetHash"], "targetHash")
     with engine.connect() as conn:
@@ -372,7 +399,7 @@ def verify_qr(
         )
     report = verifier(engine, settings, stores).verify(wrapped)
     root = payload.get("merkleRoot")
-    if report.merkle_root != (root or "").lower():
+    if not isinstance(root, str) or report.merkle_root != root.lower():
         report.valid = False
         report.fragments[0] = report.fragments[0].__class__(
             "integrity", Verdict.INVALID, f"the QR code names merkle root {root}, the document {report.merkle_root}"

@@ -83,6 +83,8 @@ class _Issuer:
     address: str | None
     identity_type: str | None
     identity_location: str | None
+    store_field: str = "data.issuers.0.documentStore"  # where the document names them, for messages
+    identity_field: str = "data.issuers.0.identityProof"
 
 
 _ISSUER_KEYS = ("name", "id", "documentStore", "certificateStore", "tokenRegistry", "identityProof")
@@ -104,7 +106,7 @@ def _issuers(document: dict[str, Any], version: str) -> list[_Issuer]:
     if version == "2.0":
         raw = _object(document.get("data")).get("issuers")
         out = []
-        for salted in raw if isinstance(raw, list) else []:
+        for index, salted in enumerate(raw if isinstance(raw, list) else []):
             if not isinstance(salted, dict):
                 continue
             # only the keys read below are unsalted (the rest of an issuer can be large and is not needed)
@@ -127,6 +129,8 @@ def _issuers(document: dict[str, Any], version: str) -> list[_Issuer]:
                     address,
                     _text(proof.get("type")),
                     _text(proof.get("location")),
+                    f"data.issuers.{index}.documentStore",
+                    f"data.issuers.{index}.identityProof",
                 )
             )
         return out
@@ -141,6 +145,8 @@ def _issuers(document: dict[str, Any], version: str) -> list[_Issuer]:
             _text(v3_proof.get("value")),
             _text(identity.get("type")),
             _text(identity.get("identifier")),
+            "openAttestationMetadata.proof",
+            "openAttestationMetadata.identityProof",
         )
     ]
 
@@ -191,7 +197,7 @@ class Verifier:
                 return Fragment(
                     "status",
                     Verdict.ERROR,
-                    f"issuer {issuer.name!r} names no document store (documentStore / certificateStore)",
+                    f"issuer {issuer.name!r} names no document store ({issuer.store_field}: a DOCUMENT_STORE address)",
                 )
             source = self.stores.get(issuer.address.lower())
             if source is None:
@@ -271,11 +277,15 @@ class Verifier:
                 return Fragment(
                     "identity",
                     Verdict.ERROR,
-                    f"identity proof {issuer.identity_type!r} is not supported (only DNS-TXT)",
+                    f"identity proof {issuer.identity_type!r} ({issuer.identity_field}.type) is not supported "
+                    "(only DNS-TXT)",
                 )
             if not issuer.identity_location or not issuer.address:
                 return Fragment(
-                    "identity", Verdict.INVALID, "the DNS-TXT identity proof names no location or the issuer no store"
+                    "identity",
+                    Verdict.INVALID,
+                    f"the DNS-TXT identity proof names no location ({issuer.identity_field}) or the issuer no store "
+                    f"({issuer.store_field})",
                 )
             if not self.resolver.knows(issuer.identity_location):
                 return Fragment(
@@ -410,6 +420,6 @@ class Verifier:
                 hashes.add(integrity.target_hash)
         issued, revoked = self.registry.statuses(roots, hashes) if roots or hashes else (set(), {})
         return [
-            self._report(document, issued, revoked, with_data, None if isinstance(r, DocumentFormatError) else r)
+            self._report(document, issued, revoked, with_data, r)
             for document, r in zip(documents, results, strict=True)
         ]
