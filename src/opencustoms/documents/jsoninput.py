@@ -30,6 +30,7 @@ DEFAULT_MAX_DEPTH = 64
 _STRING = re.compile(rb'"(?:[^"\\]+|\\.)*(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 _TOKEN = re.compile(rb'"(?:[^"\\]+|\\.)*(?:"|\\?\Z)|[\[\]{},:]', re.DOTALL)
 
 
@@ -88,10 +89,23 @@ def check_raw_depth(raw: bytes | str, limit: int = DEFAULT_MAX_DEPTH) -> None:
         raise _depth_error(limit, path, f"at byte {offset}")
 
 
+def _exceeds(node: dict[str, Any] | list[Any], remaining: int) -> bool:
+    """Whether a container holds containers more than ``remaining`` levels below it. Recursion bounded by the
+    limit (at most 200 levels, see the setting), never by the data."""
+    children = node.values() if type(node) is dict else node
+    if _LEAVES.issuperset(map(type, children)):  # most containers hold only text and numbers: no Python loop
+        return False
+    for child in children:
+        if isinstance(child, dict | list) and (remaining == 0 or _exceeds(child, remaining - 1)):
+            return True
+    return False
+
+
 def check_value_depth(value: Any, limit: int = DEFAULT_MAX_DEPTH) -> None:
-    """Refuse a parsed value (dicts and lists) nested deeper than ``limit`` levels; an iterative walk."""
-    if not isinstance(value, dict | list):
+    """Refuse a parsed value (dicts and lists) nested deeper than ``limit`` levels."""
+    if not isinstance(value, dict | list) or not _exceeds(value, limit - 1):
         return
+    # refused: find where, by an iterative walk that also records the path
     stack: list[tuple[Any, int, list[str]]] = [(value, 1, [])]
     while stack:
         node, depth, path = stack.pop()
