@@ -15,6 +15,7 @@ from rich.table import Table
 from opencustoms.context import Platform
 from opencustoms.declarations import service as declarations
 from opencustoms.documents import service
+from opencustoms.documents.config import get_document_settings
 from opencustoms.documents.errors import DocumentFormatError, UploadTooLargeError
 from opencustoms.errors import OpenCustomsError
 from opencustoms.security.service import Identity, local_operator
@@ -60,7 +61,8 @@ def issue(
     """Validate, wrap (one Merkle root per file) and issue documents; writes each wrapped document to OUT."""
     platform, actor = _platform()
     try:
-        records = service.parse_json(_read_json(data), what=str(data))
+        settings = get_document_settings()
+        records = service.parse_json(_read_json(data), settings, str(data), settings.max_issue_bytes)
         result = service.issue(platform.engine, actor, template, records if isinstance(records, list) else [records])
     except OpenCustomsError as exc:
         _fail(exc)

@@ -442,8 +442,16 @@ def test_too_large_is_413_everywhere(site: Site) -> None:
     big = b'{"data": "' + b"x" * limit + b'"}'
     assert client.post("/documents/verify", content=big).status_code == 413
     assert client.post("/documents/verify/upload", files={"file": ("big.json", big)}).status_code == 413
-    assert client.post("/documents", content=big, headers=token).status_code == 413
     assert client.post("/documents/obfuscate", content=big).status_code == 413
+    # issuing has its own, larger limit (10,000 records of about 1 KB)
+    padded = json.dumps({"template": "coo", "records": [coo_record("COO-H-BIG")]}).encode() + b" " * limit
+    assert client.post("/documents", content=padded, headers=token).status_code == 201
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENCUSTOMS_DOCUMENTS_MAX_ISSUE_BYTES", str(limit))
+        get_document_settings.cache_clear()
+        refused = client.post("/documents", content=padded, headers=token)
+    get_document_settings.cache_clear()
+    assert refused.status_code == 413 and "OPENCUSTOMS_DOCUMENTS_MAX_ISSUE_BYTES" in refused.json()["detail"]
 
 
 def test_issuing_records_with_hostile_values(site: Site) -> None:

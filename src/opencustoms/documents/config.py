@@ -47,6 +47,11 @@ class DocumentSettings(BaseSettings):
     max_upload_bytes: int = Field(
         default=5 * 1024 * 1024, description="Largest document the verification endpoint accepts, in bytes."
     )
+    max_issue_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        description="Largest body of an issuing request (POST /documents: up to 10,000 records of about 1 KB), in "
+        "bytes.",
+    )
     max_depth: int = Field(
         default=64,
         ge=8,

@@ -100,15 +100,19 @@ def parse_document(
     return document
 
 
-def parse_json(raw: bytes | str, settings: DocumentSettings | None = None, what: str = "the request") -> Any:
-    """Untrusted JSON (an API body, a file of records): size and depth refused before parsing, then parsed with
-    the refusals of :func:`opencustoms.documents.jsoninput.loads`."""
+def parse_json(
+    raw: bytes | str,
+    settings: DocumentSettings | None = None,
+    what: str = "the request",
+    max_bytes: int | None = None,
+) -> Any:
+    """Untrusted JSON (an API body, a file of records): size (``max_bytes``, by default
+    OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES) and depth refused before parsing, then parsed with the refusals of
+    :func:`opencustoms.documents.jsoninput.loads`."""
     settings = _settings(settings)
-    if len(raw) > settings.max_upload_bytes:
-        raise UploadTooLargeError(
-            f"{what} is {len(raw)} bytes; the limit is {settings.max_upload_bytes} "
-            "(OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES)"
-        )
+    limit = max_bytes if max_bytes is not None else settings.max_upload_bytes
+    if len(raw) > limit:
+        raise UploadTooLargeError(f"{what} is {len(raw)} bytes; the limit is {limit}")
     return jsoninput.loads(raw, settings.max_depth, what)
 
 

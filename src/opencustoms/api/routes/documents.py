@@ -79,32 +79,35 @@ class PresentedDocuments(RootModel[dict[str, dict[str, Any]]]):
 Body = TypeVar("Body", bound=BaseModel)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def _read_limited(request: Request, limit: int, setting: str = "OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES") -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise UploadTooLargeError(
-            f"the upload is {int(declared)} bytes; the limit is {limit} "
-            "(OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES); a wrapped document is a few kilobytes"
+            f"the upload is {int(declared)} bytes; the limit is {limit} ({setting}); a wrapped document is a few "
+            "kilobytes"
         )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise UploadTooLargeError(
-                f"the upload exceeds the limit of {limit} bytes (OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES)"
-            )
+            raise UploadTooLargeError(f"the upload exceeds the limit of {limit} bytes ({setting})")
     return bytes(body)
 
 
-async def _json_body(request: Request, model: type[Body], default: Any = None) -> Body:
+async def _json_body(request: Request, model: type[Body], default: Any = None, issuing: bool = False) -> Body:
     """The JSON body read with the documents' limits (size, then nesting depth before parsing, no NaN or duplicate
     keys) instead of FastAPI's parser, which recurses once per nesting level; then validated by ``model``. An empty
-    body is ``default`` when one is given."""
+    body is ``default`` when one is given. Issuing requests have their own size limit."""
     settings = get_document_settings()
-    raw = await _read_limited(request, settings.max_upload_bytes)
+    limit, setting = (
+        (settings.max_issue_bytes, "OPENCUSTOMS_DOCUMENTS_MAX_ISSUE_BYTES")
+        if issuing
+        else (settings.max_upload_bytes, "OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES")
+    )
+    raw = await _read_limited(request, limit, setting)
     if default is not None and not raw.strip():
         return model.model_validate(default)
-    return model.model_validate(service.parse_json(raw, settings, "the request body"))
+    return model.model_validate(service.parse_json(raw, settings, "the request body", max_bytes=limit))
 
 
 def _body_schema(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
@@ -157,7 +160,7 @@ async def obfuscate(request: Request) -> dict[str, Any]:
 @router.post("", status_code=201, response_model=IssueView, openapi_extra=_body_schema(IssueRequest))
 async def issue(request: Request, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
     """Issue documents from a template: validate, wrap as one batch, record the root as issued."""
-    body = await _json_body(request, IssueRequest)
+    body = await _json_body(request, IssueRequest, issuing=True)
     result = await run_in_threadpool(service.issue, platform.engine, identity, body.template, body.records)
     return {"merkle_root": result.merkle_root, "template": result.template, "documents": result.documents}
 
