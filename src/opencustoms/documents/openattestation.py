@@ -33,7 +33,7 @@ from decimal import Decimal
 from itertools import chain
 from json.encoder import encode_basestring
 from operator import methodcaller
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -621,7 +621,7 @@ _HASH_LIST = re.compile(r"(?:[0-9a-f]{64}\n)*")
 LOWER_HEX = "64 lower-case hex digits without 0x, as OpenAttestation writes hashes"
 
 
-def _all_hashes(values: Any) -> bool:
+def _all_hashes(values: Any) -> TypeGuard[list[str]]:
     """A list whose every item is a 64-lower-case-hex-digit string (one regex over the joined list rather than one
     per item)."""
     if not isinstance(values, list) or not all(type(v) is str and len(v) == 64 for v in values):
@@ -641,7 +641,7 @@ def _obfuscated_v2(document: dict[str, Any]) -> list[str] | str:
     obfuscated = privacy.get("obfuscatedData", [])
     if not _all_hashes(obfuscated):
         return f"privacy.obfuscatedData must be a list of hashes ({LOWER_HEX})"
-    return obfuscated  # type: ignore[no-any-return]
+    return obfuscated
 
 
 def verify_v2(
@@ -796,7 +796,6 @@ def verify_v3(document: dict[str, Any]) -> IntegrityResult:
         return IntegrityResult(
             "3.0", False, f"proof.privacy.obfuscated must be a list of hashes ({LOWER_HEX})", target, root, 0, 0
         )
-    assert isinstance(obfuscated, list)
     body = {k: v for k, v in document.items() if k != "proof"}
     try:
         salts = decode_salts(proof.get("salts"))

@@ -114,6 +114,7 @@ def _issuers(document: dict[str, Any], version: str) -> list[_Issuer]:
             proof = _object(issuer.get("identityProof"))
             store = _text(issuer.get("documentStore")) or _text(issuer.get("certificateStore"))
             method: str | None
+            address: str | None
             if store:
                 method, address = "DOCUMENT_STORE", store
             elif _text(issuer.get("tokenRegistry")):
@@ -405,8 +406,8 @@ class Verifier:
         results = oa.verify_integrity_many(
             [None if i in too_deep else d for i, d in enumerate(documents)] if too_deep else documents
         )
-        for index, exc in too_deep.items():
-            results[index] = exc
+        for index, refusal in too_deep.items():
+            results[index] = refusal
         roots: set[str] = set()
         hashes: set[str] = set()
         for integrity in results:
