@@ -34,6 +34,7 @@ from opencustoms.context import Platform
 from opencustoms.documents import jsoninput, service
 from opencustoms.documents.config import DocumentSettings, get_document_settings
 from opencustoms.documents.errors import DocumentFormatError
+from opencustoms.errors import OpenCustomsError
 from opencustoms.security import service as security
 from opencustoms.security.service import ensure_administration, local_operator
 from opencustoms.store.database import init_database, open_database
@@ -401,6 +402,50 @@ def test_a_fuzzed_document_never_crashes_nor_passes(site: Site, v3: dict[str, An
                 json.dumps(report.to_dict(), allow_nan=False)
             for document in batch[:3]:
                 assert not checker.verify(document).valid
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("privacy",), [1], "document.privacy"),
+        (("privacy",), "x", "document.privacy"),
+        (("privacy", "obfuscatedData"), "abc", "document.privacy"),
+        (("privacy", "obfuscatedData"), [1], "document.privacy"),
+        (("data",), ["x"], "document.data"),
+        (("data",), DELETE, "document.data"),
+    ],
+)
+def test_obfuscating_a_document_with_wrong_types(site: Site, path, value, field) -> None:  # type: ignore[no-untyped-def]
+    """Hiding fields (public) refuses what it cannot extend, instead of a 500 or a privacy block that no verifier
+    reads (e.g. the characters of a string spread into obfuscatedData)."""
+    document = _mutate(site.issued, path, value)
+    response = site.client.post("/documents/obfuscate", json={"document": document, "fields": ["importer"]})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_obfuscation_of_a_fuzzed_document_never_crashes(site: Site) -> None:
+    values: list[Any] = [[], {}, "x", 0, None, True, [1], {"a": 1}, [{}]]
+    fields = [["importer"], ["importer.name"], ["goods_items[0].hs_code"], ["goods_items.0"], ["a[99]"], [".."]]
+
+    def paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        if prefix:
+            yield prefix
+        if len(prefix) < 3 and isinstance(node, dict):
+            for key, child in node.items():
+                yield from paths(child, (*prefix, key))
+        elif len(prefix) < 3 and isinstance(node, list):
+            for index, child in enumerate(node[:2]):
+                yield from paths(child, (*prefix, index))
+
+    for path in paths(site.issued):
+        for value in values:
+            document = _mutate(site.issued, path, value)
+            for hide in fields:
+                try:
+                    json.dumps(service.obfuscate(document, hide), allow_nan=False)
+                except OpenCustomsError as exc:
+                    assert exc.status < 500 and exc.field, (path, value, hide, exc)
 
 
 # --- size and depth -----------------------------------------------------------------------------------------------

@@ -537,6 +537,11 @@ def obfuscate_v2(document: dict[str, Any], fields: Sequence[str]) -> dict[str, A
         raise ObfuscationError("only OpenAttestation v2 documents can be obfuscated here", field="document")
     if not fields:
         raise ObfuscationError("name at least one field to hide, e.g. 'recipient.name'", field="fields")
+    if not isinstance(document.get("data"), dict):
+        raise ObfuscationError("the document has no 'data' object to hide fields of", field="document.data")
+    already = _obfuscated_v2(document)
+    if isinstance(already, str):
+        raise ObfuscationError(already, field="document.privacy")
     data = json.loads(json.dumps(document["data"]))
     hashes: list[str] = []
     visible = sorted(path for path, _ in flatten(data))
@@ -577,8 +582,8 @@ def obfuscate_v2(document: dict[str, Any], fields: Sequence[str]) -> dict[str, A
             else:
                 break
     out = {k: v for k, v in document.items() if k not in ("data", "privacy")}
-    privacy = dict(document.get("privacy") or {})
-    privacy["obfuscatedData"] = [*(privacy.get("obfuscatedData") or []), *hashes]
+    privacy = dict(document.get("privacy", {}))
+    privacy["obfuscatedData"] = [*already, *hashes]
     return {**out, "data": data, "privacy": privacy}
 
 
