@@ -523,6 +523,13 @@ def test_issuing_records_with_hostile_values(site: Site) -> None:
     assert obfuscated.status_code == 422 and obfuscated.json()["errors"][0]["field"] == "document"
     origin = client.post("/documents/origin-checks/LRN-X", content=b"[" * 100, headers=headers)
     assert origin.status_code == 422, origin.text
+    for route in ("/documents/revoke", "/documents/evm-sync"):
+        deep = client.post(route, content=b"[" * 5000 + b"]" * 5000, headers=headers)
+        assert deep.status_code == 422 and "deeper than" in deep.json()["detail"], deep.text
+        assert client.post(route, content=b'{"hash": NaN}', headers=headers).status_code == 422
+        assert client.post(route, content=b"[" * 100_000, headers=headers).status_code == 413
+    typed = client.post("/documents/revoke", json={"target": ["x"], "reason": "r"}, headers=headers)
+    assert typed.status_code == 422 and typed.json()["errors"][0]["field"] == "target"
 
 
 def test_pasted_text_on_the_verify_page(site: Site) -> None:

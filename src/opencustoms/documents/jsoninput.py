@@ -34,11 +34,11 @@ _LEAVES = frozenset({str, int, float, bool, type(None)})
 _TOKEN = re.compile(rb'"(?:[^"\\]+|\\.)*(?:"|\\?\Z)|[\[\]{},:]', re.DOTALL)
 
 
-def _depth_error(limit: int, path: list[str], where: str) -> DocumentFormatError:
+def _depth_error(limit: int, path: list[str], where: str, what: str = "the document") -> DocumentFormatError:
     shown = ".".join(path[:12]) + (" …" if len(path) > 12 else "")
     return DocumentFormatError(
-        f"the document is nested deeper than {limit} levels ({where}{', under ' + shown if shown else ''}); a "
-        "wrapped OpenAttestation document is a few levels deep: send the document's .json file unchanged "
+        f"{what} is nested deeper than {limit} levels ({where}{', under ' + shown if shown else ''}); wrapped "
+        "OpenAttestation documents and the records to issue are a few levels deep: send the file unchanged "
         "(the limit is OPENCUSTOMS_DOCUMENTS_MAX_DEPTH)",
         field=shown or "document",
     )
@@ -81,12 +81,12 @@ def _deep_path(raw: bytes, limit: int) -> tuple[int, list[str]]:
     return len(raw), [str(entry[1]) for entry in stack]
 
 
-def check_raw_depth(raw: bytes | str, limit: int = DEFAULT_MAX_DEPTH) -> None:
+def check_raw_depth(raw: bytes | str, limit: int = DEFAULT_MAX_DEPTH, what: str = "the document") -> None:
     """Refuse JSON text nested deeper than ``limit`` levels, without parsing it."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if raw_depth(data) > limit:
         offset, path = _deep_path(data, limit)
-        raise _depth_error(limit, path, f"at byte {offset}")
+        raise _depth_error(limit, path, f"at byte {offset}", what)
 
 
 def _exceeds(node: dict[str, Any] | list[Any], remaining: int) -> bool:
@@ -158,7 +158,7 @@ def _int(text: str) -> int:
 def loads(raw: bytes | str, limit: int = DEFAULT_MAX_DEPTH, what: str = "the document") -> Any:
     """Parse untrusted JSON text: depth checked on the raw text first; not UTF-8, malformed JSON, NaN/Infinity and
     duplicate keys are refused with :class:`DocumentFormatError`."""
-    check_raw_depth(raw, limit)
+    check_raw_depth(raw, limit, what)
     try:
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
@@ -180,4 +180,4 @@ def loads(raw: bytes | str, limit: int = DEFAULT_MAX_DEPTH, what: str = "the doc
             field="document",
         ) from exc
     except RecursionError as exc:  # pragma: no cover - the depth check above refuses such text first
-        raise _depth_error(limit, [], "while reading") from exc
+        raise _depth_error(limit, [], "while reading", what) from exc

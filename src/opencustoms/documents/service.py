@@ -94,7 +94,7 @@ def parse_document(
         )
     if not isinstance(raw, bytes | str):
         raise DocumentFormatError("a wrapped document is a JSON object ({...})", field="document")
-    document = jsoninput.loads(raw, limit, "the wrapped document's .json file")
+    document = jsoninput.loads(raw, limit, "the document")
     if not isinstance(document, dict):
         raise DocumentFormatError("a wrapped document is a JSON object ({...})", field="document")
     return document

@@ -94,14 +94,21 @@ async def _read_limited(request: Request, limit: int, setting: str = "OPENCUSTOM
     return bytes(body)
 
 
-async def _json_body(request: Request, model: type[Body], default: Any = None, issuing: bool = False) -> Body:
+SMALL_BODY = 64 * 1024  # revoke and evm-sync: a hash or a number and a reason
+
+
+async def _json_body(
+    request: Request, model: type[Body], default: Any = None, issuing: bool = False, small: bool = False
+) -> Body:
     """The JSON body read with the documents' limits (size, then nesting depth before parsing, no NaN or duplicate
     keys) instead of FastAPI's parser, which recurses once per nesting level; then validated by ``model``. An empty
-    body is ``default`` when one is given. Issuing requests have their own size limit."""
+    body is ``default`` when one is given. Issuing requests have their own size limit, small requests a fixed one."""
     settings = get_document_settings()
     limit, setting = (
         (settings.max_issue_bytes, "OPENCUSTOMS_DOCUMENTS_MAX_ISSUE_BYTES")
         if issuing
+        else (SMALL_BODY, "fixed for this request")
+        if small
         else (settings.max_upload_bytes, "OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES")
     )
     raw = await _read_limited(request, limit, setting)
@@ -165,23 +172,23 @@ async def issue(request: Request, platform: PlatformDep, identity: IdentityDep) 
     return {"merkle_root": result.merkle_root, "template": result.template, "documents": result.documents}
 
 
-@router.post("/revoke", response_model=list[RevocationView])
-def revoke(request: RevokeRequest, platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
+@router.post("/revoke", response_model=list[RevocationView], openapi_extra=_body_schema(RevokeRequest))
+async def revoke(request: Request, platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
     """Revoke a document (targetHash or number) or a whole batch (merkle root)."""
-    return [
-        {"hash": r.hash, "revoked_by": r.revoked_by, "reason": r.reason}
-        for r in service.revoke(platform.engine, identity, request.target, request.reason)
-    ]
+    body = await _json_body(request, RevokeRequest, small=True)
+    done = await run_in_threadpool(service.revoke, platform.engine, identity, body.target, body.reason)
+    return [{"hash": r.hash, "revoked_by": r.revoked_by, "reason": r.reason} for r in done]
 
 
 class EvmSyncRequest(BaseModel):
     hash: str = Field(description="A merkle root issued here, or a hash revoked here, to record on the EVM store")
 
 
-@router.post("/evm-sync")
-def evm_sync(request: EvmSyncRequest, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+@router.post("/evm-sync", openapi_extra=_body_schema(EvmSyncRequest))
+async def evm_sync(request: Request, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
     """Record on this administration's EVM DocumentStore what the local registry holds for one hash."""
-    return service.sync_evm(platform.engine, identity, request.hash)
+    body = await _json_body(request, EvmSyncRequest, small=True)
+    return await run_in_threadpool(service.sync_evm, platform.engine, identity, body.hash)
 
 
 @router.get("/{key}")
