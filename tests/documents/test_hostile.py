@@ -33,7 +33,7 @@ from opencustoms.config import Settings, get_settings
 from opencustoms.context import Platform
 from opencustoms.documents import jsoninput, service
 from opencustoms.documents.config import DocumentSettings, get_document_settings
-from opencustoms.documents.errors import DocumentFormatError
+from opencustoms.documents.errors import DocumentFormatError, TemplateDataError
 from opencustoms.errors import OpenCustomsError
 from opencustoms.security import service as security
 from opencustoms.security.service import ensure_administration, local_operator
@@ -446,6 +446,26 @@ def test_obfuscation_of_a_fuzzed_document_never_crashes(site: Site) -> None:
                     json.dumps(service.obfuscate(document, hide), allow_nan=False)
                 except OpenCustomsError as exc:
                     assert exc.status < 500 and exc.field, (path, value, hide, exc)
+
+
+def test_dashboard_issue_form_with_conflicting_or_deep_field_names(site: Site) -> None:
+    """The issuing form's field names become the record's paths: a name used both as a value and as a group, or a
+    goods row that is not a group, is refused with the field; a name 100,000 parts deep is refused as too deep."""
+    from opencustoms.web.routes.documents import _nest
+
+    for form in (
+        {"exporter": "x", "exporter.name": "y"},
+        {"exporter.name": "y", "exporter": "x"},
+        {"goods_items": "x"},
+        {"goods_items.0": "x"},
+    ):
+        with pytest.raises(TemplateDataError) as caught:
+            _nest(form)
+        assert caught.value.field
+    deep = _nest({"exporter." + ".".join(["a"] * 100_000): "x", "goods_items.0.hs_code": "620342"})
+    with pytest.raises(DocumentFormatError, match="deeper than") as refused:
+        service.issue(site.engine, local_operator("NL"), "coo", [deep], SETTINGS)
+    assert refused.value.field.startswith("0.exporter.a.a")
 
 
 # --- size and depth -----------------------------------------------------------------------------------------------
