@@ -84,6 +84,8 @@ def _deep_path(raw: bytes, limit: int) -> tuple[int, list[str]]:
 def check_raw_depth(raw: bytes | str, limit: int = DEFAULT_MAX_DEPTH, what: str = "the document") -> None:
     """Refuse JSON text nested deeper than ``limit`` levels, without parsing it."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if data.count(b"[") + data.count(b"{") <= limit:  # fewer brackets than the limit (most documents): no scan
+        return
     if raw_depth(data) > limit:
         offset, path = _deep_path(data, limit)
         raise _depth_error(limit, path, f"at byte {offset}", what)
