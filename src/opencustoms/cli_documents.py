@@ -9,11 +9,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opencustoms.context import Platform
 from opencustoms.declarations import service as declarations
 from opencustoms.documents import service
+from opencustoms.documents.config import get_document_settings
+from opencustoms.documents.errors import DocumentFormatError, UploadTooLargeError
 from opencustoms.errors import OpenCustomsError
 from opencustoms.security.service import Identity, local_operator
 
@@ -32,9 +35,15 @@ def _platform() -> tuple[Platform, Identity]:
     return platform, local_operator(platform.administration_code)
 
 
+INPUT_REFUSED = 2  # exit code when the file given cannot be read as a document (malformed, too deep, too large)
+
+
 def _fail(exc: Exception) -> None:
-    err.print(f"[red]error[/red] {exc}")
-    raise typer.Exit(1)
+    """One line on stderr (the message escaped: document text is not Rich markup), then exit 1, or 2 when the
+    input file itself was refused."""
+    err.print(f"[red]error[/red] {escape(str(exc))}")
+    refused = isinstance(exc, DocumentFormatError | UploadTooLargeError | FileNotFoundError)
+    raise typer.Exit(INPUT_REFUSED if refused else 1)
 
 
 def _read_json(path: Path) -> Any:
@@ -52,11 +61,9 @@ def issue(
     """Validate, wrap (one Merkle root per file) and issue documents; writes each wrapped document to OUT."""
     platform, actor = _platform()
     try:
-        records = json.loads(_read_json(data))
+        settings = get_document_settings()
+        records = service.parse_json(_read_json(data), settings, str(data), settings.max_issue_bytes)
         result = service.issue(platform.engine, actor, template, records if isinstance(records, list) else [records])
-    except json.JSONDecodeError as exc:
-        _fail(ValueError(f"{data} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"))
-        return
     except OpenCustomsError as exc:
         _fail(exc)
         return
@@ -76,26 +83,26 @@ def verify(
     qr: Annotated[bool, typer.Option(help="FILE holds the QR code's content (a link or payload).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
 ) -> None:
-    """Verify integrity, status and issuer identity. Exit code 0 when valid, 1 otherwise."""
+    """Verify integrity, status and issuer identity. Exit code 0 when valid, 1 when not, 2 when FILE cannot be read
+    as a document (malformed JSON, nested too deep, too large)."""
     platform, _ = _platform()
     try:
         raw = _read_json(file)
-        report = (
-            service.verify_qr(platform.engine, raw.decode().strip()) if qr else service.verify(platform.engine, raw)
-        )
+        report = service.verify_qr(platform.engine, raw) if qr else service.verify(platform.engine, raw)
     except OpenCustomsError as exc:
         _fail(exc)
         return
     if as_json:
         console.print_json(json.dumps(report.to_dict(), default=str))
     else:
-        table = Table("check", "verdict", "reason", title=f"{file.name}: {'VALID' if report.valid else 'NOT VALID'}")
-        for f in report.fragments:
-            table.add_row(f.name, f"[{_COLOURS[f.verdict.value]}]{f.verdict.value}[/]", f.reason)
+        title = f"{escape(file.name)}: {'VALID' if report.valid else 'NOT VALID'}"
+        table = Table("check", "verdict", "reason", title=title)
+        for f in report.fragments:  # reasons quote the document: escaped, never read as markup
+            table.add_row(f.name, f"[{_COLOURS[f.verdict.value]}]{f.verdict.value}[/]", escape(f.reason))
         console.print(table)
         if report.hidden_field_count:
             hidden = ", ".join(report.hidden_fields) if report.hidden_fields else "names not known here"
-            console.print(f"{report.hidden_field_count} field(s) hidden: {hidden}")
+            console.print(f"{report.hidden_field_count} field(s) hidden: {escape(hidden)}")
     raise typer.Exit(0 if report.valid else 1)
 
 
@@ -165,7 +172,7 @@ def check_origin(reference: Annotated[str, typer.Argument(help="Declaration refe
         return
     table = Table("goods item", "document", "verdict", "reasons")
     for c in checks:
-        table.add_row(str(c.goods_item), c.document_id, c.verdict, "; ".join(c.reasons))
+        table.add_row(str(c.goods_item), escape(c.document_id), c.verdict, escape("; ".join(c.reasons)))
     console.print(table if checks else "no preference claims with a proving document")
 
 

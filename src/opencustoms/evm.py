@@ -7,7 +7,10 @@ compiler version, SHA-256 of the source) that ships beside its source (:class:`A
 an RPC endpoint, neither vyper nor the internet. A test per contract checks that the artifact matches the source.
 
 web3.py is optional (the ``evm`` extra) and imported only when a chain is used; without it every entry point raises
-an error saying what to install. Each pillar keeps its own errors: :class:`Contract` and :func:`connect` take the
+an error saying what to install. Every EVM library is imported through :func:`evm_import`, which keeps the process's
+recursion limit: py_ecc (loaded by web3 and eth-account) and py-evm raise it for the whole process at import (to
+100,000), after which CPython's JSON parser and pydantic overflow the C stack on deeply nested input (a segfault
+instead of a refusal). Each pillar keeps its own errors: :class:`Contract` and :func:`connect` take the
 error classes to raise (``error`` for refusals and bad input, ``unavailable`` for a node that does not answer) and
 the names of the settings to mention in messages, so a documents error stays a ``DocumentError``.
 
@@ -17,9 +20,13 @@ history (slow on eth-tester, and unnecessary).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import importlib
 import json
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -48,10 +55,29 @@ class EvmUnavailableError(EvmError):
 ErrorClass = type[OpenCustomsError]
 
 
+@contextlib.contextmanager
+def recursion_limit_kept() -> Iterator[None]:
+    """Restore the process's recursion limit after the block, whatever an import inside it set (py_ecc and py-evm
+    raise it process-wide when imported)."""
+    limit = sys.getrecursionlimit()
+    try:
+        yield
+    finally:
+        if sys.getrecursionlimit() != limit:
+            sys.setrecursionlimit(limit)
+
+
+def evm_import(name: str) -> Any:
+    """Import an EVM library module (``web3``, ``web3.exceptions``, ``eth_account``, ``eth_tester`` ...) without
+    letting it change the process's recursion limit. ImportError passes through."""
+    with recursion_limit_kept():
+        return importlib.import_module(name)
+
+
 def web3_module(unavailable: ErrorClass = EvmUnavailableError) -> Any:
     """The web3 package, or ``unavailable`` saying how to install it."""
     try:
-        import web3
+        web3 = evm_import("web3")
     except ImportError as exc:
         raise unavailable(
             "EVM networks need web3.py (pip install 'opencustoms[evm]' or 'web3>=7'); it is not installed here"
@@ -76,7 +102,7 @@ class Artifact:
     def compile(self) -> dict[str, Any]:
         """Compile the source with vyper (in-process, offline): ABI, bytecode, compiler version, source hash."""
         try:
-            import vyper
+            vyper = evm_import("vyper")
         except ImportError as exc:
             raise self.error(
                 f"compiling the {self.name} contract needs vyper 0.4 (pip install 'vyper>=0.4.3,<0.5'); running it "
@@ -112,36 +138,26 @@ class Artifact:
         return f"wrote {self.path} ({self.source_sha256()[:12]})"
 
 
+@functools.cache
 def transport_errors() -> tuple[type[BaseException], ...]:
-    """What a node that does not answer raises (web3's own errors, requests', sockets')."""
+    """What a node that does not answer raises (web3's own errors, requests', sockets'); imports web3 on first use,
+    not when this module is imported."""
     errors: list[type[BaseException]] = [OSError]
     try:
-        from web3.exceptions import ProviderConnectionError, TimeExhausted
-
-        errors += [ProviderConnectionError, TimeExhausted]
-        import requests
-
-        errors.append(requests.exceptions.RequestException)
+        exceptions = evm_import("web3.exceptions")
+        errors += [exceptions.ProviderConnectionError, exceptions.TimeExhausted]
+        errors.append(evm_import("requests").exceptions.RequestException)
     except ImportError:  # pragma: no cover - without web3 no contract is ever built
         pass
     return tuple(errors)
 
 
-TRANSPORT_ERRORS = transport_errors()
-
-
 def revert_reason(exc: BaseException) -> str | None:
     """The revert message of a failed transaction or call (web3's ContractLogicError on a node, eth-tester's
     TransactionFailed in tests), or None for any other failure."""
-    from web3.exceptions import ContractLogicError
-
-    failures: tuple[type[BaseException], ...] = (ContractLogicError,)
-    try:
-        from eth_tester.exceptions import TransactionFailed
-
-        failures += (TransactionFailed,)
-    except ImportError:  # eth-tester is a test dependency
-        pass
+    failures: tuple[type[BaseException], ...] = (evm_import("web3.exceptions").ContractLogicError,)
+    with contextlib.suppress(ImportError):  # eth-tester is a test dependency
+        failures += (evm_import("eth_tester.exceptions").TransactionFailed,)
     if not isinstance(exc, failures):
         return None
     text = str(exc.args[0] if exc.args else exc)
@@ -161,7 +177,7 @@ def connect(
     headers accepted and, when a key file is given, transactions signed locally by that key's account (the key
     stays in its file, never in the environment)."""
     web3 = web3_module(unavailable)
-    from web3.middleware import ExtraDataToPOAMiddleware
+    ExtraDataToPOAMiddleware = evm_import("web3.middleware").ExtraDataToPOAMiddleware  # noqa: N806
 
     if not rpc_url.startswith(("http://", "https://")):
         raise error(f"EVM RPC URL {rpc_url!r} must start with http:// or https://", field="evm_rpc_url")
@@ -174,8 +190,8 @@ def connect(
 
 def use_key_file(w3: Web3, private_key_file: Path, *, error: ErrorClass = EvmError, key_field: str = "key") -> str:
     """Sign this connection's transactions locally with the key in ``private_key_file``; returns its address."""
-    from eth_account import Account
-    from web3.middleware import SignAndSendRawMiddlewareBuilder
+    Account = evm_import("eth_account").Account  # noqa: N806
+    SignAndSendRawMiddlewareBuilder = evm_import("web3.middleware").SignAndSendRawMiddlewareBuilder  # noqa: N806
 
     try:
         account = Account.from_key(Path(private_key_file).read_text().strip())
@@ -240,12 +256,12 @@ class Contract:
     # --- calls and transactions -----------------------------------------------------------------------------------
 
     def _call(self, function: str, *args: Any) -> Any:
-        from eth_abi.exceptions import DecodingError
-        from web3.exceptions import BadFunctionCallOutput
+        DecodingError = evm_import("eth_abi.exceptions").DecodingError  # noqa: N806
+        BadFunctionCallOutput = evm_import("web3.exceptions").BadFunctionCallOutput  # noqa: N806
 
         try:
             return getattr(self.contract.functions, function)(*args).call()
-        except TRANSPORT_ERRORS as exc:
+        except transport_errors() as exc:
             raise self._unreachable(f"{function} on {self.address}", exc) from exc
         except (BadFunctionCallOutput, DecodingError) as exc:  # an address without code answers with empty data
             raise self.unavailable(
@@ -294,7 +310,7 @@ class Contract:
         try:
             tx = send()
             return w3.eth.wait_for_transaction_receipt(tx, timeout=120)
-        except TRANSPORT_ERRORS as exc:
+        except transport_errors() as exc:
             raise cls._unreachable(what, exc) from exc
         except Exception as exc:
             reason = revert_reason(exc)
@@ -309,7 +325,7 @@ class Contract:
             return default
         try:
             accounts = w3.eth.accounts
-        except TRANSPORT_ERRORS as exc:
+        except transport_errors() as exc:
             raise cls._unreachable("listing accounts", exc) from exc
         if not accounts:
             raise cls.error(f"no account to send the transaction from: set {cls.key_setting}", field="sender")
@@ -319,7 +335,7 @@ class Contract:
 def chain_id(w3: Web3, unavailable: ErrorClass = EvmUnavailableError) -> int:
     try:
         return int(w3.eth.chain_id)
-    except TRANSPORT_ERRORS as exc:
+    except transport_errors() as exc:
         raise unavailable(f"reading the chain id: the EVM node did not answer ({exc.__class__.__name__})") from exc
 
 

@@ -23,6 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def w3() -> Any:
     """A fresh in-process chain (eth-tester, py-evm backend) with ten funded, unlocked accounts."""
     require_modules("web3", "eth_tester", "eth")
-    from web3 import EthereumTesterProvider, Web3
+    from opencustoms.evm import recursion_limit_kept
 
-    return Web3(EthereumTesterProvider())
+    with recursion_limit_kept():  # py-evm and py_ecc raise the process's recursion limit when first used
+        from web3 import EthereumTesterProvider, Web3
+
+        return Web3(EthereumTesterProvider())

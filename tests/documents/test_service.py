@@ -271,3 +271,12 @@ def test_origin_check_with_presented_tampered_document(engine, operator) -> None
         engine, operator, _declaration(), {"COO-2025-77": forged}, settings=SETTINGS
     )
     assert check.verdict == "tampered"
+
+
+def test_every_documents_setting_is_documented() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "documents.md").read_text()
+    for name in DocumentSettings.model_fields:
+        documented = f"`OPENCUSTOMS_DOCUMENTS_{name.upper()}`" in text or f"`_{name.upper()}`" in text
+        assert documented, f"OPENCUSTOMS_DOCUMENTS_{name.upper()} is not in docs/documents.md"

@@ -47,6 +47,18 @@ class DocumentSettings(BaseSettings):
     max_upload_bytes: int = Field(
         default=5 * 1024 * 1024, description="Largest document the verification endpoint accepts, in bytes."
     )
+    max_issue_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        description="Largest body of an issuing request (POST /documents: up to 10,000 records of about 1 KB), in "
+        "bytes.",
+    )
+    max_depth: int = Field(
+        default=64,
+        ge=8,
+        le=200,
+        description="Deepest nesting of objects and lists accepted in a document or in records to issue; deeper "
+        "input is refused before it is parsed (wrapped OpenAttestation documents are about six levels deep).",
+    )
     evm_rpc_url: str | None = Field(
         default=None,
         description="JSON-RPC URL of an EVM node (Hyperledger Besu, a LACChain node) whose DocumentStore contracts "

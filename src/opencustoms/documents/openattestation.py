@@ -33,10 +33,11 @@ from decimal import Decimal
 from itertools import chain
 from json.encoder import encode_basestring
 from operator import methodcaller
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
+from opencustoms.documents import jsoninput
 from opencustoms.documents.errors import DocumentFormatError, ObfuscationError
 
 try:  # eth-hash's pysha3 backend (safe-pysha3) is several times faster than pycryptodome's for short inputs;
@@ -69,7 +70,7 @@ V2_SCHEMA = "https://schema.openattestation.com/2.0/schema.json"
 V3_SCHEMA = "https://schema.openattestation.com/3.0/schema.json"
 V2_SIGNATURE_TYPE = "SHA3MerkleProof"
 _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE)
-_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+_HASH = re.compile(r"[0-9a-f]{64}")  # OpenAttestation writes hashes as lower-case hex without 0x
 _MAX_SAFE_INTEGER = 2**53 - 1
 _MISSING = object()
 
@@ -287,7 +288,9 @@ def unsalt(value: Any) -> Any:
         try:
             number = float(text)
         except ValueError:
-            return float("nan")
+            return None  # JavaScript's Number() gives NaN, which JSON writes as null
+        if number != number or number in (float("inf"), float("-inf")):
+            return None
         return int(number) if number.is_integer() and abs(number) <= _MAX_SAFE_INTEGER else number
     if kind == "boolean":
         return text == "true"
@@ -346,7 +349,9 @@ def target_hash(hashes: list[str]) -> str:
 
 def digest_v2(document: dict[str, Any]) -> str:
     """The targetHash of a v2 wrapped document (``digestDocument``)."""
-    obfuscated = (document.get("privacy") or {}).get("obfuscatedData") or []
+    obfuscated = _obfuscated_v2(document)
+    if isinstance(obfuscated, str):
+        raise DocumentFormatError(obfuscated, field="privacy.obfuscatedData")
     return target_hash([*obfuscated, *field_hashes(document.get("data"))])
 
 
@@ -532,6 +537,11 @@ def obfuscate_v2(document: dict[str, Any], fields: Sequence[str]) -> dict[str, A
         raise ObfuscationError("only OpenAttestation v2 documents can be obfuscated here", field="document")
     if not fields:
         raise ObfuscationError("name at least one field to hide, e.g. 'recipient.name'", field="fields")
+    if not isinstance(document.get("data"), dict):
+        raise ObfuscationError("the document has no 'data' object to hide fields of", field="document.data")
+    already = _obfuscated_v2(document)
+    if isinstance(already, str):
+        raise ObfuscationError(already, field="document.privacy")
     data = json.loads(json.dumps(document["data"]))
     hashes: list[str] = []
     visible = sorted(path for path, _ in flatten(data))
@@ -572,8 +582,8 @@ def obfuscate_v2(document: dict[str, Any], fields: Sequence[str]) -> dict[str, A
             else:
                 break
     out = {k: v for k, v in document.items() if k not in ("data", "privacy")}
-    privacy = dict(document.get("privacy") or {})
-    privacy["obfuscatedData"] = [*(privacy.get("obfuscatedData") or []), *hashes]
+    privacy = dict(document.get("privacy", {}))
+    privacy["obfuscatedData"] = [*already, *hashes]
     return {**out, "data": data, "privacy": privacy}
 
 
@@ -595,34 +605,48 @@ class IntegrityResult:
 def detect_version(document: Any) -> str:
     if not isinstance(document, dict):
         raise DocumentFormatError("a wrapped document is a JSON object", field="document")
-    version = document.get("version")
-    if version == V2_SCHEMA or (version is None and "signature" in document and "data" in document):
+    version = document.get("version", _MISSING)
+    if version == V2_SCHEMA or (version is _MISSING and "signature" in document and "data" in document):
         return "2.0"
     if version == V3_SCHEMA or (
         isinstance(version, str) and version.startswith("https://schema.openattestation.com/3.0")
     ):
         return "3.0"
-    if version is None and isinstance(document.get("proof"), dict) and "salts" in document["proof"]:
+    if version is _MISSING and isinstance(document.get("proof"), dict) and "salts" in document["proof"]:
         return "3.0"
+    shown = "missing" if version is _MISSING else repr(str(version)[:100]) if isinstance(version, str) else "not text"
     raise DocumentFormatError(
-        f"unsupported document version {str(version)[:100]!r}; OpenCustoms verifies "
+        f"unsupported document version ({shown}); OpenCustoms verifies "
         f"OpenAttestation v2 ({V2_SCHEMA}) and v3 ({V3_SCHEMA}) documents",
         field="version",
     )
 
 
-_HASH_LIST = re.compile(r"(?:[0-9a-fA-F]{64}\n)*")
+_HASH_LIST = re.compile(r"(?:[0-9a-f]{64}\n)*")
+LOWER_HEX = "64 lower-case hex digits without 0x, as OpenAttestation writes hashes"
 
 
-def _all_hashes(values: list[Any]) -> bool:
-    """Every item is a 64-hex-digit string (one regex over the joined list rather than one per item)."""
-    if not all(type(v) is str and len(v) == 64 for v in values):
+def _all_hashes(values: Any) -> TypeGuard[list[str]]:
+    """A list whose every item is a 64-lower-case-hex-digit string (one regex over the joined list rather than one
+    per item)."""
+    if not isinstance(values, list) or not all(type(v) is str and len(v) == 64 for v in values):
         return False
     return _HASH_LIST.fullmatch("".join(v + "\n" for v in values)) is not None
 
 
 def _hash_or_none(value: Any) -> str | None:
-    return value.lower() if isinstance(value, str) and _HASH.match(value) else None
+    return value if isinstance(value, str) and _HASH.fullmatch(value) else None
+
+
+def _obfuscated_v2(document: dict[str, Any]) -> list[str] | str:
+    """``privacy.obfuscatedData`` of a v2 document ([] when absent), or the reason it is unusable."""
+    privacy = document.get("privacy", {})
+    if not isinstance(privacy, dict):
+        return "privacy must be an object holding obfuscatedData"
+    obfuscated = privacy.get("obfuscatedData", [])
+    if not _all_hashes(obfuscated):
+        return f"privacy.obfuscatedData must be a list of hashes ({LOWER_HEX})"
+    return obfuscated
 
 
 def verify_v2(
@@ -644,25 +668,23 @@ def verify_v2(
             0,
             0,
         )
-    obfuscated = (document.get("privacy") or {}).get("obfuscatedData") or []
     target = _hash_or_none(signature.get("targetHash"))
     root_text = signature.get("merkleRoot")
     root = _hash_or_none(root_text)
-    proof = signature.get("proof") or []
+    proof = signature.get("proof")
     if signature.get("type") != V2_SIGNATURE_TYPE:
         return IntegrityResult(
             "2.0",
             False,
-            f"signature type {signature.get('type')!r} is not {V2_SIGNATURE_TYPE!r}",
+            f"signature.type {str(signature.get('type'))[:80]!r} is not {V2_SIGNATURE_TYPE!r}",
             target,
             root,
             0,
-            len(obfuscated),
+            0,
         )
-    if not isinstance(obfuscated, list) or not _all_hashes(obfuscated):
-        return IntegrityResult(
-            "2.0", False, "privacy.obfuscatedData must be a list of 64-hex-digit hashes", target, root, 0, 0
-        )
+    obfuscated = _obfuscated_v2(document)
+    if isinstance(obfuscated, str):
+        return IntegrityResult("2.0", False, obfuscated, target, root, 0, 0)
     try:
         if isinstance(hashes, DocumentFormatError):
             raise hashes
@@ -674,7 +696,7 @@ def verify_v2(
         return IntegrityResult("2.0", False, exc.message, target, root, 0, len(obfuscated))
     if target is None:
         return IntegrityResult(
-            "2.0", False, "signature.targetHash is not a 64-hex-digit hash", None, root, visible, len(obfuscated)
+            "2.0", False, f"signature.targetHash is not a hash ({LOWER_HEX})", None, root, visible, len(obfuscated)
         )
     if digest != target:
         return IntegrityResult(
@@ -690,17 +712,17 @@ def verify_v2(
         return IntegrityResult(
             "2.0",
             False,
-            f"merkle root {str(root_text)[:80]!r} is not a 64-hex-digit hash",
+            f"merkle root {str(root_text)[:80]!r} (signature.merkleRoot) is not a hash ({LOWER_HEX})",
             target,
             None,
             visible,
             len(obfuscated),
         )
-    if not isinstance(proof, list) or not _all_hashes(proof):
+    if not _all_hashes(proof):
         return IntegrityResult(
             "2.0",
             False,
-            "signature.proof must be a list of 64-hex-digit hashes",
+            f"signature.proof must be a list of hashes ({LOWER_HEX}); a single-document batch has []",
             target,
             root,
             visible,
@@ -756,9 +778,10 @@ def decode_salts(text: Any) -> list[dict[str, Any]]:
     if not isinstance(text, str):
         raise DocumentFormatError("proof.salts must be a base64 string", field="proof.salts")
     try:
-        salts = json.loads(base64.b64decode(text, validate=True).decode("utf-8"))
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DocumentFormatError(f"proof.salts is not base64-encoded JSON: {exc}", field="proof.salts") from exc
+        salts = jsoninput.loads(base64.b64decode(text, validate=True), what="proof.salts")
+    except (binascii.Error, DocumentFormatError) as exc:
+        reason = exc.message if isinstance(exc, DocumentFormatError) else str(exc)
+        raise DocumentFormatError(f"proof.salts is not base64-encoded JSON: {reason}", field="proof.salts") from exc
     if not isinstance(salts, list) or not all(
         isinstance(s, dict) and isinstance(s.get("path"), str) and isinstance(s.get("value"), str) for s in salts
     ):
@@ -772,7 +795,12 @@ def verify_v3(document: dict[str, Any]) -> IntegrityResult:
         return IntegrityResult("3.0", False, "the document has no 'proof' object", None, None, 0, 0)
     target = _hash_or_none(proof.get("targetHash"))
     root = _hash_or_none(proof.get("merkleRoot"))
-    obfuscated = (proof.get("privacy") or {}).get("obfuscated") or []
+    privacy = proof.get("privacy", {})
+    obfuscated = privacy.get("obfuscated", []) if isinstance(privacy, dict) else None
+    if not _all_hashes(obfuscated):
+        return IntegrityResult(
+            "3.0", False, f"proof.privacy.obfuscated must be a list of hashes ({LOWER_HEX})", target, root, 0, 0
+        )
     body = {k: v for k, v in document.items() if k != "proof"}
     try:
         salts = decode_salts(proof.get("salts"))
@@ -790,17 +818,20 @@ def verify_v3(document: dict[str, Any]) -> IntegrityResult:
             visible,
             len(obfuscated),
         )
-    if not isinstance(obfuscated, list) or not _all_hashes(obfuscated):
-        return IntegrityResult(
-            "3.0", False, "proof.privacy.obfuscated must be a list of hashes", target, root, visible, 0
-        )
     hashes = list(obfuscated)
-    for salt in salts:
-        value = lodash_get(body, parse_path(salt["path"]))
-        if _truthy(value):
-            hashes.append(_field_hash(salt["path"], f"{salt['value']}:{js_string(value)}"))
+    try:
+        for salt in salts:
+            value = lodash_get(body, parse_path(salt["path"])) if salt["path"] else _MISSING
+            if _truthy(value):
+                hashes.append(_field_hash(salt["path"], f"{salt['value']}:{js_string(value)}"))
+    except DocumentFormatError as exc:
+        return IntegrityResult("3.0", False, exc.message, target, root, visible, len(obfuscated))
     digest = keccak_hex(("[" + ",".join(encode_basestring(h) for h in sorted(hashes)) + "]").encode())
-    if target is None or digest != target:
+    if target is None:
+        return IntegrityResult(
+            "3.0", False, f"proof.targetHash is not a hash ({LOWER_HEX})", None, root, visible, len(obfuscated)
+        )
+    if digest != target:
         return IntegrityResult(
             "3.0",
             False,
@@ -810,10 +841,16 @@ def verify_v3(document: dict[str, Any]) -> IntegrityResult:
             visible,
             len(obfuscated),
         )
-    proofs = proof.get("proofs") or []
-    if root is None or not isinstance(proofs, list) or not _all_hashes(proofs):
+    proofs = proof.get("proofs")
+    if root is None or not _all_hashes(proofs):
         return IntegrityResult(
-            "3.0", False, "merkleRoot or proofs are not 64-hex-digit hashes", target, root, visible, len(obfuscated)
+            "3.0",
+            False,
+            f"proof.merkleRoot must be a hash and proof.proofs a list of hashes ({LOWER_HEX})",
+            target,
+            root,
+            visible,
+            len(obfuscated),
         )
     nodes = proof_nodes(proofs, target)
     if nodes[-1] != root:

@@ -13,6 +13,7 @@ import qrcode
 from fpdf import FPDF
 from jinja2 import Environment, select_autoescape
 
+from opencustoms.documents import jsoninput
 from opencustoms.documents import openattestation as oa
 from opencustoms.documents.errors import DocumentFormatError
 from opencustoms.documents.templates import TEMPLATES
@@ -50,9 +51,9 @@ def parse_qr(content: str) -> dict[str, Any]:
     elif text.startswith("%7B"):
         text = urllib.parse.unquote(text)
     try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DocumentFormatError(f"the QR content is not a verification payload: {exc.msg}", field="q") from exc
+        parsed = jsoninput.loads(text, what="the QR content")
+    except DocumentFormatError as exc:
+        raise DocumentFormatError(f"the QR content is not a verification payload: {exc.message}", field="q") from exc
     payload = parsed.get("payload") if isinstance(parsed, dict) and parsed.get("type") == QR_TYPE else None
     if not isinstance(payload, dict) or not isinstance(payload.get("targetHash"), str):
         raise DocumentFormatError("the QR payload has no DOCUMENT payload with a targetHash", field="q")

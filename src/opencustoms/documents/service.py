@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 
 from opencustoms import signals
+from opencustoms.documents import jsoninput, render, templates
 from opencustoms.documents import openattestation as oa
-from opencustoms.documents import render, templates
 from opencustoms.documents.config import DocumentSettings, get_document_settings
 from opencustoms.documents.errors import (
     AlreadyIssuedError,
@@ -55,6 +55,7 @@ __all__ = [
     "issue",
     "obfuscate",
     "parse_document",
+    "parse_json",
     "render_html",
     "render_pdf",
     "revoke",
@@ -63,6 +64,7 @@ __all__ = [
     "verify",
     "verify_many",
     "verify_qr",
+    "verify_text",
 ]
 
 _HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
@@ -75,9 +77,14 @@ def _settings(settings: DocumentSettings | None) -> DocumentSettings:
 # --- input --------------------------------------------------------------------------------------------------------
 
 
-def parse_document(raw: bytes | str | dict[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
-    """A wrapped document from JSON text; a clear refusal for too large, non-UTF-8 or malformed input."""
+def parse_document(
+    raw: bytes | str | dict[str, Any], max_bytes: int | None = None, max_depth: int | None = None
+) -> dict[str, Any]:
+    """A wrapped document from JSON text; a clear refusal for too large, too deeply nested (measured before
+    parsing), non-UTF-8 or malformed input. An object already parsed is measured for depth too."""
+    limit = max_depth or get_document_settings().max_depth
     if isinstance(raw, dict):
+        jsoninput.check_value_depth(raw, limit)
         return raw
     if max_bytes is not None and len(raw) > max_bytes:
         raise UploadTooLargeError(
@@ -85,22 +92,28 @@ def parse_document(raw: bytes | str | dict[str, Any], max_bytes: int | None = No
             "(OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES). A wrapped document is a few kilobytes: "
             "check that you sent the right file"
         )
-    try:
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-        document = json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise DocumentFormatError(
-            "the file is not UTF-8 text; send the wrapped document's .json file", field="document"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise DocumentFormatError(
-            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; send the "
-            "wrapped document's .json file unchanged",
-            field="document",
-        ) from exc
+    if not isinstance(raw, bytes | str):
+        raise DocumentFormatError("a wrapped document is a JSON object ({...})", field="document")
+    document = jsoninput.loads(raw, limit, "the document")
     if not isinstance(document, dict):
         raise DocumentFormatError("a wrapped document is a JSON object ({...})", field="document")
     return document
+
+
+def parse_json(
+    raw: bytes | str,
+    settings: DocumentSettings | None = None,
+    what: str = "the request",
+    max_bytes: int | None = None,
+) -> Any:
+    """Untrusted JSON (an API body, a file of records): size (``max_bytes``, by default
+    OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES) and depth refused before parsing, then parsed with the refusals of
+    :func:`opencustoms.documents.jsoninput.loads`."""
+    settings = _settings(settings)
+    limit = max_bytes if max_bytes is not None else settings.max_upload_bytes
+    if len(raw) > limit:
+        raise UploadTooLargeError(f"{what} is {len(raw)} bytes; the limit is {limit}")
+    return jsoninput.loads(raw, settings.max_depth, what)
 
 
 # --- issuing ------------------------------------------------------------------------------------------------------
@@ -137,6 +150,7 @@ def issue(
     chosen = templates.get_template(template)
     if not records:
         raise DocumentFormatError("nothing to issue: give at least one document's data", field="records")
+    jsoninput.check_value_depth(list(records), settings.max_depth + 1)  # the list itself is one level
     with oa.gc_paused():  # tens of thousands of fresh, acyclic dicts: the cyclic GC would rescan them again and again
         ids = []
         raws = []
@@ -329,7 +343,7 @@ def verify(
 ) -> VerificationReport:
     """Integrity, status and identity of one wrapped document (public: no identity needed)."""
     settings = _settings(settings)
-    parsed = parse_document(document, settings.max_upload_bytes)
+    parsed = parse_document(document, settings.max_upload_bytes, settings.max_depth)
     return verifier(engine, settings, stores).verify(parsed)
 
 
@@ -342,13 +356,38 @@ def verify_many(
     return verifier(engine, settings, stores).verify_many(documents)
 
 
+def verify_text(
+    engine: Engine,
+    text: str,
+    settings: DocumentSettings | None = None,
+    stores: Mapping[str, StatusSource] | None = None,
+) -> VerificationReport:
+    """Pasted text: a wrapped document's JSON, or a QR code's content (its link, or its ``{"type": "DOCUMENT",
+    "payload": ...}`` JSON). Read with the document limits (size, depth before parsing) either way."""
+    settings = _settings(settings)
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return verify_qr(engine, stripped, settings, stores)
+    parsed = parse_document(stripped, settings.max_upload_bytes, settings.max_depth)
+    if parsed.get("type") == render.QR_TYPE and "payload" in parsed:
+        return verify_qr(engine, stripped, settings, stores)
+    return verifier(engine, settings, stores).verify(parsed)
+
+
 def verify_qr(
     engine: Engine,
-    content: str,
+    content: str | bytes,
     settings: DocumentSettings | None = None,
     stores: Mapping[str, StatusSource] | None = None,
 ) -> VerificationReport:
     """Verify what a printed QR code points to: the document issued here under that targetHash."""
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DocumentFormatError(
+                "the QR content is not UTF-8 text; give the link the QR code holds", field="q"
+            ) from exc
     payload = render.parse_qr(content)
     target = normalise_hash(payload["targetHash"], "targetHash")
     with engine.connect() as conn:
@@ -364,7 +403,7 @@ def verify_qr(
         )
     report = verifier(engine, settings, stores).verify(wrapped)
     root = payload.get("merkleRoot")
-    if report.merkle_root != (root or "").lower():
+    if not isinstance(root, str) or report.merkle_root != root.lower():
         report.valid = False
         report.fragments[0] = report.fragments[0].__class__(
             "integrity", Verdict.INVALID, f"the QR code names merkle root {root}, the document {report.merkle_root}"

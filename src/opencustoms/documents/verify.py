@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from opencustoms.documents import jsoninput
 from opencustoms.documents import openattestation as oa
 from opencustoms.documents.config import DocumentSettings
 from opencustoms.documents.errors import DocumentError, DocumentFormatError
@@ -82,53 +83,71 @@ class _Issuer:
     address: str | None
     identity_type: str | None
     identity_location: str | None
+    store_field: str = "data.issuers.0.documentStore"  # where the document names them, for messages
+    identity_field: str = "data.issuers.0.identityProof"
 
 
 _ISSUER_KEYS = ("name", "id", "documentStore", "certificateStore", "tokenRegistry", "identityProof")
 
 
+def _text(value: Any) -> str | None:
+    """A field the verifier reads as text: the text, or None when it is missing or of another JSON type (a number,
+    list or object where OpenAttestation has a string never names a store, an issuer or a domain)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _issuers(document: dict[str, Any], version: str) -> list[_Issuer]:
+    """The issuers a document names, each field typed (wrong JSON types read as absent, so the fragments say what
+    is missing instead of crashing)."""
     if version == "2.0":
-        raw = (document.get("data") or {}).get("issuers")
+        raw = _object(document.get("data")).get("issuers")
         out = []
-        for salted in raw if isinstance(raw, list) else []:
+        for index, salted in enumerate(raw if isinstance(raw, list) else []):
             if not isinstance(salted, dict):
                 continue
             # only the keys read below are unsalted (the rest of an issuer can be large and is not needed)
             issuer: dict[str, Any] = {k: oa.unsalt_data(salted[k]) for k in _ISSUER_KEYS if k in salted}
-            identity_proof = issuer.get("identityProof")
-            proof: dict[str, Any] = identity_proof if isinstance(identity_proof, dict) else {}
-            store = issuer.get("documentStore") or issuer.get("certificateStore")
+            proof = _object(issuer.get("identityProof"))
+            store = _text(issuer.get("documentStore")) or _text(issuer.get("certificateStore"))
+            method: str | None
+            address: str | None
             if store:
                 method, address = "DOCUMENT_STORE", store
-            elif issuer.get("tokenRegistry"):
-                method, address = "TOKEN_REGISTRY", issuer.get("tokenRegistry")
+            elif _text(issuer.get("tokenRegistry")):
+                method, address = "TOKEN_REGISTRY", _text(issuer.get("tokenRegistry"))
             elif proof.get("type") in ("DID", "DNS-DID"):
-                method, address = "DID", issuer.get("id")
+                method, address = "DID", _text(issuer.get("id"))
             else:
                 method, address = None, None
             out.append(
                 _Issuer(
-                    issuer.get("name"),
+                    _text(issuer.get("name")),
                     method,
-                    str(address) if address else None,
-                    proof.get("type"),
-                    proof.get("location"),
+                    address,
+                    _text(proof.get("type")),
+                    _text(proof.get("location")),
+                    f"data.issuers.{index}.documentStore",
+                    f"data.issuers.{index}.identityProof",
                 )
             )
         return out
-    meta = document.get("openAttestationMetadata") or {}
-    v3_proof: dict[str, Any] = meta.get("proof") or {}
-    identity = meta.get("identityProof") or {}
-    raw_issuer = document.get("issuer")
-    v3_issuer: dict[str, Any] = raw_issuer if isinstance(raw_issuer, dict) else {}
+    meta = _object(document.get("openAttestationMetadata"))
+    v3_proof = _object(meta.get("proof"))
+    identity = _object(meta.get("identityProof"))
+    v3_issuer = _object(document.get("issuer"))
     return [
         _Issuer(
-            v3_issuer.get("name"),
-            v3_proof.get("method"),
-            v3_proof.get("value"),
-            identity.get("type"),
-            identity.get("identifier"),
+            _text(v3_issuer.get("name")),
+            _text(v3_proof.get("method")),
+            _text(v3_proof.get("value")),
+            _text(identity.get("type")),
+            _text(identity.get("identifier")),
+            "openAttestationMetadata.proof",
+            "openAttestationMetadata.identityProof",
         )
     ]
 
@@ -179,7 +198,7 @@ class Verifier:
                 return Fragment(
                     "status",
                     Verdict.ERROR,
-                    f"issuer {issuer.name!r} names no document store (documentStore / certificateStore)",
+                    f"issuer {issuer.name!r} names no document store ({issuer.store_field}: a DOCUMENT_STORE address)",
                 )
             source = self.stores.get(issuer.address.lower())
             if source is None:
@@ -259,11 +278,15 @@ class Verifier:
                 return Fragment(
                     "identity",
                     Verdict.ERROR,
-                    f"identity proof {issuer.identity_type!r} is not supported (only DNS-TXT)",
+                    f"identity proof {issuer.identity_type!r} ({issuer.identity_field}.type) is not supported "
+                    "(only DNS-TXT)",
                 )
             if not issuer.identity_location or not issuer.address:
                 return Fragment(
-                    "identity", Verdict.INVALID, "the DNS-TXT identity proof names no location or the issuer no store"
+                    "identity",
+                    Verdict.INVALID,
+                    f"the DNS-TXT identity proof names no location ({issuer.identity_field}) or the issuer no store "
+                    f"({issuer.store_field})",
                 )
             if not self.resolver.knows(issuer.identity_location):
                 return Fragment(
@@ -292,9 +315,11 @@ class Verifier:
         issued: set[str] | None,
         revoked: dict[str, Revocation] | None,
         with_data: bool,
-        integrity: oa.IntegrityResult | None = None,
+        integrity: oa.IntegrityResult | DocumentFormatError | None = None,
     ) -> VerificationReport:
         try:
+            if isinstance(integrity, DocumentFormatError):
+                raise integrity
             version = oa.detect_version(document)
         except DocumentFormatError as exc:
             reason = exc.message
@@ -339,10 +364,11 @@ class Verifier:
                 template = (
                     data.get("$template")
                     if version == "2.0"
-                    else ((data.get("openAttestationMetadata") or {}).get("template"))
+                    else _object(data.get("openAttestationMetadata")).get("template")
                 )
-                report.template = template.get("name") if isinstance(template, dict) else None
-                report.document_id = str(data["id"]) if data.get("id") is not None else data.get("reference")
+                report.template = _text(_object(template).get("name"))
+                number = data.get("id") if data.get("id") is not None else data.get("reference")
+                report.document_id = str(number)[:200] if isinstance(number, str | int | float) else None
             except DocumentFormatError:
                 pass
             if integrity.obfuscated_fields and integrity.target_hash:
@@ -370,7 +396,18 @@ class Verifier:
             return self._verify_many(documents, with_data)
 
     def _verify_many(self, documents: Sequence[Any], with_data: bool) -> list[VerificationReport]:
-        results = oa.verify_integrity_many(documents)
+        # a document deeper than the limit is not walked (the walks below recurse once per level)
+        too_deep: dict[int, DocumentFormatError] = {}
+        for index, document in enumerate(documents):
+            try:
+                jsoninput.check_value_depth(document, self.settings.max_depth)
+            except DocumentFormatError as exc:
+                too_deep[index] = exc
+        results = oa.verify_integrity_many(
+            [None if i in too_deep else d for i, d in enumerate(documents)] if too_deep else documents
+        )
+        for index, refusal in too_deep.items():
+            results[index] = refusal
         roots: set[str] = set()
         hashes: set[str] = set()
         for integrity in results:
@@ -384,6 +421,6 @@ class Verifier:
                 hashes.add(integrity.target_hash)
         issued, revoked = self.registry.statuses(roots, hashes) if roots or hashes else (set(), {})
         return [
-            self._report(document, issued, revoked, with_data, None if isinstance(r, DocumentFormatError) else r)
+            self._report(document, issued, revoked, with_data, r)
             for document, r in zip(documents, results, strict=True)
         ]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
+from starlette.concurrency import run_in_threadpool
 
 from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.context import Platform
 from opencustoms.declarations import service as declarations
 from opencustoms.documents import service
 from opencustoms.documents.config import get_document_settings
 from opencustoms.documents.errors import UploadTooLargeError
+from opencustoms.security.service import Identity
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -69,21 +72,56 @@ class ObfuscateRequest(BaseModel):
     fields: list[str] = Field(min_length=1, max_length=500)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+class PresentedDocuments(RootModel[dict[str, dict[str, Any]]]):
+    """The trader's presented documents: {document_id: wrapped document}."""
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def _read_limited(request: Request, limit: int, setting: str = "OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES") -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise UploadTooLargeError(
-            f"the upload is {int(declared)} bytes; the limit is {limit} "
-            "(OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES); a wrapped document is a few kilobytes"
+            f"the upload is {int(declared)} bytes; the limit is {limit} ({setting}); a wrapped document is a few "
+            "kilobytes"
         )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise UploadTooLargeError(
-                f"the upload exceeds the limit of {limit} bytes (OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES)"
-            )
+            raise UploadTooLargeError(f"the upload exceeds the limit of {limit} bytes ({setting})")
     return bytes(body)
+
+
+SMALL_BODY = 64 * 1024  # revoke and evm-sync: a hash or a number and a reason
+
+
+async def _json_body(
+    request: Request, model: type[Body], default: Any = None, issuing: bool = False, small: bool = False
+) -> Body:
+    """The JSON body read with the documents' limits (size, then nesting depth before parsing, no NaN or duplicate
+    keys) instead of FastAPI's parser, which recurses once per nesting level; then validated by ``model``. An empty
+    body is ``default`` when one is given. Issuing requests have their own size limit, small requests a fixed one."""
+    settings = get_document_settings()
+    limit, setting = (
+        (settings.max_issue_bytes, "OPENCUSTOMS_DOCUMENTS_MAX_ISSUE_BYTES")
+        if issuing
+        else (SMALL_BODY, "fixed for this request")
+        if small
+        else (settings.max_upload_bytes, "OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES")
+    )
+    raw = await _read_limited(request, limit, setting)
+    if default is not None and not raw.strip():
+        return model.model_validate(default)
+    return model.model_validate(service.parse_json(raw, settings, "the request body", max_bytes=limit))
+
+
+def _body_schema(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
+    """The request body's schema in OpenAPI, for routes that read their body with :func:`_json_body`."""
+    return {
+        "requestBody": {"required": required, "content": {"application/json": {"schema": model.model_json_schema()}}}
+    }
 
 
 @router.post(
@@ -119,36 +157,38 @@ def verify_qr(
     return service.verify_qr(platform.engine, q).to_dict()
 
 
-@router.post("/obfuscate")
-def obfuscate(request: ObfuscateRequest) -> dict[str, Any]:
+@router.post("/obfuscate", openapi_extra=_body_schema(ObfuscateRequest))
+async def obfuscate(request: Request) -> dict[str, Any]:
     """Hide fields of a wrapped v2 document (selective disclosure); the result still verifies. Public."""
-    return service.obfuscate(request.document, request.fields)
+    body = await _json_body(request, ObfuscateRequest)
+    return await run_in_threadpool(service.obfuscate, body.document, body.fields)
 
 
-@router.post("", status_code=201, response_model=IssueView)
-def issue(request: IssueRequest, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+@router.post("", status_code=201, response_model=IssueView, openapi_extra=_body_schema(IssueRequest))
+async def issue(request: Request, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
     """Issue documents from a template: validate, wrap as one batch, record the root as issued."""
-    result = service.issue(platform.engine, identity, request.template, request.records)
+    body = await _json_body(request, IssueRequest, issuing=True)
+    result = await run_in_threadpool(service.issue, platform.engine, identity, body.template, body.records)
     return {"merkle_root": result.merkle_root, "template": result.template, "documents": result.documents}
 
 
-@router.post("/revoke", response_model=list[RevocationView])
-def revoke(request: RevokeRequest, platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
+@router.post("/revoke", response_model=list[RevocationView], openapi_extra=_body_schema(RevokeRequest))
+async def revoke(request: Request, platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
     """Revoke a document (targetHash or number) or a whole batch (merkle root)."""
-    return [
-        {"hash": r.hash, "revoked_by": r.revoked_by, "reason": r.reason}
-        for r in service.revoke(platform.engine, identity, request.target, request.reason)
-    ]
+    body = await _json_body(request, RevokeRequest, small=True)
+    done = await run_in_threadpool(service.revoke, platform.engine, identity, body.target, body.reason)
+    return [{"hash": r.hash, "revoked_by": r.revoked_by, "reason": r.reason} for r in done]
 
 
 class EvmSyncRequest(BaseModel):
     hash: str = Field(description="A merkle root issued here, or a hash revoked here, to record on the EVM store")
 
 
-@router.post("/evm-sync")
-def evm_sync(request: EvmSyncRequest, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+@router.post("/evm-sync", openapi_extra=_body_schema(EvmSyncRequest))
+async def evm_sync(request: Request, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
     """Record on this administration's EVM DocumentStore what the local registry holds for one hash."""
-    return service.sync_evm(platform.engine, identity, request.hash)
+    body = await _json_body(request, EvmSyncRequest, small=True)
+    return await run_in_threadpool(service.sync_evm, platform.engine, identity, body.hash)
 
 
 @router.get("/{key}")
@@ -169,15 +209,19 @@ def pdf(key: str, platform: PlatformDep, identity: IdentityDep) -> Response:
     return Response(service.render_pdf(service.show(platform.engine, identity, key)), media_type="application/pdf")
 
 
-@router.post("/origin-checks/{reference}")
-def check_origin(
-    reference: str,
-    platform: PlatformDep,
-    identity: IdentityDep,
-    presented: Annotated[dict[str, dict[str, Any]] | None, Body()] = None,
+@router.post("/origin-checks/{reference}", openapi_extra=_body_schema(PresentedDocuments, required=False))
+async def check_origin(
+    reference: str, request: Request, platform: PlatformDep, identity: IdentityDep
 ) -> list[dict[str, Any]]:
     """Verify the certificates of origin a stored declaration claims preference with; each outcome becomes a
-    signal on the document and the declaration."""
+    signal on the document and the declaration. Optional body: the trader's documents, {document_id: wrapped}."""
+    presented = (await _json_body(request, PresentedDocuments, default={})).root or None
+    return await run_in_threadpool(_check_origin, platform, identity, reference, presented)
+
+
+def _check_origin(
+    platform: Platform, identity: Identity, reference: str, presented: dict[str, dict[str, Any]] | None
+) -> list[dict[str, Any]]:
     declaration, _ = declarations.get(
         platform.engine, identity, reference, platform.pseudonymiser, purpose="origin certificate check"
     )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from opencustoms.documents import service as documents
+from opencustoms.documents.errors import TemplateDataError
 from opencustoms.documents.templates import OriginCriterion
 from opencustoms.errors import OpenCustomsError
 from opencustoms.security.roles import Permission
@@ -22,7 +23,8 @@ CRITERIA = [c.value for c in OriginCriterion]
 
 def _nest(form: dict[str, Any]) -> dict[str, Any]:
     """Form fields named by their path in the certificate (``exporter.name``, ``goods_items.0.hs_code``) as the
-    nested record the template validates; empty fields are left out, goods rows left empty are dropped."""
+    nested record the template validates; empty fields are left out, goods rows left empty are dropped. A field
+    named both as a value and as a group (``exporter`` and ``exporter.name``) is refused with its name."""
     record: dict[str, Any] = {}
     for key, value in form.items():
         if not isinstance(value, str) or value == "" or key.startswith("_"):
@@ -31,8 +33,14 @@ def _nest(form: dict[str, Any]) -> dict[str, Any]:
         node = record
         for part in parts[:-1]:
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise TemplateDataError(f"the form field {key[:100]!r} is not a field of the certificate", field=key)
+        if isinstance(node.get(parts[-1]), dict):
+            raise TemplateDataError(f"the form field {key[:100]!r} is not a field of the certificate", field=key)
         node[parts[-1]] = value
     goods = record.pop("goods_items", {})
+    if not isinstance(goods, dict) or not all(isinstance(item, dict) for item in goods.values()):
+        raise TemplateDataError("goods items are given as goods_items.<row>.<field>", field="goods_items.0.hs_code")
     items: list[dict[str, Any]] = []
     for index in sorted(goods, key=lambda k: int(k) if k.isdigit() else 99):
         item = goods[index]
@@ -75,8 +83,12 @@ async def issue(request: Request) -> Response:
     page = Page(request)
     user = page.user(Permission.DOCUMENTS_ISSUE)
     form = await page.form()
-    record = _nest(form)
     errors: dict[str, str] = {}
+    try:
+        record = _nest(form)
+    except OpenCustomsError as exc:
+        errors[_map_field(exc.field)] = exc.message
+        record = {"goods_items": [{}]}
     if not record["goods_items"]:
         errors["goods_items.0.hs_code"] = page._("Give at least one goods item.")
     if not errors:

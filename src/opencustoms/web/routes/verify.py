@@ -3,7 +3,6 @@ document's JSON, or open the QR link (``/verify?q=...``) → a verdict per check
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,18 +31,6 @@ def _render(
     return page.render(
         "verify.html", status=status, report=report, errors=errors or {}, values=values or {}, limit=limit
     )
-
-
-def _is_document(text: str) -> bool:
-    """Pasted JSON is a wrapped document unless it is a QR payload ({"type": "DOCUMENT", "payload": ...})."""
-    text = text.strip()
-    if not text.startswith("{"):
-        return False
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return True  # the document parser names the syntax error
-    return not (isinstance(parsed, dict) and parsed.get("type") == "DOCUMENT" and "payload" in parsed)
 
 
 @router.get(PUBLIC_VERIFY)
@@ -93,9 +80,7 @@ async def verify_submit(request: Request) -> Response:
         if len(content) > MAX_PASTE:
             errors["content"] = page._("The pasted text is too long; upload the file instead.")
             return _render(page, errors=errors, status=422)
-        if _is_document(content):
-            return _render(page, report=documents.verify(page.engine, content))
-        return _render(page, report=documents.verify_qr(page.engine, content))
+        return _render(page, report=documents.verify_text(page.engine, content))
     except OpenCustomsError as exc:
         field = "file" if isinstance(upload, UploadFile) and upload.filename else "content"
         return _render(page, errors={field: exc.message}, values={"content": content[:4000]}, status=422)
