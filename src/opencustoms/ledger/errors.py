@@ -115,3 +115,16 @@ class RestoreError(LedgerError):
 
     status = 409
     title = "Restore refused"
+
+
+class StoredLogError(LedgerError):
+    """A stored entry that does not match what the log signed (a body edited in the database, a leaf altered, an
+    entry missing): found by `opencustoms ledger verify`, or when serving the entry. ``index`` names the entry."""
+
+    status = 409
+    title = "Stored log damaged"
+
+    def __init__(self, index: int | None, reason: str, *, field: str | None = None) -> None:
+        message = f"entry {index}: {reason}" if index is not None else reason
+        super().__init__(message, field=field or ("index" if index is not None else None))
+        self.index = index
