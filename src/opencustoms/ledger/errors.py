@@ -82,6 +82,14 @@ class KeyStoreError(LedgerError):
     title = "Key store error"
 
 
+class AdministrationKeyMissingError(KeyStoreError):
+    """The key store holds no administration key: this node's log was never created here (`ledger init`), or the
+    key store was lost and not put back."""
+
+    status = 409
+    title = "Ledger not initialised"
+
+
 class KeyStoreNameError(KeyStoreError):
     """A key name (an officer's username) that cannot be a file name in the key store."""
 
