@@ -175,6 +175,23 @@ def pull(
     if log.role != PARTNER:
         raise LedgerError(f"{origin} is this node's own log; pull a partner's log", field="origin")
     client = _client(log, keystore, clients)
+    try:
+        return _pull(engine, actor, keystore, log, client, clients, witness)
+    finally:
+        if not (clients and origin in clients):
+            client.close()  # one made for this pull (the periodic poller makes one per partner per round)
+
+
+def _pull(
+    engine: Engine,
+    actor: Identity,
+    keystore: KeyStore,
+    log: Log,
+    client: httpx.Client,
+    clients: dict[str, httpx.Client] | None,
+    witness: bool,
+) -> dict[str, Any]:
+    origin = log.origin
     offered_note = _get(client, origin, "/ledger/checkpoint", CheckpointReply).checkpoint
     try:
         offered = notes.open_checkpoint(offered_note, log.origin, log.public_key)
@@ -253,20 +270,26 @@ def follow(
     (``GET /ledger/checkpoint?after=<size held>&wait=``) and pull as soon as its log grows, so a change is seen
     within one pull of its commit rather than at the next poll. Each pull checks everything :func:`pull` checks
     (alarms included); witnessing stays with the periodic :func:`pull_all`. A failure (partner down, an update
-    refused) goes to ``on_error`` and is retried after a pause."""
+    refused, no URL yet) goes to ``on_error`` and is retried after a pause. The partner's URL and token are read
+    again each round, and a new connection made when either changed."""
     actor.require(Permission.LEDGER_WRITE)
-    with engine.connect() as conn:
-        log = _log(conn, origin)
-    try:
-        client = _client(log, keystore, clients)
-    except PartnerError as exc:  # no URL: nothing to follow; the operator is told once
-        if on_error is not None:
-            on_error(origin, exc)
-        return
+    client: httpx.Client | None = None
+    using: tuple[str | None, str | None] | None = None  # the (URL, token) ``client`` was made with
+    told = False
     try:
         while not stop.is_set():
             started = time.monotonic()
             try:
+                # the partner's URL and the token it gave us are read again every round: an operator who replaces
+                # either (`partner-add`, the secret file, the restore runbook) is followed without a restart
+                with engine.connect() as conn:
+                    log = _log(conn, origin)
+                settings = (log.url, keystore.secret(_secret_name(log.administration_code)))
+                if client is None or settings != using:
+                    if client is not None and not clients:
+                        client.close()
+                    client, using = None, settings
+                    client = _client(log, keystore, clients)
                 held = _held(engine, log)
                 offered = _get(
                     client, origin, "/ledger/checkpoint", CheckpointReply, after=held.size if held else 0, wait=wait
@@ -275,12 +298,15 @@ def follow(
                     pull(engine, actor, keystore, origin, clients={origin: client}, witness=False)
                 elif time.monotonic() - started < wait / 2:
                     stop.wait(1.0)  # a partner that does not hold long polls: do not spin
+                told = False
             except OpenCustomsError as exc:
-                if on_error is not None:
+                # a partner without a URL is told once (it may be given one later); every other failure each time
+                if on_error is not None and not (client is None and told):
                     on_error(origin, exc)
+                told = client is None
                 stop.wait(1.0)
     finally:
-        if not clients:
+        if client is not None and not clients:
             client.close()
 
 
