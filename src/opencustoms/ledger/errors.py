@@ -136,3 +136,11 @@ class StoredLogError(LedgerError):
         message = f"entry {index}: {reason}" if index is not None else reason
         super().__init__(message, field=field or ("index" if index is not None else None))
         self.index = index
+
+
+class AdministrationChoiceError(LedgerError):
+    """Which administration this node acts for is not settled: none registered, several and none chosen, or the
+    one chosen is not registered. The CLI exits 2."""
+
+    status = 422
+    title = "Administration not chosen"

@@ -43,6 +43,7 @@ from opencustoms.ledger.entries import (
     sign_entry,
 )
 from opencustoms.ledger.errors import (
+    AdministrationChoiceError,
     CheckpointError,
     EntryError,
     LedgerError,
@@ -75,12 +76,48 @@ from opencustoms.ledger.tables import (
 from opencustoms.security.roles import Permission, Role
 from opencustoms.security.service import Identity, record, utcnow
 from opencustoms.store.database import as_utc
+from opencustoms.store.tables import administrations
 
 
 def local_officer(administration_code: str, username: str) -> Identity:
     """The identity a command on the server acts under for an officer: whoever runs the CLI there can read the key
     store, so the CLI signs as the named officer, with that officer's key, under the supervisor role."""
     return Identity.of(username, administration_code, [Role.SUPERVISOR])
+
+
+def node_administration(engine: Engine, chosen: str | None) -> str:
+    """The administration this node acts for: ``chosen`` (the CLI's ``--administration``, else
+    OPENCUSTOMS_ADMINISTRATION) when it is registered, else the only administration registered. Several
+    registered (the node's own and its partners', for their users) and none chosen: AdministrationChoiceError
+    listing them and how to choose."""
+    with engine.connect() as conn:
+        codes = sorted(conn.execute(select(administrations.c.code)).scalars())
+    how = "choose it with `opencustoms ledger --administration CODE <command>` or set OPENCUSTOMS_ADMINISTRATION=CODE"
+    if chosen:
+        if codes and chosen.upper() not in codes:
+            raise AdministrationChoiceError(
+                f"administration {chosen!r} is not registered on this node (registered: {', '.join(codes)}); {how} "
+                "with one of them, or register it with `opencustoms init --administration CODE`",
+                field="administration",
+            )
+        return chosen.upper()
+    if not codes:
+        raise AdministrationChoiceError(
+            "no administration is registered on this node: run `opencustoms init --administration CODE` first",
+            field="administration",
+        )
+    if len(codes) > 1:
+        with engine.connect() as conn:
+            own = conn.execute(
+                select(ledger_logs.c.origin, ledger_logs.c.administration_code).where(ledger_logs.c.role == OWN)
+            ).first()
+        hint = f"; this node's log {own.origin} is administration {own.administration_code}" if own else ""
+        raise AdministrationChoiceError(
+            f"several administrations are registered on this node ({', '.join(codes)}: this node's own and its "
+            f"partners'), so it cannot tell which one it is: {how} (in the node's environment or .env file){hint}",
+            field="administration",
+        )
+    return codes[0]
 
 
 def verifier_key(engine: Engine, actor: Identity) -> dict[str, str]:
