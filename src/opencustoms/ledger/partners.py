@@ -223,17 +223,17 @@ def _pull(
             )
     else:
         first = held.size if held else 0
-        first_root = held.root if held else merkle.EMPTY_ROOT
-        proof = _proof(client, origin, first, offered.size)
-        try:
-            merkle.verify_consistency(first, offered.size, proof, first_root, offered.root)
-        except ProofError as exc:
-            reason = (
-                f"checkpoint {offered.size} does not extend the checkpoint {first} this node holds "
-                f"({exc.message}): a fork or a rewritten history"
-            )
-            raise_alarm(engine, actor, origin, "fork", reason, held=held.note if held else None, offered=offered.note)
-            raise ForkError(reason + "; the update was refused") from exc
+        if held is not None and held.size > 0:  # from the empty tree there is nothing to prove (RFC 9162 2.1.4):
+            proof = _proof(client, origin, first, offered.size)  # the entries below must rebuild the root
+            try:
+                merkle.verify_consistency(first, offered.size, proof, held.root, offered.root)
+            except ProofError as exc:
+                reason = (
+                    f"checkpoint {offered.size} does not extend the checkpoint {first} this node holds "
+                    f"({exc.message}): a fork or a rewritten history"
+                )
+                raise_alarm(engine, actor, origin, "fork", reason, held=held.note, offered=offered.note)
+                raise ForkError(reason + "; the update was refused") from exc
         pages = _checked_pages(engine, client, origin, first, offered.size)
         try:
             _store(engine, actor, keystore, log, first, pages, offered)
@@ -452,7 +452,9 @@ def _store(
                 info["tree_size"], info["root"] = offered.size, root_hex
             ingest.emit_signals(conn, log.origin, plan.infos, now)
             count += len(page)
-        if tree is None or tree.root() != offered.root or tree.size != offered.size:
+        if tree is None:  # no entries fetched: the partner's log is empty (its checkpoint of size 0)
+            tree = logstore.frontier(conn, log.id, first)
+        if tree.root() != offered.root or tree.size != offered.size:
             raise ProofError(
                 f"the entries served by {log.origin} do not rebuild the root of its checkpoint "
                 f"{offered.size}: they were altered",
@@ -496,6 +498,8 @@ def _compare_witnesses(
             continue  # a witness that is down or does not know the log proves nothing either way
         if other.origin not in seen.cosigners or held is None:
             continue
+        if held.size == 0 and seen.size > 0:
+            continue  # every history extends the empty tree: nothing to compare until this node holds entries
         consistent = True
         if seen.size <= held.size:
             with engine.connect() as conn:
