@@ -101,3 +101,25 @@ def test_an_edited_body_is_not_served(node: Node) -> None:
     assert api.get("/ledger/entries", params={"start": 3, "end": 4}).status_code == 200  # other pages still serve
     history = api.get("/ledger/certificates/ARAEO00002/history")
     assert history.status_code == 409 and "entry 2" in history.json()["detail"]
+
+
+def test_the_first_bad_entry_is_named_whichever_check_finds_it(node: Node) -> None:
+    # entry 3's body edited, entry 1's leaf replaced by entry 2's (caught only by the tree): entry 1 is named
+    _sql(node, "UPDATE ledger_entries SET body = replace(body, 'Holder of', 'Holder de') WHERE idx = 3")
+    _sql(
+        node,
+        "UPDATE ledger_entries SET leaf = (SELECT leaf FROM ledger_entries WHERE idx = 2), commitment = "
+        "(SELECT commitment FROM ledger_entries WHERE idx = 2), body = (SELECT body FROM ledger_entries WHERE idx = 2),"
+        " salt = (SELECT salt FROM ledger_entries WHERE idx = 2) WHERE idx = 1",
+    )
+    with pytest.raises(StoredLogError, match="^entry 1: its leaf hashes to"):
+        service.verify_log(node.engine, node.operator)
+
+
+def test_a_missing_entry_is_named(node: Node) -> None:
+    _sql(node, "DELETE FROM ledger_entries WHERE idx = 3")
+    with pytest.raises(StoredLogError, match="^entry 3: it is missing from the store"):
+        service.verify_log(node.engine, node.operator)
+    _sql(node, "DELETE FROM ledger_entries WHERE idx = 1")
+    with pytest.raises(StoredLogError, match="^entry 1: it is missing from the store"):
+        service.verify_log(node.engine, node.operator)

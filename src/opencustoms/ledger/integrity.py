@@ -62,6 +62,38 @@ def leaf_fields(idx: int, leaf: bytes) -> dict[str, Any]:
     return raw
 
 
+def _check_row(expected: int, row: Any, keys: dict[str, Any]) -> tuple[str, str, str, bytes]:
+    """The checks of one stored entry that need nothing but its row and the log's keys; what its signature check
+    needs (commitment, key id, signature, public key)."""
+    idx, leaf, commitment, body, salt = row
+    if idx != expected:
+        raise StoredLogError(expected, "it is missing from the store; restore the log from a backup or a partner")
+    raw = leaf_fields(idx, bytes(leaf))
+    if raw["commitment"] != commitment:
+        raise StoredLogError(
+            idx,
+            f"its commitment column ({str(commitment)[:16]}...) differs from the commitment in its signed leaf "
+            f"({raw['commitment'][:16]}...): the row was altered",
+        )
+    if not body_opens(raw["commitment"], body, salt):
+        raise StoredLogError(
+            idx,
+            "its stored body and salt do not open the commitment in its signed leaf: the content was altered after "
+            "it was written (the leaf and the tree are intact; restore the entry's body from a backup or a "
+            "partner's copy)",
+        )
+    key = keys.get(raw["key_id"])
+    if (
+        key is None
+        or (key["certified_idx"] is not None and key["certified_idx"] >= idx)
+        or (key["revoked_idx"] is not None and key["revoked_idx"] <= idx)
+    ):
+        raise SignatureError(
+            f"entry {idx} is signed by key {raw['key_id']}, not in force at that index", field="key_id"
+        )
+    return raw["commitment"], raw["key_id"], raw["signature"], bytes(key["public_key"])
+
+
 def _batches(conn: Connection, log_id: int):  # type: ignore[no-untyped-def]
     c = ledger_entries.c
     start = 0
@@ -96,62 +128,52 @@ def verify_log(engine: Engine, origin: str | None = None, progress: Progress | N
         if progress is not None:
             progress(0, log.size)
         for start, rows in _batches(conn, log.id):
-            signatures = []
-            for offset, (idx, leaf, commitment, body, salt) in enumerate(rows):
-                if idx != start + offset:
-                    raise StoredLogError(
-                        start + offset, "it is missing from the store; restore the log from a backup or a partner"
-                    )
-                raw = leaf_fields(idx, bytes(leaf))
-                if raw["commitment"] != commitment:
-                    raise StoredLogError(
-                        idx,
-                        f"its commitment column ({str(commitment)[:16]}...) differs from the commitment in its signed "
-                        f"leaf ({raw['commitment'][:16]}...): the row was altered",
-                    )
-                if not body_opens(raw["commitment"], body, salt):
-                    raise StoredLogError(
-                        idx,
-                        "its stored body and salt do not open the commitment in its signed leaf: the content was "
-                        "altered after it was written (the leaf and the tree are intact; restore the entry's body "
-                        "from a backup or a partner's copy)",
-                    )
-                key = keys.get(raw.get("key_id"))
-                if (
-                    key is None
-                    or (key["certified_idx"] is not None and key["certified_idx"] >= idx)
-                    or (key["revoked_idx"] is not None and key["revoked_idx"] <= idx)
-                ):
-                    raise SignatureError(
-                        f"entry {idx} is signed by key {raw.get('key_id')}, not in force at that index", field="key_id"
-                    )
-                signatures.append((raw["commitment"], raw["key_id"], raw["signature"], bytes(key["public_key"])))
-            for (idx, *_), failure in zip(rows, _thread_map(_verify_chunk, signatures), strict=True):
-                if failure is not None:
-                    raise StoredLogError(idx, f"its signature does not verify ({failure.message})")
-            hashes = [merkle.leaf_hash(bytes(row[1])) for row in rows]
-            stored = stored_leaves([(0, start + i) for i in range(len(rows))])
-            for i, h in enumerate(hashes):
-                if tree.size == cp.size:
-                    at_checkpoint = tree.root()
+            # the entries of a batch up to its first bad row; then their signatures (on the verification threads)
+            # and leaf hashes: whichever check fails, the entry named is the first bad one of the log
+            signatures: list[tuple[str, str, str, bytes]] = []
+            problem: StoredLogError | SignatureError | None = None
+            for offset, row in enumerate(rows):
+                try:
+                    signatures.append(_check_row(start + offset, row, keys))
+                except (StoredLogError, SignatureError) as exc:
+                    problem = exc
+                    break
+            failures = _thread_map(_verify_chunk, signatures)
+            bad_signature = next((i for i, f in enumerate(failures) if f is not None), None)
+            checked = len(signatures) if bad_signature is None else bad_signature
+            stored = stored_leaves([(0, start + i) for i in range(checked)])
+            for i in range(checked):
+                h = merkle.leaf_hash(bytes(rows[i][1]))
                 held = stored.get((0, start + i))
                 if held is not None and held != h:
                     raise StoredLogError(
                         start + i,
                         f"its leaf hashes to {h.hex()[:16]}... but the tree holds {held.hex()[:16]}... for it: the "
-                        "leaf was altered (or the tree); restore the log from a backup or a partner",
+                        "leaf or the tree was altered. Run `opencustoms ledger rebuild-tree`: it recomputes the tree "
+                        "from the leaves, and refuses (changing nothing) when they do not rebuild the signed "
+                        "checkpoint, in which case the leaf was altered: restore the log from a backup or a partner",
                     )
+                if tree.size == cp.size:
+                    at_checkpoint = tree.root()
                 tree.append(h)
+            if bad_signature is not None:
+                failure = failures[bad_signature]
+                raise StoredLogError(start + bad_signature, f"its signature does not verify ({failure.message})")
+            if problem is not None:
+                raise problem
             if progress is not None:
                 progress(tree.size, max(log.size, tree.size))
         if tree.size == cp.size:
             at_checkpoint = tree.root()
+        if tree.size < max(log.size, cp.size):
+            raise StoredLogError(
+                tree.size,
+                f"it is missing from the store (the log records {log.size} entries, its signed checkpoint "
+                f"{cp.size}); restore the log from a backup or a partner",
+            )
         if tree.size != log.size:
             raise StoredLogError(None, f"log {log.origin} records size {log.size} but holds {tree.size} entries")
-        if at_checkpoint is None:
-            raise StoredLogError(
-                None, f"log {log.origin} holds {tree.size} entries, fewer than its checkpoint's {cp.size}"
-            )
+        assert at_checkpoint is not None  # tree.size >= cp.size
         if at_checkpoint != cp.root:
             raise ProofError(
                 f"the entries of {log.origin} do not rebuild the root of its signed checkpoint {cp.size}: entries "
