@@ -19,6 +19,7 @@ from opencustoms.context import Platform
 from opencustoms.errors import OpenCustomsError
 from opencustoms.ledger import service
 from opencustoms.ledger.entries import AEOCertificate
+from opencustoms.ledger.errors import AdministrationChoiceError
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.security.service import Identity, local_operator
 
@@ -29,11 +30,43 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _ctx() -> tuple[Platform, KeyStore, Identity]:
+_chosen: dict[str, str | None] = {"administration": None}  # the group's --administration, per invocation
+
+
+@app.callback()
+def _group(
+    administration: Annotated[
+        str | None,
+        typer.Option(
+            "--administration",
+            help="This node's administration code, when several are registered (its own and its partners'); "
+            "default OPENCUSTOMS_ADMINISTRATION, else the only one registered. Give it before the command: "
+            "`opencustoms ledger --administration AR key`.",
+        ),
+    ] = None,
+) -> None:
+    _chosen["administration"] = administration
+
+
+def _platform() -> Platform:
     try:
         platform = Platform.from_environment()
     except ValidationError as exc:  # a setting with a bad value: name it instead of a traceback
         _fail(exc)
+    try:
+        code = service.node_administration(
+            platform.engine, _chosen["administration"] or platform.settings.administration
+        )
+    except AdministrationChoiceError as exc:
+        err.print(f"[red]error[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    except OpenCustomsError as exc:  # the database is not initialised, or cannot be opened
+        _fail(exc)
+    return Platform(platform.settings.model_copy(update={"administration": code}))
+
+
+def _ctx() -> tuple[Platform, KeyStore, Identity]:
+    platform = _platform()
     return platform, KeyStore.for_data_dir(platform.settings.data_dir), local_operator(platform.administration_code)
 
 
@@ -211,12 +244,25 @@ def holder(holder_id: str) -> None:
 
 @app.command()
 def verify(origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None) -> None:
-    """Re-check a stored log: signatures, keys in force, leaves rebuild the signed checkpoint."""
+    """Re-check a stored log: every body against its signed leaf, signatures, keys in force, leaves against the
+    tree, the tree against the signed checkpoint. Exit 1 naming the first bad entry."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     platform, _, operator = _ctx()
-    try:
-        result = service.verify_log(platform.engine, operator, origin)
-    except OpenCustomsError as exc:
-        _fail(exc)
+    with Progress(
+        TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
+    ) as bar:
+        task = bar.add_task("verify", total=None)
+        try:
+            result = service.verify_log(
+                platform.engine,
+                operator,
+                origin,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except OpenCustomsError as exc:
+            bar.stop()
+            _fail(exc)
     console.print(
         f"{result['origin']}: {result['size']} entries verified against checkpoint "
         f"{result['checkpoint_size']} ({result['root'][:16]}...)"

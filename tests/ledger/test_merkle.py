@@ -203,14 +203,26 @@ def test_corrupted_consistency_proofs_are_rejected(first: int, second: int, proo
 
 
 def test_trivial_consistency_cases() -> None:
-    merkle.verify_consistency(0, 0, [], ROOTS[0], ROOTS[0])
-    merkle.verify_consistency(0, 5, [], ROOTS[0], ROOTS[5])
+    merkle.verify_consistency(1, 1, [], ROOTS[1], ROOTS[1])
+    merkle.verify_consistency(5, 5, [], ROOTS[5], ROOTS[5])
     with pytest.raises(ProofError, match="back in time"):
         merkle.verify_consistency(2, 1, [], ROOTS[2], ROOTS[1])
     with pytest.raises(ProofError, match="forked"):
         merkle.verify_consistency(3, 3, [], ROOTS[3], ROOTS[4])
     with pytest.raises(ProofError, match="must be empty"):
         merkle.verify_consistency(3, 3, [ROOTS[0]], ROOTS[3], ROOTS[3])
+
+
+def test_size_0_is_not_a_valid_first_size() -> None:
+    """RFC 9162, 2.1.4: PROOF(m, D[n]) is defined for 0 < m, and its verifier fails an empty proof; an empty proof
+    proves only first == second > 0 (with equal roots)."""
+    for second in (0, 1, 5, 8):
+        for proof in ([], [ROOTS[second]]):
+            with pytest.raises(ProofError, match="size 0 is not a valid first size") as refused:
+                merkle.verify_consistency(0, second, proof, ROOTS[0], ROOTS[second])
+            assert refused.value.field == "first"
+    with pytest.raises(ProofError, match="empty consistency proof cannot link size 1 to size 5"):
+        merkle.verify_consistency(1, 5, [], ROOTS[1], ROOTS[5])
 
 
 def test_inclusion_outside_the_tree_is_rejected() -> None:
@@ -242,8 +254,8 @@ def test_every_inclusion_proof_up_to_64_verifies() -> None:
 
 
 def test_every_consistency_proof_up_to_64_verifies() -> None:
-    for n in range(0, 65):
-        for m in range(0, n + 1):
+    for n in range(1, 65):
+        for m in range(1, n + 1):
             proof = merkle.consistency_proof(TREE64, m, n)
             merkle.verify_consistency(m, n, proof, ROOTS64[m], ROOTS64[n])
 

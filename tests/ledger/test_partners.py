@@ -5,14 +5,16 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from ledger_testnodes import Node, certificate, client_for, connected_nodes, rewrite_history
+from ledger_testnodes import Node, certificate, client_for, connect, connected_nodes, rewrite_history
 
 from opencustoms import signals
 from opencustoms.ledger import service
 from opencustoms.ledger.errors import ForkError, LedgerError, LedgerNotFoundError
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.ledger.logs import get_log
-from opencustoms.store.database import open_database
+from opencustoms.security.roles import Role
+from opencustoms.security.service import Identity, ensure_administration
+from opencustoms.store.database import init_database, open_database
 
 
 @pytest.fixture
@@ -212,3 +214,43 @@ def _status(node: Node, number: str) -> str | None:
         return str(service.status(node.engine, node.operator, number)["status"])
     except LedgerNotFoundError:
         return None
+
+
+def test_a_partner_pulls_an_empty_log_then_its_first_entries_without_alarm(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A log just created (`ledger init`, no entry yet) is replicated as the empty tree: no consistency proof from
+    size 0 is asked for or accepted (RFC 9162 has none), the first entries are checked against the root alone."""
+    nodes = {}
+    for code in ("AR", "BR", "UY"):  # logs without the officer key make_node certifies
+        data_dir = tmp_path / code
+        url = f"sqlite:///{data_dir / 'node.db'}"
+        engine = init_database(url)
+        ensure_administration(engine, code, f"Customs {code}", code)
+        nodes[code] = Node(code, data_dir, url, engine, KeyStore.for_data_dir(data_dir))
+        service.init_log(engine, nodes[code].operator, nodes[code].keys, code)
+    ar = nodes["AR"]
+    for code in ("BR", "UY"):
+        connect(ar, nodes[code], None)
+        connect(nodes[code], nodes["BR" if code == "UY" else "UY"], None)  # witnesses of each other
+    try:
+        clients = {c: {nodes[s].origin: client_for(nodes[s], t) for s, t in nodes[c].tokens.items()} for c in nodes}
+        for code in ("BR", "UY"):
+            node = nodes[code]
+            report = service.pull(node.engine, node.operator, node.keys, ar.origin, clients=clients[code])
+            assert report["new_entries"] == 0 and report["alarms"] == []
+            assert service.latest_checkpoint(node.engine, ar.origin).size == 0
+            # a second round at size 0 is the same checkpoint: nothing to do
+            assert service.pull(node.engine, node.operator, node.keys, ar.origin, clients=clients[code])["to"] == 0
+        service.certify_officer(ar.engine, ar.operator, ar.keys, "maria")
+        service.issue(ar.engine, Identity.of("maria", "AR", [Role.SUPERVISOR]), ar.keys, certificate("ARAEO00001"))
+        br = nodes["BR"]  # Brazil pulls first; Uruguay, which it asks as a witness, still holds size 0
+        report = service.pull(br.engine, br.operator, br.keys, ar.origin, clients=clients["BR"])
+        assert report["new_entries"] == 2 and report["alarms"] == []
+        uy = nodes["UY"]
+        assert service.pull(uy.engine, uy.operator, uy.keys, ar.origin, clients=clients["UY"])["new_entries"] == 2
+        for node in (br, uy):
+            assert service.alarms(node.engine, node.operator) == []
+            assert service.verify_log(node.engine, node.operator, ar.origin)["size"] == 2
+    finally:
+        for node in nodes.values():
+            node.engine.dispose()
+        open_database.cache_clear()

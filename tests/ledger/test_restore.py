@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from opencustoms.config import get_settings
 from opencustoms.ledger import service
-from opencustoms.ledger.errors import RestoreError
+from opencustoms.ledger.errors import PartnerError, RestoreError
+from opencustoms.ledger.keys import KeyStore
 from opencustoms.ledger.tables import ledger_entries, ledger_logs
 from opencustoms.security.roles import Role
 from opencustoms.security.service import create_user, ensure_administration, issue_token
@@ -123,7 +124,7 @@ def test_restricted_content_no_partner_had_is_restored_as_leaves_only(three) -> 
     assert service.pull(uy.engine, uy.operator, uy.keys, ar.origin, clients=clients("UY"))["new_entries"] == 1
 
 
-def test_a_tampered_copy_is_refused_and_nothing_is_written(three) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampered_copy_is_refused_and_nothing_is_written(three, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     nodes, clients = three
     _history(nodes, clients)
     br = nodes["BR"]
@@ -134,6 +135,11 @@ def test_a_tampered_copy_is_refused_and_nothing_is_written(three) -> None:  # ty
         assert '"id":"AR2"' in body
         conn.execute(ledger_entries.update().where(where).values(body=body.replace('"id":"AR2"', '"id":"AR9"')))
     ar = _wipe(nodes, "BR", "UY")
+    # Brazil's server checks what it serves: it refuses the page holding the altered body, naming the entry
+    with pytest.raises(PartnerError, match="entry 3: the stored content"):
+        service.restore_from_partner(ar.engine, ar.operator, ar.keys, "BR", clients=clients("AR"))
+    # a partner serving what it stores unchecked (an older version, or a dishonest one): the restore catches it
+    monkeypatch.setattr(service.integrity, "body_opens", lambda *_: True)
     with pytest.raises(RestoreError, match="does not verify"):
         service.restore_from_partner(ar.engine, ar.operator, ar.keys, "BR", clients=clients("AR"))
     with pytest.raises(service.LedgerNotFoundError):
@@ -164,10 +170,9 @@ def test_restore_needs_a_registered_partner_and_the_administration_key(three, tm
     ar = _wipe(nodes, "BR")
     with pytest.raises(RestoreError, match="not registered"):
         service.restore_from_partner(ar.engine, ar.operator, ar.keys, "CL", clients=clients("AR"))
-    from opencustoms.ledger.errors import KeyStoreError
     from opencustoms.ledger.keys import KeyStore
 
-    with pytest.raises(KeyStoreError, match="administration key is missing"):
+    with pytest.raises(RestoreError, match="no administration key .*put the key store back"):
         service.restore_from_partner(ar.engine, ar.operator, KeyStore(tmp_path / "empty"), "BR")
     # a key store with another administration key: the partner's checkpoints are not signed by it
     other = KeyStore(tmp_path / "other")
@@ -216,3 +221,24 @@ def test_restore_route(three) -> None:  # type: ignore[no-untyped-def]
     assert admin.post("/ledger/restore", json={}).status_code == 422
     supervisor = client_for(ar, issue_token(ar.engine, ar.operator, "supervisor"))
     assert supervisor.post("/ledger/restore", json={"partner": "BR"}).status_code == 403
+
+
+def test_restore_route_before_ledger_init_is_a_409_saying_what_to_do(tmp_path: Path) -> None:
+    """A node where `opencustoms ledger init` never ran (no log, no administration key): a conflict that says to put
+    the key store back or run `ledger init`, not a 500."""
+    data_dir = tmp_path / "AR"
+    url = f"sqlite:///{data_dir / 'node.db'}"
+    engine = init_database(url)
+    try:
+        ensure_administration(engine, "AR", "Customs AR", "AR")
+        node = Node("AR", data_dir, url, engine, KeyStore.for_data_dir(data_dir))
+        create_user(engine, node.operator, "admin", "AR", [Role.ADMINISTRATOR.value])
+        admin = client_for(node, issue_token(engine, node.operator, "admin"))
+        refused = admin.post("/ledger/restore", json={"partner": "BR"})
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "`opencustoms ledger init`" in refused.json()["detail"]
+        assert "key store back from its backup" in refused.json()["detail"]
+    finally:
+        engine.dispose()
+        open_database.cache_clear()

@@ -82,6 +82,14 @@ class KeyStoreError(LedgerError):
     title = "Key store error"
 
 
+class AdministrationKeyMissingError(KeyStoreError):
+    """The key store holds no administration key: this node's log was never created here (`ledger init`), or the
+    key store was lost and not put back."""
+
+    status = 409
+    title = "Ledger not initialised"
+
+
 class KeyStoreNameError(KeyStoreError):
     """A key name (an officer's username) that cannot be a file name in the key store."""
 
@@ -115,3 +123,24 @@ class RestoreError(LedgerError):
 
     status = 409
     title = "Restore refused"
+
+
+class StoredLogError(LedgerError):
+    """A stored entry that does not match what the log signed (a body edited in the database, a leaf altered, an
+    entry missing): found by `opencustoms ledger verify`, or when serving the entry. ``index`` names the entry."""
+
+    status = 409
+    title = "Stored log damaged"
+
+    def __init__(self, index: int | None, reason: str, *, field: str | None = None) -> None:
+        message = f"entry {index}: {reason}" if index is not None else reason
+        super().__init__(message, field=field or ("index" if index is not None else None))
+        self.index = index
+
+
+class AdministrationChoiceError(LedgerError):
+    """Which administration this node acts for is not settled: none registered, several and none chosen, or the
+    one chosen is not registered. The CLI exits 2."""
+
+    status = 422
+    title = "Administration not chosen"

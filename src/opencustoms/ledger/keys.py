@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from opencustoms.ledger.checkpoint import public_bytes
-from opencustoms.ledger.errors import KeyStoreError, KeyStoreNameError, LedgerError, OfficerKeyMissingError
+from opencustoms.ledger.errors import (
+    AdministrationKeyMissingError,
+    KeyStoreError,
+    KeyStoreNameError,
+    LedgerError,
+    OfficerKeyMissingError,
+)
 
 _loaded: dict[Path, tuple[tuple[int, ...], Ed25519PrivateKey]] = {}  # path -> (file stamp, key): KeyStore.load
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -118,7 +124,7 @@ class KeyStore:
         return self.load(
             "administration",
             "log",
-            missing=KeyStoreError(
+            missing=AdministrationKeyMissingError(
                 f"the administration key is missing from {self.root / 'administration'}; restore the key store "
                 "from its backup, or create this node's log with `opencustoms ledger init`"
             ),

@@ -75,7 +75,9 @@ def inclusion_ranges(index: int, size: int) -> list[Range]:
 
 
 def consistency_ranges(first: int, second: int) -> list[Range]:
-    """The leaf ranges whose hashes form PROOF(first, D[second]) (RFC 9162 SUBPROOF), in proof order."""
+    """The leaf ranges whose hashes form PROOF(first, D[second]) (RFC 9162 SUBPROOF), in proof order. A first
+    size of 0 gives no ranges: nodes before this version ask for it when they hold nothing yet, and an empty proof
+    proves nothing (``verify_consistency`` refuses size 0; this node never asks for it)."""
     if not 0 <= first <= second:
         raise ProofError(
             f"no consistency proof from size {first} to size {second}: the first size must be between 0 and the second",
@@ -235,10 +237,23 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
 
 
 def verify_consistency(first: int, second: int, proof: Sequence[bytes], first_root: bytes, second_root: bytes) -> None:
-    """Raise ProofError unless ``proof`` shows the tree (second, second_root) extends (first, first_root)."""
+    """Raise ProofError unless ``proof`` shows the tree (second, second_root) extends (first, first_root).
+
+    RFC 9162 defines a consistency proof for ``0 < first <= second`` only (section 2.1.4.1: PROOF(m, D[n]) for
+    0 < m < n; m = n is the empty proof of SUBPROOF(m, D[m], true)), and its verifier (2.1.4.2) fails an empty
+    proof for first < second. A first size of 0 is refused: the empty tree is a prefix of every tree, so there is
+    nothing to prove, and a caller holding no entries must check the entries it fetches against the second root
+    instead (as ``partners.pull`` does). An empty proof is accepted only for ``first == second > 0`` with equal
+    roots."""
     if first < 0 or second < first:
         raise ProofError(
             f"a tree of {second} entries cannot extend one of {first}: the log went back in time", field="second"
+        )
+    if first == 0:
+        raise ProofError(
+            "size 0 is not a valid first size for a consistency proof (RFC 9162, 2.1.4): the empty tree is a prefix "
+            f"of every tree; check the {second} entries against the root of size {second} instead",
+            field="first",
         )
     _check_hash(first_root, "first_root")
     _check_hash(second_root, "second_root")
@@ -247,10 +262,6 @@ def verify_consistency(first: int, second: int, proof: Sequence[bytes], first_ro
             raise ProofError("a consistency proof between equal sizes must be empty", field="proof")
         if first_root != second_root:
             raise ProofError(f"two different roots for the same size {first}: the log forked", field="second_root")
-        return
-    if first == 0:
-        if proof:
-            raise ProofError("a consistency proof from the empty tree must be empty", field="proof")
         return
     if not proof:
         raise ProofError(f"an empty consistency proof cannot link size {first} to size {second}", field="proof")

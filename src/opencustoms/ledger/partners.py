@@ -175,6 +175,23 @@ def pull(
     if log.role != PARTNER:
         raise LedgerError(f"{origin} is this node's own log; pull a partner's log", field="origin")
     client = _client(log, keystore, clients)
+    try:
+        return _pull(engine, actor, keystore, log, client, clients, witness)
+    finally:
+        if not (clients and origin in clients):
+            client.close()  # one made for this pull (the periodic poller makes one per partner per round)
+
+
+def _pull(
+    engine: Engine,
+    actor: Identity,
+    keystore: KeyStore,
+    log: Log,
+    client: httpx.Client,
+    clients: dict[str, httpx.Client] | None,
+    witness: bool,
+) -> dict[str, Any]:
+    origin = log.origin
     offered_note = _get(client, origin, "/ledger/checkpoint", CheckpointReply).checkpoint
     try:
         offered = notes.open_checkpoint(offered_note, log.origin, log.public_key)
@@ -206,17 +223,17 @@ def pull(
             )
     else:
         first = held.size if held else 0
-        first_root = held.root if held else merkle.EMPTY_ROOT
-        proof = _proof(client, origin, first, offered.size)
-        try:
-            merkle.verify_consistency(first, offered.size, proof, first_root, offered.root)
-        except ProofError as exc:
-            reason = (
-                f"checkpoint {offered.size} does not extend the checkpoint {first} this node holds "
-                f"({exc.message}): a fork or a rewritten history"
-            )
-            raise_alarm(engine, actor, origin, "fork", reason, held=held.note if held else None, offered=offered.note)
-            raise ForkError(reason + "; the update was refused") from exc
+        if held is not None and held.size > 0:  # from the empty tree there is nothing to prove (RFC 9162 2.1.4):
+            proof = _proof(client, origin, first, offered.size)  # the entries below must rebuild the root
+            try:
+                merkle.verify_consistency(first, offered.size, proof, held.root, offered.root)
+            except ProofError as exc:
+                reason = (
+                    f"checkpoint {offered.size} does not extend the checkpoint {first} this node holds "
+                    f"({exc.message}): a fork or a rewritten history"
+                )
+                raise_alarm(engine, actor, origin, "fork", reason, held=held.note, offered=offered.note)
+                raise ForkError(reason + "; the update was refused") from exc
         pages = _checked_pages(engine, client, origin, first, offered.size)
         try:
             _store(engine, actor, keystore, log, first, pages, offered)
@@ -253,20 +270,26 @@ def follow(
     (``GET /ledger/checkpoint?after=<size held>&wait=``) and pull as soon as its log grows, so a change is seen
     within one pull of its commit rather than at the next poll. Each pull checks everything :func:`pull` checks
     (alarms included); witnessing stays with the periodic :func:`pull_all`. A failure (partner down, an update
-    refused) goes to ``on_error`` and is retried after a pause."""
+    refused, no URL yet) goes to ``on_error`` and is retried after a pause. The partner's URL and token are read
+    again each round, and a new connection made when either changed."""
     actor.require(Permission.LEDGER_WRITE)
-    with engine.connect() as conn:
-        log = _log(conn, origin)
-    try:
-        client = _client(log, keystore, clients)
-    except PartnerError as exc:  # no URL: nothing to follow; the operator is told once
-        if on_error is not None:
-            on_error(origin, exc)
-        return
+    client: httpx.Client | None = None
+    using: tuple[str | None, str | None] | None = None  # the (URL, token) ``client`` was made with
+    told = False
     try:
         while not stop.is_set():
             started = time.monotonic()
             try:
+                # the partner's URL and the token it gave us are read again every round: an operator who replaces
+                # either (`partner-add`, the secret file, the restore runbook) is followed without a restart
+                with engine.connect() as conn:
+                    log = _log(conn, origin)
+                settings = (log.url, keystore.secret(_secret_name(log.administration_code)))
+                if client is None or settings != using:
+                    if client is not None and not clients:
+                        client.close()
+                    client, using = None, settings
+                    client = _client(log, keystore, clients)
                 held = _held(engine, log)
                 offered = _get(
                     client, origin, "/ledger/checkpoint", CheckpointReply, after=held.size if held else 0, wait=wait
@@ -275,12 +298,15 @@ def follow(
                     pull(engine, actor, keystore, origin, clients={origin: client}, witness=False)
                 elif time.monotonic() - started < wait / 2:
                     stop.wait(1.0)  # a partner that does not hold long polls: do not spin
+                told = False
             except OpenCustomsError as exc:
-                if on_error is not None:
+                # a partner without a URL is told once (it may be given one later); every other failure each time
+                if on_error is not None and not (client is None and told):
                     on_error(origin, exc)
+                told = client is None
                 stop.wait(1.0)
     finally:
-        if not clients:
+        if client is not None and not clients:
             client.close()
 
 
@@ -426,7 +452,9 @@ def _store(
                 info["tree_size"], info["root"] = offered.size, root_hex
             ingest.emit_signals(conn, log.origin, plan.infos, now)
             count += len(page)
-        if tree is None or tree.root() != offered.root or tree.size != offered.size:
+        if tree is None:  # no entries fetched: the partner's log is empty (its checkpoint of size 0)
+            tree = logstore.frontier(conn, log.id, first)
+        if tree.root() != offered.root or tree.size != offered.size:
             raise ProofError(
                 f"the entries served by {log.origin} do not rebuild the root of its checkpoint "
                 f"{offered.size}: they were altered",
@@ -470,6 +498,8 @@ def _compare_witnesses(
             continue  # a witness that is down or does not know the log proves nothing either way
         if other.origin not in seen.cosigners or held is None:
             continue
+        if held.size == 0 and seen.size > 0:
+            continue  # every history extends the empty tree: nothing to compare until this node holds entries
         consistent = True
         if seen.size <= held.size:
             with engine.connect() as conn:

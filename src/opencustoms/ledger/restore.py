@@ -35,7 +35,7 @@ from opencustoms.ledger import checkpoint as notes
 from opencustoms.ledger import ingest, logstore
 from opencustoms.ledger.anchor import log_signed_note
 from opencustoms.ledger.entries import EntryKind, SignedEntry
-from opencustoms.ledger.errors import CheckpointError, PartnerError, RestoreError
+from opencustoms.ledger.errors import AdministrationKeyMissingError, CheckpointError, PartnerError, RestoreError
 from opencustoms.ledger.ingest import OWN, PARTNER
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.ledger.logs import Log, check_entries, create_log, default_origin, get_log, raise_alarm
@@ -123,7 +123,15 @@ def restore_from_partner(
     """Rebuild this node's own log from ``partner``'s copy (its administration code or log origin), checked against
     the administration key in ``keystore``. The node's own log must be absent or empty. See the module's doc."""
     actor.require(Permission.USERS_MANAGE)
-    admin = keystore.administration_key()
+    try:
+        admin = keystore.administration_key()
+    except AdministrationKeyMissingError as exc:
+        raise RestoreError(
+            f"this node has no administration key ({keystore.root / 'administration' / 'log.key'}): a restore "
+            "rebuilds the log that key signed, so put the key store back from its backup first and run the restore "
+            "again; if this node never had a log there is nothing to restore: create it with `opencustoms ledger "
+            "init` first"
+        ) from exc
     public = notes.public_bytes(admin)
     with engine.connect() as conn:
         existing = conn.execute(select(ledger_logs.c.origin).where(ledger_logs.c.role == OWN)).scalar()

@@ -17,12 +17,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, func, select
 
 from opencustoms.ledger import checkpoint as notes
-from opencustoms.ledger import logstore, merkle, writer
+from opencustoms.ledger import integrity, logstore, merkle, writer
 from opencustoms.ledger.anchor import (
     anchor,
     anchor_if_due,
@@ -44,12 +43,13 @@ from opencustoms.ledger.entries import (
     sign_entry,
 )
 from opencustoms.ledger.errors import (
+    AdministrationChoiceError,
     CheckpointError,
     EntryError,
     LedgerError,
     LedgerNotFoundError,
     ProofError,
-    SignatureError,
+    StoredLogError,
 )
 from opencustoms.ledger.ingest import OFFICER, OWN
 from opencustoms.ledger.keys import KeyStore, key_id
@@ -76,12 +76,48 @@ from opencustoms.ledger.tables import (
 from opencustoms.security.roles import Permission, Role
 from opencustoms.security.service import Identity, record, utcnow
 from opencustoms.store.database import as_utc
+from opencustoms.store.tables import administrations
 
 
 def local_officer(administration_code: str, username: str) -> Identity:
     """The identity a command on the server acts under for an officer: whoever runs the CLI there can read the key
     store, so the CLI signs as the named officer, with that officer's key, under the supervisor role."""
     return Identity.of(username, administration_code, [Role.SUPERVISOR])
+
+
+def node_administration(engine: Engine, chosen: str | None) -> str:
+    """The administration this node acts for: ``chosen`` (the CLI's ``--administration``, else
+    OPENCUSTOMS_ADMINISTRATION) when it is registered, else the only administration registered. Several
+    registered (the node's own and its partners', for their users) and none chosen: AdministrationChoiceError
+    listing them and how to choose."""
+    with engine.connect() as conn:
+        codes = sorted(conn.execute(select(administrations.c.code)).scalars())
+    how = "choose it with `opencustoms ledger --administration CODE <command>` or set OPENCUSTOMS_ADMINISTRATION=CODE"
+    if chosen:
+        if codes and chosen.upper() not in codes:
+            raise AdministrationChoiceError(
+                f"administration {chosen!r} is not registered on this node (registered: {', '.join(codes)}); {how} "
+                "with one of them, or register it with `opencustoms init --administration CODE`",
+                field="administration",
+            )
+        return chosen.upper()
+    if not codes:
+        raise AdministrationChoiceError(
+            "no administration is registered on this node: run `opencustoms init --administration CODE` first",
+            field="administration",
+        )
+    if len(codes) > 1:
+        with engine.connect() as conn:
+            own = conn.execute(
+                select(ledger_logs.c.origin, ledger_logs.c.administration_code).where(ledger_logs.c.role == OWN)
+            ).first()
+        hint = f"; this node's log {own.origin} is administration {own.administration_code}" if own else ""
+        raise AdministrationChoiceError(
+            f"several administrations are registered on this node ({', '.join(codes)}: this node's own and its "
+            f"partners'), so it cannot tell which one it is: {how} (in the node's environment or .env file){hint}",
+            field="administration",
+        )
+    return codes[0]
 
 
 def verifier_key(engine: Engine, actor: Identity) -> dict[str, str]:
@@ -510,7 +546,15 @@ def history(engine: Engine, actor: Identity, certificate_number: str, *, origin:
             if e["idx"] >= cp.size:
                 continue
             proof = logstore.inclusion_proof(conn, log.id, int(e["idx"]), cp.size)
-            entry = SignedEntry.from_leaf(bytes(e["leaf"])).model_copy(
+            signed = SignedEntry.from_leaf(bytes(e["leaf"]))
+            if not integrity.body_opens(signed.commitment, e["body"], e["salt"]):
+                raise StoredLogError(
+                    int(e["idx"]),
+                    f"the stored content of this entry of certificate {certificate_number} does not open the "
+                    "commitment in its signed leaf: it was altered in the database and is not served; run "
+                    "`opencustoms ledger verify` and restore the entry from a backup or a partner's copy",
+                )
+            entry = signed.model_copy(
                 update={"body": e["body"], "salt": base64.b64encode(bytes(e["salt"])).decode() if e["salt"] else None}
             )
             items.append(
@@ -598,6 +642,13 @@ def entries(engine: Engine, actor: Identity, start: int, end: int, origin: str |
     for idx, leaf, body, salt, audience in rows:
         item = _served_leaf(leaf)
         if body is not None and _visible(audience, actor, log):
+            if not integrity.body_opens(item["commitment"], body, salt):  # ~1 µs an entry: measured, docs/ledger.md
+                raise StoredLogError(
+                    int(idx),
+                    f"the stored content of this entry of {log.origin} does not open the commitment in its signed "
+                    "leaf: it was altered in the database and is not served; run `opencustoms ledger verify` and "
+                    "restore the entry from a backup or a partner's copy",
+                )
             item["body"], item["salt"] = body, base64.b64encode(bytes(salt)).decode()
         item["index"] = int(idx)
         out.append(item)
@@ -687,43 +738,15 @@ def _leaves(conn: Connection, log_id: int, chunk: int = 50_000):  # type: ignore
             start += 1
 
 
-def verify_log(engine: Engine, actor: Identity, origin: str | None = None) -> dict[str, Any]:
-    """Check a stored log end to end: every leaf rebuilds the latest checkpoint's root, the node table agrees,
-    the checkpoint's signature verifies and every entry's signature is by a key in force at its index."""
+def verify_log(
+    engine: Engine, actor: Identity, origin: str | None = None, progress: integrity.Progress | None = None
+) -> dict[str, Any]:
+    """Check a stored log end to end (after restoring a backup, or any time): every stored body opens the
+    commitment of its signed leaf, every signature is by a key in force at its index, every leaf matches the tree,
+    and the leaves rebuild the latest signed checkpoint's root. Raises on the first bad entry, naming its index
+    and what differs (``StoredLogError``); ``progress(done, total)`` is called after each batch."""
     actor.require(Permission.LEDGER_READ)
-    cp = latest_checkpoint(engine, origin)
-    with engine.connect() as conn:
-        log = _log(conn, origin)
-        keys = {
-            r["key_id"]: r for r in conn.execute(select(ledger_keys).where(ledger_keys.c.log_id == log.id)).mappings()
-        }
-        tree = merkle.Frontier()
-        for idx, leaf in _leaves(conn, log.id):
-            entry = SignedEntry.from_leaf(leaf)
-            key = keys.get(entry.key_id)
-            if (
-                key is None
-                or (key["certified_idx"] is not None and key["certified_idx"] >= idx)
-                or (key["revoked_idx"] is not None and key["revoked_idx"] <= idx)
-            ):
-                raise SignatureError(
-                    f"entry {idx} is signed by key {entry.key_id}, not in force at that index", field="key_id"
-                )
-            entry.verify_signature(Ed25519PublicKey.from_public_bytes(bytes(key["public_key"])))
-            tree.append(merkle.leaf_hash(leaf))
-        if tree.size != log.size:
-            raise LedgerError(f"log {log.origin} records size {log.size} but holds {tree.size} entries")
-        stored = logstore.root_at(conn, log.id, cp.size)
-    rebuilt = merkle.root_of([]) if cp.size == 0 else None
-    if cp.size == tree.size:
-        rebuilt = tree.root()
-    if rebuilt is not None and rebuilt != cp.root:
-        raise ProofError(f"the entries of {log.origin} do not rebuild the root of its checkpoint {cp.size}")
-    if stored != cp.root:
-        raise ProofError(
-            f"the node table of {log.origin} disagrees with its checkpoint; run `opencustoms ledger rebuild-tree`"
-        )
-    return {"origin": log.origin, "size": tree.size, "checkpoint_size": cp.size, "root": cp.root.hex(), "ok": True}
+    return integrity.verify_log(engine, origin, progress)
 
 
 def rebuild_tree(engine: Engine, actor: Identity, origin: str | None = None) -> dict[str, Any]:
