@@ -73,7 +73,10 @@ class Settings(BaseSettings):
         "OPENCUSTOMS_DOCUMENTS_MAX_UPLOAD_BYTES, whose own refusal names the document's limit.",
     )
     max_event_batch_bytes: int = Field(
-        default=32 * 1024 * 1024, ge=1024, description="Largest batch of device events (POST /iot/events), in bytes."
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest batch of device events (POST /iot/events), in bytes; ingestion refuses a payload over "
+        "4 MiB from any transport, so a larger value admits nothing more.",
     )
     max_scan_bytes: int = Field(
         default=8 * 32 * 1024 * 1024 + 1024 * 1024,

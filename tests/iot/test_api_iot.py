@@ -8,6 +8,7 @@ from opencustoms.api.app import create_app
 from opencustoms.config import Settings
 from opencustoms.context import Platform
 from opencustoms.iot import adapters
+from opencustoms.iot.ingest import MAX_PAYLOAD_BYTES
 from opencustoms.security import service as security
 from opencustoms.security.service import ensure_administration
 from opencustoms.store.database import init_database, open_database
@@ -70,9 +71,9 @@ def test_event_uploads_are_bounded_per_batch_and_per_event(tmp_path) -> None:
     now = dt.datetime.now(dt.UTC).timestamp()
     record = {"ident": "FL1", "timestamp": now, "position.latitude": 51.9, "position.longitude": 4.2}
 
-    too_big = client.post("/iot/events", content=b"[" + b" " * service.MAX_BATCH_BYTES + b"]", headers=device)
+    too_big = client.post("/iot/events", content=b"[" + b" " * MAX_PAYLOAD_BYTES + b"]", headers=device)
     assert too_big.status_code == 413 and too_big.headers["content-type"].startswith("application/problem+json")
-    assert "smaller batches" in too_big.json()["detail"]
+    assert "OPENCUSTOMS_MAX_EVENT_BATCH_BYTES" in too_big.json()["detail"]
 
     answer = client.post(
         "/iot/events", json=[record, {**record, "timestamp": now - 1, "blob": "x" * 100_000}], headers=device

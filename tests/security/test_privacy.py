@@ -104,7 +104,7 @@ def _suspend_a_real_trader(site: Any) -> str:
     )
     ledger.issue(engine, operator, keystore, certificate)
     ledger.change_status(engine, operator, keystore, "aeo.suspended", number, f"audit findings at {importer.name}")
-    risk.decide(site.platform, operator, declaration, store=True)
+    risk.decide(site.platform, operator, reference)
     site.aeo_numbers = [site.aeo_number, number]
     return reference
 

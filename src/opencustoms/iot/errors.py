@@ -34,11 +34,6 @@ class DeviceAuthenticationError(IotError):
     title = "Device authentication failed"
 
 
-class EventBatchTooLargeError(IotError):
-    status = 413
-    title = "Event batch too large"
-
-
 class TransitNotFoundError(NotFoundError):
     title = "Unknown transit movement"
 

@@ -59,7 +59,6 @@ from opencustoms.store.database import as_utc
 from opencustoms.store.tables import declarations
 
 SECRET_PREFIX = "ocd_"
-MAX_BATCH_BYTES = MAX_PAYLOAD_BYTES  # one HTTP upload of events (POST /iot/events); docs/iot.md, "Limits"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 

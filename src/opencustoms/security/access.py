@@ -151,12 +151,13 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/users/{username}/tokens"): api(write=True, extra={403}),
     ("GET", "/users/me"): api(),
     ("GET", "/audit"): api(P.AUDIT_READ),
+    ("GET", "/audit/verify"): api(P.AUDIT_READ),
     # --- risk --------------------------------------------------------------------------------------------------
-    # As the risk service requires today. POST /risk/decisions scores a declaration sent in the body and
-    # POST /risk/backlog stores decisions; both need declarations:read now.
-    ("POST", "/risk/decisions"): api(P.DECLARATIONS_READ, write=True, limit=Limit.DECLARATION),
-    ("GET", "/risk/decisions/{reference}"): api(P.DECLARATIONS_READ),
-    ("POST", "/risk/backlog"): api(P.DECLARATIONS_READ, write=True),
+    # Laning a stored declaration (storing its decision) needs decisions:write; the what-if stores nothing.
+    ("POST", "/risk/decisions/{reference}"): api(P.DECISIONS_WRITE, write=True, extra={404}),
+    ("POST", "/risk/what-if"): api(P.DECLARATIONS_READ, limit=Limit.DECLARATION),
+    ("GET", "/risk/decisions/{reference}"): api(P.DECLARATIONS_READ, extra={404}),
+    ("POST", "/risk/backlog"): api(P.DECISIONS_WRITE, write=True),
     ("GET", "/risk/queue"): api(P.DECLARATIONS_READ),
     ("POST", "/risk/inspections"): api(P.INSPECTIONS_WRITE, write=True),
     ("GET", "/risk/profiles"): api(P.DECLARATIONS_READ),
@@ -207,8 +208,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     # --- iot -------------------------------------------------------------------------------------------------
     ("POST", "/iot/devices"): api(P.DEVICES_MANAGE, write=True),
     ("GET", "/iot/devices"): api(P.DEVICES_MANAGE),
-    ("POST", "/iot/zones"): api(P.DEVICES_MANAGE, write=True),
-    ("POST", "/iot/transits"): api(P.DECLARATIONS_WRITE, write=True),
+    ("POST", "/iot/zones"): api(P.DEVICES_MANAGE, write=True, limit=Limit.BATCH),
+    ("POST", "/iot/transits"): api(P.DECLARATIONS_WRITE, write=True, limit=Limit.BATCH),
     ("GET", "/iot/transits"): api(P.DECLARATIONS_READ),
     ("GET", "/iot/transits/{movement_id}"): api(P.DECLARATIONS_READ),
     ("POST", "/iot/events"): device(any_of(P.DEVICE_EVENTS_WRITE, P.DEVICES_MANAGE)),

@@ -1,40 +1,24 @@
 """Risk engine endpoints: online lanes with reasons, queue, explanations, inspection results, profiles, models.
 
-Permissions: deciding (POST /risk/decisions/{reference}, POST /risk/backlog) needs decisions:write; the what-if
-(POST /risk/what-if), GET /risk/decisions/{reference} and GET /risk/queue need declarations:read."""
+Permissions (security/access.py, enforced by the API gate and again by the service): deciding (POST
+/risk/decisions/{reference}, POST /risk/backlog) needs decisions:write; the what-if (POST /risk/what-if),
+GET /risk/decisions/{reference} and GET /risk/queue need declarations:read."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from opencustoms.api.deps import IdentityDep, PlatformDep
 from opencustoms.model import Declaration
 from opencustoms.risk import service
-from opencustoms.security.roles import Permission
-from opencustoms.security.service import Identity
 
 router = APIRouter(prefix="/risk", tags=["risk"])
 # why personal data is read (audited with the read); the audit log keeps at most 200 characters
 Purpose = Annotated[str | None, Query(max_length=200)]
-
-
-def _reader(identity: IdentityDep) -> Identity:
-    identity.require(Permission.DECLARATIONS_READ)
-    return identity
-
-
-def _decider(identity: IdentityDep) -> Identity:
-    identity.require(Permission.DECISIONS_WRITE)
-    return identity
-
-
-# the route names its permission too (the service checks it again): reading decisions, and laning (storing one)
-ReaderDep = Annotated[Identity, Depends(_reader)]
-DeciderDep = Annotated[Identity, Depends(_decider)]
 
 
 class Reason(BaseModel):
@@ -60,7 +44,7 @@ class InspectionIn(BaseModel):
 
 
 @router.post("/decisions/{reference}", response_model=Decision, status_code=201)
-def decide(reference: str, platform: PlatformDep, identity: DeciderDep, purpose: Purpose = None) -> dict[str, Any]:
+def decide(reference: str, platform: PlatformDep, identity: IdentityDep, purpose: Purpose = None) -> dict[str, Any]:
     """Lane the stored declaration ``reference`` online and store the decision (decisions:write): its lane and
     every reason (profiles, model contributions, signals, draw). 404 when no declaration has that reference."""
     return service.decide(platform, identity, reference, purpose=purpose)
@@ -68,7 +52,7 @@ def decide(reference: str, platform: PlatformDep, identity: DeciderDep, purpose:
 
 @router.post("/what-if", response_model=Decision)
 def what_if(
-    declaration: Declaration, platform: PlatformDep, identity: ReaderDep, purpose: Purpose = None
+    declaration: Declaration, platform: PlatformDep, identity: IdentityDep, purpose: Purpose = None
 ) -> dict[str, Any]:
     """What-if (declarations:read): the lane and reasons this declaration would get online. Nothing is stored,
     whatever its reference: a stored declaration's lane changes only through POST /risk/decisions/{reference}."""
@@ -76,13 +60,13 @@ def what_if(
 
 
 @router.get("/decisions/{reference}", response_model=Decision)
-def explain(reference: str, platform: PlatformDep, identity: ReaderDep, purpose: Purpose = None) -> dict[str, Any]:
+def explain(reference: str, platform: PlatformDep, identity: IdentityDep, purpose: Purpose = None) -> dict[str, Any]:
     """The latest decision about a declaration, with its reasons (parties masked without personal_data:read)."""
     return service.explain(platform.engine, identity, reference, pseudonymiser=platform.pseudonymiser, purpose=purpose)
 
 
 @router.post("/backlog")
-def score_backlog(platform: PlatformDep, identity: DeciderDep, seed: int = 0) -> dict[str, Any]:
+def score_backlog(platform: PlatformDep, identity: IdentityDep, seed: int = 0) -> dict[str, Any]:
     """Decide every stored declaration that has no decision yet, with its signals (decisions:write)."""
     return service.score_backlog(platform, identity, seed=seed)
 
@@ -90,7 +74,7 @@ def score_backlog(platform: PlatformDep, identity: DeciderDep, seed: int = 0) ->
 @router.get("/queue", response_model=list[Decision])
 def queue(
     platform: PlatformDep,
-    identity: ReaderDep,
+    identity: IdentityDep,
     lane: Literal["green", "yellow", "red", "blue"] = "red",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     purpose: Purpose = None,
