@@ -34,7 +34,6 @@ from opencustoms.iot.errors import (
 from opencustoms.iot.events import DeviceType, EventKind
 from opencustoms.iot.geo import Corridor, Zone, zone_geometry
 from opencustoms.iot.ingest import (
-    MAX_PAYLOAD_BYTES,
     IngestReport,
     Payload,
     Processor,
