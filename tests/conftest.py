@@ -7,6 +7,7 @@ PostgreSQL test gets a fresh database, dropped afterwards.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import uuid
@@ -37,6 +38,28 @@ def shared_data(*parts: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_modules(*names: str) -> None:
+    """Skip (or fail under OPENCUSTOMS_REQUIRE_SERVICES=1) when a Python package an EVM test needs is missing."""
+    missing = [n for n in names if importlib.util.find_spec(n) is None]
+    if missing:
+        message = f"EVM test needs {', '.join(missing)} (pip install 'opencustoms[evm]')"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " (OPENCUSTOMS_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def w3() -> Any:
+    """A fresh in-process chain (eth-tester, py-evm backend) with ten funded, unlocked accounts."""
+    require_modules("web3", "eth_tester", "eth")
+    from opencustoms.evm import recursion_limit_kept
+
+    with recursion_limit_kept():  # py-evm and py_ecc raise the process's recursion limit when first used
+        from web3 import EthereumTesterProvider, Web3
+
+        return Web3(EthereumTesterProvider())
 
 
 def _postgres_or_skip() -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from opencustoms.documents.config import DocumentSettings
 
@@ -59,13 +55,3 @@ def coo_record(number: str = "COO-2025-77", **changes: Any) -> dict[str, Any]:
     }
     data.update(changes)
     return data
-
-
-def require_modules(*names: str) -> None:
-    """Skip (or fail under OPENCUSTOMS_REQUIRE_SERVICES=1) when a Python package an EVM test needs is missing."""
-    missing = [n for n in names if importlib.util.find_spec(n) is None]
-    if missing:
-        message = f"EVM test needs {', '.join(missing)} (pip install vyper web3 'eth-tester[py-evm]')"
-        if os.environ.get("OPENCUSTOMS_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (OPENCUSTOMS_REQUIRE_SERVICES=1)")
-        pytest.skip(message)

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from documents_helpers import SETTINGS, coo_record, require_modules
+from documents_helpers import SETTINGS, coo_record
 from sqlalchemy import Engine
 
+from conftest import require_modules
 from opencustoms.documents import openattestation as oa
 from opencustoms.documents import service
 from opencustoms.documents.config import DocumentSettings

@@ -4,9 +4,7 @@ anchoring its log and catching a rewritten history against the chain (here and a
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-import os
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ from fastapi.testclient import TestClient
 from ledger_testnodes import LEDGER_OFFICER, certificate, connect, make_node, rewrite_history
 from sqlalchemy import Engine, select
 
+from conftest import require_modules
 from opencustoms import signals
 from opencustoms.api import create_app
 from opencustoms.config import Settings
@@ -26,25 +25,6 @@ from opencustoms.store.database import open_database
 
 pytestmark = pytest.mark.evm
 ORIGIN = "opencustoms/NL/aeo"
-
-
-def require_modules(*names: str) -> None:
-    """Skip (or fail under OPENCUSTOMS_REQUIRE_SERVICES=1) when a package the EVM tests need is missing."""
-    missing = [n for n in names if importlib.util.find_spec(n) is None]
-    if missing:
-        message = f"EVM test needs {', '.join(missing)} (pip install 'opencustoms[evm]')"
-        if os.environ.get("OPENCUSTOMS_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (OPENCUSTOMS_REQUIRE_SERVICES=1)")
-        pytest.skip(message)
-
-
-@pytest.fixture
-def w3() -> Any:
-    """A fresh in-process chain (eth-tester on py-evm) with ten funded, unlocked accounts."""
-    require_modules("web3", "eth_tester", "eth")
-    from web3 import EthereumTesterProvider, Web3
-
-    return Web3(EthereumTesterProvider())
 
 
 def _deploy(w3: Any, engine: Engine, actor: Identity) -> Any:

@@ -137,6 +137,9 @@ def test_bad_input_is_rejected_and_nothing_written(ledger, operator) -> None:  #
     stranger = sign_entry(body("NLAEOF0101"), notes.Ed25519PrivateKey.generate(), "0" * 32)
     cases = [
         (forged, SignatureError, "does not verify"),
+        # non-ASCII text where base64 is expected raised a bare ValueError (a 500 from the API; issue #12 fuzzing)
+        (good.model_copy(update={"signature": "é" * 88}), SignatureError, "not base64"),
+        (good.model_copy(update={"salt": "ü" * 24}), EntryError, "not base64"),
         (altered, EntryError, "open the commitment"),
         (stranger, SignatureError, "not certified"),
     ]

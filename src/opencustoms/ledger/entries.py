@@ -156,7 +156,7 @@ class OfficerKey(BaseModel):
     def raw(self) -> bytes:
         try:
             return base64.b64decode(self.public_key, validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: a text with non-ASCII characters
             raise ValueError("public_key is not base64; give the base64 of the raw 32-byte key") from exc
 
 
@@ -239,7 +239,7 @@ class SignedEntry(BaseModel):
     def signature_bytes(self) -> bytes:
         try:
             raw = base64.b64decode(self.signature, validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: a text with non-ASCII characters
             raise SignatureError("the entry's signature is not base64", field="signature") from exc
         if len(raw) != 64:
             raise SignatureError("the entry's signature is not a 64-byte Ed25519 signature", field="signature")
@@ -261,7 +261,7 @@ class SignedEntry(BaseModel):
             raise EntryError("the entry's content was withheld (restricted); it cannot be opened", field="body")
         try:
             salt = base64.b64decode(self.salt, validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: a text with non-ASCII characters
             raise EntryError("the salt is not base64", field="salt") from exc
         if len(salt) != 16:
             raise EntryError("the salt must be 16 bytes", field="salt")
