@@ -181,6 +181,20 @@ def _frame_of(
 _PARTY_ROLES = ("declarant", "importer", "seller", "carrier")
 
 
+def _item_record(r: Any) -> dict[str, Any]:
+    """A stored goods item as the risk engine reads it (a row of the goods items table)."""
+    return {
+        "hs_code": r.hs_code,
+        "origin_country_code": r.origin_country_code,
+        "customs_value_amount": r.customs_value_amount,
+        "net_mass_kg": r.net_mass_kg,
+        "duty_rate": r.duty_rate,
+        "duty_tax_amount": r.duty_tax_amount,
+        "duty_regime_code": r.duty_regime_code,
+        "preference": {"code": r.preference_code} if r.preference_code else None,
+    }
+
+
 def _narrow_records(conn: Connection, ids: list[int]) -> list[dict[str, Any]]:
     """The declarations ``ids`` (ascending) as the minimal declaration-shaped dicts ``frame.declaration_row``
     reads, from three narrow queries over their id range."""
@@ -231,18 +245,7 @@ def _narrow_records(conn: Connection, ids: list[int]) -> list[dict[str, Any]]:
         .order_by(g.declaration_id, g.sequence_number)
     ):
         if r.declaration_id in wanted:
-            items.setdefault(r.declaration_id, []).append(
-                {
-                    "hs_code": r.hs_code,
-                    "origin_country_code": r.origin_country_code,
-                    "customs_value_amount": r.customs_value_amount,
-                    "net_mass_kg": r.net_mass_kg,
-                    "duty_rate": r.duty_rate,
-                    "duty_tax_amount": r.duty_tax_amount,
-                    "duty_regime_code": r.duty_regime_code,
-                    "preference": {"code": r.preference_code} if r.preference_code else None,
-                }
-            )
+            items.setdefault(r.declaration_id, []).append(_item_record(r))
     out = []
     for i in ids:
         h = heads[i]
@@ -903,19 +906,7 @@ def _stored_record(
         names.setdefault(party.party_id, party.name or "")
         if party.aeo_certificate_id:
             holders[party.aeo_certificate_id] = party.party_id
-    record["goods_items"] = [
-        {
-            "hs_code": r.hs_code,
-            "origin_country_code": r.origin_country_code,
-            "customs_value_amount": r.customs_value_amount,
-            "net_mass_kg": r.net_mass_kg,
-            "duty_rate": r.duty_rate,
-            "duty_tax_amount": r.duty_tax_amount,
-            "duty_regime_code": r.duty_regime_code,
-            "preference": {"code": r.preference_code} if r.preference_code else None,
-        }
-        for r in conn.execute(_ONE_ITEMS, {"id": head.id})
-    ]
+    record["goods_items"] = [_item_record(r) for r in conn.execute(_ONE_ITEMS, {"id": head.id})]
     return record, (names, holders)
 
 
