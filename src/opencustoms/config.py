@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         description="Longest validity of an API token, in days, for the whole administration; also the validity of "
         "a token issued without `valid_days`. Tokens always expire; a longer request is refused.",
     )
+    audit_sign_interval_minutes: float = Field(
+        default=60,
+        ge=0,
+        description="The API server signs the audit chain's head this often, in minutes, when the signing key file "
+        "exists (0: off; `opencustoms audit sign` does it by hand).",
+    )
     audit_signing_key_file: Path | None = Field(
         default=None,
         description="File holding the Ed25519 key (base64 of the 32-byte seed, mode 0600) that `opencustoms audit "

@@ -281,3 +281,38 @@ def test_verifying_needs_the_audit_permission_and_is_audited(engine, operator) -
     assert _rows(engine)[-1]["action"] == "verify" and _rows(engine)[-1]["actor"] == "dpo"
     with pytest.raises(PermissionDeniedError, match="audit:read"):
         security.verify_audit(engine, security.Identity.of("o", "NL", ["officer"]))
+
+
+def test_the_api_server_signs_the_head_on_its_own(database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """While the API server runs, the head is signed every OPENCUSTOMS_AUDIT_SIGN_INTERVAL_MINUTES by ``server``
+    (nothing at start-up; nothing without a key file), and the log still verifies with that key."""
+    from fastapi.testclient import TestClient
+
+    from opencustoms.api import create_app
+    from opencustoms.config import Settings
+    from opencustoms.context import Platform
+    from opencustoms.store.database import init_database
+    from opencustoms.store.tables import audit_signed_heads
+
+    engine = init_database(database_url)
+    security.ensure_administration(engine, "NL", "Dutch Customs (test)", "NL")
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", audit_sign_interval_minutes=0.002)
+    assert security.sign_audit_head_on_schedule(engine, settings) is None  # no key file yet: nothing to sign with
+    key_file = _key_file(tmp_path)
+    settings = settings.model_copy(update={"audit_signing_key_file": key_file})
+    with TestClient(create_app(Platform(settings))):
+        deadline = 600  # polls of 0.1 s: generous for a loaded machine; the interval is 0.12 s
+        while deadline and not _signed_heads(engine, audit_signed_heads):
+            threading.Event().wait(0.1)
+            deadline -= 1
+    heads = _signed_heads(engine, audit_signed_heads)
+    assert heads, "the server signed no head"
+    operator = security.local_operator("NL")
+    assert security.verify_audit(engine, operator, key_file=key_file)["ok"]
+    assert any(row["actor"] == "server" and row["action"] == "sign_head" for row in _rows(engine))
+    engine.dispose()
+
+
+def _signed_heads(engine, table) -> list:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return list(conn.execute(select(table)).mappings())

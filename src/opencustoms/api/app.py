@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +16,10 @@ from opencustoms.api import gate, openapi, problems
 from opencustoms.api.routes import audit, declarations, health, reference, users
 from opencustoms.context import Platform
 from opencustoms.security import access
+from opencustoms.security import service as security
 from opencustoms.store.registry import PILLARS, pillar_module
+
+log = logging.getLogger(__name__)
 
 LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>OpenCustoms</title>
 <style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;line-height:1.5}</style>
@@ -28,15 +33,35 @@ monitoring, on one WCO-named data model.</p>
 </body></html>"""
 
 
+async def _sign_audit_heads(platform: Platform) -> None:
+    """Sign the audit chain's head every OPENCUSTOMS_AUDIT_SIGN_INTERVAL_MINUTES while the server runs (the first
+    after one interval); a failure is logged and tried again at the next interval."""
+    interval = platform.settings.audit_sign_interval_minutes * 60
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(security.sign_audit_head_on_schedule, platform.engine, platform.settings)
+        except Exception:  # noqa: BLE001 - the server keeps serving; the next interval tries again
+            log.exception("could not sign the audit log's head; `opencustoms audit sign` does it by hand")
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """At start-up, before the first request is accepted: each pillar's ``service.warm(platform)``, when it has one
-    (the risk engine loads its promoted model and profiles)."""
+    (the risk engine loads its promoted model and profiles); then, while serving, the audit head's signing."""
+    platform: Platform = app.state.platform
     for pillar in PILLARS:
         service = pillar_module(f"opencustoms.{pillar}.service")
         if service is not None and hasattr(service, "warm"):
-            await run_in_threadpool(service.warm, app.state.platform)
-    yield
+            await run_in_threadpool(service.warm, platform)
+    signer = None
+    if platform.settings.audit_sign_interval_minutes > 0:
+        signer = asyncio.create_task(_sign_audit_heads(platform))
+    try:
+        yield
+    finally:
+        if signer is not None:
+            signer.cancel()
 
 
 def create_app(platform: Platform | None = None) -> FastAPI:

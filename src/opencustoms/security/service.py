@@ -430,3 +430,16 @@ def sign_audit_head(engine: Engine, actor: Identity, key_file: Path) -> dict[str
     with engine.begin() as conn:
         record(conn, actor, "sign_head", "audit_log", None)
         return audit.sign_head(conn, actor.administration_code, key, utcnow())
+
+
+def sign_audit_head_on_schedule(engine: Engine, settings: Settings) -> dict[str, Any] | None:
+    """What the API server does every OPENCUSTOMS_AUDIT_SIGN_INTERVAL_MINUTES: sign the audit chain's head, as
+    ``server``, when the signing key file exists and the administration is known (the setting, or the one
+    registered); None when there is nothing to sign with (no key yet: `opencustoms ledger init` creates it)."""
+    key_file = audit_signing_key_file(settings)
+    if not key_file.is_file():
+        return None
+    code = settings.administration or default_administration(engine)
+    if code is None:
+        return None
+    return sign_audit_head(engine, Identity.of("server", code, [Role.ADMINISTRATOR]), key_file)
