@@ -335,3 +335,16 @@ def test_the_routes_name_their_permission_before_the_service_runs(platform, engi
         assert client.get("/risk/decisions/LRN-1", headers=device).status_code == 403
         assert client.post("/risk/what-if", json=sample_declaration(), headers=device).status_code == 403
     assert called == []
+
+
+def test_a_decisions_csv_quotes_text_a_spreadsheet_would_run(platform, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`risk score FILE --output lanes.csv` is opened in spreadsheets: a reference (or any text) starting with = + - @
+    is written behind a single quote, as the import's problem report is (issue #12, 11: formula injection)."""
+    import csv
+
+    path = tmp_path / "declarations.jsonl"
+    path.write_text(json.dumps(sample_declaration("=HYPERLINK(1)")) + "\n" + json.dumps(sample_declaration("LRN-OK")))
+    output = tmp_path / "lanes.csv"
+    service.score_file(platform, ANALYST, path, layout="native", output=output)
+    references = sorted(row["reference"] for row in csv.DictReader(output.open()))
+    assert references == ["'=HYPERLINK(1)", "LRN-OK"]

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, insert, update
@@ -24,6 +24,9 @@ from opencustoms.declarations.layouts import Candidate, Label, Layout, Problem
 from opencustoms.model import Declaration
 from opencustoms.reference.service import NomenclatureSet
 from opencustoms.store.tables import imports
+
+if TYPE_CHECKING:
+    import polars as pl
 
 REPORT_COLUMNS = ("row", "reference", "field", "value", "reason")
 
@@ -38,6 +41,18 @@ def spreadsheet_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
         return "'" + value
     return value
+
+
+def spreadsheet_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """:func:`spreadsheet_cell` over every text column of a polars frame written as CSV for people to open."""
+    import polars as pl
+
+    trigger = "^[" + "".join("\\" + c if c in "-\\" else c for c in FORMULA_TRIGGERS) + "]"
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(trigger)).then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
 
 
 _CONTROL = {**{i: f"\\x{i:02x}" for i in range(0x20)}, 0x7F: "\\x7f", **{i: f"\\x{i:02x}" for i in range(0x80, 0xA0)}}

@@ -29,6 +29,7 @@ from opencustoms.context import Platform, settle_heap
 from opencustoms.declarations import repository
 from opencustoms.declarations import service as declaration_service
 from opencustoms.declarations.errors import DeclarationNotFoundError
+from opencustoms.declarations.importer import spreadsheet_frame
 from opencustoms.model import Declaration
 from opencustoms.risk import lanes as lane_rules
 from opencustoms.risk import lifecycle, valuation
@@ -1094,8 +1095,8 @@ def write_decisions(decisions: pl.DataFrame, output: Path) -> None:
         decisions.write_parquet(output)
     elif output.suffix == ".jsonl":
         decisions.write_ndjson(output)
-    else:
-        flat.write_csv(output)
+    else:  # for people to open in a spreadsheet: text that would run as a formula is quoted
+        spreadsheet_frame(flat).write_csv(output)
 
 
 def summary(decisions: pl.DataFrame) -> dict[str, Any]:
