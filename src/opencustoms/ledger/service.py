@@ -73,8 +73,11 @@ from opencustoms.ledger.tables import (
     ledger_keys,
     ledger_logs,
 )
+from opencustoms.security.errors import PermissionDeniedError
+from opencustoms.security.pseudonyms import PREFIX as PSEUDONYM_PREFIX
+from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission, Role
-from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.security.service import Identity, record, record_many, utcnow
 from opencustoms.store.database import as_utc
 from opencustoms.store.tables import administrations
 
@@ -452,6 +455,57 @@ def _visible(audience: list[str] | None, actor: Identity, log: Log) -> bool:
     return not audience or actor.administration_code == log.administration_code or actor.administration_code in audience
 
 
+def _row_visible(row: Any, actor: Identity) -> bool:
+    """``_visible`` for a certificate row joined with its log's administration code."""
+    return not row["audience"] or actor.administration_code in (row["administration_code"], *row["audience"])
+
+
+WITHHELD = "[withheld]"  # a holder shown to a masked reader when the caller gave no pseudonymiser
+_PSEUDONYM = re.compile(rf"{PSEUDONYM_PREFIX}[0-9a-f]{{24}}")
+
+
+def sees_holders(actor: Identity) -> bool:
+    """Whether ``actor`` is shown AEO holders as recorded (trader id, name; the address in entry contents): readers
+    with ``personal_data:read``, and partner administrations with ``ledger:replicate``, which receive the same data
+    in the entries they replicate. Every other reader sees the holder's pseudonym (the same ``p_...`` as on the
+    declarations they read, so the two can be joined) and no entry content."""
+    return actor.can(Permission.PERSONAL_DATA_READ) or actor.can(Permission.LEDGER_REPLICATE)
+
+
+def _holder(row: Any, actor: Identity, pseudonymiser: Pseudonymiser | None) -> dict[str, Any]:
+    if sees_holders(actor):
+        return {"holder_id": row["holder_id"], "holder_name": row["holder_name"], "pseudonymised": False}
+    shown = pseudonymiser(row["holder_id"]) if pseudonymiser is not None else WITHHELD
+    return {"holder_id": shown, "holder_name": shown, "pseudonymised": True}
+
+
+def _holders_with_pseudonym(conn: Connection, pseudonym: str, pseudonymiser: Pseudonymiser | None) -> tuple[str, ...]:
+    """The recorded holder ids whose pseudonym is ``pseudonym`` (a keyed hash cannot be inverted: every distinct
+    holder id is hashed and compared, about a million a second)."""
+    if pseudonymiser is None:
+        raise LedgerError(
+            "a holder pseudonym cannot be looked up without the installation's pseudonymiser; give a certificate "
+            "number instead",
+            field="holder_id",
+        )
+    ids = conn.execute(select(ledger_certificates.c.holder_id).distinct()).scalars()
+    return tuple(i for i in ids if pseudonymiser(i) == pseudonym)
+
+
+def _holder_ids(
+    conn: Connection, actor: Identity, holder: str, pseudonymiser: Pseudonymiser | None
+) -> tuple[str, ...] | None:
+    """The holder ids a lookup by ``holder`` may match for this reader: by pseudonym (``p_`` and 24 hex digits)
+    for everyone; by the trader id itself only for readers shown holders as recorded, otherwise any list of trader
+    ids would map to their pseudonyms and certificates. None: ``holder`` is not a pseudonym and the reader may not
+    search by trader id (the caller decides whether that is refused or ignored)."""
+    if _PSEUDONYM.fullmatch(holder):
+        return _holders_with_pseudonym(conn, holder, pseudonymiser)
+    if not sees_holders(actor):
+        return None
+    return (holder,)
+
+
 def _certificate_rows(conn: Connection, number: str, origin: str | None) -> list[Any]:
     query = (
         select(ledger_certificates, ledger_logs.c.origin, ledger_logs.c.role)
@@ -464,9 +518,18 @@ def _certificate_rows(conn: Connection, number: str, origin: str | None) -> list
 
 
 def status(
-    engine: Engine, actor: Identity, certificate_number: str, *, origin: str | None = None, as_of: dt.date | None = None
+    engine: Engine,
+    actor: Identity,
+    certificate_number: str,
+    *,
+    origin: str | None = None,
+    as_of: dt.date | None = None,
+    pseudonymiser: Pseudonymiser | None = None,
+    purpose: str | None = None,
 ) -> dict[str, Any]:
-    """The status of a certificate now, or on a date (replaying its entries effective on or before that day)."""
+    """The status of a certificate now, or on a date (replaying its entries effective on or before that day). The
+    holder as this reader may see it (``sees_holders``: else its pseudonym under ``pseudonymiser``); a read that
+    shows the holder is audited."""
     actor.require(Permission.LEDGER_READ)
     with engine.connect() as conn:
         rows = [r for r in _certificate_rows(conn, certificate_number, origin)]
@@ -483,8 +546,7 @@ def status(
         result = {
             "certificate_number": row["certificate_number"],
             "origin": row["origin"],
-            "holder_id": row["holder_id"],
-            "holder_name": row["holder_name"],
+            **_holder(row, actor, pseudonymiser),
             "type": row["type"],
             "status": row["status"],
             "last_index": int(row["last_idx"]),
@@ -503,6 +565,8 @@ def status(
                     f"certificate {certificate_number} was not yet in force on {as_of}", field="as_of"
                 )
             result.update(status=current.value, as_of=as_of.isoformat())
+    if not result["pseudonymised"]:
+        record_read(engine, actor, "certificate", result["certificate_number"], purpose=purpose)
     return result
 
 
@@ -526,9 +590,14 @@ def latest_checkpoint(engine: Engine, origin: str | None = None) -> notes.Checkp
     return notes.open_checkpoint(note, log.origin, log.public_key, None)
 
 
-def history(engine: Engine, actor: Identity, certificate_number: str, *, origin: str | None = None) -> dict[str, Any]:
-    """Every entry of a certificate with its inclusion proof against the latest checkpoint held for its log."""
+def history(
+    engine: Engine, actor: Identity, certificate_number: str, *, origin: str | None = None, purpose: str | None = None
+) -> dict[str, Any]:
+    """Every entry of a certificate with its inclusion proof against the latest checkpoint held for its log. The
+    entries' content (holder, address, officer, reason) only for readers with ``ledger:replicate``, and their read
+    is audited; everyone else gets each entry's leaf (commitment, signature, key id), enough to check inclusion."""
     actor.require(Permission.LEDGER_READ)
+    contents = actor.can(Permission.LEDGER_REPLICATE)
     with engine.connect() as conn:
         rows = _certificate_rows(conn, certificate_number, origin)
         if not rows:
@@ -554,20 +623,21 @@ def history(engine: Engine, actor: Identity, certificate_number: str, *, origin:
                     "commitment in its signed leaf: it was altered in the database and is not served; run "
                     "`opencustoms ledger verify` and restore the entry from a backup or a partner's copy",
                 )
-            entry = signed.model_copy(
-                update={"body": e["body"], "salt": base64.b64encode(bytes(e["salt"])).decode() if e["salt"] else None}
-            )
+            if contents:
+                salt = base64.b64encode(bytes(e["salt"])).decode() if e["salt"] else None
+                signed = signed.model_copy(update={"body": e["body"], "salt": salt})
             items.append(
                 {
                     "index": int(e["idx"]),
                     "kind": e["kind"],
                     "effective_date": e["effective_date"],
-                    "entry": entry.model_dump(),
+                    "entry": signed.model_dump(),
                     "leaf_hash": merkle.leaf_hash(bytes(e["leaf"])).hex(),
                     "inclusion_proof": [p.hex() for p in proof],
                 }
             )
-    record_read(engine, actor, "certificate", certificate_number)
+    if contents:
+        record_read(engine, actor, "certificate", rows[0]["certificate_number"], purpose=purpose)
     return {
         "certificate_number": rows[0]["certificate_number"],
         "origin": log.origin,
@@ -575,42 +645,108 @@ def history(engine: Engine, actor: Identity, certificate_number: str, *, origin:
         "root": cp.root.hex(),
         "checkpoint": cp.note,
         "verifier_key": log.verifier_key,
+        "contents": contents,
         "entries": items,
     }
 
 
-def record_read(engine: Engine, actor: Identity, object_type: str, object_id: str) -> None:
+def record_read(
+    engine: Engine, actor: Identity, object_type: str, object_id: str, *, purpose: str | None = None
+) -> None:
     with engine.begin() as conn:
-        record(conn, actor, "read", f"ledger_{object_type}", object_id)
+        record(conn, actor, "read", f"ledger_{object_type}", object_id, purpose=purpose)
 
 
-def certificates_of(engine: Engine, actor: Identity, holder_id: str) -> list[dict[str, Any]]:
-    """Every certificate of a holder (trader id) across this node's log and its partners' replicas."""
+def certificates_of(
+    engine: Engine,
+    actor: Identity,
+    holder_id: str,
+    pseudonymiser: Pseudonymiser | None = None,
+    *,
+    purpose: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every certificate of a holder across this node's log and its partners' replicas. ``holder_id`` is the
+    holder's pseudonym (``p_...``, as shown to readers without personal data) or, for readers shown holders as
+    recorded (``sees_holders``), also the trader id itself; a trader id from anyone else is refused (403)."""
     actor.require(Permission.LEDGER_READ)
+    holder = holder_id.strip()
     with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(ledger_certificates, ledger_logs.c.origin, ledger_logs.c.administration_code, ledger_logs.c.role)
-                .join(ledger_logs, ledger_logs.c.id == ledger_certificates.c.log_id)
-                .where(ledger_certificates.c.holder_id == holder_id)
-                .order_by(ledger_logs.c.id, ledger_certificates.c.certificate_number)
+        ids = _holder_ids(conn, actor, holder, pseudonymiser)
+        if ids is None:
+            raise PermissionDeniedError(
+                "without the personal-data permission a holder is looked up by its pseudonym (p_ and 24 hex digits, "
+                "as shown on the certificates and declarations you can read), not by a trader id or name",
+                field="holder_id",
             )
-            .mappings()
-            .all()
+        query = (
+            select(ledger_certificates, ledger_logs.c.origin, ledger_logs.c.administration_code, ledger_logs.c.role)
+            .join(ledger_logs, ledger_logs.c.id == ledger_certificates.c.log_id)
+            .where(ledger_certificates.c.holder_id.in_(ids))
+            .order_by(ledger_logs.c.id, ledger_certificates.c.certificate_number)
         )
-    return [
-        {
-            "certificate_number": r["certificate_number"],
-            "origin": r["origin"],
-            "status": r["status"],
-            "type": r["type"],
-            "holder_id": r["holder_id"],
-            "holder_name": r["holder_name"],
-            "last_index": int(r["last_idx"]),
-        }
-        for r in rows
-        if not r["audience"] or actor.administration_code in (r["administration_code"], *r["audience"])
-    ]
+        rows = conn.execute(query).mappings().all() if ids else []
+    found = [_registry_row(r, actor, pseudonymiser) for r in rows if _row_visible(r, actor)]
+    _audit_registry_read(engine, actor, found, purpose)
+    return found
+
+
+def _registry_row(row: Any, actor: Identity, pseudonymiser: Pseudonymiser | None) -> dict[str, Any]:
+    return {
+        "certificate_number": row["certificate_number"],
+        "origin": row["origin"],
+        "status": row["status"],
+        "type": row["type"],
+        **_holder(row, actor, pseudonymiser),
+        "last_index": int(row["last_idx"]),
+    }
+
+
+def _audit_registry_read(engine: Engine, actor: Identity, rows: list[dict[str, Any]], purpose: str | None) -> None:
+    """Certificates shown with their holders as recorded are audited, one entry each, in one transaction."""
+    shown = [r["certificate_number"] for r in rows if not r["pseudonymised"]]
+    if shown:
+        with engine.begin() as conn:
+            record_many(conn, actor, "read", "ledger_certificate", shown, purpose=purpose)
+
+
+def search_certificates(
+    engine: Engine,
+    actor: Identity,
+    text: str,
+    pseudonymiser: Pseudonymiser | None = None,
+    *,
+    limit: int = 50,
+    purpose: str | None = None,
+) -> list[dict[str, Any]]:
+    """The AEO registry's search, in every log held: certificates whose number contains ``text``, or whose holder
+    is ``text`` as a pseudonym (``p_...``); for readers shown holders as recorded (``sees_holders``) also those
+    whose holder id or name contains it. A reader without personal data searching a name or trader id thus finds
+    only certificate numbers containing it: names are not searchable for them, or the search would tell who holds
+    a certificate. Empty ``text``: the first ``limit`` certificates. Rows as ``certificates_of`` gives them."""
+    actor.require(Permission.LEDGER_READ)
+    c = ledger_certificates.c
+    text = text.strip()
+    query = (
+        select(ledger_certificates, ledger_logs.c.origin, ledger_logs.c.administration_code, ledger_logs.c.role)
+        .join(ledger_logs, ledger_logs.c.id == c.log_id)
+        .order_by(c.certificate_number, ledger_logs.c.id)
+        .limit(max(1, min(limit, 500)))
+    )
+    with engine.connect() as conn:
+        if text:
+            pattern = f"%{text.lower()}%"
+            condition = func.lower(c.certificate_number).like(pattern)
+            if sees_holders(actor):
+                condition = condition | func.lower(c.holder_id).like(pattern) | func.lower(c.holder_name).like(pattern)
+            if pseudonymiser is not None and _PSEUDONYM.fullmatch(text):
+                ids = _holders_with_pseudonym(conn, text, pseudonymiser)
+                if ids:
+                    condition = condition | c.holder_id.in_(ids)
+            query = query.where(condition)
+        rows = conn.execute(query).mappings().all()
+    found = [_registry_row(r, actor, pseudonymiser) for r in rows if _row_visible(r, actor)]
+    _audit_registry_read(engine, actor, found, purpose)
+    return found
 
 
 # --- serving partners ------------------------------------------------------------------------------------------------
@@ -619,9 +755,12 @@ MAX_PAGE = 10_000
 
 
 def entries(engine: Engine, actor: Identity, start: int, end: int, origin: str | None = None) -> list[dict[str, Any]]:
-    """Entries [start, end) of a log as partners receive them: the content of a restricted entry only for the
-    administrations named in its audience, the leaf (commitment, signature) for everyone else."""
+    """Entries [start, end) of a log as partners receive them: the content (``body``, ``salt``) only for callers
+    with ``ledger:replicate`` (partner administrations, officers), and of a restricted entry only for the
+    administrations named in its audience; everyone else gets the leaf (commitment, signature, key id), enough to
+    check inclusion and consistency but revealing nothing."""
     actor.require(Permission.LEDGER_READ)
+    contents = actor.can(Permission.LEDGER_REPLICATE)
     if start < 0 or end <= start:
         raise LedgerError("give 0 <= start < end", field="start")
     end = min(end, start + MAX_PAGE)
@@ -641,7 +780,7 @@ def entries(engine: Engine, actor: Identity, start: int, end: int, origin: str |
     out = []
     for idx, leaf, body, salt, audience in rows:
         item = _served_leaf(leaf)
-        if body is not None and _visible(audience, actor, log):
+        if contents and body is not None and _visible(audience, actor, log):
             if not integrity.body_opens(item["commitment"], body, salt):  # ~1 µs an entry: measured, docs/ledger.md
                 raise StoredLogError(
                     int(idx),
@@ -826,24 +965,8 @@ __all__ = [
     "pull",
     "pull_all",
     "revoke_officer",
+    "search_certificates",
+    "sees_holders",
     "status",
     "witnessed",
 ]
-
-
-def certificate_numbers(engine: Engine, actor: Identity, text: str, limit: int = 50) -> list[str]:
-    """AEO certificate numbers whose number, holder id or holder name contains ``text`` (every log held). The
-    caller reads each through ``ledger.service.status``, which applies the sharing rules."""
-
-    actor.require(Permission.LEDGER_READ)
-    c = ledger_certificates.c
-    pattern = f"%{text.strip().lower()}%"
-    query = select(c.certificate_number).distinct().order_by(c.certificate_number).limit(max(1, min(limit, 500)))
-    if text.strip():
-        query = query.where(
-            func.lower(c.certificate_number).like(pattern)
-            | func.lower(c.holder_id).like(pattern)
-            | func.lower(c.holder_name).like(pattern)
-        )
-    with engine.connect() as conn:
-        return [str(n) for n in conn.execute(query).scalars()]

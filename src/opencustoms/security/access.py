@@ -173,6 +173,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     # --- ledger ------------------------------------------------------------------------------------------------
     ("GET", "/ledger/key"): api(P.LEDGER_READ, extra={404}),
     ("GET", "/ledger/checkpoint"): api(P.LEDGER_READ, extra={404}),
+    # the entries' content only with ledger:replicate (partners, officers); other readers get the signed leaves
     ("GET", "/ledger/entries"): api(P.LEDGER_READ, extra={404}),
     ("POST", "/ledger/entries"): api(P.LEDGER_WRITE, write=True, limit=Limit.BATCH),
     ("GET", "/ledger/consistency"): api(P.LEDGER_READ, extra={404}),
@@ -183,6 +184,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/ledger/certificates/{number}/status"): api(P.LEDGER_WRITE, write=True),
     ("GET", "/ledger/certificates/{number}"): api(P.LEDGER_READ),
     ("GET", "/ledger/certificates/{number}/history"): api(P.LEDGER_READ),
+    # a holder by its pseudonym; by trader id only with personal_data:read or ledger:replicate (else 403, holder_id)
     ("GET", "/ledger/holders/{holder_id}/certificates"): api(P.LEDGER_READ),
     ("GET", "/ledger/logs"): api(P.LEDGER_READ, extra={404}),
     ("POST", "/ledger/partners/pull"): api(P.LEDGER_WRITE, write=True, extra={404}),

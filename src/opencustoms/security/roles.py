@@ -26,6 +26,9 @@ class Permission(StrEnum):
     REFERENCE_WRITE = "reference:write"
     LEDGER_READ = "ledger:read"
     LEDGER_WRITE = "ledger:write"
+    # the signed log's content as partner administrations receive it: entry bodies (AEO holders' names, ids,
+    # addresses, officers' reasons) in GET /ledger/entries and certificate histories; without it, the leaf only
+    LEDGER_REPLICATE = "ledger:replicate"
     DEVICE_EVENTS_WRITE = "device_events:write"
     DEVICES_MANAGE = "devices:manage"
     DOCUMENTS_ISSUE = "documents:issue"
@@ -47,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PERSONAL_DATA_READ,
             P.INSPECTIONS_WRITE,
             P.LEDGER_READ,
+            P.LEDGER_REPLICATE,
             P.DOCUMENTS_READ,
             P.SCANS_UPLOAD,
             P.SCANS_REVIEW,
@@ -66,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DECISIONS_WRITE,
             P.AUDIT_READ,
             P.LEDGER_READ,
+            P.LEDGER_REPLICATE,
             P.LEDGER_WRITE,
             P.DOCUMENTS_ISSUE,
             P.DOCUMENTS_READ,
@@ -74,7 +79,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.DATA_PROTECTION_OFFICER: frozenset({P.DECLARATIONS_READ, P.PERSONAL_DATA_READ, P.AUDIT_READ}),
-    Role.PARTNER: frozenset({P.LEDGER_READ, P.DOCUMENTS_READ}),
+    # A partner administration under an MRA replicates the log: it receives the AEO holders' data to recognise them.
+    Role.PARTNER: frozenset({P.LEDGER_READ, P.LEDGER_REPLICATE, P.DOCUMENTS_READ}),
     Role.DEVICE: frozenset({P.DEVICE_EVENTS_WRITE, P.SCANS_UPLOAD}),  # scanner gateways upload their images
     # IT staff run the installation; they load data but see parties only pseudonymised.
     Role.ADMINISTRATOR: frozenset(

@@ -65,7 +65,8 @@ def entries(
     end: Annotated[int, Query(ge=1)],
     origin: str | None = None,
 ) -> Response:
-    """Entries [start, end) (at most 10,000); restricted content only for the partners it is shared with."""
+    """Entries [start, end) (at most 10,000). Their content only for callers with ledger:replicate (partner
+    administrations, officers), restricted content only for the partners it is shared with; others get the leaves."""
     # written by orjson straight from the service's plain dicts: a page is thousands of entries, and FastAPI's
     # validation and encoding of them cost more than reading them
     entries = service.entries(platform.engine, identity, start, end, origin)
@@ -134,21 +135,41 @@ def change_status(number: str, change: StatusChange, platform: PlatformDep, iden
 
 @router.get("/certificates/{number}")
 def status(
-    number: str, platform: PlatformDep, identity: IdentityDep, origin: str | None = None, as_of: dt.date | None = None
+    number: str,
+    platform: PlatformDep,
+    identity: IdentityDep,
+    origin: str | None = None,
+    as_of: dt.date | None = None,
+    purpose: str | None = None,
 ) -> dict[str, Any]:
-    """Current status of a certificate, or its status on ``as_of``."""
-    return service.status(platform.engine, identity, number, origin=origin, as_of=as_of)
+    """Current status of a certificate, or its status on ``as_of``; the holder pseudonymised for readers without
+    personal_data:read (or ledger:replicate)."""
+    return service.status(
+        platform.engine,
+        identity,
+        number,
+        origin=origin,
+        as_of=as_of,
+        pseudonymiser=platform.pseudonymiser,
+        purpose=purpose,
+    )
 
 
 @router.get("/certificates/{number}/history")
-def history(number: str, platform: PlatformDep, identity: IdentityDep, origin: str | None = None) -> dict[str, Any]:
-    """Every entry of the certificate with its inclusion proof against the latest checkpoint."""
-    return service.history(platform.engine, identity, number, origin=origin)
+def history(
+    number: str, platform: PlatformDep, identity: IdentityDep, origin: str | None = None, purpose: str | None = None
+) -> dict[str, Any]:
+    """Every entry of the certificate with its inclusion proof against the latest checkpoint; the entries' content
+    only for callers with ledger:replicate, the leaves for others."""
+    return service.history(platform.engine, identity, number, origin=origin, purpose=purpose)
 
 
 @router.get("/holders/{holder_id}/certificates")
-def certificates_of(holder_id: str, platform: PlatformDep, identity: IdentityDep) -> list[dict[str, Any]]:
-    return service.certificates_of(platform.engine, identity, holder_id)
+def certificates_of(
+    holder_id: str, platform: PlatformDep, identity: IdentityDep, purpose: str | None = None
+) -> list[dict[str, Any]]:
+    """Every certificate of a holder, by its pseudonym (p_...) or, with personal_data:read, by trader id."""
+    return service.certificates_of(platform.engine, identity, holder_id, platform.pseudonymiser, purpose=purpose)
 
 
 @router.get("/logs")
