@@ -9,8 +9,8 @@ administrator (neither has the personal-data permission), with real path paramet
 body may contain any of those strings (raw, HTML-escaped or JSON-escaped). Their exports (CSV, JSON Lines, Parquet)
 are checked the same way.
 
-The risk reasons and signal texts, and the ledger's AEO registry, show real names today (issue #12): this test
-fails on them until those are rendered through the reader's view; nothing here is marked xfail on purpose.
+Before issue #12 the risk reasons and signal texts, and the ledger's AEO registry, showed real names to these
+readers; they are now rendered through the reader's view. Nothing here is marked xfail, on purpose.
 """
 
 from __future__ import annotations
