@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, select
 
 from opencustoms.ledger import checkpoint as notes
 from opencustoms.ledger import integrity, logstore, merkle, writer
@@ -735,7 +735,7 @@ def search_certificates(
     with engine.connect() as conn:
         if text:
             pattern = f"%{text.lower()}%"
-            condition = func.lower(c.certificate_number).like(pattern)
+            condition: ColumnElement[bool] = func.lower(c.certificate_number).like(pattern)
             if sees_holders(actor):
                 condition = condition | func.lower(c.holder_id).like(pattern) | func.lower(c.holder_name).like(pattern)
             if pseudonymiser is not None and _PSEUDONYM.fullmatch(text):
