@@ -78,6 +78,22 @@ def test_a_json_body_over_the_ordinary_limit_is_refused(app, site) -> None:
     assert r.status_code == 201, r.text
 
 
+def test_a_body_nested_too_deep_for_the_parser_is_a_clear_400_naming_the_body(app, site) -> None:
+    """Under the body limit but 100,000 levels deep: the process's recursion limit is sane (no library raised it),
+    so the parser stops, and the answer says what is wrong and what to send instead (was a bare 'There was an error
+    parsing the body')."""
+    import sys
+
+    assert sys.getrecursionlimit() <= 10_000
+    client = TestClient(app)
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    headers = {**site.headers("risk_analyst"), "content-type": "application/json"}
+    r = client.post("/risk/what-if", content=deep, headers=headers)
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"] == [{"field": "body", "message": r.json()["detail"]}]
+    assert "nests arrays or objects more deeply" in r.json()["detail"]
+
+
 def test_a_dashboard_form_over_its_limit_gets_a_page_not_json(app) -> None:
     r = stream(
         app, "POST", "/ui/login", repeated(b"x" * MiB, 50), {"content-type": "application/x-www-form-urlencoded"}

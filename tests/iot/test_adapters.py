@@ -11,6 +11,7 @@ from conftest import shared_data
 from opencustoms.iot import adapters
 from opencustoms.iot.adapters import Rejection
 from opencustoms.iot.events import DeviceEvent, EventKind
+from opencustoms.jsondepth import too_deep
 
 
 def test_eseal_text_round_trip() -> None:
@@ -332,7 +333,7 @@ def test_deeply_nested_json_is_refused_before_parsing() -> None:
         NOW,
     )
     assert isinstance(event, DeviceEvent)
-    assert adapters.json_too_deep("[" * 17) and not adapters.json_too_deep("[" * 16 + "]" * 16)
+    assert too_deep("[" * 17, adapters.MAX_JSON_DEPTH) and not too_deep("[" * 16 + "]" * 16, adapters.MAX_JSON_DEPTH)
 
 
 def test_json_with_an_integer_too_long_to_convert_is_quarantined_not_raised() -> None:

@@ -75,4 +75,26 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSED:  # FastAPI could not read the body: say why
+            message = (
+                _TOO_DEEP
+                if isinstance(exc.__cause__, RecursionError)
+                else "the request body could not be read; "
+                "check that the Content-Type header names what is sent (application/json, or a form) and that the "
+                "body is well-formed"
+            )
+            return problem(
+                400,
+                "Unreadable request body",
+                message,
+                errors=[{"field": "body", "message": message}],
+                instance=request.url.path,
+            )
         return problem(exc.status_code, str(exc.detail), str(exc.detail), instance=request.url.path)
+
+
+_UNPARSED = "There was an error parsing the body"  # FastAPI's words when reading the body raised
+_TOO_DEEP = (
+    "the request body nests arrays or objects more deeply than a parser can follow (about 1,000 levels); send the "
+    "JSON of ordinary data, a few levels deep"
+)

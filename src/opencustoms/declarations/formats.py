@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import IO, Any
 
 from opencustoms.declarations.errors import ImportFileError
 from opencustoms.declarations.layouts import Problem, RawRecord
+from opencustoms.jsondepth import too_deep
 from opencustoms.model import Declaration
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -175,18 +175,6 @@ def read_csv(stream: IO[bytes]) -> tuple[list[str], Iterator[RawRecord]]:
 MAX_JSON_LINE_BYTES = 4 << 20  # a declaration of 999 goods items is well under 1 MiB
 MAX_JSON_DEPTH = 20  # a declaration nests 4 deep (declaration > goods_items > item > preference)
 _REFERENCE = re.compile(r'"functional_reference_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._/-]{0,63})"')
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-def json_depth(text: str) -> int:
-    """How deep the arrays and objects of a JSON text nest, counted without parsing it (brackets inside strings
-    do not count), so that a hostile document is refused before a parser recurses into it."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return 0
-    brackets = _NOT_BRACKET.sub("", _STRINGS.sub("", text))
-    return max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
 
 
 def _json_problem(number: int, text: str, reason: str) -> Problem:
@@ -227,7 +215,7 @@ def read_jsonl(stream: IO[bytes]) -> tuple[None, Iterator[RawRecord]]:
                 reason = f"the line is longer than {MAX_JSON_LINE_BYTES:,} bytes; one declaration is far smaller"
                 yield RawRecord(number, None, _json_problem(number, text, reason))
                 continue
-            if json_depth(text) > MAX_JSON_DEPTH:
+            if too_deep(text, MAX_JSON_DEPTH):  # refused before a parser recurses into it
                 reason = f"nested deeper than {MAX_JSON_DEPTH} levels; a declaration nests 4 levels deep"
                 yield RawRecord(number, None, _json_problem(number, text, reason))
                 continue

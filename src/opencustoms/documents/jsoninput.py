@@ -2,7 +2,7 @@
 
 CPython's JSON parser, ``json.dumps`` and pydantic recurse once per nesting level: a body nested 100,000 levels deep
 exhausts the C stack (a segfault when a library has raised the recursion limit, a RecursionError and a 500
-otherwise). So the nesting depth is measured on the raw bytes **before** parsing, by a scan that runs at C speed
+otherwise). So the nesting depth is measured on the raw bytes **before** parsing (opencustoms.jsondepth, at C speed:
 (strings removed by one regular expression, brackets kept by ``bytes.translate``, the running depth by numpy), and a
 document deeper than ``OPENCUSTOMS_DOCUMENTS_MAX_DEPTH`` (64 by default; wrapped OpenAttestation documents are about
 six levels deep) is refused with the place where it goes too deep. Objects that arrive already parsed are measured
@@ -20,17 +20,12 @@ import math
 import re
 from typing import Any
 
-import numpy as np
-
 from opencustoms.documents.errors import DocumentFormatError
+from opencustoms.jsondepth import too_deep
 
 DEFAULT_MAX_DEPTH = 64
-# a JSON string, or an unterminated one running to the end of the input: this pattern always matches at a quote,
-# so scanning never backtracks (an unterminated string cannot make the scan quadratic)
-_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*(?:"|\\?\Z)', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _LEAVES = frozenset({str, int, float, bool, type(None)})
+# a JSON string (or an unterminated one: never backtracks, as in opencustoms.jsondepth), or one structural character
 _TOKEN = re.compile(rb'"(?:[^"\\]+|\\.)*(?:"|\\?\Z)|[\[\]{},:]', re.DOTALL)
 
 
@@ -42,15 +37,6 @@ def _depth_error(limit: int, path: list[str], where: str, what: str = "the docum
         "(the limit is OPENCUSTOMS_DOCUMENTS_MAX_DEPTH)",
         field=shown or "document",
     )
-
-
-def raw_depth(raw: bytes) -> int:
-    """The deepest nesting of ``[`` and ``{`` outside strings in JSON text (0 for a bare value)."""
-    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    steps = np.frombuffer(brackets.translate(_STEPS), dtype=np.int8)
-    return int(np.cumsum(steps, dtype=np.int64).max())
 
 
 def _deep_path(raw: bytes, limit: int) -> tuple[int, list[str]]:
@@ -84,9 +70,7 @@ def _deep_path(raw: bytes, limit: int) -> tuple[int, list[str]]:
 def check_raw_depth(raw: bytes | str, limit: int = DEFAULT_MAX_DEPTH, what: str = "the document") -> None:
     """Refuse JSON text nested deeper than ``limit`` levels, without parsing it."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if data.count(b"[") + data.count(b"{") <= limit:  # fewer brackets than the limit (most documents): no scan
-        return
-    if raw_depth(data) > limit:
+    if too_deep(data, limit):
         offset, path = _deep_path(data, limit)
         raise _depth_error(limit, path, f"at byte {offset}", what)
 

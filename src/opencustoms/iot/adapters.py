@@ -17,11 +17,9 @@ Supported formats (docs/iot.md describes them field by field):
 
 from __future__ import annotations
 
-import array
 import datetime as dt
 import functools
 import hashlib
-import itertools
 import json
 import re
 from collections.abc import Callable
@@ -31,6 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from opencustoms.iot.events import DeviceEvent, EventKind
+from opencustoms.jsondepth import too_deep
 
 KNOTS_TO_KMH = 1.852
 
@@ -58,24 +57,11 @@ def _validation_reason(exc: ValidationError) -> str:
 # --- JSON ----------------------------------------------------------------------------------------------------
 
 MAX_JSON_DEPTH = 16  # nested arrays / objects in one JSON payload (an event's attributes: events.MAX_ATTRIBUTES_DEPTH)
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 opens, -1 closes
-
-
-def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether a JSON text opens more than ``limit`` arrays / objects inside one another, found without parsing it
-    (the parser recurses once per level: a hostile nesting would exhaust the stack, balanced or not). Strings are
-    removed first, then the running depth of the remaining brackets is taken at C speed."""
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode().translate(_DEPTH_STEP)
-    return max(itertools.accumulate(array.array("b", brackets)), default=0) > limit
 
 
 def load_json(payload: str) -> Any | Rejection:
     """A JSON payload, or the reason it is unusable (not JSON, nested too deeply, a number too long to convert)."""
-    if json_too_deep(payload):
+    if too_deep(payload, MAX_JSON_DEPTH):  # the parser recurses once per level: refused before it runs
         return Rejection(
             "too_deep",
             f"the JSON payload nests arrays / objects more than {MAX_JSON_DEPTH} levels deep; flatten it",
