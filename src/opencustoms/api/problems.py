@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opencustoms.errors import OpenCustomsError
@@ -43,15 +45,28 @@ def _field_errors(errors: list[Any], drop_prefix: tuple[str, ...] = ("body", "qu
         message = str(e.get("msg", ""))
         for prefix in ("Value error, ", "Assertion failed, "):
             message = message.removeprefix(prefix)
-        value = e.get("input")
-        out.append(
-            {
-                "field": ".".join(loc),
-                "message": message,
-                "value": value if isinstance(value, str | int | float | bool) or value is None else None,
-            }
-        )
+        out.append({"field": ".".join(loc), "message": message, "value": _echoable(e.get("input"))})
     return out
+
+
+def _echoable(value: Any) -> Any:
+    """The refused value as the answer may repeat it: a scalar that JSON can carry (not NaN or infinite, not text
+    holding an unpaired surrogate), else None — echoing it must not turn a 422 into a 500."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        return value
+    return value if isinstance(value, int | bool) or value is None else None
+
+
+UNPAIRED = (
+    "the request carries text with an unpaired UTF-16 surrogate (an escape from \\ud800 to \\udfff without its "
+    "pair), which is not Unicode and cannot be stored or shown; send the text as UTF-8"
+)
 
 
 def install(app: FastAPI) -> None:
@@ -72,6 +87,20 @@ def install(app: FastAPI) -> None:
         errors = _field_errors(list(exc.errors(include_url=False)))
         detail = "; ".join(f"{e['field'] or 'input'}: {e['message']}" for e in errors[:5])
         return problem(422, "Invalid input", detail, errors=errors, instance=request.url.path)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unpaired(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        return problem(
+            400, "Invalid text", UNPAIRED, errors=[{"field": "body", "message": UNPAIRED}], instance=request.url.path
+        )
+
+    @app.exception_handler(PydanticSerializationError)
+    async def _unserialisable(request: Request, exc: PydanticSerializationError) -> JSONResponse:
+        if "surrogate" not in str(exc):
+            raise exc
+        return problem(
+            400, "Invalid text", UNPAIRED, errors=[{"field": "body", "message": UNPAIRED}], instance=request.url.path
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
