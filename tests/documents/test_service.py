@@ -243,6 +243,16 @@ def test_origin_check_mismatch_revoked_missing(engine, operator) -> None:
     [check] = service.check_declaration_origin(engine, operator, _declaration(), settings=SETTINGS)
     assert check.verdict == "mismatch"
     assert any("origin CN declared" in r for r in check.reasons) and any("importer" in r for r in check.reasons)
+    assert "importer 'Tulip Trading BV' is not the certificate's importer 'Someone Else BV'" in check.reasons
+    assert "signal_reasons" not in check.as_answer()  # the answer (officers) names both parties
+    # the signal, which readers without the personal-data permission see, names neither: the declared importer as
+    # its token (masked per reader), the certificate's not at all (issue #12, found by review)
+    mismatches = [s for s in signals.for_declaration(engine, _declaration()) if s.kind.endswith("mismatch")]
+    assert mismatches  # one per subject: the document and the declaration
+    for mismatch in mismatches:
+        stored = mismatch.reason + json.dumps(mismatch.evidence)
+        assert "Tulip" not in stored and "Someone Else" not in stored
+        assert "importer {party:NL200000002} is not the certificate's importer" in mismatch.reason
 
     service.revoke(engine, operator, "COO-2025-77", "forged stamp")
     [check] = service.check_declaration_origin(engine, operator, _declaration(), settings=SETTINGS)

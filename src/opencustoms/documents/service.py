@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
@@ -467,6 +467,11 @@ class OriginCheck:
     reasons: list[str]
     fragments: dict[str, str] = field(default_factory=dict)
     target_hash: str | None = None
+    signal_reasons: list[str] | None = None  # the reasons as the signal words them (no names); None: as ``reasons``
+
+    def as_answer(self) -> dict[str, Any]:
+        """The check as the API answers it (to officers holding both documents)."""
+        return {k: v for k, v in asdict(self).items() if k != "signal_reasons"}
 
 
 def _norm(text: str | None) -> str:
@@ -483,8 +488,18 @@ def _same_party(declared: Party | None, certified: templates.TraderParty | None)
     return None if not certified.id else certified.id.upper() == declared.id.upper()
 
 
+def _party_mismatch(role: str, declared: Party, certified_name: str | None, for_signal: bool) -> str:
+    """A party that differs from the certificate's. For the answer (officers reading both documents) by name; for
+    the signal, which readers without the personal-data permission see too, by the declared party's token (masked
+    per reader) and without the certificate's party, which no reader's view could mask."""
+    if for_signal:
+        named = signals.party_token(declared.id) if declared.id else "(no trader id)"
+        return f"{role} {named} is not the certificate's {role}"
+    return f"{role} {declared.name or declared.id!r} is not the certificate's {role} {certified_name!r}"
+
+
 def _content_reasons(
-    declaration: Declaration, item: GoodsItem, certificate: templates.CertificateOfOrigin
+    declaration: Declaration, item: GoodsItem, certificate: templates.CertificateOfOrigin, for_signal: bool = False
 ) -> list[str]:
     reasons = []
     matches = [g for g in certificate.goods_items if g.hs_code[:6] == item.hs_code[:6]]
@@ -499,16 +514,10 @@ def _content_reasons(
             f"{', '.join(sorted({g.origin_country_code for g in matches}))} for HS {item.hs_code[:6]}"
         )
     if _same_party(declaration.importer, certificate.importer) is False:
-        reasons.append(
-            f"importer {declaration.importer.name or declaration.importer.id!r} is not the certificate's "  # type: ignore[union-attr]
-            f"importer {certificate.importer.name!r}"
-        )
+        reasons.append(_party_mismatch("importer", declaration.importer, certificate.importer.name, for_signal))  # type: ignore[arg-type]
     exporter = declaration.exporter or declaration.seller
     if _same_party(exporter, certificate.exporter) is False:
-        reasons.append(
-            f"exporter {exporter.name or exporter.id!r} is not the certificate's exporter "  # type: ignore[union-attr]
-            f"{certificate.exporter.name!r}"
-        )
+        reasons.append(_party_mismatch("exporter", exporter, certificate.exporter.name, for_signal))  # type: ignore[arg-type]
     agreement = item.preference.agreement if item.preference else None
     if agreement and _norm(agreement) != _norm(certificate.fta):
         reasons.append(f"preference claimed under {agreement!r}, the certificate is issued under {certificate.fta!r}")
@@ -576,6 +585,7 @@ def check_declaration_origin(
             continue
         report = checker.verify(wrapped)
         verdict, reasons = _verdict(report)
+        worded: list[str] | None = None
         if verdict == "valid":
             parsed = templates.from_openattestation(report.data or {})
             if parsed is None or not isinstance(parsed[1], templates.CertificateOfOrigin):
@@ -590,7 +600,9 @@ def check_declaration_origin(
             else:
                 if parsed[1].id != document_id:
                     reasons = [f"the document presented is numbered {parsed[1].id!r}, not {document_id!r}"]
-                reasons += _content_reasons(declaration, item, parsed[1])
+                numbered = list(reasons)
+                reasons = numbered + _content_reasons(declaration, item, parsed[1])
+                worded = numbered + _content_reasons(declaration, item, parsed[1], for_signal=True)
                 verdict = "mismatch" if reasons else "valid"
         checks.append(
             OriginCheck(
@@ -600,6 +612,7 @@ def check_declaration_origin(
                 reasons or ["integrity, status and issuer verified; goods, origin and parties match"],
                 {f.name: f.verdict.value for f in report.fragments},
                 report.target_hash,
+                worded if worded is not None and worded != reasons else None,
             )
         )
     if emit and checks:
@@ -610,7 +623,7 @@ def check_declaration_origin(
             reason = (
                 f"certificate of origin {check.document_id} (goods item {check.goods_item} of "
                 f"{declaration.functional_reference_id}): {check.verdict.replace('_', ' ')} — "
-                + "; ".join(check.reasons)
+                + "; ".join(check.signal_reasons or check.reasons)
             )[:2000]
             evidence = {
                 "declaration": declaration.functional_reference_id,
@@ -618,7 +631,7 @@ def check_declaration_origin(
                 "document_id": check.document_id,
                 "target_hash": check.target_hash,
                 "fragments": check.fragments,
-                "reasons": check.reasons,
+                "reasons": check.signal_reasons or check.reasons,
             }
             key = (
                 f"{declaration.functional_reference_id}|{check.goods_item}|{check.document_id}|{check.verdict}|"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, UploadFile
@@ -225,4 +224,4 @@ def _check_origin(
     declaration, _ = declarations.get(
         platform.engine, identity, reference, platform.pseudonymiser, purpose="origin certificate check"
     )
-    return [asdict(c) for c in service.check_declaration_origin(platform.engine, identity, declaration, presented)]
+    return [c.as_answer() for c in service.check_declaration_origin(platform.engine, identity, declaration, presented)]
