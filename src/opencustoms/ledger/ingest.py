@@ -458,11 +458,7 @@ def emit_signals(conn: Connection, origin: str, infos: Sequence[dict[str, Any]],
             continue
         status = info["status"]
         number, holder = info["certificate_number"], info["holder_id"]
-        verb = info["kind"].removeprefix("aeo.")
-        reason = (
-            f"AEO certificate {signals.certificate_token(number)} of {signals.party_token(holder)} ({origin}) is "
-            f"{status} ({verb}{': ' + info['reason'] if info.get('reason') else ''})"
-        )[:2000]
+        reason = _aeo_reason(origin, info)
         evidence = orjson.dumps(_evidence(origin, info)).decode()
         kind, severity = f"ledger.aeo_{status}", _SEVERITY_OF[status]
         prefix = f"{origin}#{info['index']}#"
@@ -479,6 +475,17 @@ def emit_signals(conn: Connection, origin: str, infos: Sequence[dict[str, Any]],
         insert_tuples(conn, signals_table.name, SIGNAL_COLUMNS, chunk)
         fresh += len(chunk)
     return fresh
+
+
+def _aeo_reason(origin: str, info: dict[str, Any]) -> str:
+    """The signal's text: the certificate and its holder as tokens (masked or not per reader), never the holder's
+    name, and never the officer's free-text reason, which may name people and which the ledger itself serves only
+    to readers of the log's content (ledger:replicate): it stays in the entry, behind that permission."""
+    verb = info["kind"].removeprefix("aeo.")
+    return (
+        f"AEO certificate {signals.certificate_token(info['certificate_number'])} of "
+        f"{signals.party_token(info['holder_id'])} ({origin}) is {info['status']} ({verb})"
+    )
 
 
 def _evidence(origin: str, info: dict[str, Any]) -> dict[str, Any]:
@@ -505,13 +512,7 @@ def aeo_signals(origin: str, infos: Sequence[dict[str, Any]], now: dt.datetime) 
         if "status" not in info:
             continue
         status = AEOStatus(info["status"])
-        verb = info["kind"].removeprefix("aeo.")
-        # the holder and the certificate as tokens, never the holder's name: readers see them masked or not
-        reason = (
-            f"AEO certificate {signals.certificate_token(info['certificate_number'])} of "
-            f"{signals.party_token(info['holder_id'])} ({origin}) is "
-            f"{status.value} ({verb}{': ' + info['reason'] if info.get('reason') else ''})"
-        )[:2000]
+        reason = _aeo_reason(origin, info)
         for subject_type, subject_id in (
             (signals.SubjectType.CERTIFICATE, info["certificate_number"]),
             (signals.SubjectType.PARTY, info["holder_id"]),
