@@ -350,3 +350,21 @@ def test_a_decisions_csv_quotes_text_a_spreadsheet_would_run(platform, tmp_path:
     service.score_file(platform, ANALYST, path, layout="native", output=output)
     references = sorted(row["reference"] for row in csv.DictReader(output.open()))
     assert references == ["'=HYPERLINK(1)", "LRN-OK"]
+
+
+def test_a_what_if_does_not_turn_trader_ids_into_pseudonyms_and_history(platform, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A reader without personal_data:read who writes a trader id into a what-if body (or a file to score) gets no
+    signal looked up by that id: otherwise any list of trader ids maps to pseudonyms and AEO history, which the
+    party search refuses (found by review). A reader with the permission gets them, as online."""
+    emit_revoked(platform.engine)  # about TRADER and CERTIFICATE; no stored declaration names them
+    body = sample_declaration("LRN-PROBE")
+    body["importer"] = {**body["importer"], "id": TRADER, "aeo_certificate_id": CERTIFICATE}
+    probed = service.assess(platform, ANALYST, body)
+    assert not signal_reasons(probed["reasons"])
+    assert platform.pseudonymiser(TRADER) not in shown(probed)
+    assert signal_reasons(service.assess(platform, SUPERVISOR, body)["reasons"])  # personal data: as online
+    path = tmp_path / "probe.jsonl"
+    path.write_text(json.dumps(body) + "\n")
+    output = tmp_path / "lanes.jsonl"
+    service.score_file(platform, ANALYST, path, layout="native", output=output)
+    assert "ledger.aeo" not in output.read_text() and platform.pseudonymiser(TRADER) not in output.read_text()

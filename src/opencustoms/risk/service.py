@@ -1016,10 +1016,29 @@ def assess(
         raise RiskDataError(
             f"the declaration is not valid: {first['msg']}", field=".".join(str(p) for p in first["loc"])
         ) from exc
-    found = signal_records.distinct(signal_records.for_declaration(platform.engine, declaration))
+    found = signal_records.distinct(_what_if_signals(platform.engine, actor, declaration))
     row, version = _decide_one(platform, declaration.model_dump(mode="json"), found, seed)
     names = signal_records.names_of(declaration)
     return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
+
+
+# subjects that identify a trader: a reader without personal_data:read may not look their signals up by naming them
+_TRADER_SUBJECTS = frozenset({signal_records.SubjectType.PARTY, signal_records.SubjectType.CERTIFICATE})
+
+
+def _what_if_signals(engine: Engine, actor: Identity, declaration: Declaration) -> list[signal_records.Signal]:
+    """The signals a what-if lanes with. A reader with personal_data:read: every subject of the body, as online.
+    Anyone else: the body's subjects that identify no trader (containers, vehicles, vessels, documents, the
+    reference) plus the signals of the stored declaration of that reference — never signals looked up by a trader
+    id or AEO certificate the caller wrote, which would turn any list of trader ids into their pseudonyms and
+    their history, as a party search by trader number would (refused there too)."""
+    if actor.can(Permission.PERSONAL_DATA_READ):
+        return signal_records.for_declaration(engine, declaration)
+    subjects = [(t, i) for t, i in signal_records.subjects_of(declaration) if t not in _TRADER_SUBJECTS]
+    with engine.connect() as conn:
+        stored = signal_records.for_stored_one(conn, declaration.functional_reference_id)
+    merged = {s.id: s for s in [*stored, *signal_records.for_subjects(engine, subjects)]}
+    return sorted(merged.values(), key=lambda s: (s.observed_at, s.id))
 
 
 def score_file(
@@ -1030,7 +1049,7 @@ def score_file(
     reference (every subject it shows) and those about the reference and the parties the file names."""
     actor.require(Permission.DECLARATIONS_READ)
     raw = read_frame(file, layout)
-    found = _file_signals(platform.engine, raw)
+    found = _file_signals(platform.engine, raw, by_trader=actor.can(Permission.PERSONAL_DATA_READ))
     frame = pseudonymise_parties(raw, platform.pseudonymiser)
     current = batch_model(platform.engine)
     version, model = current if current else (None, None)
@@ -1061,11 +1080,12 @@ def _signal_dicts(found: Iterable[signal_records.Signal]) -> list[dict[str, Any]
     return [s.model_dump(mode="json") for s in signal_records.distinct(found)]
 
 
-def _file_signals(engine: Engine, frame: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """The signals of a file's declarations (parties not yet pseudonymised), by reference, one per event."""
+def _file_signals(engine: Engine, frame: pl.DataFrame, *, by_trader: bool) -> dict[str, list[dict[str, Any]]]:
+    """The signals of a file's declarations (parties not yet pseudonymised), by reference, one per event; those
+    about the parties the file names only ``by_trader`` (a reader with personal_data:read: see _what_if_signals)."""
     references = [r for r in frame["reference"].to_list() if r]
     stored = signal_records.for_stored(engine, references)
-    parties = [c for c in PARTY_COLUMNS if c in frame.columns]
+    parties = [c for c in PARTY_COLUMNS if c in frame.columns] if by_trader else []
     subjects: dict[tuple[str, str], set[str]] = {}
     for row in frame.select("reference", *parties).iter_rows(named=True):
         reference = row["reference"]
