@@ -228,10 +228,22 @@ def issue_token(
     expires = token_expiry(actor, valid_days, max_days, now)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        user = conn.execute(select(users.c.id, users.c.active).where(users.c.username == username)).first()
+        user = conn.execute(
+            select(users.c.id, users.c.active, users.c.roles).where(users.c.username == username)
+        ).first()
         if user is None:
             raise UserError(
                 f"user {username!r} does not exist; create it with `opencustoms users add`", field="username"
+            )
+        beyond = sorted(p.value for p in permissions_of([Role(r) for r in user.roles]) - actor.permissions)
+        if actor.username != username and beyond:
+            # a token for someone else is that person's power: nobody takes more than they hold themselves (an
+            # administrator, who sees parties pseudonymised, would otherwise read them as an officer)
+            raise PermissionDeniedError(
+                f"{username} holds permissions you do not ({', '.join(beyond)}): a token for them would let you act "
+                f"as them; they take their own token, or it is issued on the server with "
+                f"`opencustoms users token {username}`",
+                field="username",
             )
         conn.execute(
             insert(api_tokens).values(
