@@ -448,9 +448,12 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
                 _operator(platform),
                 key_file=security.audit_signing_key_file(platform.settings),
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
+                sign_interval_minutes=platform.settings.audit_sign_interval_minutes,
             )
     except OpenCustomsError as exc:
         _fail(exc)
+    if result["warning"] and not as_json:
+        err.print(f"[yellow]warning[/yellow]: {result['warning']}")
     if as_json:
         typer.echo(json.dumps(result))
     elif result["ok"]:

@@ -316,3 +316,35 @@ def test_the_api_server_signs_the_head_on_its_own(database_url, tmp_path) -> Non
 def _signed_heads(engine, table) -> list:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         return list(conn.execute(select(table)).mappings())
+
+
+def test_a_cut_tail_with_its_signed_heads_is_reported_as_an_overdue_head(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A database owner who cuts the end of the log and the signed heads after the cut leaves a chain that verifies
+    (nothing in the database can tell; found by review); where heads are signed on a schedule, the newest remaining
+    head is then overdue and verify says so (``warning``), pointing to a head kept outside the database."""
+    from opencustoms.store.database import init_database
+
+    engine = init_database(f"sqlite:///{tmp_path / 'cut.db'}")
+    security.ensure_administration(engine, "NL", "Dutch Customs (test)", "NL")
+    operator, key_file = security.local_operator("NL"), _key_file(tmp_path)
+    _write(engine, operator, 3)
+    security.sign_audit_head(engine, operator, key_file)
+    fresh = security.verify_audit(engine, operator, key_file=key_file, sign_interval_minutes=60)
+    assert fresh["ok"] and fresh["warning"] is None and fresh["newest_signed_at"]
+    cut = _rows(engine)[-1]
+    threading.Event().wait(0.05)
+    _write(engine, operator, 3)  # entries the attacker wants gone
+    security.sign_audit_head(engine, operator, key_file)
+    with engine.begin() as conn:
+        for (name,) in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all():
+            conn.execute(text(f'DROP TRIGGER "{name}"'))
+        conn.execute(text("DELETE FROM audit_log WHERE id > :i"), {"i": cut["id"]})
+        conn.execute(text("DELETE FROM audit_signed_heads WHERE last_id > :i"), {"i": cut["id"]})
+        conn.execute(
+            text("UPDATE audit_chain_head SET last_id = :i, last_hash = :h, entries = :i"),
+            {"i": cut["id"], "h": cut["entry_hash"]},
+        )
+    # a schedule of 0.01 s: the newest remaining head (signed before the wait above) is now overdue
+    result = security.verify_audit(engine, operator, key_file=key_file, sign_interval_minutes=0.01 / 60)
+    assert result["ok"] and result["warning"] and "may have been removed" in result["warning"]
+    engine.dispose()

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from opencustoms.reference.codes import check_country
 from opencustoms.security import audit
 from opencustoms.security.errors import AuthenticationError, PermissionDeniedError, UserError
 from opencustoms.security.roles import Permission, Role, permissions_of
 from opencustoms.store.database import as_utc
-from opencustoms.store.tables import administrations, api_tokens, audit_log, users
+from opencustoms.store.tables import administrations, api_tokens, audit_log, audit_signed_heads, users
 
 if TYPE_CHECKING:
     from opencustoms.config import Settings
@@ -413,14 +413,32 @@ def verify_audit(
     *,
     key_file: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    sign_interval_minutes: float = 0,
 ) -> dict[str, Any]:
     """Check the audit log's hash chain end to end (:func:`opencustoms.security.audit.verify`); signed heads must
-    be signed by the key in ``key_file`` when that file exists. The check is itself audited."""
+    be signed by the key in ``key_file`` when that file exists. The check is itself audited.
+
+    A database owner who cuts the end of the log and the signed heads after the cut leaves a chain that verifies:
+    nothing inside the database can tell. So, where heads are signed every ``sign_interval_minutes`` with that key,
+    a newest signed head older than twice the interval is reported (``warning``): compare the head with one kept
+    outside the database (the output of `opencustoms audit sign`, a ledger checkpoint, a log shipped elsewhere)."""
     actor.require(Permission.AUDIT_READ)
     trusted = None
     if key_file is not None and Path(key_file).is_file():
         trusted = audit.public_key_bytes(audit.load_signing_key(Path(key_file)))
     result = audit.verify(engine, trusted_public_key=trusted, progress=progress)
+    with engine.connect() as conn:
+        newest = conn.execute(select(func.max(audit_signed_heads.c.signed_at))).scalar()
+    newest = as_utc(newest) if newest is not None else None
+    warning = None
+    if trusted is not None and sign_interval_minutes > 0:
+        due = dt.timedelta(minutes=2 * sign_interval_minutes)
+        if newest is None or utcnow() - newest > due:
+            warning = (
+                f"the newest signed head is {'missing' if newest is None else 'from ' + newest.isoformat()}, while "
+                f"heads are signed every {sign_interval_minutes:g} minutes: entries (and signed heads) after it may "
+                "have been removed — compare the head with one kept outside this database"
+            )
     with engine.begin() as conn:
         record(
             conn,
@@ -430,7 +448,8 @@ def verify_audit(
             None,
             detail={"ok": result.ok, "entries": result.entries, "first_bad_id": result.first_bad_id},
         )
-    return result.as_dict()
+    newest_text = newest.isoformat() if newest is not None else None
+    return result.as_dict() | {"newest_signed_at": newest_text, "warning": warning}
 
 
 def sign_audit_head(engine: Engine, actor: Identity, key_file: Path) -> dict[str, Any]:

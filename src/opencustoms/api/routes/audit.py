@@ -29,5 +29,11 @@ def read_audit(
 def verify_audit(platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
     """Check the audit log's hash chain end to end (permission audit:read): ``ok``, the entries checked, and when
     something was edited, removed, inserted or reordered, ``first_bad_id`` and ``problem`` naming the first bad
-    entry. Signed heads must carry the administration key's signature. The check is itself audited."""
-    return security.verify_audit(platform.engine, identity, key_file=security.audit_signing_key_file(platform.settings))
+    entry. Signed heads must carry the administration key's signature; ``warning`` when the newest signed head is
+    overdue (entries after it may have been cut). The check is itself audited."""
+    return security.verify_audit(
+        platform.engine,
+        identity,
+        key_file=security.audit_signing_key_file(platform.settings),
+        sign_interval_minutes=platform.settings.audit_sign_interval_minutes,
+    )
