@@ -347,3 +347,16 @@ def test_unknown_pages_and_records_are_html_errors(client_for) -> None:
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     assert client.get("/ui/nowhere").status_code == 404
     assert client.get("/declarations/NOPE-1").headers["content-type"] == "application/problem+json"
+
+
+def test_the_audit_page_verifies_the_chain(client_for, site: Site) -> None:
+    """The dashboard's button runs `opencustoms audit verify` for the data-protection officer (and is itself an
+    audited action); without audit:read, 403."""
+    client = client_for("dpo")
+    page = client.get("/ui/audit")
+    assert "Verify the chain" in page.text
+    checked = client.post("/ui/audit/verify", data={"csrf_token": csrf_of(page.text)})
+    assert checked.status_code == 200 and "Audit log intact" in checked.text
+    officer = client_for("officer")
+    refused = officer.post("/ui/audit/verify", data={"csrf_token": csrf_of(officer.get("/ui/queue").text)})
+    assert refused.status_code == 403

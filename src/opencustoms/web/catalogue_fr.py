@@ -2,6 +2,10 @@
 """French interface strings (message id: the English text). Checked complete by tests/web/test_i18n.py."""
 
 FR: dict[str, str] = {
+    "Verify the chain": "Vérifier la chaîne",
+    "Audit log intact: %(n)s entries, %(s)s signed head(s).": "Journal d'audit intact : %(n)s entrées, %(s)s tête(s) signée(s).",
+    "Audit log tampered with: %(problem)s (entry #%(id)s).": "Journal d'audit altéré : %(problem)s (entrée n° %(id)s).",
+    "Warning:": "Avertissement :",
     "%(n)s entries since": "%(n)s entrées depuis",
     "%(n)s field(s) hidden by the holder": "%(n)s champ(s) masqué(s) par le détenteur",
     "%(vessels)s vessels analysed, %(alerts)s new alerts.": "%(vessels)s navires analysés, %(alerts)s nouvelles alertes.",

@@ -382,4 +382,22 @@ def audit(request: Request, object_type: str = "", object_id: str = "", who: str
         limit=limit,
     )
     filters = {"object_type": object_type, "object_id": object_id, "who": who, "limit": limit}
-    return page.render("audit.html", rows=rows, filters=filters)
+    return page.render("audit.html", rows=rows, filters=filters, check=None)
+
+
+@router.post("/audit/verify")
+async def audit_verify(request: Request) -> Response:
+    """Check the whole chain (as `opencustoms audit verify`) and show the outcome above the latest entries."""
+    page = Page(request)
+    user = page.user(Permission.AUDIT_READ)
+    await page.form()
+    settings = page.platform.settings
+    check = security.verify_audit(
+        page.engine,
+        user,
+        key_file=security.audit_signing_key_file(settings),
+        sign_interval_minutes=settings.audit_sign_interval_minutes,
+    )
+    rows = security.read_audit(page.engine, user, limit=100)
+    filters = {"object_type": "", "object_id": "", "who": "", "limit": 100}
+    return page.render("audit.html", status=200 if check["ok"] else 409, rows=rows, filters=filters, check=check)
