@@ -232,6 +232,13 @@ def for_stored_one(conn: Connection, reference: str) -> list[Signal]:
     return for_stored(conn, [reference]).get(reference, [])
 
 
+def merged(*groups: Iterable[Signal]) -> list[Signal]:
+    """Signals gathered from several look-ups (a stored declaration's, those of other subjects), each once (by id),
+    oldest first, as :func:`for_stored` orders them."""
+    unique = {s.id: s for group in groups for s in group}
+    return sorted(unique.values(), key=lambda s: (s.observed_at, s.id))
+
+
 # --- one event, one reason -----------------------------------------------------------------------------------
 
 

@@ -1037,8 +1037,7 @@ def _what_if_signals(engine: Engine, actor: Identity, declaration: Declaration) 
     subjects = [(t, i) for t, i in signal_records.subjects_of(declaration) if t not in _TRADER_SUBJECTS]
     with engine.connect() as conn:
         stored = signal_records.for_stored_one(conn, declaration.functional_reference_id)
-    merged = {s.id: s for s in [*stored, *signal_records.for_subjects(engine, subjects)]}
-    return sorted(merged.values(), key=lambda s: (s.observed_at, s.id))
+    return signal_records.merged(stored, signal_records.for_subjects(engine, subjects))
 
 
 def score_file(
@@ -1103,9 +1102,7 @@ def _file_signals(engine: Engine, frame: pl.DataFrame, *, by_trader: bool) -> di
                 named.setdefault(reference, []).append(s)
     out = {}
     for reference in set(stored) | set(named):
-        merged = {s.id: s for s in stored.get(reference, []) + named.get(reference, [])}
-        ordered = sorted(merged.values(), key=lambda s: (s.observed_at, s.id))
-        out[reference] = _signal_dicts(ordered)
+        out[reference] = _signal_dicts(signal_records.merged(stored.get(reference, []), named.get(reference, [])))
     return out
 
 
@@ -1287,7 +1284,7 @@ def declaration_signals(
     reason and evidence rendered through the reader's view; a read that shows personal data is audited."""
     actor.require(Permission.DECLARATIONS_READ)
     with engine.connect() as conn:
-        found = signal_records.distinct(signal_records.for_stored(conn, [reference]).get(reference, []))
+        found = signal_records.distinct(signal_records.for_stored_one(conn, reference))
         names = signal_records.stored_names(conn, [reference])[reference]
     view = _view(actor, pseudonymiser, names)
     shown = [view.signal(s) for s in found]
