@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, func, insert, select
 
 from opencustoms.model import Declaration, GoodsItem
+from opencustoms.security.pseudonyms import identifiers_with
 from opencustoms.store.bulk import bulk_insert, insert_tuples, sqlite_timestamp  # noqa: F401  (also imported from here)
 from opencustoms.store.tables import (
     additional_documents,
@@ -331,10 +332,9 @@ def search(conn: Connection, filters: SearchFilters, *, limit: int, offset: int)
 
 
 def parties_with_pseudonym(conn: Connection, pseudonym: str, pseudonymise: Callable[[str], str]) -> tuple[str, ...]:
-    """The stored trader numbers whose pseudonym is ``pseudonym`` (a keyed hash cannot be inverted: every distinct
-    number is hashed and compared, about a million a second)."""
+    """The stored trader numbers whose pseudonym is ``pseudonym`` (:func:`pseudonyms.identifiers_with`)."""
     numbers = conn.execute(select(declaration_parties.c.party_id).distinct()).scalars()
-    return tuple(n for n in numbers if pseudonymise(n) == pseudonym)
+    return identifiers_with(pseudonym, numbers, pseudonymise)
 
 
 def id_of(conn: Connection, reference: str) -> int | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -34,8 +33,7 @@ from opencustoms.declarations.repository import SearchFilters
 from opencustoms.model import Declaration, Party
 from opencustoms.reference import service as reference
 from opencustoms.security.errors import PermissionDeniedError
-from opencustoms.security.pseudonyms import PREFIX as PSEUDONYM_PREFIX
-from opencustoms.security.pseudonyms import Pseudonymiser
+from opencustoms.security.pseudonyms import Pseudonymiser, is_pseudonym
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, record_many
 from opencustoms.store.database import as_utc
@@ -135,9 +133,6 @@ def search(
     return Page(shown, total, limit, offset, masked)
 
 
-_PSEUDONYM = re.compile(rf"^{PSEUDONYM_PREFIX}[0-9a-f]{{24}}$")
-
-
 def _reader_filters(
     engine: Engine, actor: Identity, filters: SearchFilters, pseudonymiser: Pseudonymiser
 ) -> SearchFilters:
@@ -149,7 +144,7 @@ def _reader_filters(
     party = (filters.party_id or "").strip()
     if not party:
         return replace(filters, party_id=None)
-    pseudonym = _PSEUDONYM.fullmatch(party) is not None
+    pseudonym = is_pseudonym(party)
     if not actor.can(Permission.PERSONAL_DATA_READ):
         if not pseudonym:
             raise PermissionDeniedError(

@@ -74,8 +74,7 @@ from opencustoms.ledger.tables import (
     ledger_logs,
 )
 from opencustoms.security.errors import PermissionDeniedError
-from opencustoms.security.pseudonyms import PREFIX as PSEUDONYM_PREFIX
-from opencustoms.security.pseudonyms import Pseudonymiser
+from opencustoms.security.pseudonyms import Pseudonymiser, identifiers_with, is_pseudonym
 from opencustoms.security.roles import Permission, Role
 from opencustoms.security.service import Identity, record, record_many, utcnow
 from opencustoms.store.database import as_utc
@@ -461,7 +460,6 @@ def _row_visible(row: Any, actor: Identity) -> bool:
 
 
 WITHHELD = "[withheld]"  # a holder shown to a masked reader when the caller gave no pseudonymiser
-_PSEUDONYM = re.compile(rf"{PSEUDONYM_PREFIX}[0-9a-f]{{24}}")
 
 
 def sees_holders(actor: Identity) -> bool:
@@ -480,8 +478,7 @@ def _holder(row: Any, actor: Identity, pseudonymiser: Pseudonymiser | None) -> d
 
 
 def _holders_with_pseudonym(conn: Connection, pseudonym: str, pseudonymiser: Pseudonymiser | None) -> tuple[str, ...]:
-    """The recorded holder ids whose pseudonym is ``pseudonym`` (a keyed hash cannot be inverted: every distinct
-    holder id is hashed and compared, about a million a second)."""
+    """The recorded holder ids whose pseudonym is ``pseudonym`` (:func:`pseudonyms.identifiers_with`)."""
     if pseudonymiser is None:
         raise LedgerError(
             "a holder pseudonym cannot be looked up without the installation's pseudonymiser; give a certificate "
@@ -489,7 +486,7 @@ def _holders_with_pseudonym(conn: Connection, pseudonym: str, pseudonymiser: Pse
             field="holder_id",
         )
     ids = conn.execute(select(ledger_certificates.c.holder_id).distinct()).scalars()
-    return tuple(i for i in ids if pseudonymiser(i) == pseudonym)
+    return identifiers_with(pseudonym, ids, pseudonymiser)
 
 
 def _holder_ids(
@@ -499,7 +496,7 @@ def _holder_ids(
     for everyone; by the trader id itself only for readers shown holders as recorded, otherwise any list of trader
     ids would map to their pseudonyms and certificates. None: ``holder`` is not a pseudonym and the reader may not
     search by trader id (the caller decides whether that is refused or ignored)."""
-    if _PSEUDONYM.fullmatch(holder):
+    if is_pseudonym(holder):
         return _holders_with_pseudonym(conn, holder, pseudonymiser)
     if not sees_holders(actor):
         return None
@@ -738,7 +735,7 @@ def search_certificates(
             condition: ColumnElement[bool] = func.lower(c.certificate_number).like(pattern)
             if sees_holders(actor):
                 condition = condition | func.lower(c.holder_id).like(pattern) | func.lower(c.holder_name).like(pattern)
-            if pseudonymiser is not None and _PSEUDONYM.fullmatch(text):
+            if pseudonymiser is not None and is_pseudonym(text):
                 ids = _holders_with_pseudonym(conn, text, pseudonymiser)
                 if ids:
                     condition = condition | c.holder_id.in_(ids)

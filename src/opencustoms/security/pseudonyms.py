@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from opencustoms.config import Settings
@@ -18,6 +20,7 @@ from opencustoms.errors import ConfigurationError
 
 PREFIX = "p_"
 KEY_FILE = "pseudonym.key"
+_PATTERN = re.compile(PREFIX + "[0-9a-f]{24}")
 
 
 def load_key(settings: Settings) -> bytes:
@@ -52,3 +55,15 @@ class Pseudonymiser:
 def pseudonymise(identifier: str, key: bytes) -> str:
     """The pseudonym of ``identifier`` under ``key`` ('p_' + 24 hex digits of HMAC-SHA256)."""
     return Pseudonymiser(key)(identifier)
+
+
+def is_pseudonym(text: str) -> bool:
+    """Whether ``text`` has the form of a pseudonym ('p_' + 24 hex digits)."""
+    return _PATTERN.fullmatch(text) is not None
+
+
+def identifiers_with(pseudonym: str, identifiers: Iterable[str], pseudonymise: Callable[[str], str]) -> tuple[str, ...]:
+    """The ``identifiers`` whose pseudonym is ``pseudonym``: a keyed hash cannot be inverted, so each is hashed and
+    compared (about a million a second). A reader searching by pseudonym is answered this way, never by the
+    identifier itself."""
+    return tuple(i for i in identifiers if pseudonymise(i) == pseudonym)

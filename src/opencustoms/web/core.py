@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from opencustoms.context import Platform
 from opencustoms.errors import OpenCustomsError
 from opencustoms.security import service as security
+from opencustoms.security.access import roles_granting
 from opencustoms.security.errors import AuthenticationError
 from opencustoms.security.pseudonyms import load_key
-from opencustoms.security.roles import ROLE_PERMISSIONS, Permission
+from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity
 from opencustoms.store.database import as_utc
 from opencustoms.web import i18n
@@ -59,10 +60,6 @@ class Forbidden(OpenCustomsError):
 class LoginRequired(Exception):
     def __init__(self, reason: str | None = None) -> None:
         self.reason = reason
-
-
-def roles_granting(permission: Permission) -> list[str]:
-    return sorted(role.value for role, perms in ROLE_PERMISSIONS.items() if permission in perms)
 
 
 def _fmt_time(value: Any) -> str:
