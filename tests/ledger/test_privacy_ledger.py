@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from ledger_testnodes import LEDGER_OFFICER, client_for, connect, make_node
 
+from opencustoms import signals
 from opencustoms.config import Settings
 from opencustoms.context import Platform
 from opencustoms.ledger import merkle, service
@@ -85,7 +86,7 @@ def test_the_analyst_sees_the_holder_as_its_pseudonym_and_is_not_audited(registr
     assert current["status"] == "suspended"
     assert not [s for s in PERSONAL if s in shown(current)]
     # without a pseudonymiser the holder is withheld, never shown
-    assert service.status(engine, ANALYST, "NLAEOF0001")["holder_id"] == service.WITHHELD
+    assert service.status(engine, ANALYST, "NLAEOF0001")["holder_id"] == signals.WITHHELD
     assert reads_audited(engine, ANALYST.username) == []
 
     officer = service.status(engine, LEDGER_OFFICER, "NLAEOF0001", pseudonymiser=pseudonymiser, purpose="check")

@@ -19,7 +19,6 @@ after each batch with (entries checked, entries in the log).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -28,10 +27,11 @@ from sqlalchemy import Connection, Engine, select
 
 from opencustoms.ledger import checkpoint as notes
 from opencustoms.ledger import logstore, merkle
+from opencustoms.ledger.entries import commitment_of
 from opencustoms.ledger.errors import ProofError, SignatureError, StoredLogError
 from opencustoms.ledger.logs import get_log, latest_note
 from opencustoms.ledger.tables import ledger_entries, ledger_keys
-from opencustoms.ledger.verify import _thread_map, _verify_chunk
+from opencustoms.ledger.verify import verify_signatures
 
 BATCH = 10_000  # entries read, hashed and verified at a time
 Progress = Callable[[int, int], None]
@@ -44,7 +44,18 @@ def body_opens(commitment: str, body: str | None, salt: bytes | None) -> bool:
         return True
     if body is None or salt is None:
         return False
-    return hashlib.sha256(bytes(salt) + body.encode()).hexdigest() == commitment
+    return commitment_of(bytes(salt), body.encode()).hex() == commitment
+
+
+def require_body_opens(idx: int, commitment: str, body: str | None, salt: bytes | None, of: str) -> None:
+    """Refuse to serve an entry (``of``: whose entry, in words) whose stored content no longer opens its leaf."""
+    if not body_opens(commitment, body, salt):
+        raise StoredLogError(
+            idx,
+            f"the stored content of this entry of {of} does not open the commitment in its signed leaf: it was "
+            "altered in the database and is not served; run `opencustoms ledger verify` and restore the entry from "
+            "a backup or a partner's copy",
+        )
 
 
 def leaf_fields(idx: int, leaf: bytes) -> dict[str, Any]:
@@ -138,7 +149,7 @@ def verify_log(engine: Engine, origin: str | None = None, progress: Progress | N
                 except (StoredLogError, SignatureError) as exc:
                     problem = exc
                     break
-            failures = _thread_map(_verify_chunk, signatures)
+            failures = verify_signatures(signatures)
             bad_signature = next((i for i, f in enumerate(failures) if f is not None), None)
             checked = len(signatures) if bad_signature is None else bad_signature
             stored = stored_leaves([(0, start + i) for i in range(checked)])
@@ -158,6 +169,7 @@ def verify_log(engine: Engine, origin: str | None = None, progress: Progress | N
                 tree.append(h)
             if bad_signature is not None:
                 failure = failures[bad_signature]
+                assert failure is not None  # bad_signature is the first entry whose check failed
                 raise StoredLogError(start + bad_signature, f"its signature does not verify ({failure.message})")
             if problem is not None:
                 raise problem

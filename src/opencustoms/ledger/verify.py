@@ -241,6 +241,12 @@ def _verify_chunk(items: Sequence[tuple[str, str, str, bytes]]) -> list[Failure 
 _threads: ThreadPoolExecutor | None = None
 
 
+def verify_signatures(items: list[tuple[str, str, str, bytes]]) -> list[Failure | None]:
+    """(commitment, key id, signature, public key) per entry, checked over one thread per CPU: None when it
+    verifies, else the failure (ledger verify's pass over a whole log)."""
+    return _thread_map(_verify_chunk, items)
+
+
 def _thread_map(fn: Callable[[Any], list[Any]], items: list[Any]) -> list[Any]:
     """``fn`` over ``items`` split over one thread per CPU (the signature checks release the lock)."""
     global _threads
