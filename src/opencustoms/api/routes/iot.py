@@ -11,13 +11,13 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.api.gate import IDENTITY_KEY
 from opencustoms.iot import service
 from opencustoms.iot.errors import (
     DeviceAuthenticationError,
     ScanError,
     ScanImageTooLargeError,
 )
-from opencustoms.security import service as security
 
 router = APIRouter(prefix="/iot", tags=["iot"])
 
@@ -94,15 +94,11 @@ async def upload_events(
     sends ``Authorization: Bearer oc_...`` (a user with device_events:write) for events of registered devices."""
     body = await request.body()  # the gate has refused a body over OPENCUSTOMS_MAX_EVENT_BATCH_BYTES
     token = (authorization or "").removeprefix("Bearer ").strip()
-    if token.startswith(service.SECRET_PREFIX):
-        if not x_device_id:
-            raise DeviceAuthenticationError(
-                "a device secret needs the X-Device-Id header naming the device", field="X-Device-Id"
-            )
-        report = service.ingest_device_batch(platform.engine, x_device_id, token, body, fmt=format)
-    elif token:
-        identity = security.authenticate(platform.engine, token)
+    identity = request.scope.get(IDENTITY_KEY)  # a gateway user's token, authenticated by the gate
+    if identity is not None:
         report = service.ingest_trusted(platform.engine, identity, body, fmt=format, device_id=x_device_id)
+    elif token.startswith(service.SECRET_PREFIX) and x_device_id:  # the gate asked for X-Device-Id already
+        report = service.ingest_device_batch(platform.engine, x_device_id, token, body, fmt=format)
     else:
         raise DeviceAuthenticationError(
             "send 'Authorization: Bearer ocd_...' with X-Device-Id (a device) or 'Bearer oc_...' (a gateway user)"
