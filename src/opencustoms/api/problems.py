@@ -63,6 +63,12 @@ def _echoable(value: Any) -> Any:
     return value if isinstance(value, int | bool) or value is None else None
 
 
+def _unpaired_text(request: Request) -> JSONResponse:
+    return problem(
+        400, "Invalid text", UNPAIRED, errors=[{"field": "body", "message": UNPAIRED}], instance=request.url.path
+    )
+
+
 UNPAIRED = (
     "the request carries text with an unpaired UTF-16 surrogate (an escape from \\ud800 to \\udfff without its "
     "pair), which is not Unicode and cannot be stored or shown; send the text as UTF-8"
@@ -90,17 +96,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(UnicodeEncodeError)
     async def _unpaired(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
-        return problem(
-            400, "Invalid text", UNPAIRED, errors=[{"field": "body", "message": UNPAIRED}], instance=request.url.path
-        )
+        return _unpaired_text(request)
 
     @app.exception_handler(PydanticSerializationError)
     async def _unserialisable(request: Request, exc: PydanticSerializationError) -> JSONResponse:
         if "surrogate" not in str(exc):
             raise exc
-        return problem(
-            400, "Invalid text", UNPAIRED, errors=[{"field": "body", "message": UNPAIRED}], instance=request.url.path
-        )
+        return _unpaired_text(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

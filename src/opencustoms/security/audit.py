@@ -217,9 +217,12 @@ class AuditVerification:
     signed_heads: int
     first_bad_id: int | None = None
     problem: str | None = None
+    newest_signed_at: dt.datetime | None = None  # when the newest signed head was signed (None: never)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["newest_signed_at"] = self.newest_signed_at.isoformat() if self.newest_signed_at else None
+        return out
 
 
 def verify(
@@ -240,9 +243,10 @@ def verify(
     if head is None:
         return AuditVerification(False, 0, 0, GENESIS, 0, None, "the chain head (table audit_chain_head) is missing")
     total = int(head["entries"])
+    newest = max((as_utc(s["signed_at"]) for s in signed), default=None)
 
     def bad(entry_id: int | None, problem: str, done: int, last_id: int, last_hash: str) -> AuditVerification:
-        return AuditVerification(False, done, last_id, last_hash, len(signed), entry_id, problem)
+        return AuditVerification(False, done, last_id, last_hash, len(signed), entry_id, problem, newest)
 
     by_last_id: dict[int, list[Any]] = {}
     for s in signed:
@@ -335,7 +339,7 @@ def verify(
             last_id,
             prev,
         )
-    return AuditVerification(True, done, last_id, prev, len(signed))
+    return AuditVerification(True, done, last_id, prev, len(signed), newest_signed_at=newest)
 
 
 def _signature_ok(public_key: bytes, signature: bytes, message: bytes) -> bool:

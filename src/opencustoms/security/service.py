@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from opencustoms.reference.codes import check_country
 from opencustoms.security import audit
 from opencustoms.security.errors import AuthenticationError, PermissionDeniedError, UserError
 from opencustoms.security.roles import Permission, Role, permissions_of
 from opencustoms.store.database import as_utc
-from opencustoms.store.tables import administrations, api_tokens, audit_log, audit_signed_heads, users
+from opencustoms.store.tables import administrations, api_tokens, audit_log, users
 
 if TYPE_CHECKING:
     from opencustoms.config import Settings
@@ -427,9 +427,7 @@ def verify_audit(
     if key_file is not None and Path(key_file).is_file():
         trusted = audit.public_key_bytes(audit.load_signing_key(Path(key_file)))
     result = audit.verify(engine, trusted_public_key=trusted, progress=progress)
-    with engine.connect() as conn:
-        newest = conn.execute(select(func.max(audit_signed_heads.c.signed_at))).scalar()
-    newest = as_utc(newest) if newest is not None else None
+    newest = result.newest_signed_at
     warning = None
     if trusted is not None and sign_interval_minutes > 0:
         due = dt.timedelta(minutes=2 * sign_interval_minutes)
@@ -448,8 +446,7 @@ def verify_audit(
             None,
             detail={"ok": result.ok, "entries": result.entries, "first_bad_id": result.first_bad_id},
         )
-    newest_text = newest.isoformat() if newest is not None else None
-    return result.as_dict() | {"newest_signed_at": newest_text, "warning": warning}
+    return result.as_dict() | {"warning": warning}
 
 
 def sign_audit_head(engine: Engine, actor: Identity, key_file: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from opencustoms.errors import OpenCustomsError
 from opencustoms.risk import lifecycle
@@ -392,7 +393,8 @@ async def audit_verify(request: Request) -> Response:
     user = page.user(Permission.AUDIT_READ)
     await page.form()
     settings = page.platform.settings
-    check = security.verify_audit(
+    check = await run_in_threadpool(  # a walk over the whole chain: off the event loop
+        security.verify_audit,
         page.engine,
         user,
         key_file=security.audit_signing_key_file(settings),
