@@ -83,13 +83,25 @@ def _drop_0001_guards() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
 
 
-def _create_guards() -> None:
+def _create_0001_guards() -> None:
+    """audit_log's guards as 0001 created them: no UPDATE, no DELETE."""
     if _postgres():
-        # audit_log_append_only() (0001) raises whenever it is called
         op.execute(
             "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
         )
+        return
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log BEGIN "
+            f"SELECT RAISE(ABORT, '{_REFUSE}'); END"
+        )
+
+
+def _create_guards() -> None:
+    _create_0001_guards()
+    if _postgres():
+        # audit_log_append_only() (0001) raises whenever it is called
         op.execute(
             "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
             "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
@@ -111,11 +123,6 @@ def _create_guards() -> None:
         ):
             op.execute(statement)
         return
-    for verb in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log BEGIN "
-            f"SELECT RAISE(ABORT, '{_REFUSE}'); END"
-        )
     # INSERT OR REPLACE / REPLACE INTO deletes the old row without firing a DELETE trigger: refuse the insert
     op.execute(
         "CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log "
@@ -172,15 +179,4 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_log") as batch_op:
         batch_op.drop_column("entry_hash")
         batch_op.drop_column("prev_hash")
-    # back to 0001's guards
-    if _postgres():
-        op.execute(
-            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
-        )
-    else:
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log BEGIN "
-                f"SELECT RAISE(ABORT, '{_REFUSE}'); END"
-            )
+    _create_0001_guards()
