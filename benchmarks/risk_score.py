@@ -1,7 +1,7 @@
 """Benchmark: 1,000,000 declarations from file to lanes with reasons (target <= 15 s, peak memory <= 3 GB).
 
 What is timed is the path of `opencustoms risk score FILE --layout frame --output decisions.parquet`
-(cli_risk.score -> risk.service.score_file -> read_frame, pseudonymise_parties, current_model, decide_frame ->
+(cli.risk.score -> risk.service.score_file -> read_frame, pseudonymise_parties, current_model, decide_frame ->
 model.matrix, predict_proba, lanes.assign, contributions for the declarations not sent to green, write_decisions).
 
 Steps, each heavy one in its own child process so its peak RSS (resource.getrusage) is its own:

@@ -50,7 +50,7 @@ def test_flat_file_without_a_required_column_is_refused(flat: tuple[Path, pl.Dat
 def test_cli_scores_a_flat_file(flat, engine, database_url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     path, expected = flat
     platform = Platform(Settings(database_url=database_url, data_dir=tmp_path))
-    monkeypatch.setattr("opencustoms.cli_risk._platform", lambda: platform)
+    monkeypatch.setattr("opencustoms.cli.risk._platform", lambda: platform)
     out = tmp_path / "decisions.parquet"
     result = CliRunner().invoke(app, ["risk", "score", str(path), "--layout", "flat", "--output", str(out)])
     assert result.exit_code == 0, result.output

@@ -1,7 +1,7 @@
 """Where the core finds the pillars' pieces without importing a pillar by name in its own code.
 
 Each pillar (risk, ledger, documents, iot) may provide ``opencustoms.<pillar>.tables`` (tables on the shared
-metadata), ``opencustoms.api.routes.<pillar>`` (a ``router``) and ``opencustoms.cli_<pillar>`` (a Typer ``app``);
+metadata), ``opencustoms.api.routes.<pillar>`` (a ``router``) and ``opencustoms.cli.<pillar>`` (a Typer ``app``);
 its ``opencustoms.<pillar>.service`` may have ``warm(platform)``, which the API server calls at start-up.
 A module that exists is imported (and its import errors surface); a module that does not exist is skipped.
 """

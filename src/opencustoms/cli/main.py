@@ -36,7 +36,7 @@ app.add_typer(reference_app, name="reference")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 for _pillar in PILLARS:
-    _commands = pillar_module(f"opencustoms.cli_{_pillar}")
+    _commands = pillar_module(f"opencustoms.cli.{_pillar}")
     if _commands is not None:
         app.add_typer(_commands.app, name=_pillar)
 console = Console()
