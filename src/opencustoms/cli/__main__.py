@@ -1,0 +1,3 @@
+from opencustoms.cli.main import main
+
+main()
