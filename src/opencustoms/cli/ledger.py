@@ -8,20 +8,24 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from opencustoms.context import Platform
 from opencustoms.errors import OpenCustomsError
-from opencustoms.ledger import service
-from opencustoms.ledger.entries import AEOCertificate
+from opencustoms.lazy import lazy_module
 from opencustoms.ledger.errors import AdministrationChoiceError
-from opencustoms.ledger.keys import KeyStore
-from opencustoms.security.service import Identity, local_operator
+
+if TYPE_CHECKING:  # imported when a command runs, not when the CLI starts
+    from opencustoms.context import Platform
+    from opencustoms.ledger import service
+    from opencustoms.ledger.keys import KeyStore
+    from opencustoms.security.service import Identity
+else:
+    service = lazy_module("opencustoms.ledger.service")
 
 app = typer.Typer(
     help="AEO certificate registry on a signed transparency log, replicated with partners.", no_args_is_help=True
@@ -49,6 +53,8 @@ def _group(
 
 
 def _platform() -> Platform:
+    from opencustoms.context import Platform
+
     try:
         platform = Platform.from_environment()
     except ValidationError as exc:  # a setting with a bad value: name it instead of a traceback
@@ -66,6 +72,9 @@ def _platform() -> Platform:
 
 
 def _ctx() -> tuple[Platform, KeyStore, Identity]:
+    from opencustoms.ledger.keys import KeyStore
+    from opencustoms.security.service import local_operator
+
     platform = _platform()
     return platform, KeyStore.for_data_dir(platform.settings.data_dir), local_operator(platform.administration_code)
 
@@ -112,7 +121,10 @@ def key() -> None:
 
 
 @app.command("officer-key")
-def officer_key(officer: str, rotate: Annotated[bool, typer.Option(help="Revoke the current key.")] = False) -> None:
+def officer_key(
+    officer: Annotated[str, typer.Argument(help="The officer's username.")],
+    rotate: Annotated[bool, typer.Option(help="Revoke the current key.")] = False,
+) -> None:
     """Create an officer's signing key and certify it in the log (administration key)."""
     platform, keys, operator = _ctx()
     try:
@@ -126,7 +138,10 @@ def officer_key(officer: str, rotate: Annotated[bool, typer.Option(help="Revoke 
 
 
 @app.command("revoke-key")
-def revoke_key(officer: str, reason: Annotated[str, typer.Option()]) -> None:
+def revoke_key(
+    officer: Annotated[str, typer.Argument(help="The officer's username.")],
+    reason: Annotated[str, typer.Option(help="Why the key is revoked (kept in the log).")],
+) -> None:
     """Revoke an officer's key: entries signed with it from now on are refused."""
     platform, keys, operator = _ctx()
     try:
@@ -142,6 +157,8 @@ def issue(
     officer: Annotated[str, typer.Option(help="Officer signing the entry.")],
 ) -> None:
     """Record a new AEO certificate."""
+    from opencustoms.ledger.entries import AEOCertificate
+
     platform, keys, _ = _ctx()
     try:
         certificate = AEOCertificate.model_validate_json(file.read_text())
@@ -152,8 +169,14 @@ def issue(
 
 
 @app.command()
-def amend(file: Path, officer: Annotated[str, typer.Option()], reason: Annotated[str, typer.Option()]) -> None:
+def amend(
+    file: Annotated[Path, typer.Argument(help="JSON certificate with the changes (same number).")],
+    officer: Annotated[str, typer.Option(help="Officer signing the entry.")],
+    reason: Annotated[str, typer.Option(help="Why it changes (kept in the log).")],
+) -> None:
     """Record a changed certificate (holder, address, type, validity, partners)."""
+    from opencustoms.ledger.entries import AEOCertificate
+
     platform, keys, _ = _ctx()
     try:
         certificate = AEOCertificate.model_validate_json(file.read_text())
@@ -183,28 +206,29 @@ def _change(kind: str, number: str, officer: str, reason: str, effective: str | 
 Officer = Annotated[str, typer.Option(help="Officer signing the entry.")]
 Reason = Annotated[str, typer.Option(help="Why the status changes.")]
 Effective = Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today).")]
+Number = Annotated[str, typer.Argument(help="Certificate number.")]
 
 
 @app.command()
-def suspend(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+def suspend(number: Number, officer: Officer, reason: Reason, effective: Effective = None) -> None:
     _change("aeo.suspended", number, officer, reason, effective)
 
 
 @app.command()
-def revoke(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+def revoke(number: Number, officer: Officer, reason: Reason, effective: Effective = None) -> None:
     _change("aeo.revoked", number, officer, reason, effective)
 
 
 @app.command()
-def reinstate(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+def reinstate(number: Number, officer: Officer, reason: Reason, effective: Effective = None) -> None:
     _change("aeo.reinstated", number, officer, reason, effective)
 
 
 @app.command()
 def status(
-    number: str,
-    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    origin: Annotated[str | None, typer.Option()] = None,
+    number: Number,
+    as_of: Annotated[str | None, typer.Option(help="The status on this day, YYYY-MM-DD (default today).")] = None,
+    origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None,
 ) -> None:
     """Status of a certificate (in this node's log or a partner's)."""
     platform, _, operator = _ctx()
@@ -219,7 +243,9 @@ def status(
 
 
 @app.command()
-def history(number: str, origin: Annotated[str | None, typer.Option()] = None) -> None:
+def history(
+    number: Number, origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None
+) -> None:
     """Every entry of a certificate with its inclusion proof and the checkpoint (JSON)."""
     platform, _, operator = _ctx()
     try:
@@ -229,7 +255,7 @@ def history(number: str, origin: Annotated[str | None, typer.Option()] = None) -
 
 
 @app.command()
-def holder(holder_id: str) -> None:
+def holder(holder_id: Annotated[str, typer.Argument(help="The trader's identifier, e.g. an EORI number.")]) -> None:
     """All certificates of a holder (trader id), in every log this node holds."""
     platform, _, operator = _ctx()
     table = Table("certificate", "log", "status", "type", "holder")
@@ -270,7 +296,9 @@ def verify(origin: Annotated[str | None, typer.Option(help="A partner's log (def
 
 
 @app.command("rebuild-tree")
-def rebuild_tree(origin: Annotated[str | None, typer.Option()] = None) -> None:
+def rebuild_tree(
+    origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None,
+) -> None:
     """Recompute the tree's node table from the entries (after restoring a backup)."""
     platform, _, operator = _ctx()
     try:
@@ -316,7 +344,7 @@ def pull(origin: Annotated[str | None, typer.Argument(help="Partner log (default
 
 
 @app.command()
-def alarms(origin: Annotated[str | None, typer.Option()] = None) -> None:
+def alarms(origin: Annotated[str | None, typer.Option(help="Only this partner's log (default: all).")] = None) -> None:
     """Forks, split views and bad entries seen from partners."""
     platform, _, operator = _ctx()
     table = Table("at", "log", "kind", "reported by", "reason")
@@ -443,8 +471,8 @@ def restore_from_partner(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: OPENCUSTOMS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: OPENCUSTOMS_PORT).")] = None,
     poll: Annotated[float, typer.Option(help="Seconds between pulls of every partner (0: never).")] = 1.0,
     follow: Annotated[
         bool,

@@ -6,23 +6,32 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from opencustoms.context import Platform
-from opencustoms.declarations import service as declarations
-from opencustoms.declarations.repository import SearchFilters
 from opencustoms.errors import OpenCustomsError
-from opencustoms.reference import codes
-from opencustoms.reference import service as reference
-from opencustoms.security import service as security
+from opencustoms.lazy import lazy_module
 from opencustoms.security.roles import Role
 from opencustoms.store.registry import PILLARS, pillar_module
+
+# Services are imported when a command runs, not when the CLI starts (`--help` must not load polars, SQLAlchemy...).
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from opencustoms.context import Platform
+    from opencustoms.declarations import service as declarations
+    from opencustoms.reference import codes
+    from opencustoms.reference import service as reference
+    from opencustoms.security import service as security
+else:
+    declarations = lazy_module("opencustoms.declarations.service")
+    codes = lazy_module("opencustoms.reference.codes")
+    reference = lazy_module("opencustoms.reference.service")
+    security = lazy_module("opencustoms.security.service")
 
 app = typer.Typer(
     help="OpenCustoms: declarations, risk, ledger, documents and IoT on one data model.",
@@ -44,6 +53,8 @@ err = Console(stderr=True)
 
 
 def _platform() -> Platform:
+    from opencustoms.context import Platform
+
     return Platform.from_environment()
 
 
@@ -52,6 +63,8 @@ def _operator(platform: Platform) -> security.Identity:
 
 
 def _progress(total: int | None, label: str) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn(label),
         BarColumn(),
@@ -111,7 +124,7 @@ def import_(
     layout: Annotated[str | None, typer.Option(help="native, flat, kcs or a plugin's layout.")] = None,
     format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the problems to this CSV file.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Declarations stored per transaction.")] = 1000,
     workers: Annotated[int, typer.Option(min=0, max=64, help="Row-path validating processes (0: CPU count).")] = 0,
     fast: Annotated[bool, typer.Option(help="Columnar fast path for flat CSV/Parquet (--no-fast: row path).")] = True,
 ) -> None:
@@ -155,10 +168,10 @@ def import_(
 @app.command()
 def export(
     file: Annotated[Path, typer.Argument(help="Destination: .csv / .parquet (flat layout) or .jsonl (native).")],
-    format: Annotated[str | None, typer.Option()] = None,
-    date_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    date_to: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    hs_prefix: Annotated[str | None, typer.Option()] = None,
+    format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
+    date_from: Annotated[str | None, typer.Option(help="First acceptance day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option(help="Last acceptance day, YYYY-MM-DD.")] = None,
+    hs_prefix: Annotated[str | None, typer.Option(help="Only goods items whose HS code starts so, e.g. 8471.")] = None,
     pseudonymise: Annotated[bool, typer.Option(help="Replace parties by pseudonyms.")] = False,
 ) -> None:
     """Export declarations."""
@@ -166,6 +179,8 @@ def export(
     actor = _operator(platform)
     if pseudonymise:
         actor = security.Identity.of("cli", actor.administration_code, [Role.ADMINISTRATOR])
+    from opencustoms.declarations.repository import SearchFilters
+
     try:
         filters = SearchFilters(
             date_from=dt.date.fromisoformat(date_from) if date_from else None,
@@ -190,8 +205,8 @@ def export(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: OPENCUSTOMS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: OPENCUSTOMS_PORT).")] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -260,10 +275,12 @@ def schema(
 @app.command()
 def demo(
     check: Annotated[bool, typer.Option(help="Run the pipeline headless, verify it through the API, exit.")] = False,
-    declarations_count: Annotated[int, typer.Option("--declarations", min=10, max=2_000_000)] = 20_000,
-    seed: Annotated[int, typer.Option()] = 7,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    declarations_count: Annotated[
+        int, typer.Option("--declarations", min=10, max=2_000_000, help="How many synthetic declarations.")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator (same seed, same declarations).")] = 7,
+    host: Annotated[str, typer.Option(help="Address the demo API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the demo API listens on.")] = 8000,
 ) -> None:
     """Generate synthetic declarations, load them into a fresh SQLite database and serve the API."""
     from opencustoms.demo import run
@@ -295,7 +312,10 @@ def load_hs(
 
 
 @reference_app.command("hs")
-def hs(code: str, edition: Annotated[str | None, typer.Option()] = None) -> None:
+def hs(
+    code: Annotated[str, typer.Argument(help="HS code, 2 to 6 digits (dots and spaces allowed).")],
+    edition: Annotated[str | None, typer.Option(help="HS edition, e.g. 2022 (default: the newest loaded).")] = None,
+) -> None:
     """Describe an HS code: lineage and subdivisions."""
     platform = _platform()
     try:
@@ -311,7 +331,7 @@ def hs(code: str, edition: Annotated[str | None, typer.Option()] = None) -> None
 @reference_app.command("check")
 def check(
     kind: Annotated[str, typer.Argument(help="container, country, currency, hs, locode, imo or mmsi")],
-    value: str,
+    value: Annotated[str, typer.Argument(help="The code to check, e.g. MSCU1234566.")],
 ) -> None:
     """Check one code and say what is wrong with it."""
     checkers = {
@@ -336,10 +356,12 @@ def check(
 
 @users_app.command("add")
 def users_add(
-    username: str,
+    username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles.")],
-    full_name: Annotated[str | None, typer.Option()] = None,
-    administration: Annotated[str | None, typer.Option()] = None,
+    full_name: Annotated[str | None, typer.Option(help="The officer's name, as shown to colleagues.")] = None,
+    administration: Annotated[
+        str | None, typer.Option(help="Administration code (default: this installation's).")
+    ] = None,
 ) -> None:
     """Create a user with one or more roles."""
     platform = _platform()
@@ -363,8 +385,8 @@ def users_list() -> None:
 
 @users_app.command("token")
 def users_token(
-    username: str,
-    label: Annotated[str | None, typer.Option()] = None,
+    username: Annotated[str, typer.Argument(help="Whose token.")],
+    label: Annotated[str | None, typer.Option(help="What the token is for, e.g. the client's name.")] = None,
     valid_days: Annotated[
         int | None,
         typer.Option(help="Days the token is valid; default and maximum: OPENCUSTOMS_TOKEN_MAX_DAYS (365)."),
@@ -387,7 +409,7 @@ def users_token(
 
 
 @users_app.command("disable")
-def users_disable(username: str) -> None:
+def users_disable(username: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
     """Disable a user and revoke their tokens."""
     platform = _platform()
     try:
@@ -399,7 +421,7 @@ def users_disable(username: str) -> None:
 
 
 @users_app.command("enable")
-def users_enable(username: str) -> None:
+def users_enable(username: Annotated[str, typer.Argument(help="The user to enable again.")]) -> None:
     platform = _platform()
     try:
         security.set_user_active(platform.engine, _operator(platform), username, True)
@@ -411,11 +433,13 @@ def users_enable(username: str) -> None:
 @audit_app.callback(invoke_without_command=True)
 def audit(
     ctx: typer.Context,
-    object_type: Annotated[str | None, typer.Option()] = None,
-    object_id: Annotated[str | None, typer.Option()] = None,
-    actor: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    object_type: Annotated[
+        str | None, typer.Option(help="Only entries about this kind of object, e.g. declaration.")
+    ] = None,
+    object_id: Annotated[str | None, typer.Option(help="Only entries about this object (with --object-type).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only what this user did.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many entries, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show the audit log: who read or changed what (`audit verify` checks its hash chain)."""
     if ctx.invoked_subcommand is not None:
@@ -436,7 +460,9 @@ def audit(
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def audit_verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
     """Check the audit log's hash chain and signed heads; name the first edited, removed, inserted or moved entry.
     Exit code 1 when the log was tampered with."""
     platform = _platform()
