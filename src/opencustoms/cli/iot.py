@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
 from opencustoms.lazy import lazy_module
 
@@ -216,10 +217,15 @@ def ingest(
     """Ingest a file of device messages in any supported format."""
     platform, actor = _ctx()
     try:
-        report = service.ingest_file(platform.engine, actor, file, fmt=format, device_id=device_id, replay=replay)
+        with RichProgress(err, console) as progress:
+            report = service.ingest_file(
+                platform.engine, actor, file, fmt=format, device_id=device_id, replay=replay, progress=progress
+            )
     except OpenCustomsError as exc:
         _fail(exc)
-    _report(report.summary())
+    summary = report.summary()
+    _report(summary)
+    progress.finish(f"{file.name} ingested: {summary['accepted']} accepted, {summary['quarantined']} quarantined")
 
 
 def _print_alert(alert: Any) -> None:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
 from opencustoms.lazy import lazy_module
 from opencustoms.ledger.errors import AdministrationChoiceError
@@ -459,10 +460,13 @@ def restore_from_partner(
     administration key in <data_dir>/ledger/keys; appending then resumes where the log was."""
     platform, keys, operator = _ctx()
     try:
-        result = service.restore_from_partner(platform.engine, operator, keys, partner, origin=origin)
+        with RichProgress(err, console) as progress:
+            result = service.restore_from_partner(
+                platform.engine, operator, keys, partner, origin=origin, progress=progress
+            )
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(
+    progress.finish(
         f"{result['origin']}: {result['size']} entries restored from {result['partner']} "
         f"(root {result['root'][:16]}...), {result['content_unavailable']} without content"
         + (f", content of restricted entries from {result['content_from']}" if result["content_from"] else "")

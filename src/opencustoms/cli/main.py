@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
 from opencustoms.lazy import lazy_module
 from opencustoms.security.roles import Role
@@ -131,8 +132,8 @@ def import_(
     """Import declarations. Bad rows are reported (row, field, value, reason); good rows are stored."""
     platform = _platform()
     try:
-        with _progress(None, f"importing {file.name}") as bar:
-            task = bar.add_task("import", total=None)
+        with RichProgress(err, console) as progress:
+            progress.phase(f"importing {file.name} (declarations)")
             result = declarations.import_file(
                 platform.engine,
                 _operator(platform),
@@ -142,11 +143,11 @@ def import_(
                 batch_size=batch_size,
                 workers=workers or os.cpu_count() or 1,
                 fast=fast,
-                progress=lambda n: bar.advance(task, n),
+                progress=progress.advance,
             )
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(
+    progress.finish(
         f"import {result.import_id}: {result.accepted} accepted, {result.rejected} rejected"
         + (f", {result.labels} inspection results" if result.labels else "")
     )
@@ -187,8 +188,8 @@ def export(
             date_to=dt.date.fromisoformat(date_to) if date_to else None,
             hs_prefix=hs_prefix,
         )
-        with _progress(None, f"exporting {file.name}") as bar:
-            task = bar.add_task("export", total=None)
+        with RichProgress(err, console) as progress:
+            progress.phase(f"exporting to {file.name} (declarations)")
             n = declarations.export(
                 platform.engine,
                 actor,
@@ -196,11 +197,11 @@ def export(
                 platform.pseudonymiser,
                 fmt=format,
                 filters=filters,
-                progress=lambda k: bar.advance(task, k),
+                progress=progress.advance,
             )
     except (OpenCustomsError, ValueError) as exc:
         _fail(exc)
-    console.print(f"{n} declarations written to {file}")
+    progress.finish(f"{n} declarations written to {file}")
 
 
 @app.command()

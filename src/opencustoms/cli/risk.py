@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
 from opencustoms.lazy import lazy_module
 
@@ -159,19 +160,21 @@ def train(
         raise typer.BadParameter("give --train FILE, or --from-store")
     platform = _platform()
     try:
-        info = service.train_model(
-            platform,
-            _operator(platform),
-            train_file if not from_store else None,
-            valid_file,
-            layout=layout,
-            seed=seed,
-            promote=promote,
-            holdout=holdout,
-        )
+        with RichProgress(err, console) as progress:
+            info = service.train_model(
+                platform,
+                _operator(platform),
+                train_file if not from_store else None,
+                valid_file,
+                layout=layout,
+                seed=seed,
+                promote=promote,
+                holdout=holdout,
+                progress=progress,
+            )
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(
+    progress.finish(
         f"model {info['version']} trained on {info['training_rows']} declarations "
         f"(data sha256 {info['data_hash'][:16]}…){' and promoted' if info['status'] == 'promoted' else ''}"
     )
@@ -192,22 +195,27 @@ def score(
     seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
 ) -> None:
     """Lanes with reasons for a file (written to --output) or for the stored backlog (stored as decisions)."""
+    if not backlog and file is None:
+        raise typer.BadParameter("give a FILE or --backlog")
     platform = _platform()
     try:
-        if backlog:
-            summary = service.score_backlog(platform, _operator(platform), seed=seed)
-        else:
-            if file is None:
-                raise typer.BadParameter("give a FILE or --backlog")
-            summary = service.score_file(platform, _operator(platform), file, layout=layout, output=output, seed=seed)
+        with RichProgress(err, console) as progress:
+            if backlog:
+                summary = service.score_backlog(platform, _operator(platform), seed=seed, progress=progress)
+            else:
+                assert file is not None
+                summary = service.score_file(
+                    platform, _operator(platform), file, layout=layout, output=output, seed=seed, progress=progress
+                )
     except OpenCustomsError as exc:
         _fail(exc)
     table = Table("lane", "declarations", "share", title=f"{summary['declarations']} declarations")
     for lane, n in summary["lanes"].items():
         table.add_row(lane, str(n), f"{n / max(1, summary['declarations']):.1%}")
     console.print(table)
-    if output:
-        console.print(f"decisions written to {output}")
+    lanes = ", ".join(f"{n} {lane}" for lane, n in summary["lanes"].items())
+    where = f"; decisions written to {output}" if output else ("; decisions stored" if backlog else "")
+    progress.finish(f"{summary['declarations']} declarations scored ({lanes}){where}")
 
 
 @app.command()
