@@ -58,3 +58,14 @@ def test_durations_read_as_people_say_them() -> None:
     assert _duration(4.24) == "4.2 s"
     assert _duration(452) == "7 min 32 s"
     assert _duration(7300) == "2 h 01 min"
+
+
+def test_a_done_and_total_callback_becomes_a_phase() -> None:
+    """Services that report progress(done, total) (audit and ledger verification) feed the same bar."""
+    err, err_text, out, _ = _consoles(terminal=True)
+    with RichProgress(err, out) as progress:
+        report = progress.counter("verifying the log (entries)")
+        for done in (0, 400, 1000, 1200):
+            report(done, 1200)
+    assert progress.phases == ["verifying the log (entries)"]
+    assert "1200/1200" in err_text.getvalue()

@@ -273,24 +273,15 @@ def holder(holder_id: Annotated[str, typer.Argument(help="The trader's identifie
 def verify(origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None) -> None:
     """Re-check a stored log: every body against its signed leaf, signatures, keys in force, leaves against the
     tree, the tree against the signed checkpoint. Exit 1 naming the first bad entry."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     platform, _, operator = _ctx()
-    with Progress(
-        TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task("verify", total=None)
-        try:
+    try:
+        with RichProgress(err, console) as progress:
             result = service.verify_log(
-                platform.engine,
-                operator,
-                origin,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                platform.engine, operator, origin, progress=progress.counter("verifying the log (entries)")
             )
-        except OpenCustomsError as exc:
-            bar.stop()
-            _fail(exc)
-    console.print(
+    except OpenCustomsError as exc:
+        _fail(exc)
+    progress.finish(
         f"{result['origin']}: {result['size']} entries verified against checkpoint "
         f"{result['checkpoint_size']} ({result['root'][:16]}...)"
     )

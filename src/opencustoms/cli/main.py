@@ -21,8 +21,6 @@ from opencustoms.store.registry import PILLARS, pillar_module
 
 # Services are imported when a command runs, not when the CLI starts (`--help` must not load polars, SQLAlchemy...).
 if TYPE_CHECKING:
-    from rich.progress import Progress
-
     from opencustoms.context import Platform
     from opencustoms.declarations import service as declarations
     from opencustoms.reference import codes
@@ -61,20 +59,6 @@ def _platform() -> Platform:
 
 def _operator(platform: Platform) -> security.Identity:
     return platform.operator()
-
-
-def _progress(total: int | None, label: str) -> Progress:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-        disable=not err.is_terminal,
-    )
 
 
 def main() -> None:  # pragma: no cover - entry point wrapper
@@ -468,13 +452,12 @@ def audit_verify(
     Exit code 1 when the log was tampered with."""
     platform = _platform()
     try:
-        with _progress(None, "verifying the audit log") as progress:
-            task = progress.add_task("verify", total=None)
+        with RichProgress(err, console) as progress:
             result = security.verify_audit(
                 platform.engine,
                 _operator(platform),
                 key_file=security.audit_signing_key_file(platform.settings),
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                progress=progress.counter("verifying the audit log (entries)"),
                 sign_interval_minutes=platform.settings.audit_sign_interval_minutes,
             )
     except OpenCustomsError as exc:

@@ -4,6 +4,7 @@ left), shown only when stderr is a terminal, and the one-line summary every long
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,20 @@ class RichProgress:
     def advance(self, n: int = 1) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, n)
+
+    def counter(self, name: str) -> Callable[[int, int], None]:
+        """For services that report ``progress(done, total)``: the phase ``name`` starts at the first report and
+        advances by what each report adds."""
+        seen = {"done": 0, "started": False}
+
+        def report(done: int, total: int) -> None:
+            if not seen["started"]:
+                self.phase(name, total)
+                seen["started"] = True
+            self.advance(done - int(seen["done"]))
+            seen["done"] = done
+
+        return report
 
     @property
     def seconds(self) -> float:
