@@ -7,10 +7,12 @@ import json
 import os
 import platform
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # processes.py: load-scaled waits, processes always stopped
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "var" / "bench"
 

@@ -116,13 +116,15 @@ def broker():  # type: ignore[no-untyped-def]
         f"listener {PORT} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         "max_queued_messages 1000000\nmax_inflight_messages 0\n"
     )
+    from processes import stop, wait_for
+
     process = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        if mqtt.broker_reachable(port=PORT):
-            return process
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("could not start mosquitto for the benchmark")
+    try:
+        wait_for(lambda: mqtt.broker_reachable(port=PORT), "mosquitto", 5, watch=[process])
+    except AssertionError as exc:
+        stop(process)
+        raise SystemExit(f"could not start mosquitto for the benchmark: {exc}") from None
+    return process
 
 
 def main() -> int:
@@ -130,8 +132,9 @@ def main() -> int:
     try:
         return run()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        from processes import stop
+
+        stop(process)
 
 
 def drain(engine, client_id: str, workers: int) -> tuple[int, float, int]:  # type: ignore[no-untyped-def]

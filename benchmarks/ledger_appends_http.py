@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write  # noqa: E402
 from ledger_appends import signed, timed_threads  # noqa: E402
+from processes import stop, wait_for  # noqa: E402
 
 
 def free_port() -> int:
@@ -104,15 +104,12 @@ def main() -> int:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
-            else:
-                raise SystemExit("the ledger server did not answer /health within 30 s")
+            try:  # 30 s on an idle machine, more under load
+                wait_for(
+                    lambda: httpx.get(f"{base}/health", timeout=1.0).status_code == 200, "/health", 30, watch=[server]
+                )
+            except AssertionError as exc:
+                raise SystemExit(f"the ledger server did not start: {exc}") from None
             auth = {"Authorization": f"Bearer {token}"}
             load_before = os.getloadavg()[0]
             _, failures = hammer(base, auth, 1, [("/ledger/entries", b) for b in bodies[:warm]])  # warm-up
@@ -121,8 +118,7 @@ def main() -> int:
             load_after = os.getloadavg()[0]
             size = httpx.get(f"{base}/ledger/checkpoint", headers=auth).json()
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
     failures += more + most
     if failures:
         raise SystemExit(f"{len(failures)} failed requests, e.g. {failures[:2]}")

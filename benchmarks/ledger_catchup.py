@@ -27,8 +27,10 @@ import httpx
 
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # processes.py
 
 from ledger_appends import baselines, machine, signed  # noqa: E402
+from processes import stop, wait_for  # noqa: E402
 
 
 def free_port() -> int:
@@ -106,16 +108,11 @@ def main(entries: int) -> dict[str, Any]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("node A did not start")
-                time.sleep(0.2)
+            wait_for(
+                lambda: httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200,
+                "node A to start",
+                watch=[server],
+            )
             size = entries + 1
             client = httpx.Client(
                 base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=120
@@ -129,8 +126,7 @@ def main(entries: int) -> dict[str, Any]:
             report = service.pull(engine_b, operator_b, keys_b, origin, witness=False)
             pull_seconds = time.perf_counter() - t
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
         assert report["new_entries"] == size, report
         assert service.verify_log(engine_b, operator_b, origin)["size"] == size
     result = {

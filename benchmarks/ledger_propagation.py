@@ -25,6 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write  # noqa: E402
+from processes import Processes, running, wait_for  # noqa: E402
 
 CODES = ("AR", "BR", "UY")
 
@@ -49,11 +50,11 @@ def certificate(number: str) -> dict[str, Any]:
     }
 
 
-Cluster = tuple[dict[str, int], dict[str, str], list[subprocess.Popen[bytes]]]
+Cluster = tuple[dict[str, int], dict[str, str]]
 
 
-def cluster(root: Path, poll: float, follow: bool) -> Cluster:
-    """Three nodes, each a partner of the two others; returns ports, reader tokens and the server processes."""
+def cluster(root: Path, poll: float, follow: bool, processes: Processes) -> Cluster:
+    """Three nodes, each a partner of the two others, started in ``processes``; returns ports and reader tokens."""
     from opencustoms.ledger import service
     from opencustoms.ledger.keys import KeyStore
     from opencustoms.security.roles import Role
@@ -91,7 +92,6 @@ def cluster(root: Path, poll: float, follow: bool) -> Cluster:
                 server,
                 token,
             )
-    processes = []
     for code in CODES:
         env = {
             **os.environ,
@@ -99,79 +99,67 @@ def cluster(root: Path, poll: float, follow: bool) -> Cluster:
             "OPENCUSTOMS_DATA_DIR": str(root / code),
             "OPENCUSTOMS_ADMINISTRATION": code,
         }
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-c", "from opencustoms.cli import app; app()", "ledger", "serve"]
-                + ["--host", "127.0.0.1", "--port", str(ports[code]), "--poll", str(poll)]
-                + ([] if follow else ["--no-follow"]),
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        processes.start(
+            [sys.executable, "-c", "from opencustoms.cli import app; app()", "ledger", "serve"]
+            + ["--host", "127.0.0.1", "--port", str(ports[code]), "--poll", str(poll)]
+            + ([] if follow else ["--no-follow"]),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-    for code in CODES:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{ports[code]}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"node {code} did not start")
-            time.sleep(0.1)
-    return ports, tokens, processes
+    for code, process in zip(CODES, processes.started, strict=True):
+        wait_for(
+            lambda c=code: httpx.get(f"http://127.0.0.1:{ports[c]}/health").status_code == 200,  # type: ignore[misc]
+            f"node {code} to start",
+            watch=[process],
+        )
+    return ports, tokens
 
 
 def run(poll: float, follow: bool, rounds: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        ports, tokens, processes = cluster(Path(tmp), poll, follow)
-        try:
-            officer = httpx.Client(
-                base_url=f"http://127.0.0.1:{ports['AR']}", headers={"Authorization": f"Bearer {tokens['AR']}"}
-            )
-            readers = [
-                httpx.Client(base_url=f"http://127.0.0.1:{ports[c]}", headers={"Authorization": f"Bearer {tokens[c]}"})
-                for c in ("BR", "UY")
+    # the nodes are stopped however this ends, a failed start-up included (then the folder is removed)
+    with tempfile.TemporaryDirectory() as tmp, running() as processes:
+        ports, tokens = cluster(Path(tmp), poll, follow, processes)
+        officer = httpx.Client(
+            base_url=f"http://127.0.0.1:{ports['AR']}", headers={"Authorization": f"Bearer {tokens['AR']}"}
+        )
+        readers = [
+            httpx.Client(base_url=f"http://127.0.0.1:{ports[c]}", headers={"Authorization": f"Bearer {tokens[c]}"})
+            for c in ("BR", "UY")
+        ]
+        latencies = []
+        for i in range(rounds):
+            number = f"ARAEO{i:05d}"
+            steps = [
+                ("certified", lambda n=number: officer.post("/ledger/certificates", json=certificate(n))),
+                (
+                    "suspended",
+                    lambda n=number: officer.post(
+                        f"/ledger/certificates/{n}/status", json={"action": "suspend", "reason": "audit"}
+                    ),
+                ),
+                (
+                    "revoked",
+                    lambda n=number: officer.post(
+                        f"/ledger/certificates/{n}/status", json={"action": "revoke", "reason": "fraud"}
+                    ),
+                ),
             ]
-            latencies = []
-            for i in range(rounds):
-                number = f"ARAEO{i:05d}"
-                steps = [
-                    ("certified", lambda n=number: officer.post("/ledger/certificates", json=certificate(n))),
-                    (
-                        "suspended",
-                        lambda n=number: officer.post(
-                            f"/ledger/certificates/{n}/status", json={"action": "suspend", "reason": "audit"}
-                        ),
-                    ),
-                    (
-                        "revoked",
-                        lambda n=number: officer.post(
-                            f"/ledger/certificates/{n}/status", json={"action": "revoke", "reason": "fraud"}
-                        ),
-                    ),
-                ]
-                for status, act in steps:
-                    response = act()
-                    assert response.status_code in (200, 201), response.text
-                    acknowledged = time.perf_counter()
-                    pending = set(range(len(readers)))
-                    while pending:
-                        for r in list(pending):
-                            reply = readers[r].get(f"/ledger/certificates/{number}")
-                            if reply.status_code == 200 and reply.json()["status"] == status:
-                                pending.discard(r)
-                        if pending:
-                            time.sleep(0.01)
-                        if time.perf_counter() - acknowledged > 30:
-                            raise SystemExit(f"{status} of {number} not seen at both partners in 30 s")
-                    latencies.append(time.perf_counter() - acknowledged)
-        finally:
-            for p in processes:
-                p.terminate()
-            for p in processes:
-                p.wait(timeout=15)
+            for status, act in steps:
+                response = act()
+                assert response.status_code in (200, 201), response.text
+                acknowledged = time.perf_counter()
+                pending = set(range(len(readers)))
+                while pending:
+                    for r in list(pending):
+                        reply = readers[r].get(f"/ledger/certificates/{number}")
+                        if reply.status_code == 200 and reply.json()["status"] == status:
+                            pending.discard(r)
+                    if pending:
+                        time.sleep(0.01)
+                    if time.perf_counter() - acknowledged > 30:
+                        raise SystemExit(f"{status} of {number} not seen at both partners in 30 s")
+                latencies.append(time.perf_counter() - acknowledged)
     ordered = sorted(latencies)
     return {
         "poll_s": poll,

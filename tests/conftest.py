@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
 from opencustoms.security.pseudonyms import Pseudonymiser
@@ -27,6 +28,21 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REQUIRE_SERVICES = os.environ.get("OPENCUSTOMS_REQUIRE_SERVICES") == "1"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# Hypothesis without deadlines: a test's speed depends on what else the machine is doing (a load average of 10-15
+# made examples "too slow" that are not). "ci" is the same profile under the name CI services look for;
+# HYPOTHESIS_PROFILE chooses another registered one. A test needing more suppressions adds them to
+# ``settings.default.suppress_health_check``, not in place of it (see tests/reference/test_hs.py).
+for _name in ("opencustoms", "ci"):
+    settings.register_profile(
+        _name,
+        deadline=None,
+        # too_slow: generation time is machine load; data_too_large: some strategies (lists of HS entries) are
+        # big by design, and a loaded run sees the limit sooner
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "opencustoms"))
 
 
 def shared_data(*parts: str) -> Path:

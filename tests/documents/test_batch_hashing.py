@@ -81,7 +81,7 @@ def _js_number_reference(value: float) -> str:
     return f"{sign}{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(st.floats(allow_nan=False, allow_infinity=False) | st.floats(min_value=-1e22, max_value=1e22))
 def test_js_number_fast_path_agrees_with_the_reference(value: float) -> None:
     assert oa.js_number(value) == _js_number_reference(value)

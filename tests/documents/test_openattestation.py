@@ -166,7 +166,7 @@ def test_wrapped_here_checked_by_independent_implementation() -> None:
     assert first["none"].endswith(":null:null") and first["empty"] == {} and first["list"] == []
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=12),

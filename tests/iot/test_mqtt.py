@@ -14,6 +14,8 @@ from opencustoms.iot import adapters, mqtt, service
 from opencustoms.iot.ingest import Processor, device_shards
 from opencustoms.security.service import ensure_administration, local_operator
 from opencustoms.store.database import init_database
+from processes import budget, running, wait_for
+from processes import stop as stop_process
 
 pytestmark = pytest.mark.mosquitto
 
@@ -142,7 +144,6 @@ def own_broker(tmp_path):  # type: ignore[no-untyped-def]
     import shutil
     import socket
     import subprocess
-    import time
 
     exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
     if exe is None:
@@ -159,26 +160,17 @@ def own_broker(tmp_path):  # type: ignore[no-untyped-def]
         f"persistence_location {tmp_path}/\nmax_queued_messages 100000\n"
         f"user {getpass.getuser()}\n"  # started as root, Mosquitto would otherwise drop to a user who cannot write here
     )
-    processes: list[subprocess.Popen] = []
+    with running() as processes:  # every broker started is stopped, even when the first start fails
 
-    def start() -> None:
-        processes.append(subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL))
-        for _ in range(100):
-            if mqtt.broker_reachable(port=port):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
+        def start() -> None:
+            broker = processes.start([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+            wait_for(lambda: mqtt.broker_reachable(port=port), "mosquitto to start", timeout=10, watch=[broker])
 
-    def stop() -> None:
-        processes[-1].terminate()  # mosquitto saves its persistence file on a clean exit
-        processes[-1].wait(timeout=10)
+        def stop() -> None:
+            stop_process(processes.started[-1])  # SIGTERM first: mosquitto saves its persistence file on a clean exit
 
-    start()
-    yield port, start, stop
-    for p in processes:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        start()
+        yield port, start, stop
 
 
 def test_broker_restart_loses_nothing_and_the_listener_reconnects(mq_engine, own_broker) -> None:
@@ -204,11 +196,11 @@ def test_broker_restart_loses_nothing_and_the_listener_reconnects(mq_engine, own
     thread = threading.Thread(target=lambda: listener.run(idle_timeout=30.0))
     thread.start()
     try:
-        assert ready.wait(timeout=30), "the listener did not connect"
+        assert ready.wait(timeout=budget(30)), "the listener did not connect"
         topic = mqtt.topic_for("e_seal", device)
         lines = _lines(device, 200)
         mqtt.publish([(topic, line) for line in lines[:100]], port=port)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + budget(20)
         while listener.stats.received < 100 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert listener.stats.received == 100
@@ -216,7 +208,7 @@ def test_broker_restart_loses_nothing_and_the_listener_reconnects(mq_engine, own
         start()
         # published while the listener is still reconnecting: queued in its restored session
         mqtt.publish([(topic, line) for line in lines[100:]], port=port)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + budget(20)
         while listener.stats.report.accepted < 200 and time.monotonic() < deadline:  # type: ignore[union-attr]
             time.sleep(0.05)
     finally:

@@ -17,6 +17,7 @@ from opencustoms.ledger import service
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.ledger.tables import ledger_entries
 from opencustoms.store.database import open_database
+from processes import budget, running
 
 # The node: four threads append one certificate at a time each (group commit batches them) and print a line per
 # acknowledged entry — only after append_signed has returned, that is after the commit.
@@ -47,26 +48,27 @@ for th in threads: th.join()
 def test_sigkill_mid_append_loses_no_acknowledged_entry(tmp_path: Path) -> None:
     node = make_node(tmp_path, "NL")
     node.engine.dispose()
-    process = subprocess.Popen(
-        [sys.executable, "-c", NODE, node.url, str(node.data_dir), str(Path(__file__).parent)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OPENCUSTOMS_LEDGER_VERIFY_WORKERS": "0"},
-    )
     acknowledged: dict[str, int] = {}
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    try:
-        while len(acknowledged) < 60 and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            index, number = line.split()
-            acknowledged[number] = int(index)
-    finally:
-        process.send_signal(signal.SIGKILL)  # mid-append: the other threads are inside append_signed
-        _, stderr = process.communicate(timeout=30)
+    with running() as processes:  # stopped even if reading its output fails
+        process = processes.start(
+            [sys.executable, "-c", NODE, node.url, str(node.data_dir), str(Path(__file__).parent)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "OPENCUSTOMS_LEDGER_VERIFY_WORKERS": "0"},
+        )
+        assert process.stdout is not None
+        deadline = time.monotonic() + budget(60)
+        try:
+            while len(acknowledged) < 60 and time.monotonic() < deadline:
+                line = process.stdout.readline()
+                if not line:
+                    break
+                index, number = line.split()
+                acknowledged[number] = int(index)
+        finally:
+            process.send_signal(signal.SIGKILL)  # mid-append: the other threads are inside append_signed
+            _, stderr = process.communicate(timeout=budget(30))
     assert len(acknowledged) >= 60, f"the node acknowledged only {len(acknowledged)} entries: {stderr[-2000:]}"
     assert process.returncode == -signal.SIGKILL
 

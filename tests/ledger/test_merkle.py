@@ -260,7 +260,7 @@ def test_every_consistency_proof_up_to_64_verifies() -> None:
             merkle.verify_consistency(m, n, proof, ROOTS64[m], ROOTS64[n])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(n=st.integers(2, 64), data=st.data())
 def test_tampering_any_inclusion_node_fails(n: int, data: st.DataObject) -> None:
     m = data.draw(st.integers(0, n - 1))
@@ -280,7 +280,7 @@ def test_tampering_any_inclusion_node_fails(n: int, data: st.DataObject) -> None
         merkle.verify_inclusion(other, n, TREE64[m], proof, ROOTS64[n])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(n=st.integers(2, 64), data=st.data())
 def test_tampering_any_consistency_node_fails(n: int, data: st.DataObject) -> None:
     m = data.draw(st.integers(1, n - 1))

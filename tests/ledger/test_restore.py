@@ -22,6 +22,7 @@ from opencustoms.ledger.tables import ledger_entries, ledger_logs
 from opencustoms.security.roles import Role
 from opencustoms.security.service import create_user, ensure_administration, issue_token
 from opencustoms.store.database import init_database, open_database
+from progress_recorder import Recorder
 
 
 @pytest.fixture
@@ -73,6 +74,23 @@ def _wipe(nodes: dict[str, Node], *partners: str) -> Node:
 
 def other_key(node: Node) -> str:
     return service.own_log(node.engine).verifier_key
+
+
+def test_a_restore_reports_its_phases(three) -> None:  # type: ignore[no-untyped-def]
+    nodes, clients = three
+    _history(nodes, clients)
+    ar = _wipe(nodes, "BR", "UY")
+    progress = Recorder()
+    service.restore_from_partner(ar.engine, ar.operator, ar.keys, "BR", clients=clients("AR"), progress=progress)
+    assert progress.names() == [
+        "asking partners for their checkpoints",
+        f"fetching entries from {nodes['BR'].origin}",
+        "content of restricted entries from the other partners",
+        "checking signatures",
+        "writing the log",
+    ]
+    assert progress.of("fetching") == (5, 5) and progress.of("content") == (1, 1)  # Uruguay's certificate
+    assert progress.unfinished() == []
 
 
 def test_a_wiped_node_restores_its_log_and_appending_resumes(three) -> None:  # type: ignore[no-untyped-def]

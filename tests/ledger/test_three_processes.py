@@ -4,17 +4,18 @@ entry and its partners follow it after the restart; a rewritten history caught b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from ledger_testnodes import certificate, connect, make_node, rewrite_history
 
+import processes
 from opencustoms.ledger import service
 from opencustoms.store.database import open_database
 
@@ -26,15 +27,8 @@ def free_port() -> int:
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, KeyError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    """:func:`processes.wait_for`, not-yet-answering nodes counting as "not yet"; the budget scales with the load."""
+    processes.wait_for(check, what, timeout, ignore=(httpx.HTTPError, KeyError))
 
 
 @pytest.fixture
@@ -46,49 +40,50 @@ def cluster(tmp_path) -> Iterator[dict]:  # type: ignore[type-arg]
         for client in nodes.values():
             if client is not server:
                 connect(server, client, f"http://127.0.0.1:{ports[server.code]}")
-    processes = {}
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    # every node started is stopped, even when a start-up wait fails
+    with contextlib.ExitStack() as logs, processes.running() as running:
 
-    def start(code: str) -> None:
-        env = {**os.environ, **nodes[code].env()}
-        processes[code] = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from opencustoms.cli import app; app()",
-                "ledger",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ports[code]),
-                "--poll",
-                "0.3",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        def start(code: str) -> None:
+            env = {**os.environ, **nodes[code].env()}
+            started[code] = running.start(
+                [
+                    sys.executable,
+                    "-c",
+                    "from opencustoms.cli import app; app()",
+                    "ledger",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(ports[code]),
+                    "--poll",
+                    "0.3",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=logs.enter_context((tmp_path / f"{code}.log").open("ab")),  # a file: a full pipe would block
+            )
 
-    def stop(code: str) -> None:
-        processes[code].terminate()
-        processes[code].wait(timeout=15)
+        def stop(code: str) -> None:
+            processes.stop(started[code])
 
-    for code in codes:
-        start(code)
-    for code in codes:
-        wait_for(
-            lambda c=code: httpx.get(f"http://127.0.0.1:{ports[c]}/health").status_code == 200, f"node {code} to start"
-        )
+        for code in codes:
+            start(code)
+        for code in codes:
+            processes.wait_for(
+                lambda c=code: httpx.get(f"http://127.0.0.1:{ports[c]}/health").status_code == 200,
+                f"node {code} to start",
+                watch=[started[code]],
+            )
 
-    def kill(code: str) -> None:  # SIGKILL: no shutdown, whatever was in flight
-        processes[code].kill()
-        processes[code].wait(timeout=15)
+        def kill(code: str) -> None:  # SIGKILL: no shutdown, whatever was in flight
+            processes.kill(started[code])
 
-    yield {"nodes": nodes, "ports": ports, "start": start, "stop": stop, "kill": kill}
-    for code in codes:
-        if processes[code].poll() is None:
-            stop(code)
-    open_database.cache_clear()
+        try:
+            yield {"nodes": nodes, "ports": ports, "start": start, "stop": stop, "kill": kill}
+        finally:
+            open_database.cache_clear()
 
 
 def api(port: int, token: str) -> httpx.Client:

@@ -180,7 +180,7 @@ HS2022_SUBHEADINGS = all_codes(2022, 6)
 
 
 @given(code=st.sampled_from(HS2022_CODES))
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 def test_every_code_of_the_edition_checks(hs2022: Nomenclature, code: str) -> None:
     assert hs2022.check(code) == code
     dotted = code[:4] + "." + code[4:] if len(code) == 6 else code
@@ -193,7 +193,7 @@ def test_every_code_of_the_edition_checks_exhaustively(hs2022: Nomenclature) -> 
 
 
 @given(sub=st.sampled_from(HS2022_SUBHEADINGS), ext=st.sampled_from([2, 4]), data=st.data())
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 def test_national_extensions_of_existing_subheadings_are_accepted(
     hs2022: Nomenclature, sub: str, ext: int, data: st.DataObject
 ) -> None:
@@ -207,7 +207,7 @@ def test_national_extensions_of_existing_subheadings_are_accepted(
         lambda ch: st.text(alphabet="0123456789", min_size=4, max_size=8).map(lambda t: ch + t)
     )
 )
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 def test_check_accepts_exactly_codes_whose_six_digit_stem_exists(hs2022: Nomenclature, code: str) -> None:
     assume(len(code) in (6, 8, 10))
     if code[:6] in hs2022:
@@ -245,7 +245,7 @@ def test_unknown_heading_is_rejected_with_a_hint(hs2022: Nomenclature) -> None:
 
 
 @given(heading=st.sampled_from(sorted({c[:4] for c in HS2022_SUBHEADINGS})), tail=st.integers(0, 99))
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 def test_hints_list_only_real_subheadings_of_the_heading(hs2022: Nomenclature, heading: str, tail: int) -> None:
     code = f"{heading}{tail:02d}"
     assume(code not in hs2022)
@@ -271,7 +271,7 @@ def test_chapter_77_is_rejected(hs2022: Nomenclature) -> None:
 
 
 @given(text=st.text(max_size=14))
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 def test_check_is_total(hs2022: Nomenclature, text: str) -> None:
     try:
         value = hs2022.check(text)
@@ -298,7 +298,7 @@ def test_lineage_of_heading_chapter_and_national_code(hs2022: Nomenclature) -> N
 
 
 @given(code=st.sampled_from(HS2022_SUBHEADINGS))
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 def test_lineage_is_chapter_heading_subheading(hs2022: Nomenclature, code: str) -> None:
     chain = hs2022.lineage(code)
     assert [e.code for e in chain] == [code[:2], code[:4], code]

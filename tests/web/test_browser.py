@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from web_helpers import HELD_BACK, Site
 
+from processes import budget
+
 pytestmark = pytest.mark.chromium
 
 SHOTS = (
@@ -47,14 +49,16 @@ def server(site: Site) -> Iterator[str]:
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
+    try:  # the server stops even when it did not start in time
+        deadline = time.monotonic() + budget(15)
+        while not instance.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(budget(10))
 
 
 @pytest.fixture

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from opencustoms.context import Platform
-from opencustoms.declarations import service as declarations
-from opencustoms.documents import service
-from opencustoms.documents.config import get_document_settings
 from opencustoms.documents.errors import DocumentFormatError, UploadTooLargeError
 from opencustoms.errors import OpenCustomsError
-from opencustoms.security.service import Identity, local_operator
+from opencustoms.lazy import lazy_module
+
+if TYPE_CHECKING:  # imported when a command runs (fpdf, polars...), not when the CLI starts
+    from opencustoms.context import Platform
+    from opencustoms.declarations import service as declarations
+    from opencustoms.documents import service
+    from opencustoms.security.service import Identity
+else:
+    declarations = lazy_module("opencustoms.declarations.service")
+    service = lazy_module("opencustoms.documents.service")
 
 app = typer.Typer(
     help="Verifiable trade documents (OpenAttestation): certificates of origin, AEO certificates, "
@@ -31,6 +36,9 @@ _COLOURS = {"VALID": "green", "INVALID": "red", "ERROR": "yellow", "SKIPPED": "d
 
 
 def _platform() -> tuple[Platform, Identity]:
+    from opencustoms.context import Platform
+    from opencustoms.security.service import local_operator
+
     platform = Platform.from_environment()
     return platform, local_operator(platform.administration_code)
 
@@ -61,6 +69,8 @@ def issue(
     """Validate, wrap (one Merkle root per file) and issue documents; writes each wrapped document to OUT."""
     platform, actor = _platform()
     try:
+        from opencustoms.documents.config import get_document_settings
+
         settings = get_document_settings()
         records = service.parse_json(_read_json(data), settings, str(data), settings.max_issue_bytes)
         result = service.issue(platform.engine, actor, template, records if isinstance(records, list) else [records])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -14,10 +14,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from opencustoms.context import Platform
+from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
-from opencustoms.iot import service
-from opencustoms.security import service as security
+from opencustoms.lazy import lazy_module
+
+if TYPE_CHECKING:  # imported when a command runs, not when the CLI starts
+    from opencustoms.context import Platform
+    from opencustoms.iot import service
+    from opencustoms.security import service as security
+else:
+    service = lazy_module("opencustoms.iot.service")
+    security = lazy_module("opencustoms.security.service")
 
 app = typer.Typer(help="IoT: e-seals and GPS on transit, gates, radiation, AIS.", no_args_is_help=True)
 devices_app = typer.Typer(help="Registered devices and their secrets.", no_args_is_help=True)
@@ -35,6 +42,8 @@ err = Console(stderr=True)
 
 
 def _ctx() -> tuple[Platform, security.Identity]:
+    from opencustoms.context import Platform
+
     platform = Platform.from_environment()
     return platform, security.local_operator(platform.administration_code)
 
@@ -66,9 +75,11 @@ def _report(summary: dict[str, Any]) -> None:
 
 @devices_app.command("add")
 def devices_add(
-    device_id: str,
+    device_id: Annotated[str, typer.Argument(help="The device's own identifier (serial number, IMEI...).")],
     device_type: Annotated[str, typer.Argument(help="e_seal, gps_tracker, ...")],
-    label: str | None = None,
+    label: Annotated[
+        str | None, typer.Option(help="A name officers recognise, e.g. the truck it is fitted to.")
+    ] = None,
     format: Annotated[str | None, typer.Option(help="eseal_text, flespi_json, native_json, nmea_ais")] = None,
     gate_id: Annotated[str | None, typer.Option(help="Gate the device stands at.")] = None,
 ) -> None:
@@ -100,7 +111,7 @@ def devices_list() -> None:
 
 
 @devices_app.command("rotate")
-def devices_rotate(device_id: str) -> None:
+def devices_rotate(device_id: Annotated[str, typer.Argument(help="The registered device.")]) -> None:
     """Issue a new secret (the old one stops working)."""
     platform, actor = _ctx()
     try:
@@ -110,7 +121,7 @@ def devices_rotate(device_id: str) -> None:
 
 
 @devices_app.command("disable")
-def devices_disable(device_id: str) -> None:
+def devices_disable(device_id: Annotated[str, typer.Argument(help="The registered device.")]) -> None:
     platform, actor = _ctx()
     try:
         service.set_device_active(platform.engine, actor, device_id, False)
@@ -121,12 +132,12 @@ def devices_disable(device_id: str) -> None:
 
 @zones_app.command("add")
 def zones_add(
-    zone_id: str,
-    name: str,
+    zone_id: Annotated[str, typer.Argument(help="Short identifier, e.g. the customs office code.")],
+    name: Annotated[str, typer.Argument(help="The place's name.")],
     zone_type: Annotated[str, typer.Option(help="customs_office, port, border_crossing, ...")],
-    latitude: float | None = None,
-    longitude: float | None = None,
-    radius_m: float | None = None,
+    latitude: Annotated[float | None, typer.Option(help="Circle centre, decimal degrees (WGS 84).")] = None,
+    longitude: Annotated[float | None, typer.Option(help="Circle centre, decimal degrees (WGS 84).")] = None,
+    radius_m: Annotated[float | None, typer.Option(help="Circle radius in metres.")] = None,
     polygon: Annotated[str | None, typer.Option(help="JSON [[lon, lat], ...]")] = None,
 ) -> None:
     """A circle (--latitude --longitude --radius-m) or a polygon (--polygon)."""
@@ -154,7 +165,9 @@ def transits_add(file: Annotated[Path, typer.Argument(help="JSON file with the m
 
 
 @transits_app.command("list")
-def transits_list(status: str | None = None) -> None:
+def transits_list(
+    status: Annotated[str | None, typer.Option(help="Only movements in this status, e.g. in_transit.")] = None,
+) -> None:
     platform, actor = _ctx()
     table = Table("movement", "declaration", "vehicle", "status", "departure", "limit", "arrived", "alerts")
     for t in service.list_transits(platform.engine, actor, status):
@@ -172,7 +185,10 @@ def transits_list(status: str | None = None) -> None:
 
 
 @transits_app.command("report")
-def transits_report(movement_id: str, events: Annotated[bool, typer.Option(help="Print every event.")] = False) -> None:
+def transits_report(
+    movement_id: Annotated[str, typer.Argument(help="The movement reference (MRN).")],
+    events: Annotated[bool, typer.Option(help="Print every event.")] = False,
+) -> None:
     """The movement's status, alerts and (with --events) its full event log."""
     platform, actor = _ctx()
     try:
@@ -191,18 +207,25 @@ def transits_check() -> None:
 
 @app.command("ingest")
 def ingest(
-    file: Path,
-    format: str | None = None,
+    file: Annotated[Path, typer.Argument(help="File of device messages, one per line (or one JSON document).")],
+    format: Annotated[
+        str | None, typer.Option(help="eseal_text, flespi_json, native_json or nmea_ais (default: guessed).")
+    ] = None,
     device_id: Annotated[str | None, typer.Option(help="The device the file came from (AIS receiver).")] = None,
     replay: Annotated[bool, typer.Option(help="Accept old device times (archives, AIS replays).")] = False,
 ) -> None:
     """Ingest a file of device messages in any supported format."""
     platform, actor = _ctx()
     try:
-        report = service.ingest_file(platform.engine, actor, file, fmt=format, device_id=device_id, replay=replay)
+        with RichProgress(err, console) as progress:
+            report = service.ingest_file(
+                platform.engine, actor, file, fmt=format, device_id=device_id, replay=replay, progress=progress
+            )
     except OpenCustomsError as exc:
         _fail(exc)
-    _report(report.summary())
+    summary = report.summary()
+    _report(summary)
+    progress.finish(f"{file.name} ingested: {summary['accepted']} accepted, {summary['quarantined']} quarantined")
 
 
 def _print_alert(alert: Any) -> None:
@@ -212,8 +235,8 @@ def _print_alert(alert: Any) -> None:
 
 @app.command("listen")
 def listen(
-    host: str = "127.0.0.1",
-    port: int = 1883,
+    host: Annotated[str, typer.Option(help="MQTT broker address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
     client_id: Annotated[
         str, typer.Option(help="Fixed id: the broker keeps this session.")
     ] = "opencustoms-iot-listener",
@@ -274,7 +297,7 @@ def listen(
 
 
 @app.command("quarantine")
-def quarantine(limit: int = 20) -> None:
+def quarantine(limit: Annotated[int, typer.Option(help="How many recent messages to show.")] = 20) -> None:
     platform, actor = _ctx()
     q = service.quarantine(platform.engine, actor, limit)
     console.print(f"{q['total']} quarantined: {q['by_reason']}")
@@ -291,7 +314,11 @@ def quarantine(limit: int = 20) -> None:
 
 
 @app.command("alerts")
-def alerts(context_type: str | None = None, kind: str | None = None, limit: int = 50) -> None:
+def alerts(
+    context_type: Annotated[str | None, typer.Option(help="Only alerts about transit, vessel, gate...")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only this kind of alert, e.g. seal_opened.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+) -> None:
     platform, actor = _ctx()
     table = Table("observed", "context", "kind", "severity", "reason")
     for a in service.list_alerts(platform.engine, actor, context_type=context_type, kind=kind, limit=limit):
@@ -312,7 +339,9 @@ def stats() -> None:
 
 
 @gate_app.command("queue")
-def gate_queue(status: str = "pending") -> None:
+def gate_queue(
+    status: Annotated[str, typer.Option(help="pending, released or inspect (empty: all).")] = "pending",
+) -> None:
     platform, actor = _ctx()
     table = Table("decision", "gate/passage", "reasons", "declarations")
     for d in service.gate_queue(platform.engine, actor, status):
@@ -327,7 +356,9 @@ def gate_queue(status: str = "pending") -> None:
 
 @gate_app.command("decide")
 def gate_decide(
-    decision_id: str, decision: Annotated[str, typer.Argument(help="release or inspect")], note: str | None = None
+    decision_id: Annotated[str, typer.Argument(help="The decision's id, from `iot gate queue`.")],
+    decision: Annotated[str, typer.Argument(help="release or inspect")],
+    note: Annotated[str | None, typer.Option(help="Why (kept with the decision).")] = None,
 ) -> None:
     platform, actor = _ctx()
     try:
@@ -360,9 +391,9 @@ def simulate(
             "--mqtt", help="Publish to the broker instead of ingesting directly (run `opencustoms iot listen` too)."
         ),
     ] = False,
-    host: str = "127.0.0.1",
-    port: int = 1883,
-    seed: int = 7,
+    host: Annotated[str, typer.Option(help="MQTT broker address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MQTT broker port.")] = 1883,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation (same seed, same trips).")] = 7,
 ) -> None:
     """Demo: register devices, zones, declarations and movements, then send their trips, gate passages and AIS."""
     from opencustoms.iot import simulator
@@ -402,9 +433,9 @@ def scan_add(
     declaration: Annotated[list[str] | None, typer.Option(help="Functional reference id (repeatable).")] = None,
     container: Annotated[list[str] | None, typer.Option(help="ISO 6346 container number (repeatable).")] = None,
     plate: Annotated[str | None, typer.Option(help="Vehicle registration.")] = None,
-    scan_id: str | None = None,
-    energy_kev: float | None = None,
-    dose_ugy: float | None = None,
+    scan_id: Annotated[str | None, typer.Option(help="The record's id (default: a new one).")] = None,
+    energy_kev: Annotated[float | None, typer.Option(help="Source energy in keV.")] = None,
+    dose_ugy: Annotated[float | None, typer.Option(help="Dose delivered, in microgray.")] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Who ran the scanner.")] = None,
     event_id: Annotated[str | None, typer.Option(help="The scanner's xray_scan event this record completes.")] = None,
     metadata: Annotated[Path | None, typer.Option(help="JSON file with more fields (attributes, ...).")] = None,
@@ -449,11 +480,11 @@ def scan_add(
 @scan_app.command("queue")
 def scan_queue(
     status: Annotated[str, typer.Option(help="open, pending, in_review, reviewed or all")] = "open",
-    site: str | None = None,
-    finding: str | None = None,
-    declaration: str | None = None,
-    container: str | None = None,
-    limit: int = 50,
+    site: Annotated[str | None, typer.Option(help="Only scans made at this site.")] = None,
+    finding: Annotated[str | None, typer.Option(help="Only scans with this finding: clear, suspicious...")] = None,
+    declaration: Annotated[str | None, typer.Option(help="Only scans of this declaration.")] = None,
+    container: Annotated[str | None, typer.Option(help="Only scans of this container.")] = None,
+    limit: Annotated[int, typer.Option(help="How many scans.")] = 50,
 ) -> None:
     """The review queue, oldest scan first."""
     platform, actor = _ctx()
@@ -488,7 +519,7 @@ def scan_queue(
 
 @scan_app.command("show")
 def scan_show(
-    scan_id: str,
+    scan_id: Annotated[str, typer.Argument(help="The scan's id.")],
     save_views: Annotated[Path | None, typer.Option(help="Write each view's PNG into this folder.")] = None,
 ) -> None:
     """A scan's metadata, views (hash, size, depth) and finding; --save-views writes the PNGs."""
@@ -507,7 +538,8 @@ def scan_show(
 
 @scan_app.command("claim")
 def scan_claim(
-    scan_id: str, assignee: Annotated[str | None, typer.Option(help="Assign to this user (risk:manage).")] = None
+    scan_id: Annotated[str, typer.Argument(help="The scan's id.")],
+    assignee: Annotated[str | None, typer.Option(help="Assign to this user (risk:manage).")] = None,
 ) -> None:
     platform, actor = _ctx()
     try:
@@ -517,7 +549,7 @@ def scan_claim(
 
 
 @scan_app.command("release")
-def scan_release(scan_id: str) -> None:
+def scan_release(scan_id: Annotated[str, typer.Argument(help="The scan's id.")]) -> None:
     platform, actor = _ctx()
     try:
         _json(service.release_scan(platform.engine, actor, scan_id))
@@ -527,7 +559,7 @@ def scan_release(scan_id: str) -> None:
 
 @scan_app.command("review")
 def scan_review(
-    scan_id: str,
+    scan_id: Annotated[str, typer.Argument(help="The scan's id.")],
     finding: Annotated[str, typer.Argument(help="clear, suspicious or discrepancy")],
     notes: Annotated[str | None, typer.Option(help="What the image shows (required unless clear).")] = None,
     region: Annotated[
@@ -553,7 +585,8 @@ def scan_review(
 
 @scan_app.command("export")
 def scan_export(
-    scan_id: str, output: Annotated[Path | None, typer.Option("--output", "-o", help="Zip file to write.")] = None
+    scan_id: Annotated[str, typer.Argument(help="The scan's id.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Zip file to write.")] = None,
 ) -> None:
     """Write the scan as one package (scan.json + views/*.png) for another administration."""
     platform, actor = _ctx()
@@ -568,7 +601,7 @@ def scan_export(
 
 @scan_app.command("import")
 def scan_import(
-    package: Path,
+    package: Annotated[Path, typer.Argument(help="Zip package written by `iot scan export`.")],
     declaration: Annotated[
         list[str] | None, typer.Option(help="This administration's declaration (repeatable).")
     ] = None,

@@ -8,20 +8,25 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from opencustoms.context import Platform
+from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
-from opencustoms.ledger import service
-from opencustoms.ledger.entries import AEOCertificate
+from opencustoms.lazy import lazy_module
 from opencustoms.ledger.errors import AdministrationChoiceError
-from opencustoms.ledger.keys import KeyStore
-from opencustoms.security.service import Identity, local_operator
+
+if TYPE_CHECKING:  # imported when a command runs, not when the CLI starts
+    from opencustoms.context import Platform
+    from opencustoms.ledger import service
+    from opencustoms.ledger.keys import KeyStore
+    from opencustoms.security.service import Identity
+else:
+    service = lazy_module("opencustoms.ledger.service")
 
 app = typer.Typer(
     help="AEO certificate registry on a signed transparency log, replicated with partners.", no_args_is_help=True
@@ -49,6 +54,8 @@ def _group(
 
 
 def _platform() -> Platform:
+    from opencustoms.context import Platform
+
     try:
         platform = Platform.from_environment()
     except ValidationError as exc:  # a setting with a bad value: name it instead of a traceback
@@ -66,6 +73,9 @@ def _platform() -> Platform:
 
 
 def _ctx() -> tuple[Platform, KeyStore, Identity]:
+    from opencustoms.ledger.keys import KeyStore
+    from opencustoms.security.service import local_operator
+
     platform = _platform()
     return platform, KeyStore.for_data_dir(platform.settings.data_dir), local_operator(platform.administration_code)
 
@@ -112,7 +122,10 @@ def key() -> None:
 
 
 @app.command("officer-key")
-def officer_key(officer: str, rotate: Annotated[bool, typer.Option(help="Revoke the current key.")] = False) -> None:
+def officer_key(
+    officer: Annotated[str, typer.Argument(help="The officer's username.")],
+    rotate: Annotated[bool, typer.Option(help="Revoke the current key.")] = False,
+) -> None:
     """Create an officer's signing key and certify it in the log (administration key)."""
     platform, keys, operator = _ctx()
     try:
@@ -126,7 +139,10 @@ def officer_key(officer: str, rotate: Annotated[bool, typer.Option(help="Revoke 
 
 
 @app.command("revoke-key")
-def revoke_key(officer: str, reason: Annotated[str, typer.Option()]) -> None:
+def revoke_key(
+    officer: Annotated[str, typer.Argument(help="The officer's username.")],
+    reason: Annotated[str, typer.Option(help="Why the key is revoked (kept in the log).")],
+) -> None:
     """Revoke an officer's key: entries signed with it from now on are refused."""
     platform, keys, operator = _ctx()
     try:
@@ -142,6 +158,8 @@ def issue(
     officer: Annotated[str, typer.Option(help="Officer signing the entry.")],
 ) -> None:
     """Record a new AEO certificate."""
+    from opencustoms.ledger.entries import AEOCertificate
+
     platform, keys, _ = _ctx()
     try:
         certificate = AEOCertificate.model_validate_json(file.read_text())
@@ -152,8 +170,14 @@ def issue(
 
 
 @app.command()
-def amend(file: Path, officer: Annotated[str, typer.Option()], reason: Annotated[str, typer.Option()]) -> None:
+def amend(
+    file: Annotated[Path, typer.Argument(help="JSON certificate with the changes (same number).")],
+    officer: Annotated[str, typer.Option(help="Officer signing the entry.")],
+    reason: Annotated[str, typer.Option(help="Why it changes (kept in the log).")],
+) -> None:
     """Record a changed certificate (holder, address, type, validity, partners)."""
+    from opencustoms.ledger.entries import AEOCertificate
+
     platform, keys, _ = _ctx()
     try:
         certificate = AEOCertificate.model_validate_json(file.read_text())
@@ -183,28 +207,29 @@ def _change(kind: str, number: str, officer: str, reason: str, effective: str | 
 Officer = Annotated[str, typer.Option(help="Officer signing the entry.")]
 Reason = Annotated[str, typer.Option(help="Why the status changes.")]
 Effective = Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today).")]
+Number = Annotated[str, typer.Argument(help="Certificate number.")]
 
 
 @app.command()
-def suspend(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+def suspend(number: Number, officer: Officer, reason: Reason, effective: Effective = None) -> None:
     _change("aeo.suspended", number, officer, reason, effective)
 
 
 @app.command()
-def revoke(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+def revoke(number: Number, officer: Officer, reason: Reason, effective: Effective = None) -> None:
     _change("aeo.revoked", number, officer, reason, effective)
 
 
 @app.command()
-def reinstate(number: str, officer: Officer, reason: Reason, effective: Effective = None) -> None:
+def reinstate(number: Number, officer: Officer, reason: Reason, effective: Effective = None) -> None:
     _change("aeo.reinstated", number, officer, reason, effective)
 
 
 @app.command()
 def status(
-    number: str,
-    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    origin: Annotated[str | None, typer.Option()] = None,
+    number: Number,
+    as_of: Annotated[str | None, typer.Option(help="The status on this day, YYYY-MM-DD (default today).")] = None,
+    origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None,
 ) -> None:
     """Status of a certificate (in this node's log or a partner's)."""
     platform, _, operator = _ctx()
@@ -219,7 +244,9 @@ def status(
 
 
 @app.command()
-def history(number: str, origin: Annotated[str | None, typer.Option()] = None) -> None:
+def history(
+    number: Number, origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None
+) -> None:
     """Every entry of a certificate with its inclusion proof and the checkpoint (JSON)."""
     platform, _, operator = _ctx()
     try:
@@ -229,7 +256,7 @@ def history(number: str, origin: Annotated[str | None, typer.Option()] = None) -
 
 
 @app.command()
-def holder(holder_id: str) -> None:
+def holder(holder_id: Annotated[str, typer.Argument(help="The trader's identifier, e.g. an EORI number.")]) -> None:
     """All certificates of a holder (trader id), in every log this node holds."""
     platform, _, operator = _ctx()
     table = Table("certificate", "log", "status", "type", "holder")
@@ -246,31 +273,24 @@ def holder(holder_id: str) -> None:
 def verify(origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None) -> None:
     """Re-check a stored log: every body against its signed leaf, signatures, keys in force, leaves against the
     tree, the tree against the signed checkpoint. Exit 1 naming the first bad entry."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     platform, _, operator = _ctx()
-    with Progress(
-        TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task("verify", total=None)
-        try:
+    try:
+        with RichProgress(err, console) as progress:
             result = service.verify_log(
-                platform.engine,
-                operator,
-                origin,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                platform.engine, operator, origin, progress=progress.counter("verifying the log (entries)")
             )
-        except OpenCustomsError as exc:
-            bar.stop()
-            _fail(exc)
-    console.print(
+    except OpenCustomsError as exc:
+        _fail(exc)
+    progress.finish(
         f"{result['origin']}: {result['size']} entries verified against checkpoint "
         f"{result['checkpoint_size']} ({result['root'][:16]}...)"
     )
 
 
 @app.command("rebuild-tree")
-def rebuild_tree(origin: Annotated[str | None, typer.Option()] = None) -> None:
+def rebuild_tree(
+    origin: Annotated[str | None, typer.Option(help="A partner's log (default: this node's).")] = None,
+) -> None:
     """Recompute the tree's node table from the entries (after restoring a backup)."""
     platform, _, operator = _ctx()
     try:
@@ -316,7 +336,7 @@ def pull(origin: Annotated[str | None, typer.Argument(help="Partner log (default
 
 
 @app.command()
-def alarms(origin: Annotated[str | None, typer.Option()] = None) -> None:
+def alarms(origin: Annotated[str | None, typer.Option(help="Only this partner's log (default: all).")] = None) -> None:
     """Forks, split views and bad entries seen from partners."""
     platform, _, operator = _ctx()
     table = Table("at", "log", "kind", "reported by", "reason")
@@ -431,10 +451,13 @@ def restore_from_partner(
     administration key in <data_dir>/ledger/keys; appending then resumes where the log was."""
     platform, keys, operator = _ctx()
     try:
-        result = service.restore_from_partner(platform.engine, operator, keys, partner, origin=origin)
+        with RichProgress(err, console) as progress:
+            result = service.restore_from_partner(
+                platform.engine, operator, keys, partner, origin=origin, progress=progress
+            )
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(
+    progress.finish(
         f"{result['origin']}: {result['size']} entries restored from {result['partner']} "
         f"(root {result['root'][:16]}...), {result['content_unavailable']} without content"
         + (f", content of restricted entries from {result['content_from']}" if result["content_from"] else "")
@@ -443,8 +466,8 @@ def restore_from_partner(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: OPENCUSTOMS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: OPENCUSTOMS_PORT).")] = None,
     poll: Annotated[float, typer.Option(help="Seconds between pulls of every partner (0: never).")] = 1.0,
     follow: Annotated[
         bool,

@@ -6,23 +6,31 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from opencustoms.context import Platform
-from opencustoms.declarations import service as declarations
-from opencustoms.declarations.repository import SearchFilters
+from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
-from opencustoms.reference import codes
-from opencustoms.reference import service as reference
-from opencustoms.security import service as security
+from opencustoms.lazy import lazy_module
 from opencustoms.security.roles import Role
 from opencustoms.store.registry import PILLARS, pillar_module
+
+# Services are imported when a command runs, not when the CLI starts (`--help` must not load polars, SQLAlchemy...).
+if TYPE_CHECKING:
+    from opencustoms.context import Platform
+    from opencustoms.declarations import service as declarations
+    from opencustoms.reference import codes
+    from opencustoms.reference import service as reference
+    from opencustoms.security import service as security
+else:
+    declarations = lazy_module("opencustoms.declarations.service")
+    codes = lazy_module("opencustoms.reference.codes")
+    reference = lazy_module("opencustoms.reference.service")
+    security = lazy_module("opencustoms.security.service")
 
 app = typer.Typer(
     help="OpenCustoms: declarations, risk, ledger, documents and IoT on one data model.",
@@ -44,23 +52,13 @@ err = Console(stderr=True)
 
 
 def _platform() -> Platform:
+    from opencustoms.context import Platform
+
     return Platform.from_environment()
 
 
 def _operator(platform: Platform) -> security.Identity:
     return platform.operator()
-
-
-def _progress(total: int | None, label: str) -> Progress:
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-        disable=not err.is_terminal,
-    )
 
 
 def main() -> None:  # pragma: no cover - entry point wrapper
@@ -111,15 +109,15 @@ def import_(
     layout: Annotated[str | None, typer.Option(help="native, flat, kcs or a plugin's layout.")] = None,
     format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the problems to this CSV file.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Declarations stored per transaction.")] = 1000,
     workers: Annotated[int, typer.Option(min=0, max=64, help="Row-path validating processes (0: CPU count).")] = 0,
     fast: Annotated[bool, typer.Option(help="Columnar fast path for flat CSV/Parquet (--no-fast: row path).")] = True,
 ) -> None:
     """Import declarations. Bad rows are reported (row, field, value, reason); good rows are stored."""
     platform = _platform()
     try:
-        with _progress(None, f"importing {file.name}") as bar:
-            task = bar.add_task("import", total=None)
+        with RichProgress(err, console) as progress:
+            progress.phase(f"importing {file.name} (declarations)")
             result = declarations.import_file(
                 platform.engine,
                 _operator(platform),
@@ -129,11 +127,11 @@ def import_(
                 batch_size=batch_size,
                 workers=workers or os.cpu_count() or 1,
                 fast=fast,
-                progress=lambda n: bar.advance(task, n),
+                progress=progress.advance,
             )
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(
+    progress.finish(
         f"import {result.import_id}: {result.accepted} accepted, {result.rejected} rejected"
         + (f", {result.labels} inspection results" if result.labels else "")
     )
@@ -155,10 +153,10 @@ def import_(
 @app.command()
 def export(
     file: Annotated[Path, typer.Argument(help="Destination: .csv / .parquet (flat layout) or .jsonl (native).")],
-    format: Annotated[str | None, typer.Option()] = None,
-    date_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    date_to: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-    hs_prefix: Annotated[str | None, typer.Option()] = None,
+    format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
+    date_from: Annotated[str | None, typer.Option(help="First acceptance day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option(help="Last acceptance day, YYYY-MM-DD.")] = None,
+    hs_prefix: Annotated[str | None, typer.Option(help="Only goods items whose HS code starts so, e.g. 8471.")] = None,
     pseudonymise: Annotated[bool, typer.Option(help="Replace parties by pseudonyms.")] = False,
 ) -> None:
     """Export declarations."""
@@ -166,14 +164,16 @@ def export(
     actor = _operator(platform)
     if pseudonymise:
         actor = security.Identity.of("cli", actor.administration_code, [Role.ADMINISTRATOR])
+    from opencustoms.declarations.repository import SearchFilters
+
     try:
         filters = SearchFilters(
             date_from=dt.date.fromisoformat(date_from) if date_from else None,
             date_to=dt.date.fromisoformat(date_to) if date_to else None,
             hs_prefix=hs_prefix,
         )
-        with _progress(None, f"exporting {file.name}") as bar:
-            task = bar.add_task("export", total=None)
+        with RichProgress(err, console) as progress:
+            progress.phase(f"exporting to {file.name} (declarations)")
             n = declarations.export(
                 platform.engine,
                 actor,
@@ -181,17 +181,17 @@ def export(
                 platform.pseudonymiser,
                 fmt=format,
                 filters=filters,
-                progress=lambda k: bar.advance(task, k),
+                progress=progress.advance,
             )
     except (OpenCustomsError, ValueError) as exc:
         _fail(exc)
-    console.print(f"{n} declarations written to {file}")
+    progress.finish(f"{n} declarations written to {file}")
 
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: OPENCUSTOMS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: OPENCUSTOMS_PORT).")] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -260,10 +260,12 @@ def schema(
 @app.command()
 def demo(
     check: Annotated[bool, typer.Option(help="Run the pipeline headless, verify it through the API, exit.")] = False,
-    declarations_count: Annotated[int, typer.Option("--declarations", min=10, max=2_000_000)] = 20_000,
-    seed: Annotated[int, typer.Option()] = 7,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    declarations_count: Annotated[
+        int, typer.Option("--declarations", min=10, max=2_000_000, help="How many synthetic declarations.")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator (same seed, same declarations).")] = 7,
+    host: Annotated[str, typer.Option(help="Address the demo API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the demo API listens on.")] = 8000,
 ) -> None:
     """Generate synthetic declarations, load them into a fresh SQLite database and serve the API."""
     from opencustoms.demo import run
@@ -295,7 +297,10 @@ def load_hs(
 
 
 @reference_app.command("hs")
-def hs(code: str, edition: Annotated[str | None, typer.Option()] = None) -> None:
+def hs(
+    code: Annotated[str, typer.Argument(help="HS code, 2 to 6 digits (dots and spaces allowed).")],
+    edition: Annotated[str | None, typer.Option(help="HS edition, e.g. 2022 (default: the newest loaded).")] = None,
+) -> None:
     """Describe an HS code: lineage and subdivisions."""
     platform = _platform()
     try:
@@ -311,7 +316,7 @@ def hs(code: str, edition: Annotated[str | None, typer.Option()] = None) -> None
 @reference_app.command("check")
 def check(
     kind: Annotated[str, typer.Argument(help="container, country, currency, hs, locode, imo or mmsi")],
-    value: str,
+    value: Annotated[str, typer.Argument(help="The code to check, e.g. MSCU1234566.")],
 ) -> None:
     """Check one code and say what is wrong with it."""
     checkers = {
@@ -336,10 +341,12 @@ def check(
 
 @users_app.command("add")
 def users_add(
-    username: str,
+    username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles.")],
-    full_name: Annotated[str | None, typer.Option()] = None,
-    administration: Annotated[str | None, typer.Option()] = None,
+    full_name: Annotated[str | None, typer.Option(help="The officer's name, as shown to colleagues.")] = None,
+    administration: Annotated[
+        str | None, typer.Option(help="Administration code (default: this installation's).")
+    ] = None,
 ) -> None:
     """Create a user with one or more roles."""
     platform = _platform()
@@ -363,8 +370,8 @@ def users_list() -> None:
 
 @users_app.command("token")
 def users_token(
-    username: str,
-    label: Annotated[str | None, typer.Option()] = None,
+    username: Annotated[str, typer.Argument(help="Whose token.")],
+    label: Annotated[str | None, typer.Option(help="What the token is for, e.g. the client's name.")] = None,
     valid_days: Annotated[
         int | None,
         typer.Option(help="Days the token is valid; default and maximum: OPENCUSTOMS_TOKEN_MAX_DAYS (365)."),
@@ -387,7 +394,7 @@ def users_token(
 
 
 @users_app.command("disable")
-def users_disable(username: str) -> None:
+def users_disable(username: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
     """Disable a user and revoke their tokens."""
     platform = _platform()
     try:
@@ -399,7 +406,7 @@ def users_disable(username: str) -> None:
 
 
 @users_app.command("enable")
-def users_enable(username: str) -> None:
+def users_enable(username: Annotated[str, typer.Argument(help="The user to enable again.")]) -> None:
     platform = _platform()
     try:
         security.set_user_active(platform.engine, _operator(platform), username, True)
@@ -411,11 +418,13 @@ def users_enable(username: str) -> None:
 @audit_app.callback(invoke_without_command=True)
 def audit(
     ctx: typer.Context,
-    object_type: Annotated[str | None, typer.Option()] = None,
-    object_id: Annotated[str | None, typer.Option()] = None,
-    actor: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    object_type: Annotated[
+        str | None, typer.Option(help="Only entries about this kind of object, e.g. declaration.")
+    ] = None,
+    object_id: Annotated[str | None, typer.Option(help="Only entries about this object (with --object-type).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only what this user did.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many entries, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show the audit log: who read or changed what (`audit verify` checks its hash chain)."""
     if ctx.invoked_subcommand is not None:
@@ -436,18 +445,19 @@ def audit(
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def audit_verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
     """Check the audit log's hash chain and signed heads; name the first edited, removed, inserted or moved entry.
     Exit code 1 when the log was tampered with."""
     platform = _platform()
     try:
-        with _progress(None, "verifying the audit log") as progress:
-            task = progress.add_task("verify", total=None)
+        with RichProgress(err, console) as progress:
             result = security.verify_audit(
                 platform.engine,
                 _operator(platform),
                 key_file=security.audit_signing_key_file(platform.settings),
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                progress=progress.counter("verifying the audit log (entries)"),
                 sign_interval_minutes=platform.settings.audit_sign_interval_minutes,
             )
     except OpenCustomsError as exc:

@@ -8,16 +8,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from opencustoms.context import Platform
+from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
-from opencustoms.risk import service
-from opencustoms.security import service as security
+from opencustoms.lazy import lazy_module
+
+if TYPE_CHECKING:  # imported when a command runs (LightGBM, polars...), not when the CLI starts
+    from opencustoms.context import Platform
+    from opencustoms.risk import service
+    from opencustoms.security import service as security
+else:
+    service = lazy_module("opencustoms.risk.service")
+    security = lazy_module("opencustoms.security.service")
+
+HOLDOUT = 0.2  # the default of risk.service.train_model's holdout (a test checks they agree)
 
 app = typer.Typer(help="Risk engine: evaluation, model, lanes, profiles, inspection feedback.", no_args_is_help=True)
 profiles_app = typer.Typer(help="Risk profiles (versioned criteria with a reason).", no_args_is_help=True)
@@ -35,6 +44,8 @@ def _fail(exc: Exception) -> None:
 
 
 def _platform() -> Platform:
+    from opencustoms.context import Platform
+
     return Platform.from_environment()
 
 
@@ -93,7 +104,7 @@ def evaluate(
             "date; adds recall per injected fraud pattern."
         ),
     ] = 0,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the model and random draws (same seed, same result).")] = 0,
     output: Annotated[Path | None, typer.Option(help="Write the full result as JSON.")] = None,
     save_model: Annotated[Path | None, typer.Option(help="Also save the fitted model to this file.")] = None,
 ) -> None:
@@ -130,36 +141,40 @@ def evaluate(
 def train(
     train_file: Annotated[Path | None, typer.Option("--train", help="Labelled declarations to learn from.")] = None,
     valid_file: Annotated[Path | None, typer.Option("--valid", help="Labelled split for calibration.")] = None,
-    layout: Annotated[str, typer.Option()] = "kcs",
+    layout: Annotated[
+        str, typer.Option(help="kcs, frame (Parquet/CSV in the risk frame's columns) or native.")
+    ] = "kcs",
     from_store: Annotated[bool, typer.Option(help="Learn from the stored inspected declarations instead.")] = False,
     promote: Annotated[bool, typer.Option(help="Make it the model in service.")] = False,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the model and random draws (same seed, same result).")] = 0,
     holdout: Annotated[
         float,
         typer.Option(
             help="With --from-store: newest share of the inspected declarations held out for calibration and the "
             "evaluation report (0: learn from all, no evaluation)."
         ),
-    ] = service.HOLDOUT,
+    ] = HOLDOUT,
 ) -> None:
     """Train a model version and register it (file, training-data hash, parameters, metrics, report)."""
     if train_file is None and not from_store:
         raise typer.BadParameter("give --train FILE, or --from-store")
     platform = _platform()
     try:
-        info = service.train_model(
-            platform,
-            _operator(platform),
-            train_file if not from_store else None,
-            valid_file,
-            layout=layout,
-            seed=seed,
-            promote=promote,
-            holdout=holdout,
-        )
+        with RichProgress(err, console) as progress:
+            info = service.train_model(
+                platform,
+                _operator(platform),
+                train_file if not from_store else None,
+                valid_file,
+                layout=layout,
+                seed=seed,
+                promote=promote,
+                holdout=holdout,
+                progress=progress,
+            )
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(
+    progress.finish(
         f"model {info['version']} trained on {info['training_rows']} declarations "
         f"(data sha256 {info['data_hash'][:16]}…){' and promoted' if info['status'] == 'promoted' else ''}"
     )
@@ -180,28 +195,33 @@ def score(
     seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
 ) -> None:
     """Lanes with reasons for a file (written to --output) or for the stored backlog (stored as decisions)."""
+    if not backlog and file is None:
+        raise typer.BadParameter("give a FILE or --backlog")
     platform = _platform()
     try:
-        if backlog:
-            summary = service.score_backlog(platform, _operator(platform), seed=seed)
-        else:
-            if file is None:
-                raise typer.BadParameter("give a FILE or --backlog")
-            summary = service.score_file(platform, _operator(platform), file, layout=layout, output=output, seed=seed)
+        with RichProgress(err, console) as progress:
+            if backlog:
+                summary = service.score_backlog(platform, _operator(platform), seed=seed, progress=progress)
+            else:
+                assert file is not None
+                summary = service.score_file(
+                    platform, _operator(platform), file, layout=layout, output=output, seed=seed, progress=progress
+                )
     except OpenCustomsError as exc:
         _fail(exc)
     table = Table("lane", "declarations", "share", title=f"{summary['declarations']} declarations")
     for lane, n in summary["lanes"].items():
         table.add_row(lane, str(n), f"{n / max(1, summary['declarations']):.1%}")
     console.print(table)
-    if output:
-        console.print(f"decisions written to {output}")
+    lanes = ", ".join(f"{n} {lane}" for lane, n in summary["lanes"].items())
+    where = f"; decisions written to {output}" if output else ("; decisions stored" if backlog else "")
+    progress.finish(f"{summary['declarations']} declarations scored ({lanes}){where}")
 
 
 @app.command()
 def queue(
     lane: Annotated[str, typer.Option(help="green, yellow, red or blue.")] = "red",
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many declarations.")] = 50,
 ) -> None:
     """The officers' queue: the latest decisions of one lane, highest score first."""
     platform = _platform()
@@ -270,13 +290,15 @@ def inspect(
 @app.command()
 def simulate(
     data: Annotated[Path | None, typer.Option(help="A labelled file to replay.")] = None,
-    layout: Annotated[str, typer.Option()] = "kcs",
+    layout: Annotated[
+        str, typer.Option(help="kcs, frame (Parquet/CSV in the risk frame's columns) or native.")
+    ] = "kcs",
     demo: Annotated[int, typer.Option(help="Replay this many demo declarations instead.")] = 0,
     start_rate: Annotated[float, typer.Option(help="Inspection rate of the first week.")] = 1.0,
     target_rate: Annotated[float, typer.Option(help="Inspection rate reached at the end of the ramp.")] = 0.05,
     ramp_weeks: Annotated[int, typer.Option(help="Weeks to go from start to target rate.")] = 8,
     exploration: Annotated[float, typer.Option(help="Share of inspections chosen by exploration.")] = 0.1,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the model and random draws (same seed, same result).")] = 0,
     output: Annotated[Path | None, typer.Option(help="Write the weekly figures as JSON.")] = None,
 ) -> None:
     """Replay week by week: inspect, reveal labels only for what was inspected, retrain, compare with perfect."""
@@ -336,10 +358,12 @@ def valuation(
         str | None,
         typer.Option(help="With --stored: check declarations accepted from this day (default: newest 30 days)."),
     ] = None,
-    layout: Annotated[str, typer.Option()] = "kcs",
+    layout: Annotated[
+        str, typer.Option(help="kcs, frame (Parquet/CSV in the risk frame's columns) or native.")
+    ] = "kcs",
     window_days: Annotated[int, typer.Option(help="Only history this many days before each check.")] = 365,
     min_sample: Annotated[int, typer.Option(help="With --stored: fewest items a band is built from.")] = 10,
-    limit: Annotated[int, typer.Option(min=1)] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many flags to show.")] = 20,
 ) -> None:
     """Flag under- and over-valuation against reference price bands (evidence shown; values never replaced)."""
     if stored:
@@ -448,7 +472,7 @@ def profiles_list(
 
 @profiles_app.command("retire")
 def profiles_retire(
-    profile_id: Annotated[str, typer.Argument()],
+    profile_id: Annotated[str, typer.Argument(help="The profile's id.")],
     on: Annotated[str | None, typer.Option(help="Last valid day (default today).")] = None,
 ) -> None:
     platform = _platform()
@@ -486,7 +510,7 @@ def models_list() -> None:
 
 
 @models_app.command("promote")
-def models_promote(version: Annotated[str, typer.Argument()]) -> None:
+def models_promote(version: Annotated[str, typer.Argument(help="Model version, from `risk models list`.")]) -> None:
     platform = _platform()
     try:
         service.promote_model(platform.engine, _operator(platform), version)
@@ -524,7 +548,9 @@ def models_drift(
     file: Annotated[
         Path | None, typer.Argument(help="Today's declarations (omit: what the model scored since its promotion).")
     ] = None,
-    layout: Annotated[str, typer.Option()] = "kcs",
+    layout: Annotated[
+        str, typer.Option(help="kcs, frame (Parquet/CSV in the risk frame's columns) or native.")
+    ] = "kcs",
     version: Annotated[str | None, typer.Option(help="Without FILE: this version instead of the promoted one.")] = None,
 ) -> None:
     """Population stability index of today's scores against the model's reference period."""
@@ -541,7 +567,7 @@ def models_drift(
 
 
 @models_app.command("report")
-def models_report(version: Annotated[str, typer.Argument()]) -> None:
+def models_report(version: Annotated[str, typer.Argument(help="Model version, from `risk models list`.")]) -> None:
     """A version's evaluation on held-out data against random and rules-only, top features, drift."""
     platform = _platform()
     try:

@@ -52,6 +52,7 @@ from opencustoms.iot.tables import (
     iot_zones,
 )
 from opencustoms.iot.transit import Movement, TransitRules
+from opencustoms.progress import Progress, or_none
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record
 from opencustoms.store.database import as_utc
@@ -536,7 +537,11 @@ def ingest_file(
     device_id: str | None = None,
     replay: bool = False,
     chunk_lines: int = 2000,
+    progress: Progress | None = None,
 ) -> IngestReport:
+    """Ingest a file of device messages (AIS receiver logs, e-seal archives...) by chunks of ``chunk_lines``;
+    ``progress`` hears the chunks as they are stored."""
+    progress = or_none(progress)
     if not path.is_file():
         raise IotError(f"no file at {path}; check the path", field="file")
     report = IngestReport()
@@ -552,10 +557,12 @@ def ingest_file(
             chunks = [path.read_text(encoding="utf-8", errors="replace")]
     else:
         chunks = ["\n".join(lines[i : i + chunk_lines]) for i in range(0, len(lines), chunk_lines)]
+    progress.phase(f"ingesting {path.name} (chunks of {chunk_lines} lines)", len(chunks))
     for chunk in chunks:
         report.merge(
             ingest_trusted(engine, actor, chunk, fmt=fmt, device_id=device_id, transport="file", replay=replay)
         )
+        progress.advance(1)
     return report
 
 

@@ -39,8 +39,9 @@ from opencustoms.ledger.errors import AdministrationKeyMissingError, CheckpointE
 from opencustoms.ledger.ingest import OWN, PARTNER
 from opencustoms.ledger.keys import KeyStore
 from opencustoms.ledger.logs import Log, check_entries, create_log, default_origin, get_log, raise_alarm
-from opencustoms.ledger.partners import CheckpointReply, _client, _fetch, _get
+from opencustoms.ledger.partners import CheckpointReply, _client, _fetch, _fetch_page, _get, _pages
 from opencustoms.ledger.tables import ledger_checkpoints, ledger_logs
+from opencustoms.progress import Progress, or_none
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, utcnow
 
@@ -119,10 +120,14 @@ def restore_from_partner(
     *,
     origin: str | None = None,
     clients: dict[str, httpx.Client] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Rebuild this node's own log from ``partner``'s copy (its administration code or log origin), checked against
-    the administration key in ``keystore``. The node's own log must be absent or empty. See the module's doc."""
+    the administration key in ``keystore``. The node's own log must be absent or empty. See the module's doc.
+    ``progress`` hears the phases: checkpoints (partners asked), fetching, restricted content, checking, writing
+    (entries)."""
     actor.require(Permission.USERS_MANAGE)
+    progress = or_none(progress)
     try:
         admin = keystore.administration_key()
     except AdministrationKeyMissingError as exc:
@@ -159,6 +164,7 @@ def restore_from_partner(
     client = _client(source, keystore, clients)
 
     # 1-2. the checkpoints of our log that partners hold, each signed by our key; the largest is the target
+    progress.phase("asking partners for their checkpoints", 1 + len(partners))
     note = _get(client, source.origin, "/ledger/checkpoint", CheckpointReply, origin=origin).checkpoint
     try:
         offered = notes.open_checkpoint(note, origin, public)
@@ -173,7 +179,9 @@ def restore_from_partner(
         raise RestoreError(f"partner {source.origin} holds no entry of {origin}; nothing to restore", field="partner")
     seen: dict[str, notes.Checkpoint] = {source.origin: offered}
     witnesses: dict[str, Any] = {}
+    progress.advance(1)
     for other in partners:
+        progress.advance(1)
         try:
             reply = _get(
                 _client(other, keystore, clients), other.origin, "/ledger/witness", CheckpointReply, origin=origin
@@ -195,8 +203,14 @@ def restore_from_partner(
         )
 
     # 3. the entries, and the content of restricted ones from the other partners
-    fetched = _fetch(client, source.origin, 0, target.size, origin)
+    progress.phase(f"fetching entries from {source.origin}", target.size)
+    fetched: list[SignedEntry] = []
+    for at, stop in _pages(0, target.size):
+        fetched.extend(_fetch_page(client, source.origin, at, stop, origin))
+        progress.advance(stop - at)
     missing = [i for i, e in enumerate(fetched) if e.body is None]
+    if missing:
+        progress.phase("content of restricted entries from the other partners", len(missing))
     content_from: dict[str, int] = {}
     for other in partners:
         if not missing or other.origin == source.origin or not isinstance(witnesses.get(other.origin), int):
@@ -212,12 +226,17 @@ def restore_from_partner(
                         content_from[other.origin] = content_from.get(other.origin, 0) + 1
         except PartnerError:
             continue
-        missing = [i for i in missing if fetched[i].body is None]
+        still = [i for i in missing if fetched[i].body is None]
+        progress.advance(len(missing) - len(still))
+        missing = still
     orphans = _without_orphans(fetched)
 
     # 4. check everything as a pull does, rebuild the target root, write in one transaction
     now = utcnow()
+    progress.phase("checking signatures", len(fetched))
     opened = check_entries(engine, fetched)
+    progress.advance(len(fetched))
+    progress.phase("writing the log", len(fetched))
     try:
         with engine.begin() as conn:
             if own is None:
@@ -281,6 +300,7 @@ def restore_from_partner(
             f"the copy of {origin} served by {source.origin} does not verify ({exc.message}); nothing was restored",
             field="partner",
         ) from exc
+    progress.advance(len(fetched))
     return {
         "origin": origin,
         "partner": source.origin,

@@ -38,6 +38,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.isotonic import IsotonicRegression
 
 from opencustoms import __version__
+from opencustoms.progress import Progress, or_none
 from opencustoms.risk.errors import RiskDataError, RiskModelError
 from opencustoms.risk.features import FeatureBuilder
 
@@ -107,16 +108,34 @@ class RiskModel:
 
     # --- fitting ---------------------------------------------------------------------------------------------
 
-    def fit(self, train: pl.DataFrame, valid: pl.DataFrame | None = None) -> RiskModel:
+    def fit(
+        self, train: pl.DataFrame, valid: pl.DataFrame | None = None, *, progress: Progress | None = None
+    ) -> RiskModel:
+        """Fit on ``train`` (calibrated on ``valid``); ``progress`` hears the phases: features (rows), fitting the
+        model (boosting rounds), calibration (rows of ``valid``)."""
+        progress = or_none(progress)
         check_training(train, "train")
         train = train.filter(pl.col("label").is_not_null()).sort("date", maintain_order=True)
+        progress.phase("building features", train.height)
         self.builder_ = FeatureBuilder().fit(train)
         base = self.builder_.transform_expanding(train)
         x = self._with_anomaly(base, fit=True)
+        progress.advance(train.height)
         categorical = [i for i, n in enumerate(self.names_) if n.startswith("cat_")]
         params = {**self.params, "random_state": self.seed}
         classifier = lgb.LGBMClassifier(**params)
-        classifier.fit(x, train["label"].to_numpy(), categorical_feature=categorical, feature_name=self.names_)
+        progress.phase("fitting the model (boosting rounds)", int(params.get("n_estimators", 100)))
+
+        def boosted(env: Any) -> None:  # LightGBM calls it after every boosting round
+            progress.advance(1)
+
+        classifier.fit(
+            x,
+            train["label"].to_numpy(),
+            categorical_feature=categorical,
+            feature_name=self.names_,
+            callbacks=[boosted],
+        )
         self.booster_ = classifier.booster_
         self.paths_ = None
         self.compiled_ = self.compiled_leaves_ = self.leaf_code_ = None
@@ -124,13 +143,17 @@ class RiskModel:
         self.training_rows_ = train.height
         if valid is not None:
             check_training(valid, "valid")
+            progress.phase("calibrating on the validation split", valid.height)
             labelled = valid.filter(pl.col("label").is_not_null())
             raw = self._raw(labelled)
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, labelled["label"].to_numpy())
             self.calibration_ = (list(map(float, iso.X_thresholds_)), list(map(float, iso.y_thresholds_)))
             self.reference_scores_ = [float(v) for v in self.predict_proba(valid)]
+            progress.advance(valid.height)
         else:
+            progress.phase("reference scores", train.height)
             self.reference_scores_ = [float(v) for v in self._raw(train)]
+            progress.advance(train.height)
         return self
 
     def _with_anomaly(self, base: np.ndarray, fit: bool = False) -> np.ndarray:

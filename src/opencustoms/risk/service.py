@@ -31,6 +31,8 @@ from opencustoms.declarations import service as declaration_service
 from opencustoms.declarations.errors import DeclarationNotFoundError
 from opencustoms.declarations.importer import spreadsheet_frame
 from opencustoms.model import Declaration
+from opencustoms.progress import Progress as JobProgress
+from opencustoms.progress import or_none
 from opencustoms.risk import lanes as lane_rules
 from opencustoms.risk import lifecycle, valuation
 from opencustoms.risk import simulate as replay
@@ -317,30 +319,46 @@ def train_model(
     promote: bool = False,
     holdout: float = HOLDOUT,
     params: Mapping[str, Any] | None = None,
+    progress: JobProgress | None = None,
 ) -> dict[str, Any]:
     """Train and register a model version. Without ``train_file``, it learns from the stored declarations that
     were inspected (and only those: uninspected declarations have no label); the newest ``holdout`` share of them
     (by acceptance date) is then held out as the validation split, unless ``valid_file`` is given or ``holdout``
     is 0. ``params`` replaces the LightGBM parameters (default :data:`~opencustoms.risk.model.DEFAULT_PARAMS`).
     The version is stored with its report (:mod:`opencustoms.risk.report`): precision@n% and recall@n%
-    curves against random and rules-only on the validation split, AUC, feature importance, reference scores."""
+    curves against random and rules-only on the validation split, AUC, feature importance, reference scores.
+    ``progress`` hears each phase: reading, features, boosting rounds, calibration, evaluation, saving."""
     actor.require(Permission.RISK_MANAGE)
+    progress = or_none(progress)
     pseudo = platform.pseudonymiser
-    train = read_frame(train_file, layout) if train_file else stored_frame(platform.engine, labelled_only=True)
+    if train_file:
+        progress.phase("reading files", 2 if valid_file else 1)
+        train = read_frame(train_file, layout)
+    else:
+        progress.phase("reading the stored inspected declarations", None)
+        train = stored_frame(platform.engine, labelled_only=True)
+    progress.advance(1 if train_file else train.height)
     valid = read_frame(valid_file, layout) if valid_file else None
+    if valid_file:
+        progress.advance(1)
     train = pseudonymise_parties(train, pseudo)
     valid = pseudonymise_parties(valid, pseudo) if valid is not None else None
     held_out, note = None, None
     if train_file is None and valid is None and holdout:
         train, valid, held_out = hold_out_tail(train, holdout)
         note = held_out if valid is None else None
-    model = (RiskModel(seed=seed, params=dict(params)) if params else RiskModel(seed=seed)).fit(train, valid)
+    model = (RiskModel(seed=seed, params=dict(params)) if params else RiskModel(seed=seed)).fit(
+        train, valid, progress=progress
+    )
+    progress.phase("evaluating on held-out data" if valid is not None else "writing the report", 1)
     if valid is not None:
         from opencustoms.risk.metrics import scorecard
 
         card = scorecard(valid["label"].to_numpy(), model.predict_proba(valid))
         model.metrics_ = {"valid": {"auc": card.auc, **{f"precision@{a.share:g}": a.precision for a in card.at}}}
     model_report = build_report(model, train, valid, held_out=held_out if valid is not None else None, note=note)
+    progress.advance(1)
+    progress.phase("saving the model", 1)
     now = utcnow()
     version = now.strftime("m%Y%m%d%H%M%S") + "-" + model.training_hash_[:6]
     path = _models_dir(platform) / f"{version}.model"
@@ -372,6 +390,7 @@ def train_model(
     if promote:
         promote_model(platform.engine, actor, version)
         row["status"] = "promoted"
+    progress.advance(1)
     return row
 
 
@@ -1041,13 +1060,24 @@ def _what_if_signals(engine: Engine, actor: Identity, declaration: Declaration) 
 
 
 def score_file(
-    platform: Platform, actor: Identity, file: Path, *, layout: str = "kcs", output: Path | None = None, seed: int = 0
+    platform: Platform,
+    actor: Identity,
+    file: Path,
+    *,
+    layout: str = "kcs",
+    output: Path | None = None,
+    seed: int = 0,
+    progress: JobProgress | None = None,
 ) -> dict[str, Any]:
     """Lanes with reasons for every declaration of a file (quotas over the file); optionally written out. Nothing
     is stored. Each declaration is laned with its signals, as online: those of the stored declaration of the same
     reference (every subject it shows) and those about the reference and the parties the file names."""
     actor.require(Permission.DECLARATIONS_READ)
+    progress = or_none(progress)
+    progress.phase("reading the file", 1)
     raw = read_frame(file, layout)
+    progress.advance(1)
+    progress.phase("features, scores and lanes", raw.height)
     found = _file_signals(platform.engine, raw, by_trader=actor.can(Permission.PERSONAL_DATA_READ))
     frame = pseudonymise_parties(raw, platform.pseudonymiser)
     current = batch_model(platform.engine)
@@ -1060,7 +1090,9 @@ def score_file(
         seed=seed,
         signals=found,
     )
+    progress.advance(decisions.height)
     if output is not None:
+        progress.phase("writing the decisions", decisions.height)
         view = signal_records.ReaderView(
             masked=not actor.can(Permission.PERSONAL_DATA_READ), pseudonymiser=platform.pseudonymiser
         )
@@ -1072,6 +1104,7 @@ def score_file(
             else decisions
         )
         write_decisions(rendered, output)
+        progress.advance(decisions.height)
     return summary(decisions) | {"model_version": version}
 
 
@@ -1124,11 +1157,17 @@ def summary(decisions: pl.DataFrame) -> dict[str, Any]:
     }
 
 
-def score_backlog(platform: Platform, actor: Identity, *, seed: int = 0) -> dict[str, Any]:
+def score_backlog(
+    platform: Platform, actor: Identity, *, seed: int = 0, progress: JobProgress | None = None
+) -> dict[str, Any]:
     """Decide every stored declaration that has no decision yet (quotas over the backlog), each with its signals
     as online; decisions stored (decisions:write)."""
     actor.require(Permission.DECISIONS_WRITE)
+    progress = or_none(progress)
+    progress.phase("reading the backlog", None)
     frame = pseudonymise_parties(stored_frame(platform.engine, without_decision=True), platform.pseudonymiser)
+    progress.advance(frame.height)
+    progress.phase("features, scores and lanes", frame.height)
     found = signal_records.for_stored(platform.engine, frame["reference"].to_list())
     current = batch_model(platform.engine)
     version, model = current if current else (None, None)
@@ -1140,7 +1179,10 @@ def score_backlog(platform: Platform, actor: Identity, *, seed: int = 0) -> dict
         seed=seed,
         signals={reference: _signal_dicts(signals) for reference, signals in found.items()},
     )
+    progress.advance(decisions.height)
+    progress.phase("storing the decisions", decisions.height)
     _store_decisions(platform.engine, actor, decisions, version)
+    progress.advance(decisions.height)
     return summary(decisions) | {"model_version": version}
 
 
