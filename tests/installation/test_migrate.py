@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from documents_helpers import SETTINGS, coo_record
 from ledger_testnodes import LEDGER_OFFICER
-from risk_helpers import PROFILE
 from rich.console import Console
+from risk_helpers import PROFILE
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -36,8 +36,13 @@ def _certificate() -> Any:
     address = {"line": "Maasboulevard 1", "city_name": "Rotterdam", "postcode_id": "3011", "country_code": "NL"}
     holder = {"name": "Tulip Trading BV", "id": "NL200000002", "country_code": "NL", "address": address}
     return AEOCertificate.model_validate(
-        {"certificate_number": "NLAEOF0001", "holder": holder, "type": "both", "issue_date": "2024-01-10",
-         "valid_until": "2029-01-09"}  # fmt: skip
+        {
+            "certificate_number": "NLAEOF0001",
+            "holder": holder,
+            "type": "both",
+            "issue_date": "2024-01-10",
+            "valid_until": "2029-01-09",
+        }  # fmt: skip
     )
 
 
@@ -61,9 +66,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ledger.issue(engine, LEDGER_OFFICER, keystore, _certificate())
     documents.issue(engine, operator, "coo", [coo_record("COO-MOVE-1")], SETTINGS)
     iot.register_device(engine, operator, "seal-1", "e_seal", label="e-seal on the Rotterdam transit")
-    iot.add_zone(
-        engine, operator, "port", "Port", "port", {"type": "circle", "latitude": 51.9, "longitude": 4.1, "radius_m": 900}
-    )
+    circle = {"type": "circle", "latitude": 51.9, "longitude": 4.1, "radius_m": 900}
+    iot.add_zone(engine, operator, "port", "Port", "port", circle)
     security.sign_audit_head(engine, operator, security.audit_signing_key_file(platform.settings))
     counts = installation.row_counts(engine)
     return {"platform": platform, "tokens": tokens, "counts": counts}
