@@ -79,7 +79,9 @@ def target_settings(source: dict[str, Any], database_url: str, tmp_path: Path) -
     open_database.cache_clear()
 
 
-def test_the_whole_installation_moves_and_still_checks_out(source: dict[str, Any], target_settings: Settings) -> None:
+def test_the_whole_installation_moves_and_still_checks_out(
+    source: dict[str, Any], target_settings: Settings, tmp_path: Path
+) -> None:
     from opencustoms.ledger import service as ledger
     from opencustoms.risk import service as risk
 
@@ -124,6 +126,7 @@ def test_the_whole_installation_moves_and_still_checks_out(source: dict[str, Any
     ).read_bytes()
     models = risk.list_models(moved.engine, moved.operator())
     assert all(Path(m["path"]).is_relative_to(target_settings.data_dir) for m in models)
+    assert not (Path(target_settings.data_dir) / "demo.db").exists()  # the source's database is not a data file
 
     # the model scores on the target, the ledger verifies, new rows get new ids (sequences moved past the copy)
     reference = _a_reference(moved)
@@ -131,6 +134,17 @@ def test_the_whole_installation_moves_and_still_checks_out(source: dict[str, Any
     assert decision["lane"] in {"green", "yellow", "red"} and decision["model_version"] is not None
     assert ledger.verify_log(moved.engine, moved.operator())["size"] == counts["ledger_entries"]
     security.create_user(moved.engine, moved.operator(), "newcomer", "NL", ["officer"])
+
+    # and back again (from PostgreSQL when the target was PostgreSQL): the same rows, the chain still verifies
+    before = installation.row_counts(moved.engine)
+    back = Settings(database_url=f"sqlite:///{tmp_path / 'back.db'}", data_dir=tmp_path / "back", administration="NL")
+    installation.migrate(moved, moved.operator(), back.database_url, data_dir=back.data_dir)
+    returned = Platform(back)
+    assert installation.row_counts(returned.engine) == before | {"audit_log": before["audit_log"] + 1}
+    key_file = security.audit_signing_key_file(returned.settings)
+    assert security.verify_audit(returned.engine, returned.operator(), key_file=key_file)["ok"]
+    assert security.authenticate(returned.engine, source["tokens"]["analyst"]).username == "analyst"
+    assert risk.decide(returned, returned.operator(), reference)["model_version"] == decision["model_version"]
 
 
 def _a_reference(platform: Platform) -> str:

@@ -285,7 +285,8 @@ def migrate(
             raise TargetNotEmptyError(
                 f"the target {report.target} already holds data ({', '.join(occupied[:5])}"
                 + (f" and {len(occupied) - 5} more tables" if len(occupied) > 5 else "")
-                + "); moving never merges into an installation: give a new, empty database with --to",
+                + "); moving never merges into an installation: give a new, empty database with --to (migrate creates "
+                "the tables itself; do not run `opencustoms init` on it first)",
                 field="to",
             )
         if target_dir is not None:
