@@ -201,3 +201,13 @@ def test_timestamps_keep_their_instant(source: dict[str, Any], target_settings: 
         before, after = a.execute(query).all(), b.execute(query).all()
     as_utc = [(i, t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)) for i, t in before]
     assert as_utc == [(i, t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)) for i, t in after]
+
+
+def test_a_data_directory_inside_the_old_one_is_refused(source: dict[str, Any], tmp_path: Path) -> None:
+    from opencustoms.installation.errors import MigrationError
+
+    platform: Platform = source["platform"]
+    inside = Path(platform.settings.data_dir) / "new"
+    with pytest.raises(MigrationError, match="inside this installation's data directory"):
+        installation.migrate(platform, security.local_operator("NL"), f"sqlite:///{tmp_path / 'x.db'}", data_dir=inside)
+    assert not (tmp_path / "x.db").exists() and not inside.exists()

@@ -111,6 +111,6 @@ def migrate(
         err.print(f"[yellow]note[/yellow]: {note}")
     console.print(
         f"moved {result.rows:,} rows of {len(result.tables)} tables from {result.source} to {result.target}"
-        + (f", {result.files} files to {result.data_dir}" if result.data_dir else "")
+        + (f", {result.files} file{'' if result.files == 1 else 's'} to {result.data_dir}" if result.data_dir else "")
         + "; check it with `opencustoms audit verify` and `opencustoms ledger verify` there"
     )

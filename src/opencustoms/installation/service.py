@@ -276,6 +276,12 @@ def migrate(
     target_dir = Path(data_dir) if data_dir is not None else None
     if target_dir is not None and target_dir.resolve() == source_dir:
         target_dir = None
+    if target_dir is not None and target_dir.resolve().is_relative_to(source_dir):
+        raise MigrationError(
+            f"--data-dir {target_dir} is inside this installation's data directory {source_dir}; give a directory "
+            "outside it",
+            field="data_dir",
+        )
     report = MoveReport(_shown(source_url), _shown(target_url), notes=_notes(platform, target_dir))
     target = init_database(target_url)
     try:
