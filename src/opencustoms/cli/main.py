@@ -493,3 +493,9 @@ def audit_sign(
     except OpenCustomsError as exc:
         _fail(exc)
     console.print(f"signed the audit log's head: {signed['entries']} entries up to #{signed['last_id']}")
+
+
+from opencustoms.cli import move as _move  # noqa: E402 - its commands use this module's helpers
+
+app.command("import-inspections")(_move.import_inspections)
+app.command("migrate")(_move.migrate)

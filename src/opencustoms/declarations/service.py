@@ -173,6 +173,8 @@ class InspectionResult:
     outcome: str
     revenue_recovered: float | None = None
     note: str | None = None
+    inspected_on: dt.date | None = None  # when the inspection took place (bulk imports of past results)
+    officer: str | None = None  # who inspected, when not the one recording
 
 
 def record_inspections(
@@ -207,7 +209,7 @@ def record_inspections(
                     "revenue_recovered": None if r.revenue_recovered is None else round(r.revenue_recovered, 2),
                     "recorded_by": actor.username,
                     "source": source,
-                    "detail": {"note": r.note} if r.note else None,
+                    "detail": _inspection_detail(r),
                 }
                 for r in results
             ],
@@ -219,9 +221,19 @@ def record_inspections(
                 "inspect",
                 "declaration",
                 r.reference,
-                detail={"outcome": r.outcome, "revenue": r.revenue_recovered, "source": source},
+                detail={"outcome": r.outcome, "revenue": r.revenue_recovered, "source": source}
+                | ({"inspected_on": r.inspected_on.isoformat()} if r.inspected_on else {}),
             )
     return len(results)
+
+
+def _inspection_detail(r: InspectionResult) -> dict[str, Any] | None:
+    detail = {
+        "note": r.note,
+        "inspected_on": r.inspected_on.isoformat() if r.inspected_on else None,
+        "officer": r.officer,
+    }
+    return {k: v for k, v in detail.items() if v} or None
 
 
 def inspection_history(engine: Engine, actor: Identity, reference: str) -> list[dict[str, Any]]:

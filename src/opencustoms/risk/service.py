@@ -33,8 +33,8 @@ from opencustoms.declarations.importer import spreadsheet_frame
 from opencustoms.model import Declaration
 from opencustoms.progress import Progress as JobProgress
 from opencustoms.progress import or_none
+from opencustoms.risk import inspections, lifecycle, valuation
 from opencustoms.risk import lanes as lane_rules
-from opencustoms.risk import lifecycle, valuation
 from opencustoms.risk import simulate as replay
 from opencustoms.risk import writer as decision_writer
 from opencustoms.risk.errors import (
@@ -1353,6 +1353,22 @@ def record_inspection(
         engine, actor, [declaration_service.InspectionResult(reference, outcome, revenue, note)], source=source
     )
     return {"reference": reference, "outcome": outcome, "revenue_recovered": revenue}
+
+
+def import_inspections(
+    engine: Engine, actor: Identity, file: Path, *, map_file: Path | None = None, **options: Any
+) -> inspections.InspectionImportReport:
+    """Inspection history in bulk from a CSV, JSON Lines or Parquet file (:mod:`opencustoms.risk.inspections`):
+    recorded as `record_inspection` records one result, idempotent on (reference, inspection date)."""
+    mapping = inspections.read_column_map(map_file) if map_file else None
+    return inspections.import_inspections(engine, actor, file, mapping=mapping, **options)
+
+
+def record_inspections_batch(
+    engine: Engine, actor: Identity, records: Sequence[Mapping[str, Any]]
+) -> inspections.InspectionImportReport:
+    """A batch of inspection results (records with the fields of :data:`~opencustoms.risk.inspections.FIELDS`)."""
+    return inspections.import_records(engine, actor, [dict(r) for r in records])
 
 
 def simulate(

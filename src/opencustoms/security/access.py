@@ -160,6 +160,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/risk/backlog"): api(P.DECISIONS_WRITE, write=True),
     ("GET", "/risk/queue"): api(P.DECLARATIONS_READ),
     ("POST", "/risk/inspections"): api(P.INSPECTIONS_WRITE, write=True),
+    ("POST", "/risk/inspections/batch"): api(P.INSPECTIONS_WRITE, write=True, limit=Limit.BATCH),
     ("GET", "/risk/profiles"): api(P.DECLARATIONS_READ),
     ("POST", "/risk/profiles"): api(P.RISK_MANAGE, write=True),
     ("GET", "/risk/profiles/{profile_id}"): api(P.DECLARATIONS_READ),

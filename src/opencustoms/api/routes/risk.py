@@ -93,6 +93,36 @@ def record_inspection(body: InspectionIn, platform: PlatformDep, identity: Ident
     )
 
 
+class InspectionRecord(BaseModel):
+    reference: str | None = Field(default=None, max_length=200)
+    outcome: str | int | bool | None = None
+    revenue: float | str | None = None
+    date: str | None = Field(default=None, max_length=40)
+    officer: str | None = Field(default=None, max_length=4000)
+    findings: str | None = Field(default=None, max_length=4000)
+
+
+class InspectionBatchIn(BaseModel):
+    results: list[InspectionRecord] = Field(min_length=1, max_length=10_000)
+
+
+@router.post("/inspections/batch")
+def record_inspections_batch(body: InspectionBatchIn, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Record many past inspection results (reference, outcome, date; revenue, officer, findings), as
+    `opencustoms import-inspections` does: results already recorded (same declaration and date) are skipped, bad
+    ones and those for unknown declarations come back as problems (``row`` is the 1-based position in
+    ``results``); the good ones are stored."""
+    report = service.record_inspections_batch(
+        platform.engine, identity, [r.model_dump(exclude_none=True) for r in body.results]
+    )
+    return report.summary() | {
+        "problems": [
+            {"row": p.row, "reference": p.reference, "field": p.field, "value": p.value, "reason": p.reason}
+            for p in report.problems
+        ]
+    }
+
+
 @router.get("/profiles")
 def list_profiles(platform: PlatformDep, identity: IdentityDep, on: dt.date | None = None) -> list[dict[str, Any]]:
     return service.list_profiles(platform.engine, identity, on)

@@ -1,0 +1,116 @@
+"""Root commands that bring data in bulk or move the installation: `opencustoms import-inspections FILE` and
+`opencustoms migrate --to URL` (registered by :mod:`opencustoms.cli.main`). They only parse options and call a
+service: :mod:`opencustoms.risk.service` and :mod:`opencustoms.installation.service`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from opencustoms.errors import OpenCustomsError
+
+
+def import_inspections(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file of inspection results.")],
+    map_file: Annotated[
+        Path | None,
+        typer.Option("--map", help='TOML file whose [columns] table renames the file\'s columns: "Column" = "field".'),
+    ] = None,
+    format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the problems to this CSV file.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Results recorded per transaction.")] = 1000,
+) -> None:
+    """Record past inspection results in bulk (reference, outcome, date; revenue, officer, findings).
+
+    The risk model learns from them. Importing the same file again records nothing twice (one result per
+    declaration and inspection date). Bad rows and rows for unknown declarations are reported; good rows are stored.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from opencustoms.cli.main import _fail, _operator, _platform, _progress, console, err
+    from opencustoms.declarations.importer import terminal_text
+    from opencustoms.risk import service as risk
+
+    platform = _platform()
+    try:
+        with _progress(None, f"importing inspection results from {file.name}") as bar:
+            task = bar.add_task("import", total=None)
+            result = risk.import_inspections(
+                platform.engine,
+                _operator(platform),
+                file,
+                map_file=map_file,
+                fmt=format,
+                batch_size=batch_size,
+                progress=lambda n: bar.advance(task, n),
+            )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(
+        f"{file.name}: {result.recorded} inspection results recorded, {result.already_recorded} already recorded, "
+        f"{result.rejected} rejected"
+    )
+    if result.problems:
+        table = Table("row", "reference", "column", "value", "reason", title="first problems")
+        for p in result.problems[:15]:
+            cells = (p.row, p.reference, p.field, (p.value or "")[:30], p.reason)
+            table.add_row(*(Text(terminal_text(c)) for c in cells))
+        err.print(table)
+    if report:
+        result.write_csv(report)
+        console.print(f"problem report written to {report}")
+
+
+def migrate(
+    to: Annotated[
+        str, typer.Option("--to", help="Database URL of the new installation, e.g. postgresql://user@host/db (empty).")
+    ],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Data directory of the new installation: the files (models, keys, scans) are copied there."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1_000_000, help="Rows read and written at a time.")] = 5000,
+) -> None:
+    """Move this whole installation (every table: declarations, inspections, decisions, models, profiles, ledger,
+    documents, IoT records, users and tokens, audit log) into an empty database, e.g. SQLite to PostgreSQL.
+
+    The source is OPENCUSTOMS_DATABASE_URL; stop the API and listeners first. Nothing is written to the target
+    unless everything is copied."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from opencustoms.cli.main import _fail, _operator, _platform, console, err
+    from opencustoms.installation import service as installation
+
+    platform = _platform()
+    tasks: dict[str, Any] = {}
+    bar = Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+
+    def advance(table: str, done: int, total: int) -> None:
+        if table not in tasks:
+            tasks[table] = bar.add_task(table, total=total)
+        bar.update(tasks[table], completed=done)
+
+    try:
+        with bar:
+            result = installation.migrate(
+                platform, _operator(platform), to, data_dir=data_dir, batch_rows=batch_size, progress=advance
+            )
+    except OpenCustomsError as exc:
+        _fail(exc)
+    for note in result.notes:
+        err.print(f"[yellow]note[/yellow]: {note}")
+    console.print(
+        f"moved {result.rows:,} rows of {len(result.tables)} tables from {result.source} to {result.target}"
+        + (f", {result.files} file{'' if result.files == 1 else 's'} to {result.data_dir}" if result.data_dir else "")
+        + "; check it with `opencustoms audit verify` and `opencustoms ledger verify` there"
+    )

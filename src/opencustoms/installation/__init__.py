@@ -1,0 +1,1 @@
+"""The installation as a whole: moving it to another database (:mod:`opencustoms.installation.service`)."""

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from opencustoms.errors import ConflictError, OpenCustomsError
+
+
+class MigrationError(OpenCustomsError):
+    title = "Installation not moved"
+
+
+class TargetNotEmptyError(ConflictError):
+    title = "Target database not empty"
