@@ -23,7 +23,7 @@ from opencustoms.declarations.errors import DeclarationNotFoundError
 from opencustoms.risk import lanes, scores, service
 from opencustoms.risk.errors import RiskDataError
 from opencustoms.risk.frame import conform, read_rows
-from opencustoms.risk.gaps import gaps_of
+from opencustoms.risk.gaps import SUFFIX, gaps_of
 from opencustoms.risk.model import calibrate
 from opencustoms.risk.tables import risk_decisions
 from opencustoms.security import service as security
@@ -265,6 +265,9 @@ def test_queue_status_filters_and_assignment(platform, operator) -> None:  # typ
         return {r["reference"] for r in service.queue(engine, operator, filters=service.QueueFilters(**filters))}
 
     assert refs(status="inspected") == {"LRN-Q3"}
+    assert service.queue_counts(engine, operator, service.QueueFilters(status="inspected", lane="green")) == {
+        everything["LRN-Q3"]["lane"]: 1  # the tabs count the filtered queue, every lane
+    }
     assert refs(date_from=dt.date(2025, 4, 1)) == {"LRN-Q2"}
     assert refs(date_to=dt.date(2025, 3, 31)) == {"LRN-Q1", "LRN-Q3"}
     assert refs(hs_chapter=row["hs_code"][:2]) == {"LRN-Q1", "LRN-Q2", "LRN-Q3"}
@@ -409,3 +412,52 @@ def test_cli_scores_a_file_row_by_row_and_works_the_queue(cli, tmp_path: Path) -
     assert "LRN-C1" in queue and "LRN-C2" not in queue and "olga" in queue
     assert "hs_chapter" in cli("risk", "queue", "--hs-chapter", "8", code=1)
     assert "no longer assigned (was olga)" in cli("risk", "assign", "LRN-C1", "--clear")
+
+
+def test_gaps_of_a_batch_are_those_of_each_row() -> None:
+    import itertools
+
+    import polars as pl
+
+    from opencustoms.reference.hs import HSEntry, Nomenclature
+    from opencustoms.reference.service import NomenclatureSet
+    from opencustoms.risk.gaps import frame_gaps
+
+    def edition(year: str, *codes: str) -> Nomenclature:
+        return Nomenclature(year, [HSEntry(c, "x", None, len(c), "XVI") for c in codes])
+
+    editions = NomenclatureSet({"2017": edition("2017", "847130", "847150"), "2022": edition("2022", "847130")})
+    rows = [
+        {"reference": f"R{i}", "origin": origin, "hs6": hs6, "office": office, "date": day}
+        for i, (origin, hs6, office, day) in enumerate(
+            itertools.product(
+                [None, "", "ZZ", "zz", "CN", "cn", "QQ", " DE "],
+                [None, "", "847130", "847150", "999999", "84713", "8471AB"],
+                [None, "", "NL000396"],
+                [dt.date(2016, 5, 1), dt.date(2019, 1, 1), dt.date(2024, 1, 1)],
+            )
+        )
+    ]
+    frame = pl.DataFrame(
+        rows, schema={"reference": pl.Utf8, "origin": pl.Utf8, "hs6": pl.Utf8, "office": pl.Utf8, "date": pl.Date}
+    )
+    for nomenclatures in (None, editions):
+        expected = {r["reference"]: gaps_of(r, nomenclatures) for r in rows if gaps_of(r, nomenclatures)}
+        assert frame_gaps(frame, nomenclatures) == expected
+    recent = next(
+        r["reference"]
+        for r in rows
+        if r["hs6"] == "847150" and r["origin"] == "CN" and r["office"] and r["date"].year == 2024
+    )
+    assert frame_gaps(frame, editions)[recent] == ["HS code 847150 is not in the HS 2022 nomenclature" + SUFFIX]
+
+
+def test_one_row_online_keeps_a_missing_code_as_a_gap() -> None:
+    from opencustoms.risk.frame import conform_row
+
+    row = {"reference": "R1", "date": dt.date(2025, 1, 2), "hs6": None, "origin": None, "value": 10.0}
+    with pytest.raises(RiskDataError):
+        conform_row(row)  # as conform: a frame row needs its codes
+    for value in (10.0, 10):  # the plain path, and the polars path (an int in a float column)
+        got = conform_row({**row, "value": value}, gaps=True)
+        assert got["hs6"] is None and got["origin"] is None and got["value"] == 10.0

@@ -109,12 +109,16 @@ def _in_range(dtype: Any, value: Any) -> bool:
     return dtype != pl.Int32 or -(2**31) <= value < 2**31
 
 
-def conform_row(row: Mapping[str, Any]) -> dict[str, Any]:
+GAP_COLUMNS = ("hs6", "origin")  # codes that may be missing when a declaration is laned with gaps (risk/gaps.py)
+
+
+def conform_row(row: Mapping[str, Any], *, gaps: bool = False) -> dict[str, Any]:
     """:func:`conform` for one row (online scoring), in plain Python: the dict that
     ``conform(pl.DataFrame([row])).row(0, named=True)`` gives, without building a frame (polars costs about 3 ms for
     one row, this about 10 µs). A value that is not already of its column's type (an int for a float column, a date
     given as text, a number in a national column...) takes the polars path, so every cast stays polars' own
-    (tested against :func:`conform` on random rows)."""
+    (tested against :func:`conform` on random rows). ``gaps``: a missing HS code or origin is kept as None (the
+    online path lanes it as a gap) instead of refused."""
     _require_columns(row)
     out: dict[str, Any] = {name: row.get(name) for name in COLUMNS}
     extras = {name: value for name, value in row.items() if name.startswith("x_")}
@@ -123,10 +127,12 @@ def conform_row(row: Mapping[str, Any]) -> dict[str, Any]:
         for name, value in out.items()
     ) and all(value is None or type(value) is str for value in extras.values())
     if not plain:
-        return conform(pl.DataFrame([dict(row)], infer_schema_length=None)).row(0, named=True)
+        missing = [name for name in GAP_COLUMNS if gaps and row.get(name) is None]
+        data = {**row, **dict.fromkeys(missing, "")}
+        return {**conform(pl.DataFrame([data], infer_schema_length=None)).row(0, named=True), **dict.fromkeys(missing)}
     out.update(extras)
     for name in REQUIRED:
-        if out[name] is None and name not in ("hs6", "origin"):  # a missing code is a gap (risk/gaps.py)
+        if out[name] is None and not (gaps and name in GAP_COLUMNS):
             raise _no_values(name, 1)
     if out["duty_at_stake"] is None:
         out["duty_at_stake"] = out["value"] * (out["duty_rate"] if out["duty_rate"] is not None else 0.0) / 100.0
@@ -273,8 +279,9 @@ def conform_rows(
                 field=sources.get(name, name),
             )
     checks: list[tuple[str, pl.Expr, str]] = []
+    schema = frame.schema
     for name in frame.columns:
-        if name in _NUMBERS:
+        if name in _NUMBERS and schema[name] in (pl.Utf8, pl.Object):  # a typed column (Parquet) holds numbers
             text = pl.col(name).cast(pl.Utf8).str.strip_chars()
             checks.append(
                 (
@@ -285,11 +292,18 @@ def conform_rows(
             )
     date_text = pl.col("date").cast(pl.Utf8).str.strip_chars()
     checks.append(
-        ("date", date_text.is_not_null() & (date_text != "") & _date("date").is_null(), "is not a date (YYYY-MM-DD)")
+        (
+            "date",
+            date_text.is_not_null() & (date_text != "") & _date("date").is_null()
+            if schema["date"] == pl.Utf8
+            else pl.lit(False),
+            "is not a date (YYYY-MM-DD)",
+        )
     )
     for name in SCORING_REQUIRED:
         text = pl.col(name).cast(pl.Utf8).str.strip_chars()
-        checks.append((name, text.is_null() | (text == ""), "is required to score a declaration"))
+        missing = text.is_null() | (text == "") if schema[name] == pl.Utf8 else pl.col(name).is_null()
+        checks.append((name, missing, "is required to score a declaration"))
     if "label" in frame.columns:
         label = pl.col("label").cast(pl.Int8, strict=False)
         checks.append(("label", label.is_not_null() & ~label.is_in([0, 1]), "must be 0 (compliant) or 1 (fraud)"))

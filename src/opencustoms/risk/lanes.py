@@ -129,15 +129,13 @@ def assign(
                 if signal_lane:
                     signal_rank[i] = max(signal_rank[i], RANK[signal_lane])
                 signal_text[i].append(f"signal {s['kind']} ({s.get('severity')}): {s.get('reason', '')}")
-    gap_text: list[str | None] = [None] * n
     gap_rank = np.zeros(n, dtype=np.int8)
-    if gaps:
+    gap_text = None
+    if gaps:  # a few declarations have gaps: their texts joined, looked up by reference (no loop over the batch)
+        joined = {ref: _SEP.join(map(_clean, found)) for ref, found in gaps.items() if found}
+        gap_text = frame["reference"].replace_strict(joined, default=None, return_dtype=pl.Utf8).alias("_gaps")
         least = RANK[policy.missing_data_lane] if policy.missing_data_lane else 0
-        for i, ref in enumerate(frame["reference"].to_list()):
-            found = gaps.get(ref)
-            if found:
-                gap_text[i] = _SEP.join(map(_clean, found))
-                gap_rank[i] = least
+        gap_rank = np.where(gap_text.is_not_null().to_numpy(), least, 0).astype(np.int8)
     random_hit = draw < np.where(aeo, policy.random_rate * policy.aeo_factor, policy.random_rate)
     forced = np.maximum(
         np.maximum(np.maximum(profile_rank, signal_rank), gap_rank), np.where(random_hit, RANK["red"], 0)
@@ -193,7 +191,7 @@ def assign(
         if signals
         else []
     )
-    gap_texts = [pl.Series("_gaps", gap_text, dtype=pl.Utf8)] if gaps else []
+    gap_texts = [gap_text] if gap_text is not None else []
     out = out.with_columns(
         _joined_list(hit_names).alias("profile_hits"),
         _joined_list(

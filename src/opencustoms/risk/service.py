@@ -973,7 +973,7 @@ def _decide_one(
     for column in PARTY_COLUMNS:
         if data_row.get(column) is not None:
             data_row[column] = pseudonymiser(data_row[column])
-    conformed = conform_row(data_row)
+    conformed = conform_row(data_row, gaps=True)  # a missing origin or HS code is laned as a gap
     reference, accepted = conformed["reference"], conformed["date"]
     online = _online(platform)
     version, model = online.model if online.model else (None, None)
@@ -1190,10 +1190,7 @@ def score_file(
             "lanes": dict.fromkeys(("red", "yellow", "blue", "green"), 0),
             "missing_data": 0,
         } | result
-    gaps = gap_rules.frame_gaps(
-        raw.select("reference", "origin", "hs6", "office", "date").iter_rows(named=True),
-        nomenclatures(platform.engine),
-    )
+    gaps = gap_rules.frame_gaps(raw, nomenclatures(platform.engine))
     found = _file_signals(platform.engine, raw, by_trader=actor.can(Permission.PERSONAL_DATA_READ))
     frame = pseudonymise_parties(raw, platform.pseudonymiser)
     decisions = decide_frame(
@@ -1300,10 +1297,7 @@ def score_backlog(platform: Platform, actor: Identity, *, seed: int = 0, scope: 
             "scope": scope,
             "missing_data": 0,
         }
-    gaps = gap_rules.frame_gaps(
-        raw.select("reference", "origin", "hs6", "office", "date").iter_rows(named=True),
-        nomenclatures(platform.engine),
-    )
+    gaps = gap_rules.frame_gaps(raw, nomenclatures(platform.engine))
     frame = pseudonymise_parties(raw, platform.pseudonymiser)
     found = signal_records.for_stored(platform.engine, frame["reference"].to_list())
     current = batch_model(platform.engine)
@@ -1474,6 +1468,17 @@ def queue(
     for row in out:
         row["top_reason"] = row["reasons"][0]["text"] if row["reasons"] else None
     return out
+
+
+def queue_counts(engine: Engine, actor: Identity, filters: QueueFilters | None = None) -> dict[str, int]:
+    """How many declarations each lane of the queue holds under ``filters`` (their lane ignored): the dashboard's
+    tabs."""
+    actor.require(Permission.DECLARATIONS_READ)
+    f = dataclasses.replace((filters or QueueFilters()).checked(), lane=None)
+    listed = _queue_query(f).subquery()
+    with engine.connect() as conn:
+        rows = conn.execute(select(listed.c.lane, func.count()).group_by(listed.c.lane)).all()
+    return {str(lane): int(n) for lane, n in rows}
 
 
 def _queue_details(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -74,7 +74,7 @@ def queue(request: Request, lane: str = "") -> Response:
         if errors
         else risk.queue(page.engine, user, limit=100, filters=filters, pseudonymiser=pseudonymiser, purpose="dashboard")
     )
-    counts = risk.lane_counts(page.engine, user)
+    counts = {} if errors else risk.queue_counts(page.engine, user, filters)
     kept = urlencode({k: v for k, v in values.items() if v and not errors.get(k)})
     return page.render(
         "queue.html",
