@@ -108,7 +108,11 @@ def startup(runs: int, env: dict[str, str], cwd: Path) -> dict[str, Any]:
 def red_queue_precision(queue_stdout: str, truth_by_reference: dict[str, int]) -> dict[str, Any]:
     refs = [line.split(",", 1)[0] for line in queue_stdout.splitlines()[1:] if line.strip()]
     found = [truth_by_reference[r] for r in refs if r in truth_by_reference]
-    return {"red": len(refs), "matched": len(found), "fraud_share": round(sum(found) / len(found), 3) if found else None}
+    return {
+        "red": len(refs),
+        "matched": len(found),
+        "fraud_share": round(sum(found) / len(found), 3) if found else None,
+    }
 
 
 def main() -> int:

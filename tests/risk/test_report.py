@@ -99,7 +99,7 @@ def test_drift_follows_what_was_scored_since_promotion(platform, operator) -> No
     engine = platform.engine
     store_inspected(engine, operator, 160)
     version = service.train_model(platform, operator, None, None, promote=True, params=SMALL)["version"]
-    service.score_backlog(platform, operator)
+    service.score_backlog(platform, operator, scope="all")  # the inspected declarations, laned on request
     decide_stored(platform, operator, sample_declaration("LRN-DRIFT"))
     drift = service.score_drift(engine, operator)
     with engine.connect() as conn:

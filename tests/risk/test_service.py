@@ -69,8 +69,11 @@ def test_inspection_results_feed_training_only_from_inspected(platform, operator
             service.record_inspection(engine, operator, "LRN-2", "fraud", bad)
     with pytest.raises(NotFoundError, match="no declaration with functional_reference_id"):
         service.record_inspection(engine, operator, "LRN-404", "fraud")
-    summary = service.score_backlog(platform, operator)
-    assert summary["declarations"] == 4 and sum(summary["lanes"].values()) == 4
+    summary = service.score_backlog(platform, operator)  # the inspected ones are history, not today's queue
+    assert summary["declarations"] == 2 and sum(summary["lanes"].values()) == 2
+    assert service.score_backlog(platform, operator)["declarations"] == 0  # nothing awaits a decision any more
+    summary = service.score_backlog(platform, operator, scope="all")  # asked for: the inspected history too
+    assert summary["declarations"] == 2 and summary["scope"] == "all"
 
 
 def test_api_decide_inspect_and_profiles(platform, engine, operator) -> None:  # type: ignore[no-untyped-def]

@@ -138,7 +138,7 @@ def build_site(directory: Path) -> Site:
             "criteria": {"all_of": [{"field": "hs6", "op": "prefix", "value": "7318"}]},
         },
     )
-    red = risk.queue(engine, operator, "red", limit=5)
+    red = risk.queue(engine, operator, "red", limit=5, filters=risk.QueueFilters(status="awaiting"))
     site.references["red"] = red[0]["reference"]
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -4,8 +4,9 @@ service: :mod:`opencustoms.risk.service` and :mod:`opencustoms.installation.serv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -30,14 +31,15 @@ def import_inspections(
     from rich.table import Table
     from rich.text import Text
 
-    from opencustoms.cli.main import _fail, _operator, _platform, _progress, console, err
+    from opencustoms.cli.main import _fail, _operator, _platform, console, err
+    from opencustoms.cli.progress import RichProgress
     from opencustoms.declarations.importer import terminal_text
     from opencustoms.risk import service as risk
 
     platform = _platform()
     try:
-        with _progress(None, f"importing inspection results from {file.name}") as bar:
-            task = bar.add_task("import", total=None)
+        with RichProgress(err, console) as bar:
+            bar.phase(f"recording inspection results from {file.name}", None)
             result = risk.import_inspections(
                 platform.engine,
                 _operator(platform),
@@ -45,11 +47,11 @@ def import_inspections(
                 map_file=map_file,
                 fmt=format,
                 batch_size=batch_size,
-                progress=lambda n: bar.advance(task, n),
+                progress=bar.advance,
             )
     except OpenCustomsError as exc:
         _fail(exc)
-    console.print(
+    bar.finish(
         f"{file.name}: {result.recorded} inspection results recorded, {result.already_recorded} already recorded, "
         f"{result.rejected} rejected"
     )
@@ -79,26 +81,16 @@ def migrate(
 
     The source is OPENCUSTOMS_DATABASE_URL; stop the API and listeners first. Nothing is written to the target
     unless everything is copied."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from opencustoms.cli.main import _fail, _operator, _platform, console, err
+    from opencustoms.cli.progress import RichProgress
     from opencustoms.installation import service as installation
 
     platform = _platform()
-    tasks: dict[str, Any] = {}
-    bar = Progress(
-        TextColumn("{task.description:<24}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not err.is_terminal,
-    )
+    counters: dict[str, Callable[[int, int], None]] = {}
+    bar = RichProgress(err, console)
 
     def advance(table: str, done: int, total: int) -> None:
-        if table not in tasks:
-            tasks[table] = bar.add_task(table, total=total)
-        bar.update(tasks[table], completed=done)
+        counters.setdefault(table, bar.counter(table))(done, total)
 
     try:
         with bar:
@@ -109,7 +101,7 @@ def migrate(
         _fail(exc)
     for note in result.notes:
         err.print(f"[yellow]note[/yellow]: {note}")
-    console.print(
+    bar.finish(
         f"moved {result.rows:,} rows of {len(result.tables)} tables from {result.source} to {result.target}"
         + (f", {result.files} file{'' if result.files == 1 else 's'} to {result.data_dir}" if result.data_dir else "")
         + "; check it with `opencustoms audit verify` and `opencustoms ledger verify` there"

@@ -188,54 +188,197 @@ def score(
     layout: Annotated[
         str, typer.Option(help="kcs, frame (Parquet/CSV in the risk frame's columns), native or flat.")
     ] = "kcs",
-    backlog: Annotated[bool, typer.Option(help="Score the stored declarations that have no decision yet.")] = False,
+    backlog: Annotated[
+        bool,
+        typer.Option(help="Lane the stored declarations that await a decision: no decision yet and not inspected."),
+    ] = False,
+    rescore: Annotated[
+        bool,
+        typer.Option(
+            "--rescore",
+            help="With --backlog: also lane again the declarations whose latest decision is red, yellow or blue and "
+            "that were not inspected yet (e.g. after promoting a new model).",
+        ),
+    ] = False,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="With --backlog: every declaration without a decision, the already inspected ones included "
+            "(history, for back-testing).",
+        ),
+    ] = False,
     output: Annotated[
-        Path | None, typer.Option(help="Write decisions (lane, score, reasons) as Parquet/CSV/JSONL.")
+        Path | None, typer.Option(help="Write decisions (lane, score, band, reasons) as Parquet/CSV/JSONL.")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the rows that could not be scored to this CSV (row, reference, column, value, reason)."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
 ) -> None:
-    """Lanes with reasons for a file (written to --output) or for the stored backlog (stored as decisions)."""
+    """Lanes with reasons for a file (written to --output) or for the stored backlog (stored as decisions).
+
+    A row of FILE that cannot be scored (no reference, date or value, a number that is not one) is reported and the
+    others are scored; missing or unknown codes (origin empty or ZZ, HS code not in the nomenclature, no office) are
+    laned with that gap as a reason."""
+    if rescore and all_:
+        raise typer.BadParameter("choose --rescore or --all, not both")
+    if (rescore or all_) and not backlog:
+        raise typer.BadParameter("--rescore and --all go with --backlog")
     if not backlog and file is None:
         raise typer.BadParameter("give a FILE or --backlog")
     platform = _platform()
     try:
         with RichProgress(err, console) as progress:
             if backlog:
-                summary = service.score_backlog(platform, _operator(platform), seed=seed, progress=progress)
+                scope = "rescore" if rescore else "all" if all_ else "awaiting"
+                summary = service.score_backlog(
+                    platform, _operator(platform), seed=seed, scope=scope, progress=progress
+                )
             else:
                 assert file is not None
                 summary = service.score_file(
-                    platform, _operator(platform), file, layout=layout, output=output, seed=seed, progress=progress
+                    platform,
+                    _operator(platform),
+                    file,
+                    layout=layout,
+                    output=output,
+                    seed=seed,
+                    report=report,
+                    progress=progress,
                 )
     except OpenCustomsError as exc:
         _fail(exc)
-    table = Table("lane", "declarations", "share", title=f"{summary['declarations']} declarations")
+    table = Table("lane", "declarations", "share", title=f"{summary['declarations']} declarations laned")
     for lane, n in summary["lanes"].items():
         table.add_row(lane, str(n), f"{n / max(1, summary['declarations']):.1%}")
     console.print(table)
+    if summary.get("missing_data"):
+        console.print(f"{summary['missing_data']} declaration(s) laned with missing or unknown codes as a reason")
+    if summary.get("rejected"):
+        from rich.text import Text
+
+        from opencustoms.declarations.importer import terminal_text
+
+        err.print(f"{summary['rejected']} row(s) could not be scored")
+        problems = Table("row", "reference", "column", "value", "reason", title="first problems")
+        for p in summary["problems"][:15]:
+            cells = (p["row"], p["reference"], p["column"], (p["value"] or "")[:30], p["reason"])
+            problems.add_row(*(Text(terminal_text(c)) for c in cells))
+        err.print(problems)
+    if report:
+        console.print(f"problem report written to {report}")
+    if output:
+        console.print(f"decisions written to {output}")
     lanes = ", ".join(f"{n} {lane}" for lane, n in summary["lanes"].items())
     where = f"; decisions written to {output}" if output else ("; decisions stored" if backlog else "")
     progress.finish(f"{summary['declarations']} declarations scored ({lanes}){where}")
 
 
+def _date_option(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD", param_hint=name) from None
+
+
 @app.command()
 def queue(
-    lane: Annotated[str, typer.Option(help="green, yellow, red or blue.")] = "red",
+    lane: Annotated[str | None, typer.Option(help="green, yellow, red or blue (default: every lane).")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="awaiting (laned, not inspected, not released), inspected, released (green, not inspected); "
+            "'any' for all. Default: awaiting."
+        ),
+    ] = "awaiting",
+    date_from: Annotated[str | None, typer.Option("--from", help="Accepted on or after (YYYY-MM-DD).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Accepted on or before (YYYY-MM-DD).")] = None,
+    office: Annotated[str | None, typer.Option(help="Declaration office.")] = None,
+    officer: Annotated[str | None, typer.Option(help="Assigned to this officer (see `risk assign`).")] = None,
+    hs_chapter: Annotated[str | None, typer.Option(help="HS chapter, two digits (any goods item).")] = None,
+    origin: Annotated[str | None, typer.Option(help="Country of origin, two letters (any goods item).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many declarations.")] = 50,
 ) -> None:
-    """The officers' queue: the latest decisions of one lane, highest score first."""
+    """The officers' queue: latest decisions, most likely fraud first (probability as a percentage and a band)."""
     platform = _platform()
+    filters = service.QueueFilters(
+        lane=lane,
+        status=None if status in (None, "any") else status,
+        date_from=_date_option(date_from, "--from"),
+        date_to=_date_option(date_to, "--to"),
+        office=office,
+        officer=officer,
+        hs_chapter=hs_chapter,
+        origin=origin,
+    )
     try:
         rows = service.queue(
-            platform.engine, _operator(platform), lane, limit=limit, pseudonymiser=platform.pseudonymiser
+            platform.engine, _operator(platform), limit=limit, filters=filters, pseudonymiser=platform.pseudonymiser
         )
     except OpenCustomsError as exc:
         _fail(exc)
-    table = Table("declaration", "score", "decided", "first reason", title=f"{lane} lane")
-    for r in rows:
-        first = r["reasons"][0]["text"] if r["reasons"] else ""
-        table.add_row(r["reference"], _fmt(r["score"]), str(r["decided_at"])[:19], first[:80])
+    from opencustoms.risk import scores
+
+    table = Table(
+        "#",
+        "declaration",
+        "lane",
+        "score",
+        "band",
+        "status",
+        "officer",
+        "HS",
+        "origin",
+        "importer",
+        "value",
+        "top reason",
+        title=f"queue: {len(rows)} declaration(s)",
+    )
+    for i, r in enumerate(rows, start=1):
+        importer = r.get("importer") or {}
+        table.add_row(
+            str(i),
+            r["reference"],
+            r["lane"],
+            scores.percent_text(r["score"]),
+            r["band"] or "-",
+            r["status"],
+            r.get("officer") or "-",
+            r.get("hs_code") or "-",
+            r.get("origin") or "-",
+            importer.get("name") or importer.get("id") or "-",
+            f"{r.get('value') or 0:,.2f} {r.get('currency') or ''}".strip(),
+            (r.get("top_reason") or "")[:80],
+        )
     console.print(table)
+
+
+@app.command()
+def assign(
+    reference: Annotated[str, typer.Argument(help="The declaration's functional reference.")],
+    officer: Annotated[str | None, typer.Argument(help="The officer's user name (omit with --clear).")] = None,
+    clear: Annotated[bool, typer.Option(help="Take the assignment back.")] = False,
+) -> None:
+    """Assign a queued declaration to an officer (decisions:write; audited)."""
+    if (officer is None) != clear:
+        raise typer.BadParameter("give an OFFICER, or --clear")
+    platform = _platform()
+    try:
+        result = service.assign(platform.engine, _operator(platform), reference, None if clear else officer)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    if result["officer"]:
+        console.print(f"{reference} assigned to {result['officer']}")
+    else:
+        console.print(
+            f"{reference} is no longer assigned" + (f" (was {result['previous']})" if result["previous"] else "")
+        )
 
 
 @app.command()
@@ -263,8 +406,11 @@ def decide(reference: Annotated[str, typer.Argument(help="The stored declaration
 
 
 def _print_decision(decision: dict[str, Any]) -> None:
+    from opencustoms.risk import scores
+
     console.print(
-        f"{decision['reference']}: [bold]{decision['lane']}[/bold] (score {_fmt(decision['score'])}, "
+        f"{decision['reference']}: [bold]{decision['lane']}[/bold] (probability of fraud "
+        f"{scores.percent_text(decision['score'])}, {decision.get('band') or '-'}, "
         f"model {decision['model_version'] or '-'}, random draw {_fmt(decision['random_draw'], 4)})"
     )
     for reason in decision["reasons"]:

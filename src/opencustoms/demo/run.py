@@ -64,7 +64,7 @@ def laned(
 ) -> dict[str, Any]:
     """Give the demo a past: a random ``inspected`` share of the oldest ``history`` share of declarations was
     inspected (outcomes from the ground truth), the risk model learns from those results only, and every
-    declaration gets a lane with its reasons."""
+    declaration that awaits a decision (not inspected) gets a lane with its reasons."""
     import random
 
     from opencustoms.risk import service as risk

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -108,12 +109,16 @@ def _in_range(dtype: Any, value: Any) -> bool:
     return dtype != pl.Int32 or -(2**31) <= value < 2**31
 
 
-def conform_row(row: Mapping[str, Any]) -> dict[str, Any]:
+GAP_COLUMNS = ("hs6", "origin")  # codes that may be missing when a declaration is laned with gaps (risk/gaps.py)
+
+
+def conform_row(row: Mapping[str, Any], *, gaps: bool = False) -> dict[str, Any]:
     """:func:`conform` for one row (online scoring), in plain Python: the dict that
     ``conform(pl.DataFrame([row])).row(0, named=True)`` gives, without building a frame (polars costs about 3 ms for
     one row, this about 10 µs). A value that is not already of its column's type (an int for a float column, a date
     given as text, a number in a national column...) takes the polars path, so every cast stays polars' own
-    (tested against :func:`conform` on random rows)."""
+    (tested against :func:`conform` on random rows). ``gaps``: a missing HS code or origin is kept as None (the
+    online path lanes it as a gap) instead of refused."""
     _require_columns(row)
     out: dict[str, Any] = {name: row.get(name) for name in COLUMNS}
     extras = {name: value for name, value in row.items() if name.startswith("x_")}
@@ -122,10 +127,12 @@ def conform_row(row: Mapping[str, Any]) -> dict[str, Any]:
         for name, value in out.items()
     ) and all(value is None or type(value) is str for value in extras.values())
     if not plain:
-        return conform(pl.DataFrame([dict(row)], infer_schema_length=None)).row(0, named=True)
+        missing = [name for name in GAP_COLUMNS if gaps and row.get(name) is None]
+        data = {**row, **dict.fromkeys(missing, "")}
+        return {**conform(pl.DataFrame([data], infer_schema_length=None)).row(0, named=True), **dict.fromkeys(missing)}
     out.update(extras)
     for name in REQUIRED:
-        if out[name] is None:
+        if out[name] is None and not (gaps and name in GAP_COLUMNS):
             raise _no_values(name, 1)
     if out["duty_at_stake"] is None:
         out["duty_at_stake"] = out["value"] * (out["duty_rate"] if out["duty_rate"] is not None else 0.0) / 100.0
@@ -148,12 +155,46 @@ def read_kcs(path: str | Path) -> pl.DataFrame:
     path = Path(path)
     if not path.exists():
         raise RiskDataError(f"file {path} does not exist", field="path")
-    raw = pl.read_csv(path, infer_schema_length=0)  # everything as text: codes keep their leading zeros
+    return conform(_kcs_frame(path, pl.read_csv(path, infer_schema_length=0), typed=True))
+
+
+# the file's column of each frame column, per layout (for the problems of a file scored row by row)
+KCS_SOURCES = {
+    "reference": "Declaration ID",
+    "date": "Date",
+    "office": "Office ID",
+    "origin": "Country of Origin",
+    "hs6": "HS6 Code",
+    "duty_rate": "Tax Rate",
+    "net_mass": "Net Mass",
+    "value": "Item Price",
+    "label": "Fraud",
+}
+NATIVE_SOURCES = {
+    "reference": "functional_reference_id",
+    "date": "acceptance_date",
+    "office": "declaration_office_id",
+    "origin": "origin_country_code",
+    "hs6": "hs_code",
+    "duty_rate": "duty_rate",
+    "net_mass": "net_mass_kg",
+    "value": "customs_value_amount",
+    "duty_at_stake": "duty_tax_amount",
+}
+
+
+def _kcs_frame(path: Path, raw: pl.DataFrame, *, typed: bool) -> pl.DataFrame:
+    """A KCS file read as text, in the frame's columns; numbers cast (strictly) when ``typed``, else left as text
+    for :func:`conform_rows` to check row by row."""
     missing = [c for c in KCS_COLUMNS if c not in raw.columns]
     if missing:
         raise RiskDataError(
             f"{path.name} is not in the KCS layout: column(s) {', '.join(missing)} missing", field=missing[0]
         )
+
+    def number(name: str, dtype: Any) -> pl.Expr:
+        return pl.col(name).cast(dtype) if typed else pl.col(name)
+
     mode = pl.col("Mode of Transport")
     frame = raw.select(
         pl.col("Declaration ID").alias("reference"),
@@ -168,15 +209,16 @@ def read_kcs(path: str | Path) -> pl.DataFrame:
         pl.col("Importer ID").alias("importer"),
         pl.col("Seller ID").alias("seller"),
         pl.col("Courier ID").alias("carrier"),
-        pl.col("Tax Rate").cast(pl.Float64).alias("duty_rate"),
+        number("Tax Rate", pl.Float64).alias("duty_rate"),
         pl.col("Tax Type").alias("duty_regime"),
         pl.when(pl.col("Tax Type").str.starts_with("F")).then(pl.col("Tax Type")).alias("preference"),
-        pl.col("Net Mass").cast(pl.Float64).alias("net_mass"),
-        pl.col("Item Price").cast(pl.Float64).alias("value"),
-        (pl.col("Fraud").cast(pl.Int8) if "Fraud" in raw.columns else pl.lit(None, pl.Int8)).alias("label"),
+        number("Net Mass", pl.Float64).alias("net_mass"),
+        number("Item Price", pl.Float64).alias("value"),
+        (number("Fraud", pl.Int8) if "Fraud" in raw.columns else pl.lit(None, pl.Int8)).alias("label"),
         *[pl.col(src).alias(dst) for src, dst in _KCS_EXTRA.items() if src in raw.columns],
+        *([pl.col("_row")] if "_row" in raw.columns else []),
     )
-    return conform(frame)
+    return frame
 
 
 def read_frame(path: str | Path, layout: str = "kcs") -> pl.DataFrame:
@@ -199,6 +241,192 @@ def read_frame(path: str | Path, layout: str = "kcs") -> pl.DataFrame:
 
     with path.open(encoding="utf-8") as handle:
         return from_declarations(json.loads(line) for line in handle if line.strip())
+
+
+# --- a file scored row by row: bad rows reported, the others scored ----------------------------------------
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row of a scored file that could not be scored: where (row, the file's column), what (value), why."""
+
+    row: int | None
+    reference: str | None
+    column: str
+    value: str | None
+    reason: str
+
+
+SCORING_REQUIRED = ("reference", "date", "value")  # without these a declaration cannot be scored at all
+_NUMBERS = {"duty_rate", "net_mass", "value", "duty_at_stake", "items", "label", "revenue"}
+
+
+def conform_rows(
+    frame: pl.DataFrame, sources: Mapping[str, str] | None = None
+) -> tuple[pl.DataFrame, list[RowProblem]]:
+    """:func:`conform` for scoring a file: every row that can be scored is kept, every row that cannot is reported
+    (its row number from the column ``_row``, the file's column from ``sources``, its value and why) and dropped.
+    Cannot be scored: no reference, no acceptance date or one that is not a date, no customs value, a number that is
+    not a number, a label other than 0 or 1. Missing or unknown codes (origin, HS code, office) are NOT problems:
+    the declaration is scored and laned with that gap as a reason (:mod:`opencustoms.risk.gaps`)."""
+    sources = dict(sources or {})
+    if "_row" not in frame.columns:
+        frame = frame.with_columns(pl.int_range(1, frame.height + 1).alias("_row"))
+    for name in ("reference", "date", "value"):
+        if name not in frame.columns:
+            raise RiskDataError(
+                f"the file has no {sources.get(name, name)} column; every declaration needs one to be scored",
+                field=sources.get(name, name),
+            )
+    checks: list[tuple[str, pl.Expr, str]] = []
+    schema = frame.schema
+    for name in frame.columns:
+        if name in _NUMBERS and schema[name] in (pl.Utf8, pl.Object):  # a typed column (Parquet) holds numbers
+            text = pl.col(name).cast(pl.Utf8).str.strip_chars()
+            checks.append(
+                (
+                    name,
+                    text.is_not_null() & (text != "") & pl.col(name).cast(COLUMNS[name], strict=False).is_null(),
+                    "is not a number",
+                )
+            )
+    date_text = pl.col("date").cast(pl.Utf8).str.strip_chars()
+    checks.append(
+        (
+            "date",
+            date_text.is_not_null() & (date_text != "") & _date("date").is_null()
+            if schema["date"] == pl.Utf8
+            else pl.lit(False),
+            "is not a date (YYYY-MM-DD)",
+        )
+    )
+    for name in SCORING_REQUIRED:
+        text = pl.col(name).cast(pl.Utf8).str.strip_chars()
+        missing = text.is_null() | (text == "") if schema[name] == pl.Utf8 else pl.col(name).is_null()
+        checks.append((name, missing, "is required to score a declaration"))
+    if "label" in frame.columns:
+        label = pl.col("label").cast(pl.Int8, strict=False)
+        checks.append(("label", label.is_not_null() & ~label.is_in([0, 1]), "must be 0 (compliant) or 1 (fraud)"))
+    flags = frame.select(
+        pl.col("_row"), *[expr.fill_null(False).alias(f"_bad{i}") for i, (_, expr, _) in enumerate(checks)]
+    )
+    problems: list[RowProblem] = []
+    bad_rows: set[int] = set()
+    flagged = flags.filter(pl.any_horizontal(pl.exclude("_row")))
+    if flagged.height:
+        rows = frame.filter(pl.col("_row").is_in(flagged["_row"].implode()))
+        by_row = {r["_row"]: r for r in rows.iter_rows(named=True)}
+        for flag in flagged.iter_rows(named=True):
+            row = by_row[flag["_row"]]
+            bad_rows.add(flag["_row"])
+            for i, (name, _, reason) in enumerate(checks):
+                if flag[f"_bad{i}"]:
+                    value = row.get(name)
+                    problems.append(
+                        RowProblem(
+                            int(flag["_row"]),
+                            None if row.get("reference") in (None, "") else str(row["reference"]),
+                            sources.get(name, name),
+                            None if value is None or value == "" else str(value),
+                            reason,
+                        )
+                    )
+    good = frame.filter(~pl.col("_row").is_in(list(bad_rows))) if bad_rows else frame
+    problems.sort(key=lambda p: p.row if p.row is not None else 0)
+    if good.height == 0:
+        return conform_empty(), problems
+    # origin and HS code may be missing: the row is scored, the gap becomes a reason
+    out = conform(
+        good.with_columns(
+            *[pl.col(c).fill_null("") if c in good.columns else pl.lit("").alias(c) for c in ("hs6", "origin")]
+        )
+    )
+    return out.with_columns(
+        *[
+            pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("hs6", "origin")
+        ]
+    ), problems
+
+
+def conform_empty() -> pl.DataFrame:
+    """A frame of no declarations, in :data:`COLUMNS`."""
+    return pl.DataFrame(schema=COLUMNS)
+
+
+def read_rows(path: str | Path, layout: str = "kcs") -> tuple[pl.DataFrame, list[RowProblem]]:
+    """Read a file to score it row by row: the declarations that can be scored (conformed, as :func:`read_frame`)
+    and a problem per row that cannot (:func:`conform_rows`). Row numbers are the file's lines for CSV (the header is
+    line 1) and JSON Lines, the row (from 1) for Parquet; in the flat layout a declaration's row is its first goods
+    item's, and a goods item with a malformed number makes its declaration's row a problem."""
+    path = Path(path)
+    if layout not in LAYOUTS:
+        raise RiskDataError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}", field="layout")
+    if not path.exists():
+        raise RiskDataError(f"file {path} does not exist", field="path")
+    first = 1 if path.suffix == ".parquet" else 2  # the number of the first data row
+    if layout == "kcs":
+        raw = pl.read_csv(path, infer_schema_length=0).with_columns(pl.int_range(first, pl.len() + first).alias("_row"))
+        return conform_rows(_kcs_frame(path, raw, typed=False), KCS_SOURCES)
+    if layout == "frame":
+        data = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema_length=0)
+        return conform_rows(data.with_columns(pl.int_range(first, pl.len() + first).alias("_row")))
+    if layout == "flat":
+        return _flat_rows(path, first)
+    return _native_rows(path)
+
+
+def _flat_rows(path: Path, first: int) -> tuple[pl.DataFrame, list[RowProblem]]:
+    scan = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
+    scan = scan.with_row_index("_row", offset=first)
+    numbers = [
+        c
+        for c in ("customs_value_amount", "net_mass_kg", "duty_rate", "duty_tax_amount")
+        if c in scan.collect_schema().names()
+    ]
+    items = scan.select("_row", "functional_reference_id", *numbers).collect()
+    problems = []
+    bad_references: set[str | None] = set()
+    for name in numbers:
+        text = pl.col(name).cast(pl.Utf8).str.strip_chars()
+        bad = items.filter(text.is_not_null() & (text != "") & pl.col(name).cast(pl.Float64, strict=False).is_null())
+        for r in bad.iter_rows(named=True):
+            problems.append(
+                RowProblem(int(r["_row"]), r["functional_reference_id"], name, str(r[name]), "is not a number")
+            )
+            bad_references.add(r["functional_reference_id"])
+    frame = flat_to_frame(path, rows=first).collect()
+    frame = frame.with_columns(pl.when(pl.col("_no_value")).then(None).otherwise(pl.col("value")).alias("value"))
+    if bad_references:
+        frame = frame.filter(~pl.col("reference").is_in([r for r in bad_references if r is not None]))
+    good, more = conform_rows(frame, {**NATIVE_SOURCES, "hs6": "hs_code"})
+    return good, sorted(problems + more, key=lambda p: p.row or 0)
+
+
+def _native_rows(path: Path) -> tuple[pl.DataFrame, list[RowProblem]]:
+    import json
+
+    rows, problems = [], []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            data: Any = None
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("each line must be one JSON object (a declaration)")
+                row = declaration_row(data)
+            except (ValueError, TypeError, AttributeError, RiskDataError) as exc:
+                reference = data.get("functional_reference_id") if isinstance(data, dict) else None
+                column = getattr(exc, "field", None) or "line"
+                problems.append(RowProblem(number, reference, column, None, str(exc)))
+                continue
+            rows.append({**row, "_row": number})
+    if not rows:
+        return conform_empty(), problems
+    good, more = conform_rows(pl.DataFrame(rows, infer_schema_length=None), NATIVE_SOURCES)
+    return good, sorted(problems + more, key=lambda p: p.row or 0)
 
 
 _FLAT_REQUIRED = (
@@ -228,13 +456,18 @@ _FLAT_USED = (
 )
 
 
-def flat_to_frame(path: str | Path) -> pl.LazyFrame:
+def flat_to_frame(path: str | Path, rows: int | None = None) -> pl.LazyFrame:
     """The flat import layout (CSV or Parquet, one row per goods item, rows of a declaration together) as frame
     rows, lazily and the same as :func:`declaration_row`: the largest goods item (first on ties) gives HS code,
     origin, duty rate, regime and preference; value, mass and duty at stake are totals (duty at stake from the
-    rates when no item states its duty)."""
+    rates when no item states its duty). With ``rows`` (the number of the file's first data row), each declaration
+    keeps its first row's number in ``_row``, malformed numbers become missing values and the date stays text
+    (:func:`read_rows` reports them)."""
     path = Path(path)
     scan = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema=False)
+    strict = rows is None
+    if rows is not None:
+        scan = scan.with_row_index("_row", offset=rows)
     columns = scan.collect_schema().names()
     missing = [c for c in _FLAT_REQUIRED if c not in columns]
     if missing:
@@ -245,17 +478,26 @@ def flat_to_frame(path: str | Path) -> pl.LazyFrame:
         )
     f64 = pl.Float64
     text = {c: pl.col(c).cast(pl.Utf8) if c in columns else pl.lit(None, pl.Utf8).alias(c) for c in _FLAT_USED}
-    items = scan.select(*text.values()).with_columns(
-        pl.col("duty_rate").cast(f64),
-        pl.col("net_mass_kg").cast(f64),
-        pl.col("customs_value_amount").cast(f64).fill_null(0.0).alias("_v"),
-        pl.col("duty_tax_amount").cast(f64),
+    items = scan.select(*text.values(), *([] if strict else ["_row"])).with_columns(
+        pl.col("duty_rate").cast(f64, strict=strict),
+        pl.col("net_mass_kg").cast(f64, strict=strict),
+        pl.col("customs_value_amount").cast(f64, strict=strict).fill_null(0.0).alias("_v"),
+        pl.col("duty_tax_amount").cast(f64, strict=strict),
     )
     main = pl.col("_v").arg_max()
     return (
         items.group_by("functional_reference_id", maintain_order=True)
         .agg(
-            pl.col("acceptance_date").first().str.slice(0, 10).str.to_date("%Y-%m-%d").alias("date"),
+            (
+                pl.col("acceptance_date").first().str.slice(0, 10).str.to_date("%Y-%m-%d")
+                if strict
+                else pl.col("acceptance_date").first()
+            ).alias("date"),
+            *(
+                []
+                if strict
+                else [pl.col("_row").first(), pl.col("customs_value_amount").is_null().all().alias("_no_value")]
+            ),
             pl.col("declaration_office_id").first().alias("office"),
             pl.col("procedure_code").first().alias("procedure"),
             pl.col("transport_mode_code").first().alias("transport_mode"),

@@ -3,8 +3,10 @@
 For a batch of declarations, :func:`assign` decides in this order, and every decision keeps its reasons:
 
 1. **mandatory**: a valid profile that hits sends the declaration to at least its lane; a signal of severity
-   high/critical to red, medium to yellow; a **random draw** below the minimum random rate to red (the random
-   rate keeps the fraud rate measurable and every trader exposed to some chance of control);
+   high/critical to red, medium to yellow; missing or unknown risk-relevant codes (origin, HS code, office:
+   :mod:`opencustoms.risk.gaps`) to at least the policy's ``missing_data_lane`` (default yellow); a **random
+   draw** below the minimum random rate to red (the random rate keeps the fraud rate measurable and every trader
+   exposed to some chance of control);
 2. **ranked**: the rest is ranked by risk = model probability (× the AEO factor for certified traders — their
    benefit) + the weights of profiles that hit; each lane's target rate is a quota — red, then yellow, then blue
    take the highest-risk declarations left until their share of the batch reaches the target (mandatory
@@ -40,8 +42,15 @@ class LanePolicy:
     random_rate: float = 0.005
     aeo_factor: float = 0.5
     signal_lanes: dict[str, str] = field(default_factory=lambda: dict(SIGNAL_LANES))
+    # the least lane of a declaration with missing or unknown risk-relevant codes (None: only a reason)
+    missing_data_lane: str | None = "yellow"
 
     def __post_init__(self) -> None:
+        if self.missing_data_lane is not None and self.missing_data_lane not in RANK:
+            raise ProfileError(
+                "missing_data_lane must be green, blue, yellow, red or null, not " + repr(self.missing_data_lane),
+                field="missing_data_lane",
+            )
         unknown = set(self.rates) - {"red", "yellow", "blue"}
         if unknown:
             raise ProfileError(
@@ -58,7 +67,7 @@ class LanePolicy:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LanePolicy:
-        allowed = {"rates", "random_rate", "aeo_factor", "signal_lanes"}
+        allowed = {"rates", "random_rate", "aeo_factor", "signal_lanes", "missing_data_lane"}
         extra = set(data) - allowed
         if extra:
             raise ProfileError(
@@ -77,13 +86,15 @@ def assign(
     seed: int = 0,
     signals: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    gaps: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
     """Lanes for every declaration of ``frame``: reference, lane, score, risk, random_draw, selected_by,
     profile_hits, reasons (plain-language strings).
 
     In a batch, target rates are quotas over the batch. Online (one declaration at a time) give ``thresholds``
     instead: the risk above which each lane takes a declaration, set from the reference period's scores so that
-    each lane receives its target rate in expectation (:func:`thresholds_for`)."""
+    each lane receives its target rate in expectation (:func:`thresholds_for`). ``gaps``: reference -> the
+    missing-data reasons of that declaration (:func:`opencustoms.risk.gaps.frame_gaps`)."""
     n = frame.height
     rng = np.random.default_rng(seed)
     draw = rng.random(n)
@@ -118,8 +129,17 @@ def assign(
                 if signal_lane:
                     signal_rank[i] = max(signal_rank[i], RANK[signal_lane])
                 signal_text[i].append(f"signal {s['kind']} ({s.get('severity')}): {s.get('reason', '')}")
+    gap_rank = np.zeros(n, dtype=np.int8)
+    gap_text = None
+    if gaps:  # a few declarations have gaps: their texts joined, looked up by reference (no loop over the batch)
+        joined = {ref: _SEP.join(map(_clean, found)) for ref, found in gaps.items() if found}
+        gap_text = frame["reference"].replace_strict(joined, default=None, return_dtype=pl.Utf8).alias("_gaps")
+        least = RANK[policy.missing_data_lane] if policy.missing_data_lane else 0
+        gap_rank = np.where(gap_text.is_not_null().to_numpy(), least, 0).astype(np.int8)
     random_hit = draw < np.where(aeo, policy.random_rate * policy.aeo_factor, policy.random_rate)
-    forced = np.maximum(np.maximum(profile_rank, signal_rank), np.where(random_hit, RANK["red"], 0))
+    forced = np.maximum(
+        np.maximum(np.maximum(profile_rank, signal_rank), gap_rank), np.where(random_hit, RANK["red"], 0)
+    )
     risk = score * np.where(aeo, policy.aeo_factor, 1.0) + (hit_matrix * weights).sum(axis=1)
     lane = forced.copy()
     order = np.argsort(-risk, kind="stable")
@@ -139,7 +159,11 @@ def assign(
         np.where(
             random_hit & (forced == lane),
             "random",
-            np.where(signal_rank == lane, "signal", np.where(profile_rank == lane, "profile", "ranking")),
+            np.where(
+                signal_rank == lane,
+                "signal",
+                np.where(profile_rank == lane, "profile", np.where(gap_rank == lane, "missing data", "ranking")),
+            ),
         ),
     )
     out = pl.DataFrame(
@@ -167,12 +191,14 @@ def assign(
         if signals
         else []
     )
+    gap_texts = [gap_text] if gap_text is not None else []
     out = out.with_columns(
         _joined_list(hit_names).alias("profile_hits"),
         _joined_list(
             [
                 *profile_texts,
                 *signal_texts,
+                *gap_texts,
                 pl.when(pl.col("selected_by") == "random").then(
                     pl.format(
                         "random selection: draw {} below the minimum random rate {}",
@@ -213,6 +239,7 @@ def assign_one(
     seed: int = 0,
     signals: Sequence[Mapping[str, Any]] = (),
     thresholds: Mapping[str, float],
+    gaps: Sequence[str] = (),
 ) -> dict[str, Any]:
     """:func:`assign` for one declaration online (``row``: one row of the frame as a dict, ``thresholds`` as
     :func:`thresholds_for` gives them), in plain Python: the same lane, risk, draw and reasons, word for word
@@ -239,8 +266,9 @@ def assign_one(
         if signal_lane:
             signal_rank = max(signal_rank, RANK[signal_lane])
         signal_text.append(f"signal {s['kind']} ({s.get('severity')}): {s.get('reason', '')}")
+    gap_rank = RANK[policy.missing_data_lane] if gaps and policy.missing_data_lane else 0
     random_hit = bool(draw < (policy.random_rate * policy.aeo_factor if aeo else policy.random_rate))
-    forced = max(profile_rank, signal_rank, RANK["red"] if random_hit else 0)
+    forced = max(profile_rank, signal_rank, gap_rank, RANK["red"] if random_hit else 0)
     weights = np.array([p.weight for p in profiles], dtype=float)
     profile_weight = float((np.array(hits, dtype=bool) * weights).sum()) if profiles else 0.0
     risk = score_value * (policy.aeo_factor if aeo else 1.0) + profile_weight
@@ -256,12 +284,16 @@ def assign_one(
         selected_by = "signal"
     elif profile_rank == lane:
         selected_by = "profile"
+    elif gap_rank == lane:
+        selected_by = "missing data"
     else:
         selected_by = "ranking"
     lane_name = LANE_OF_RANK[lane]
     pieces = [_clean(f"profile {p.id}@{p.version}: {p.reason}") for p, hit in zip(profiles, hits, strict=True) if hit]
     if signal_text:
         pieces.append(_SEP.join(map(_clean, signal_text)))
+    if gaps:
+        pieces.append(_SEP.join(map(_clean, gaps)))
     if selected_by == "random":
         pieces.append(
             f"random selection: draw {_number(draw, 4)} below the minimum random rate {_literal(policy.random_rate)}"

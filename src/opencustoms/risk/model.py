@@ -152,7 +152,7 @@ class RiskModel:
             progress.advance(valid.height)
         else:
             progress.phase("reference scores", train.height)
-            self.reference_scores_ = [float(v) for v in self._raw(train)]
+            self.reference_scores_ = [float(v) for v in np.clip(self._raw(train), 0.0, 1.0)]
             progress.advance(train.height)
         return self
 
@@ -277,12 +277,14 @@ class RiskModel:
 
     def predict_proba(self, frame: Rows, x: np.ndarray | None = None) -> np.ndarray:
         """Probability of fraud per declaration (calibrated when the model was fitted with a validation split)."""
-        raw = self._raw(frame, x)
-        if self.calibration_ is None:
-            return raw
-        xs, ys = self.calibration_
-        # isotonic steps are flat; break ties by the raw score so the ranking keeps its resolution
-        return np.interp(raw, xs, ys) + raw * 1e-6
+        return self.scores(frame, x)[0]
+
+    def scores(self, frame: Rows, x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The probability of fraud (in [0, 1], as :meth:`predict_proba`) and the rank score beside it: the raw
+        model score before calibration (LightGBM's own probability). A queue is ordered by probability, then by
+        rank score, which still tells apart declarations that calibration put on the same step."""
+        raw = np.clip(self._raw(frame, x), 0.0, 1.0)
+        return (raw if self.calibration_ is None else calibrate(raw, self.calibration_)), raw
 
     def contributions(
         self, frame: Rows, top: int = 3, x: np.ndarray | None = None, *, exact: bool = False
@@ -624,6 +626,20 @@ def _leaf_index_model(text: str) -> tuple[str, tuple[int, int, int]]:
         per_class,
         len(blocks),
     )
+
+
+TIE_BREAK = 1e-6  # weight of the raw score mixed into a calibrated probability (ranking within isotonic steps)
+
+
+def calibrate(raw: np.ndarray, calibration: tuple[Sequence[float], Sequence[float]]) -> np.ndarray:
+    """Calibrated probabilities of raw scores: the isotonic step function, mixed with a millionth of the raw score
+    so that declarations on the same step keep the model's ranking. The mix is convex, ``(1 - t) * step + t * raw``,
+    and clipped: a probability is never outside [0, 1] (``step + raw * 1e-6`` before issue #13 gave 1.000001 on
+    the top step, a wall of scores above 1 at the head of the queue)."""
+    xs, ys = calibration
+    raw = np.clip(np.asarray(raw, dtype=float), 0.0, 1.0)
+    step = np.clip(np.interp(raw, xs, ys), 0.0, 1.0)
+    return np.clip(step * (1.0 - TIE_BREAK) + raw * TIE_BREAK, 0.0, 1.0)
 
 
 def isolation_scores(forest: IsolationForest, inputs: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ installation's key before they enter a model.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -33,8 +34,10 @@ from opencustoms.declarations.importer import spreadsheet_frame
 from opencustoms.model import Declaration
 from opencustoms.progress import Progress as JobProgress
 from opencustoms.progress import or_none
+from opencustoms.risk import gaps as gap_rules
 from opencustoms.risk import inspections, lifecycle, valuation
 from opencustoms.risk import lanes as lane_rules
+from opencustoms.risk import scores as score_display
 from opencustoms.risk import simulate as replay
 from opencustoms.risk import writer as decision_writer
 from opencustoms.risk.errors import (
@@ -48,18 +51,26 @@ from opencustoms.risk.errors import (
 from opencustoms.risk.evaluate import Evaluation, evaluate
 from opencustoms.risk.frame import (
     PARTY_COLUMNS,
+    RowProblem,
     conform_row,
     declaration_row,
     demo_frame,
     from_declarations,
     pseudonymise_parties,
     read_frame,
+    read_rows,
 )
 from opencustoms.risk.lanes import LanePolicy
 from opencustoms.risk.model import RiskModel
 from opencustoms.risk.profiles import Profile
 from opencustoms.risk.report import HISTOGRAM_BINS, build_report, histogram_edges
-from opencustoms.risk.tables import risk_decisions, risk_models, risk_profiles, risk_score_counts
+from opencustoms.risk.tables import (
+    risk_assignments,
+    risk_decisions,
+    risk_models,
+    risk_profiles,
+    risk_score_counts,
+)
 from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, record_many, utcnow
@@ -106,18 +117,21 @@ def evaluate_demo(n: int, *, seed: int = 0, progress: Progress | None = None) ->
 STORED_CHUNK = 2000  # declarations read per round of narrow queries
 
 
-def stored_frame(engine: Engine, *, labelled_only: bool = False, without_decision: bool = False) -> pl.DataFrame:
+def stored_frame(
+    engine: Engine, *, labelled_only: bool = False, without_decision: bool = False, scope: str | None = None
+) -> pl.DataFrame:
     """Stored declarations as a frame, each with its latest inspection outcome (label) when there is one.
 
     Only the columns the frame needs are read, by three narrow queries (heads, the four parties, goods items) per
     chunk of :data:`STORED_CHUNK` declarations (an id range), without rebuilding each declaration as a pydantic
-    model; the rows are the same as :func:`stored_frame_from_models` gives (tested)."""
-    ids, outcomes = _stored_ids(engine, labelled_only=labelled_only, without_decision=without_decision)
+    model; the rows are the same as :func:`stored_frame_from_models` gives (tested). ``scope``: only the
+    declarations a backlog of that scope lanes (:data:`BACKLOG_SCOPES`)."""
+    ids, outcomes = _stored_ids(engine, labelled_only=labelled_only, without_decision=without_decision, scope=scope)
     records: list[dict[str, Any]] = []
     with engine.connect() as conn:
         for start in range(0, len(ids), STORED_CHUNK):
             records += _narrow_records(conn, ids[start : start + STORED_CHUNK])
-    return _frame_of(records, ids, outcomes, labelled_only, without_decision)
+    return _frame_of(records, ids, outcomes, labelled_only, without_decision, scope)
 
 
 def stored_frame_from_models(
@@ -133,9 +147,24 @@ def stored_frame_from_models(
     return _frame_of([d.model_dump(mode="json") for d in loaded], ids, outcomes, labelled_only, without_decision)
 
 
+# which stored declarations `score_backlog` lanes (docs/risk.md, "Today's queue"):
+#   awaiting  no decision yet and not inspected (the default: today's work, not yesterday's history)
+#   rescore   not inspected and not released: no decision yet, or a latest decision in red, yellow or blue (laned
+#             again, e.g. after a new model or profiles)
+#   all       every declaration without a decision, inspected ones included (history laned, for back-testing)
+BACKLOG_SCOPES = ("awaiting", "rescore", "all")
+
+
+def _latest_decisions() -> Any:
+    """The id of the latest decision of each declaration (a subquery)."""
+    return select(func.max(risk_decisions.c.id)).group_by(risk_decisions.c.reference).scalar_subquery()
+
+
 def _stored_ids(
-    engine: Engine, *, labelled_only: bool, without_decision: bool
+    engine: Engine, *, labelled_only: bool, without_decision: bool, scope: str | None = None
 ) -> tuple[list[int], dict[int, tuple[str, Any]]]:
+    if scope is not None and scope not in BACKLOG_SCOPES:
+        raise RiskDataError(f"unknown backlog scope {scope!r}; choose {', '.join(BACKLOG_SCOPES)}", field="scope")
     with engine.connect() as conn:
         outcomes = {
             r.declaration_id: (r.outcome, r.revenue_recovered)
@@ -150,9 +179,16 @@ def _stored_ids(
         query = select(declarations.c.id).order_by(declarations.c.id)
         if labelled_only:
             query = query.where(declarations.c.id.in_(list(outcomes) or [-1]))
-        if without_decision:
+        if without_decision or scope in ("awaiting", "all"):
             decided = select(risk_decisions.c.reference)
             query = query.where(declarations.c.functional_reference_id.not_in(decided))
+        if scope in ("awaiting", "rescore"):
+            query = query.where(declarations.c.id.not_in(select(inspection_results.c.declaration_id)))
+        if scope == "rescore":
+            released = select(risk_decisions.c.reference).where(
+                risk_decisions.c.id.in_(_latest_decisions()), risk_decisions.c.lane == "green"
+            )
+            query = query.where(declarations.c.functional_reference_id.not_in(released))
         return list(conn.execute(query).scalars()), outcomes
 
 
@@ -162,12 +198,14 @@ def _frame_of(
     outcomes: Mapping[int, tuple[str, Any]],
     labelled_only: bool,
     without_decision: bool,
+    scope: str | None = None,
 ) -> pl.DataFrame:
     if not records:
         raise RiskDataError(
             "no stored declarations"
             + (" with an inspection result" if labelled_only else "")
-            + (" without a decision" if without_decision else ""),
+            + (" without a decision" if without_decision else "")
+            + (f" awaiting a decision (backlog scope {scope})" if scope else ""),
             field="declarations",
         )
     by_reference = {}
@@ -704,10 +742,13 @@ def decide_frame(
     seed: int = 0,
     signals: Mapping[str, list[dict[str, Any]]] | None = None,
     online: bool = False,
+    gaps: Mapping[str, Sequence[str]] | None = None,
 ) -> pl.DataFrame:
-    """Lanes with reasons for a frame whose parties are already pseudonymised."""
+    """Lanes with reasons for a frame whose parties are already pseudonymised; with the model, each decision
+    carries its probability (``score``) and the raw model score beside it (``rank_score``). ``gaps``: the
+    missing-data reasons by reference (:func:`opencustoms.risk.gaps.frame_gaps`)."""
     x = model.matrix(frame) if model is not None else None
-    scores = model.predict_proba(frame, x=x) if model is not None else None
+    scores, ranks = model.scores(frame, x=x) if model is not None else (None, None)
     with ThreadPoolExecutor(1) as background:
         # a batch: the reasons' attribution table (about 0.6 s, mostly LightGBM's model dump) is built in the
         # background while the lanes are assigned (polars does not keep both cores busy there)
@@ -716,10 +757,12 @@ def decide_frame(
         if online:
             thresholds = lane_rules.thresholds_for(model.reference_scores_, policy) if model is not None else {}
         decisions = lane_rules.assign(
-            frame, scores, profiles, policy, seed=seed, signals=signals, thresholds=thresholds
+            frame, scores, profiles, policy, seed=seed, signals=signals, thresholds=thresholds, gaps=gaps
         )
         if table is not None:
             table.result()
+    if ranks is not None:
+        decisions = decisions.with_columns(pl.Series("rank_score", ranks, dtype=pl.Float64))
     return _with_contributions(decisions, frame, model, x)
 
 
@@ -736,6 +779,8 @@ def reasons_of(row: Mapping[str, Any], model_version: str | None) -> list[dict[s
             if text.startswith("random ")
             else "aeo"
             if text.startswith("AEO ")
+            else "missing_data"
+            if text.endswith(gap_rules.SUFFIX)
             else "lane"
         )
         out.append({"kind": kind, "text": text})
@@ -745,8 +790,8 @@ def reasons_of(row: Mapping[str, Any], model_version: str | None) -> list[dict[s
         out.append(
             {
                 "kind": "model",
-                "text": f"model {model_version}: probability {row['score']:.3f}"
-                + (f"; pushed up by {top}" if top else ""),
+                "text": f"model {model_version}: probability of fraud {score_display.percent_text(row['score'])} "
+                f"({score_display.band(row['score'])})" + (f"; pushed up by {top}" if top else ""),
                 "contributions": contributions,
             }
         )
@@ -761,6 +806,7 @@ def _decision_rows(decisions: Iterable[Mapping[str, Any]], model_version: str | 
             "decided_at": now,
             "lane": r["lane"],
             "score": float(r["score"]) if model_version else None,
+            "rank_score": float(r["rank_score"]) if model_version and r.get("rank_score") is not None else None,
             "model_version": model_version,
             "random_draw": float(r["random_draw"]),
             "reasons": reasons_of(r, model_version),
@@ -946,7 +992,7 @@ def _decide_one(
     for column in PARTY_COLUMNS:
         if data_row.get(column) is not None:
             data_row[column] = pseudonymiser(data_row[column])
-    conformed = conform_row(data_row)
+    conformed = conform_row(data_row, gaps=True)  # a missing origin or HS code is laned as a gap
     reference, accepted = conformed["reference"], conformed["date"]
     online = _online(platform)
     version, model = online.model if online.model else (None, None)
@@ -957,7 +1003,10 @@ def _decide_one(
         online.thresholds[policy_key] = thresholds
     draw_seed = seed if seed is not None else int.from_bytes(hashlib.sha256(reference.encode()).digest()[:4], "big")
     x = model.matrix([conformed]) if model is not None else None
-    score = float(model.predict_proba([conformed], x=x)[0]) if model is not None else None
+    score = rank = None
+    if model is not None:
+        probabilities, ranks = model.scores([conformed], x=x)
+        score, rank = float(probabilities[0]), float(ranks[0])
     row = lane_rules.assign_one(
         conformed,
         score,
@@ -966,7 +1015,9 @@ def _decide_one(
         seed=draw_seed,
         signals=[s.model_dump(mode="json") for s in found],
         thresholds=thresholds,
+        gaps=gap_rules.gaps_of(conformed),
     )
+    row["rank_score"] = rank
     row["contributions"] = (
         json.dumps(model.contributions([conformed], x=x)[0]) if model is not None and row["lane"] != "green" else "[]"
     )
@@ -974,14 +1025,16 @@ def _decide_one(
 
 
 def _answer(row: Mapping[str, Any], version: str | None) -> dict[str, Any]:
-    return {
-        "reference": row["reference"],
-        "lane": row["lane"],
-        "score": row["score"] if version else None,
-        "model_version": version,
-        "random_draw": row["random_draw"],
-        "reasons": reasons_of(row, version),
-    }
+    return score_display.shown(
+        {
+            "reference": row["reference"],
+            "lane": row["lane"],
+            "score": row["score"] if version else None,
+            "model_version": version,
+            "random_draw": row["random_draw"],
+            "reasons": reasons_of(row, version),
+        }
+    )
 
 
 def decide(
@@ -1028,17 +1081,60 @@ def assess(
     :func:`decide` computes them, with NOTHING stored (no decision, no score count): a body can never change a
     stored declaration's lane. Needs declarations:read."""
     actor.require(Permission.DECLARATIONS_READ)
+    declaration, gaps = _tolerant_declaration(data)
+    found = signal_records.distinct(_what_if_signals(platform.engine, actor, declaration))
+    record = declaration.model_dump(mode="json")
+    for (index, name), value in gaps.items():  # the codes as sent (or missing): laned as gaps, never replaced
+        record["goods_items"][index][name] = value
+    row, version = _decide_one(platform, record, found, seed)
+    names = signal_records.names_of(declaration)
+    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
+
+
+# goods item codes a what-if may leave missing or unknown: laned with the gap as a reason (risk/gaps.py)
+_TOLERATED = {"origin_country_code": "AQ", "hs_code": "010121"}  # stand-ins, validation only
+
+
+def _tolerant_declaration(data: Mapping[str, Any] | Declaration) -> tuple[Declaration, dict[tuple[int, str], Any]]:
+    """The what-if's declaration, validated. A goods item's origin or HS code that is missing or unknown (``ZZ``,
+    a code not in the nomenclature) is no reason to refuse a what-if: it is validated with a stand-in and returned
+    beside (item index, field) -> the value sent (None when missing), which :func:`assess` puts back before scoring,
+    so the declaration is laned with the gap as a reason. Anything else invalid is refused (400, naming the field)."""
+    if isinstance(data, Declaration):
+        return data, {}
     try:
-        declaration = data if isinstance(data, Declaration) else Declaration.model_validate(data)
+        return Declaration.model_validate(data), {}
+    except ValidationError as exc:
+        errors = exc.errors()
+    gaps: dict[tuple[int, str], Any] = {}
+    items = data.get("goods_items") if isinstance(data, Mapping) else None
+    for error in errors:
+        loc = error["loc"]
+        tolerated = (
+            isinstance(items, list)
+            and len(loc) == 3
+            and loc[0] == "goods_items"
+            and isinstance(loc[1], int)
+            and loc[2] in _TOLERATED
+            and 0 <= loc[1] < len(items)
+            and isinstance(items[loc[1]], Mapping)
+        )
+        if not tolerated:
+            raise RiskDataError(
+                f"the declaration is not valid: {error['msg']}", field=".".join(str(p) for p in loc)
+            ) from None
+        value = items[loc[1]].get(loc[2])  # type: ignore[index]
+        gaps[(int(loc[1]), str(loc[2]))] = value if isinstance(value, str) and value.strip() else None
+    patched = {**data, "goods_items": [dict(item) for item in items]}  # type: ignore[union-attr]
+    for (index, name), _ in gaps.items():
+        patched["goods_items"][index][name] = _TOLERATED[name]
+    try:
+        return Declaration.model_validate(patched), gaps
     except ValidationError as exc:
         first = exc.errors()[0]
         raise RiskDataError(
             f"the declaration is not valid: {first['msg']}", field=".".join(str(p) for p in first["loc"])
         ) from exc
-    found = signal_records.distinct(_what_if_signals(platform.engine, actor, declaration))
-    row, version = _decide_one(platform, declaration.model_dump(mode="json"), found, seed)
-    names = signal_records.names_of(declaration)
-    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
 
 
 # subjects that identify a trader: a reader without personal_data:read may not look their signals up by naming them
@@ -1059,6 +1155,23 @@ def _what_if_signals(engine: Engine, actor: Identity, declaration: Declaration) 
     return signal_records.merged(stored, signal_records.for_subjects(engine, subjects))
 
 
+SCORE_REPORT_COLUMNS = ("row", "reference", "column", "value", "reason")
+
+
+def write_problem_report(problems: Sequence[RowProblem], path: Path) -> None:
+    """The rows of a scored file that could not be scored, as CSV for a spreadsheet (row, reference, the file's
+    column, value, reason; cells that a spreadsheet would run as a formula escaped, as the import report)."""
+    import csv
+
+    from opencustoms.declarations.importer import spreadsheet_cell
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SCORE_REPORT_COLUMNS)
+        for p in problems:
+            writer.writerow([spreadsheet_cell(x) for x in (p.row, p.reference, p.column, p.value, p.reason)])
+
+
 def score_file(
     platform: Platform,
     actor: Identity,
@@ -1067,21 +1180,43 @@ def score_file(
     layout: str = "kcs",
     output: Path | None = None,
     seed: int = 0,
+    report: Path | None = None,
     progress: JobProgress | None = None,
 ) -> dict[str, Any]:
-    """Lanes with reasons for every declaration of a file (quotas over the file); optionally written out. Nothing
-    is stored. Each declaration is laned with its signals, as online: those of the stored declaration of the same
-    reference (every subject it shows) and those about the reference and the parties the file names."""
+    """Lanes with reasons for every declaration of a file that can be scored (quotas over those); optionally
+    written out. Nothing is stored. A row that cannot be scored at all (no reference, no date, no value, a number
+    that is not one) is reported — ``rejected`` and ``problems`` (row, reference, the file's column, value, reason),
+    written to ``report`` as CSV — and never stops the others. A declaration with missing or unknown risk-relevant
+    codes (origin empty or ``ZZ``, HS code missing or not in the nomenclature, no office) is scored and laned with
+    each gap as a reason (:mod:`opencustoms.risk.gaps`; ``missing_data`` counts them). Each declaration is laned
+    with its signals, as online: those of the stored declaration of the same reference (every subject it shows)
+    and those about the reference and the parties the file names."""
     actor.require(Permission.DECLARATIONS_READ)
+    from opencustoms.reference.service import nomenclatures
+
     progress = or_none(progress)
     progress.phase("reading the file", 1)
-    raw = read_frame(file, layout)
+    raw, problems = read_rows(file, layout)
+    if report is not None:
+        write_problem_report(problems, report)
     progress.advance(1)
-    progress.phase("features, scores and lanes", raw.height)
-    found = _file_signals(platform.engine, raw, by_trader=actor.can(Permission.PERSONAL_DATA_READ))
-    frame = pseudonymise_parties(raw, platform.pseudonymiser)
     current = batch_model(platform.engine)
     version, model = current if current else (None, None)
+    result = {
+        "model_version": version,
+        "rejected": len({(p.row, p.reference) for p in problems}),
+        "problems": [dataclasses.asdict(p) for p in problems],
+    }
+    if raw.height == 0:
+        return {
+            "declarations": 0,
+            "lanes": dict.fromkeys(("red", "yellow", "blue", "green"), 0),
+            "missing_data": 0,
+        } | result
+    progress.phase("features, scores and lanes", raw.height)
+    gaps = gap_rules.frame_gaps(raw, nomenclatures(platform.engine))
+    found = _file_signals(platform.engine, raw, by_trader=actor.can(Permission.PERSONAL_DATA_READ))
+    frame = pseudonymise_parties(raw, platform.pseudonymiser)
     decisions = decide_frame(
         frame,
         model=model,
@@ -1089,6 +1224,7 @@ def score_file(
         policy=lane_policy(platform),
         seed=seed,
         signals=found,
+        gaps=gaps,
     )
     progress.advance(decisions.height)
     if output is not None:
@@ -1103,9 +1239,18 @@ def score_file(
             if found
             else decisions
         )
-        write_decisions(rendered, output)
+        write_decisions(_with_display(rendered) if version else rendered, output)
         progress.advance(decisions.height)
-    return summary(decisions) | {"model_version": version}
+    return summary(decisions) | {"missing_data": len(gaps)} | result
+
+
+def _with_display(decisions: pl.DataFrame) -> pl.DataFrame:
+    """A file's decisions with the score as officers read it: ``score_percent`` and ``band`` beside ``score``."""
+    scores = decisions["score"].to_list()
+    return decisions.with_columns(
+        pl.Series("score_percent", [score_display.percent(v) for v in scores], dtype=pl.Float64),
+        pl.Series("band", [score_display.band(v) for v in scores], dtype=pl.Utf8),
+    )
 
 
 def _signal_dicts(found: Iterable[signal_records.Signal]) -> list[dict[str, Any]]:
@@ -1158,16 +1303,40 @@ def summary(decisions: pl.DataFrame) -> dict[str, Any]:
 
 
 def score_backlog(
-    platform: Platform, actor: Identity, *, seed: int = 0, progress: JobProgress | None = None
+    platform: Platform,
+    actor: Identity,
+    *,
+    seed: int = 0,
+    scope: str = "awaiting",
+    progress: JobProgress | None = None,
 ) -> dict[str, Any]:
-    """Decide every stored declaration that has no decision yet (quotas over the backlog), each with its signals
-    as online; decisions stored (decisions:write)."""
+    """Decide the stored declarations that await a decision (quotas over them), each with its signals as online;
+    decisions stored (decisions:write). ``scope`` (:data:`BACKLOG_SCOPES`): ``awaiting`` (default) lanes the
+    declarations without a decision that were not inspected — never yesterday's history; ``rescore`` also lanes
+    again those whose latest decision is red, yellow or blue and that were not inspected yet; ``all`` lanes every
+    declaration without a decision, inspected ones included. An empty backlog lanes nothing (0 declarations).
+    The long loop is :func:`decide_frame` over the whole backlog (features, model, lanes, reasons)."""
     actor.require(Permission.DECISIONS_WRITE)
+    from opencustoms.reference.service import nomenclatures
+
     progress = or_none(progress)
     progress.phase("reading the backlog", None)
-    frame = pseudonymise_parties(stored_frame(platform.engine, without_decision=True), platform.pseudonymiser)
-    progress.advance(frame.height)
-    progress.phase("features, scores and lanes", frame.height)
+    try:
+        raw = stored_frame(platform.engine, scope=scope)
+    except RiskDataError as exc:
+        if exc.field != "declarations":
+            raise
+        return {
+            "declarations": 0,
+            "lanes": dict.fromkeys(("red", "yellow", "blue", "green"), 0),
+            "model_version": None,
+            "scope": scope,
+            "missing_data": 0,
+        }
+    progress.advance(raw.height)
+    progress.phase("features, scores and lanes", raw.height)
+    gaps = gap_rules.frame_gaps(raw, nomenclatures(platform.engine))
+    frame = pseudonymise_parties(raw, platform.pseudonymiser)
     found = signal_records.for_stored(platform.engine, frame["reference"].to_list())
     current = batch_model(platform.engine)
     version, model = current if current else (None, None)
@@ -1178,38 +1347,250 @@ def score_backlog(
         policy=lane_policy(platform),
         seed=seed,
         signals={reference: _signal_dicts(signals) for reference, signals in found.items()},
+        gaps=gaps,
     )
     progress.advance(decisions.height)
     progress.phase("storing the decisions", decisions.height)
     _store_decisions(platform.engine, actor, decisions, version)
     progress.advance(decisions.height)
-    return summary(decisions) | {"model_version": version}
+    return summary(decisions) | {"model_version": version, "scope": scope, "missing_data": len(gaps)}
+
+
+QUEUE_STATUSES = ("awaiting", "inspected", "released")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the officers' queue shows (every filter optional). ``lane``: green, yellow, red or blue; ``status``
+    (derived from the store, never stored): ``inspected`` — an inspection result is recorded; ``released`` — not
+    inspected and the latest decision is green (green is release without control); ``awaiting`` — neither: not
+    laned yet or laned red, yellow or blue and not inspected yet. ``date_from`` / ``date_to``: the declaration's
+    acceptance date (inclusive); ``office``: the declaration office; ``officer``: the officer the declaration is
+    assigned to (:func:`assign`); ``hs_chapter``: two digits, any goods item; ``origin``: a country code, any goods
+    item."""
+
+    lane: str | None = None
+    status: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    office: str | None = None
+    officer: str | None = None
+    hs_chapter: str | None = None
+    origin: str | None = None
+
+    def checked(self) -> QueueFilters:
+        """The filters normalised, or a RiskDataError naming the filter that is wrong and how to write it."""
+        if self.lane is not None and self.lane not in lane_rules.RANK:
+            raise RiskDataError(f"unknown lane {self.lane!r}; choose green, yellow, red or blue", field="lane")
+        if self.status is not None and self.status not in QUEUE_STATUSES:
+            raise RiskDataError(f"unknown status {self.status!r}; choose {', '.join(QUEUE_STATUSES)}", field="status")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise RiskDataError(
+                f"date_from {self.date_from} is after date_to {self.date_to}; swap them", field="date_from"
+            )
+        chapter = (self.hs_chapter or "").strip() or None
+        if chapter is not None and not (len(chapter) == 2 and chapter.isascii() and chapter.isdigit()):
+            raise RiskDataError(
+                f"hs_chapter {self.hs_chapter!r} is not an HS chapter; give its two digits, e.g. 84", field="hs_chapter"
+            )
+        origin = (self.origin or "").strip().upper() or None
+        if origin is not None and not (len(origin) == 2 and origin.isascii() and origin.isalpha()):
+            raise RiskDataError(
+                f"origin {self.origin!r} is not a country code; give two letters, e.g. CN", field="origin"
+            )
+        for name in ("office", "officer"):
+            value = getattr(self, name)
+            if value is not None and len(value) > 64:
+                raise RiskDataError(f"{name} is limited to 64 characters", field=name)
+        return dataclasses.replace(
+            self,
+            hs_chapter=chapter,
+            origin=origin,
+            office=(self.office or "").strip() or None,
+            officer=(self.officer or "").strip() or None,
+        )
+
+
+def _status_column() -> Any:
+    from sqlalchemy import case
+
+    inspected = declarations.c.id.in_(select(inspection_results.c.declaration_id))
+    return case((inspected, "inspected"), (risk_decisions.c.lane == "green", "released"), else_="awaiting")
+
+
+def _queue_query(f: QueueFilters) -> Any:
+    from sqlalchemy import exists
+
+    d, rd, a, g = declarations.c, risk_decisions.c, risk_assignments.c, goods_items.c
+    inspected = d.id.in_(select(inspection_results.c.declaration_id))
+    query = (
+        select(
+            risk_decisions,
+            d.id.label("declaration_id"),
+            d.acceptance_date,
+            d.declaration_office_id.label("office"),
+            _status_column().label("status"),
+            a.officer,
+        )
+        .join(declarations, d.functional_reference_id == rd.reference)
+        .outerjoin(risk_assignments, a.reference == rd.reference)
+        .where(rd.id.in_(_latest_decisions()))
+    )
+    if f.lane is not None:
+        query = query.where(rd.lane == f.lane)
+    if f.status == "inspected":
+        query = query.where(inspected)
+    elif f.status == "released":
+        query = query.where(~inspected, rd.lane == "green")
+    elif f.status == "awaiting":
+        query = query.where(~inspected, rd.lane != "green")
+    if f.date_from is not None:
+        query = query.where(d.acceptance_date >= f.date_from)
+    if f.date_to is not None:
+        query = query.where(d.acceptance_date <= f.date_to)
+    if f.office is not None:
+        query = query.where(d.declaration_office_id == f.office)
+    if f.officer is not None:
+        query = query.where(a.officer == f.officer)
+    if f.hs_chapter is not None:
+        query = query.where(exists().where(g.declaration_id == d.id, g.hs_code.startswith(f.hs_chapter)))
+    if f.origin is not None:
+        query = query.where(exists().where(g.declaration_id == d.id, g.origin_country_code == f.origin))
+    return query
 
 
 def queue(
     engine: Engine,
     actor: Identity,
-    lane: str,
+    lane: str | None = None,
     *,
     limit: int = 50,
+    offset: int = 0,
+    filters: QueueFilters | None = None,
     pseudonymiser: Pseudonymiser | None = None,
     purpose: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The latest decision of each declaration in ``lane``, highest score first, reasons rendered for ``actor``
-    (parties as pseudonyms without personal_data:read; a read that shows them is audited)."""
+    """The officers' queue: the latest decision of each stored declaration that passes ``filters`` (``lane`` is a
+    shortcut for ``filters.lane``), most likely fraud first — by probability, then by the rank score stored beside
+    it (the raw model score: calibration puts many declarations on one step), then oldest decision. Each row:
+    the decision (``score`` the probability in [0, 1], ``score_percent``, ``band``), its ``status``, the assigned
+    ``officer``, the declaration's acceptance date, office, HS code and origin of its largest goods item, total
+    ``value`` and currency, ``importer`` (trader id and name with personal_data:read, else its pseudonym only) and
+    ``top_reason``; reasons rendered for ``actor``. A read that shows personal data is audited."""
     actor.require(Permission.DECLARATIONS_READ)
-    if lane not in lane_rules.RANK:
-        raise RiskDataError(f"unknown lane {lane!r}; choose green, yellow, red or blue", field="lane")
-    latest = select(func.max(risk_decisions.c.id)).group_by(risk_decisions.c.reference).scalar_subquery()
+    f = filters or QueueFilters()
+    f = (dataclasses.replace(f, lane=lane) if lane is not None else f).checked()
+    if not 1 <= limit <= 10_000:
+        raise RiskDataError("limit must be between 1 and 10,000", field="limit")
+    if offset < 0:
+        raise RiskDataError("offset must be 0 or more", field="offset")
+    rd = risk_decisions.c
     query = (
-        select(risk_decisions)
-        .where(risk_decisions.c.id.in_(latest), risk_decisions.c.lane == lane)
-        .order_by(risk_decisions.c.score.desc().nulls_last(), risk_decisions.c.id)
+        _queue_query(f)
+        .order_by(rd.score.desc().nulls_last(), rd.rank_score.desc().nulls_last(), rd.id)
         .limit(limit)
+        .offset(offset)
     )
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
-    return present_decisions(engine, actor, rows, pseudonymiser, purpose)
+        details = _queue_details(conn, [r["declaration_id"] for r in rows])
+    masked = not actor.can(Permission.PERSONAL_DATA_READ)
+    shown_rows, revealed = [], []
+    for row in rows:
+        detail = details.get(row.pop("declaration_id"), {})
+        importer = detail.pop("importer", None)
+        if importer is not None:
+            if masked:
+                importer = {"id": pseudonymiser(importer["id"]) if pseudonymiser else None, "name": None}
+            else:
+                revealed.append(row["reference"])
+        shown_rows.append(score_display.shown({**row, **detail, "importer": importer}))
+    out = present_decisions(engine, actor, shown_rows, pseudonymiser, purpose, revealed=revealed)
+    for row in out:
+        row["top_reason"] = row["reasons"][0]["text"] if row["reasons"] else None
+    return out
+
+
+def queue_counts(engine: Engine, actor: Identity, filters: QueueFilters | None = None) -> dict[str, int]:
+    """How many declarations each lane of the queue holds under ``filters`` (their lane ignored): the dashboard's
+    tabs."""
+    actor.require(Permission.DECLARATIONS_READ)
+    f = dataclasses.replace((filters or QueueFilters()).checked(), lane=None)
+    listed = _queue_query(f).subquery()
+    with engine.connect() as conn:
+        rows = conn.execute(select(listed.c.lane, func.count()).group_by(listed.c.lane)).all()
+    return {str(lane): int(n) for lane, n in rows}
+
+
+def _queue_details(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """HS code and origin of the largest goods item, total value and currency, and the importer (else the
+    declarant: id and name) of stored declarations, by id."""
+    if not ids:
+        return {}
+    g, p = goods_items.c, declaration_parties.c
+    out: dict[int, dict[str, Any]] = {i: {"value": 0.0} for i in ids}
+    largest: dict[int, float] = {}
+    for r in conn.execute(
+        select(g.declaration_id, g.hs_code, g.origin_country_code, g.customs_value_amount, g.customs_value_currency)
+        .where(g.declaration_id.in_(list(ids)))
+        .order_by(g.declaration_id, g.sequence_number)
+    ):
+        value = float(r.customs_value_amount or 0)
+        row = out[r.declaration_id]
+        row["value"] += value
+        if r.declaration_id not in largest or value > largest[r.declaration_id]:
+            largest[r.declaration_id] = value
+            row.update(hs_code=r.hs_code, origin=r.origin_country_code, currency=r.customs_value_currency)
+    for party in conn.execute(
+        select(p.declaration_id, p.role, p.party_id, p.name).where(
+            p.declaration_id.in_(list(ids)), p.role.in_(("importer", "declarant"))
+        )
+    ):
+        row = out[party.declaration_id]
+        if party.role == "importer" or "importer" not in row:
+            row["importer"] = {"id": party.party_id, "name": party.name}
+    return out
+
+
+def assign(engine: Engine, actor: Identity, reference: str, officer: str | None) -> dict[str, Any]:
+    """Assign a stored declaration of the queue to an officer (a user of this installation), or take the assignment
+    back (``officer`` None). Needs decisions:write (who chooses what is examined); audited (action ``assign``,
+    object ``risk_assignment``, the reference, the officer before and after)."""
+    from opencustoms.store.tables import users
+
+    actor.require(Permission.DECISIONS_WRITE)
+    officer = (officer or "").strip() or None
+    with engine.begin() as conn:
+        if repository.id_of(conn, reference) is None:
+            raise DeclarationNotFoundError(reference)
+        if officer is not None:
+            known = conn.execute(
+                select(users.c.username).where(users.c.username == officer, users.c.active.is_(True))
+            ).first()
+            if known is None:
+                raise RiskDataError(
+                    f"no active user {officer!r} to assign {reference!r} to; see `opencustoms users list`",
+                    field="officer",
+                )
+        a = risk_assignments.c
+        previous = conn.execute(select(a.officer).where(a.reference == reference)).scalar()
+        conn.execute(delete(risk_assignments).where(a.reference == reference))
+        now = utcnow()
+        if officer is not None:
+            conn.execute(
+                insert(risk_assignments).values(
+                    reference=reference, officer=officer, assigned_at=now, assigned_by=actor.username
+                )
+            )
+        record(
+            conn,
+            actor,
+            "assign" if officer is not None else "unassign",
+            "risk_assignment",
+            reference,
+            detail={"officer": officer, "previous": previous},
+        )
+    return {"reference": reference, "officer": officer, "previous": previous, "assigned_at": now}
 
 
 def explain(
@@ -1238,7 +1619,7 @@ def explain(
             "(`opencustoms risk score --backlog` or POST /risk/decisions/{reference})",
             field="reference",
         )
-    [shown] = present_decisions(engine, actor, [dict(row)], pseudonymiser, purpose)
+    [shown] = present_decisions(engine, actor, [score_display.shown(dict(row))], pseudonymiser, purpose)
     return shown
 
 
@@ -1284,12 +1665,15 @@ def present_decisions(
     rows: Sequence[Mapping[str, Any]],
     pseudonymiser: Pseudonymiser | None,
     purpose: str | None = None,
+    *,
+    revealed: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Stored decisions as ``actor`` may see them: every party or certificate a reason names (tokens, and names
-    in texts stored before tokens) rendered through the reader's view; reads that show personal data audited."""
+    in texts stored before tokens) rendered through the reader's view; reads that show personal data audited
+    (with ``revealed``: references whose rows show personal data otherwise, e.g. the queue's importer)."""
     with engine.connect() as conn:
         names = signal_records.stored_names(conn, [r["reference"] for r in rows])
-    out, revealed = [], []
+    out, revealed = [], list(revealed)
     for row in rows:
         view = _view(actor, pseudonymiser, names.get(row["reference"], ({}, {})))
         out.append({**row, "reasons": _render_reasons(row.get("reasons") or [], view)})
@@ -1584,14 +1968,14 @@ def decision_history(
         rows = conn.execute(
             select(risk_decisions).where(risk_decisions.c.reference == reference).order_by(risk_decisions.c.id)
         ).mappings()
-        found = [{k: as_utc(v) for k, v in row.items()} for row in rows]
+        found = [score_display.shown({k: as_utc(v) for k, v in row.items()}) for row in rows]
     return present_decisions(engine, actor, found, pseudonymiser, purpose)
 
 
 def lane_counts(engine: Engine, actor: Identity) -> dict[str, int]:
     """How many declarations each lane holds (the latest decision of each declaration)."""
     actor.require(Permission.DECLARATIONS_READ)
-    latest = select(func.max(risk_decisions.c.id)).group_by(risk_decisions.c.reference).scalar_subquery()
+    latest = _latest_decisions()
     with engine.connect() as conn:
         rows = conn.execute(
             select(risk_decisions.c.lane, func.count()).where(risk_decisions.c.id.in_(latest)).group_by("lane")

@@ -1,5 +1,6 @@
 """The risk engine's tables, on the shared metadata. Migration ``risk_0001`` creates the first three; ``risk_0002``
-adds ``risk_models.report`` and ``risk_score_counts``."""
+adds ``risk_models.report`` and ``risk_score_counts``; ``risk_0003`` adds ``risk_decisions.rank_score`` and
+``risk_assignments``."""
 
 from __future__ import annotations
 
@@ -29,11 +30,24 @@ risk_decisions = Table(
     Column("reference", String(64), nullable=False, index=True),
     Column("decided_at", UtcDateTime, nullable=False),
     Column("lane", String(8), nullable=False),
-    Column("score", Float),
+    Column("score", Float),  # probability of fraud, in [0, 1]
     Column("model_version", String(32)),
     Column("random_draw", Float, nullable=False),
     Column("reasons", JSON, nullable=False),
     Index("ix_risk_decisions_lane_decided_at", "lane", "decided_at"),
+    # the raw model score before calibration: orders the queue where probabilities tie (issue #13)
+    Column("rank_score", Float),
+)
+
+# Which officer a declaration of the queue is assigned to (one row per declaration, the latest assignment; every
+# change is in the audit log).
+risk_assignments = Table(
+    "risk_assignments",
+    metadata,
+    Column("reference", String(64), primary_key=True),
+    Column("officer", String(64), nullable=False, index=True),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    Column("assigned_by", String(64), nullable=False),
 )
 
 risk_models = Table(

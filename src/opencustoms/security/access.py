@@ -159,6 +159,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/risk/decisions/{reference}"): api(P.DECLARATIONS_READ, extra={404}),
     ("POST", "/risk/backlog"): api(P.DECISIONS_WRITE, write=True),
     ("GET", "/risk/queue"): api(P.DECLARATIONS_READ),
+    ("POST", "/risk/assignments/{reference}"): api(P.DECISIONS_WRITE, write=True, extra={404}),
     ("POST", "/risk/inspections"): api(P.INSPECTIONS_WRITE, write=True),
     ("POST", "/risk/inspections/batch"): api(P.INSPECTIONS_WRITE, write=True, limit=Limit.BATCH),
     ("GET", "/risk/profiles"): api(P.DECLARATIONS_READ),

@@ -67,4 +67,13 @@ DYNAMIC_MESSAGES = (
     "radiation_alarm",
     "under",
     "over",
+    # the queue: statuses and score bands (opencustoms.risk.service.QUEUE_STATUSES, opencustoms.risk.scores.BANDS)
+    "awaiting",
+    "inspected",
+    "released",
+    "any",
+    "very high",
+    "high",
+    "medium",
+    "low",
 )

@@ -30,10 +30,40 @@ class Reason(BaseModel):
 class Decision(BaseModel):
     reference: str
     lane: Literal["green", "yellow", "red", "blue"]
-    score: float | None
+    score: float | None = Field(description="Probability of fraud, in [0, 1] (None without a model).")
+    score_percent: float | None = Field(default=None, description="The probability as a percentage, one decimal.")
+    band: Literal["very high", "high", "medium", "low"] | None = Field(
+        default=None, description="very high (from 75%), high (50%), medium (20%), low."
+    )
     model_version: str | None
     random_draw: float
     reasons: list[Reason]
+
+
+class Importer(BaseModel):
+    id: str | None = Field(description="Trader id with personal_data:read, else its pseudonym.")
+    name: str | None = Field(description="Only with personal_data:read.")
+
+
+class QueueRow(Decision):
+    rank_score: float | None = Field(default=None, description="Raw model score: the order where probabilities tie.")
+    status: Literal["awaiting", "inspected", "released"]
+    officer: str | None
+    acceptance_date: dt.date
+    office: str
+    hs_code: str | None = None
+    origin: str | None = None
+    value: float | None = None
+    currency: str | None = None
+    importer: Importer | None = None
+    top_reason: str | None = None
+    decided_at: dt.datetime
+
+
+class AssignmentIn(BaseModel):
+    officer: str | None = Field(
+        min_length=1, max_length=64, description="The officer's user name; null takes the assignment back."
+    )
 
 
 class InspectionIn(BaseModel):
@@ -66,23 +96,64 @@ def explain(reference: str, platform: PlatformDep, identity: IdentityDep, purpos
 
 
 @router.post("/backlog")
-def score_backlog(platform: PlatformDep, identity: IdentityDep, seed: int = 0) -> dict[str, Any]:
-    """Decide every stored declaration that has no decision yet, with its signals (decisions:write)."""
-    return service.score_backlog(platform, identity, seed=seed)
+def score_backlog(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    seed: int = 0,
+    scope: Literal["awaiting", "rescore", "all"] = "awaiting",
+) -> dict[str, Any]:
+    """Decide the stored declarations that await a decision, with their signals (decisions:write). ``scope``:
+    awaiting (no decision, not inspected), rescore (also those laned red/yellow/blue and not inspected yet), all
+    (every declaration without a decision, inspected ones included)."""
+    return service.score_backlog(platform, identity, seed=seed, scope=scope)
 
 
-@router.get("/queue", response_model=list[Decision])
+@router.get("/queue", response_model=list[QueueRow])
 def queue(
     platform: PlatformDep,
     identity: IdentityDep,
-    lane: Literal["green", "yellow", "red", "blue"] = "red",
+    lane: Literal["green", "yellow", "red", "blue"] | None = None,
+    status: Literal["awaiting", "inspected", "released", "any"] = "awaiting",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    office: Annotated[str | None, Query(min_length=1, max_length=17)] = None,
+    officer: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    hs_chapter: Annotated[str | None, Query(pattern=r"^[0-9]{2}$")] = None,
+    origin: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     purpose: Purpose = None,
 ) -> list[dict[str, Any]]:
-    """The officers' queue for one lane, highest score first (parties masked without personal_data:read)."""
-    return service.queue(
-        platform.engine, identity, lane, limit=limit, pseudonymiser=platform.pseudonymiser, purpose=purpose
+    """The officers' queue, most likely fraud first (probability, then the raw model score): by default what
+    awaits inspection in every lane. Each row: lane, ``score`` (probability in [0, 1]), ``score_percent``,
+    ``band``, status, assigned officer, HS code, origin, importer (a pseudonym without personal_data:read), value
+    and the top reason."""
+    filters = service.QueueFilters(
+        lane=lane,
+        status=None if status == "any" else status,
+        date_from=date_from,
+        date_to=date_to,
+        office=office,
+        officer=officer,
+        hs_chapter=hs_chapter,
+        origin=origin,
     )
+    return service.queue(
+        platform.engine,
+        identity,
+        limit=limit,
+        offset=offset,
+        filters=filters,
+        pseudonymiser=platform.pseudonymiser,
+        purpose=purpose,
+    )
+
+
+@router.post("/assignments/{reference}")
+def assign(reference: str, body: AssignmentIn, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Assign a queued declaration to an officer, or take it back (``officer`` null); decisions:write, audited.
+    404 when no declaration has that reference; 400 naming ``officer`` when no active user has that name."""
+    return service.assign(platform.engine, identity, reference, body.officer)
 
 
 @router.post("/inspections", status_code=201)

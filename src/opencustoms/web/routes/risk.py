@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -10,8 +12,9 @@ from fastapi.responses import Response
 from opencustoms.declarations import service as declarations
 from opencustoms.errors import OpenCustomsError
 from opencustoms.iot import service as iot
+from opencustoms.risk import scores
 from opencustoms.risk import service as risk
-from opencustoms.risk.errors import DecisionNotFoundError
+from opencustoms.risk.errors import DecisionNotFoundError, RiskDataError
 from opencustoms.security.roles import Permission
 from opencustoms.web.core import PREFIX, Page
 
@@ -20,16 +23,72 @@ LANES = ("red", "yellow", "blue", "green")
 OUTCOMES = ("fraud", "compliant")
 
 
+QUEUE_FILTERS = ("status", "date_from", "date_to", "office", "officer", "hs_chapter", "origin")
+
+
+def queue_filters(page: Page, lane: str | None) -> tuple[risk.QueueFilters, dict[str, str], dict[str, str]]:
+    """The queue's filters from the query string (default: what awaits a decision or an inspection), the values
+    as typed (to fill the form again) and an error per filter that is wrong."""
+    params = page.request.query_params
+    values = {name: str(params.get(name) or "").strip() for name in QUEUE_FILTERS}
+    values["status"] = values["status"] or "awaiting"
+    errors: dict[str, str] = {}
+    dates: dict[str, dt.date | None] = {}
+    for name in ("date_from", "date_to"):
+        try:
+            dates[name] = dt.date.fromisoformat(values[name]) if values[name] else None
+        except ValueError:
+            dates[name] = None
+            errors[name] = page._("Write the date as YYYY-MM-DD, e.g. 2026-12-07.")
+    filters = risk.QueueFilters(
+        lane=lane,
+        status=None if values["status"] == "any" else values["status"],
+        date_from=dates["date_from"],
+        date_to=dates["date_to"],
+        office=values["office"] or None,
+        officer=values["officer"] or None,
+        hs_chapter=values["hs_chapter"] or None,
+        origin=values["origin"] or None,
+    )
+    try:
+        filters = filters.checked()
+    except RiskDataError as exc:
+        errors[exc.field or "status"] = {
+            "status": page._("Choose awaiting, inspected, released or any."),
+            "date_from": page._("The first day comes after the last; swap them."),
+            "hs_chapter": page._("Give the HS chapter as two digits, e.g. 84."),
+            "origin": page._("Give the country of origin as two letters, e.g. CN."),
+        }.get(exc.field or "", exc.message)
+    return filters, values, errors
+
+
 @router.get("/queue")
-def queue(request: Request, lane: str = "red") -> Response:
+def queue(request: Request, lane: str = "") -> Response:
     page = Page(request)
     user = page.user(Permission.DECLARATIONS_READ)
-    if lane not in LANES:
-        lane = "red"
+    chosen = lane if lane in LANES else None
+    filters, values, errors = queue_filters(page, chosen)
     pseudonymiser = page.platform.pseudonymiser
-    rows = risk.queue(page.engine, user, lane, limit=100, pseudonymiser=pseudonymiser, purpose="dashboard")
-    counts = risk.lane_counts(page.engine, user)
-    return page.render("queue.html", lane=lane, lanes=LANES, rows=rows, counts=counts)
+    rows = (
+        []
+        if errors
+        else risk.queue(page.engine, user, limit=100, filters=filters, pseudonymiser=pseudonymiser, purpose="dashboard")
+    )
+    counts = {} if errors else risk.queue_counts(page.engine, user, filters)
+    kept = urlencode({k: v for k, v in values.items() if v and not errors.get(k)})
+    return page.render(
+        "queue.html",
+        lane=chosen,
+        lanes=LANES,
+        rows=rows,
+        counts=counts,
+        values=values,
+        errors=errors,
+        statuses=(*risk.QUEUE_STATUSES, "any"),
+        kept=kept,
+        percent=scores.percent_text,
+        status=422 if errors else 200,
+    )
 
 
 def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
