@@ -114,7 +114,9 @@ def test_reference_users_and_audit(api) -> None:
     assert client.get("/reference/containers/csqu 305438 3", headers=tokens["olga"]).json()["check_digit"] == 3
     r = client.get("/reference/containers/MSCU1234567", headers=tokens["olga"])
     assert r.status_code == 422 and "should be 6" in r.json()["detail"]
-    r = client.get("/reference/hs/847130", headers=tokens["olga"])
+    r = client.get("/reference/hs/847130", headers=tokens["olga"])  # the HS editions shipped in the package
+    assert r.status_code == 200 and r.json()["edition"] == "2022" and r.json()["lineage"][-1]["code"] == "847130"
+    r = client.get("/reference/hs/847130?edition=1996", headers=tokens["olga"])
     assert r.status_code == 422 and "load-hs" in r.json()["detail"]
     r = client.post("/users", json={"username": "new", "roles": ["officer"]}, headers=tokens["adm"])
     assert r.status_code == 201

@@ -66,23 +66,51 @@ def load_hs(engine: Engine, actor: Identity, path: Path, edition: str | None = N
 
 
 def editions(engine: Engine) -> list[str]:
+    """The HS editions loaded into the database with `reference load-hs`."""
     with engine.connect() as conn:
         return sorted(conn.execute(select(hs_nomenclature.c.edition).distinct()).scalars())
 
 
-def nomenclature(engine: Engine, edition: str | None = None) -> Nomenclature | None:
-    """The given HS edition, or the newest loaded one; None when no nomenclature was loaded (then HS codes are
-    checked for format and chapter only)."""
-    available = editions(engine)
-    if not available:
+BUNDLED_EDITIONS = ("2017", "2022")
+_bundled: dict[str, Nomenclature] = {}
+
+
+def bundled_nomenclature(edition: str) -> Nomenclature | None:
+    """An HS edition shipped in the package (``reference/data``, from datasets/harmonized-system, see its
+    SOURCE.md), read the first time it is needed; None for an edition not shipped."""
+    if edition not in BUNDLED_EDITIONS:
         return None
+    with _lock:
+        if edition not in _bundled:
+            import gzip
+            from importlib import resources
+
+            data = resources.files("opencustoms.reference").joinpath(f"data/harmonized-system-{edition}.csv.gz")
+            _bundled[edition] = Nomenclature(edition, read_hs_csv(gzip.decompress(data.read_bytes())))
+        return _bundled[edition]
+
+
+def available_editions(engine: Engine) -> list[str]:
+    """Every edition a code can be checked against: those shipped in the package and those loaded (a loaded
+    edition takes precedence over the shipped copy of the same year)."""
+    return sorted(set(BUNDLED_EDITIONS) | set(editions(engine)))
+
+
+def nomenclature(engine: Engine, edition: str | None = None) -> Nomenclature | None:
+    """The given HS edition, or the newest available one. The editions shipped in the package (HS 2017, HS 2022)
+    are always available, so a new installation checks HS codes without a download; an edition loaded with
+    `reference load-hs` replaces the shipped copy of the same year."""
+    loaded = editions(engine)
+    available = sorted(set(BUNDLED_EDITIONS) | set(loaded))
     chosen = edition or available[-1]
     if chosen not in available:
         raise InvalidCodeError(
-            f"HS edition {chosen} is not loaded; loaded: {', '.join(available)}. "
-            "Load it with `opencustoms reference load-hs FILE`",
+            f"HS edition {chosen} is not available; available: {', '.join(available)}. "
+            "Load it with `opencustoms reference load-hs FILE --edition YEAR`",
             field="edition",
         )
+    if chosen not in loaded:
+        return bundled_nomenclature(chosen)
     key = (str(engine.url), chosen)
     with _lock:
         if key not in _cache:
@@ -120,12 +148,13 @@ class NomenclatureSet:
 
 
 def nomenclatures(engine: Engine) -> NomenclatureSet:
-    return NomenclatureSet({e: n for e in editions(engine) if (n := nomenclature(engine, e)) is not None})
+    """Every available edition (shipped and loaded), for checking codes by acceptance date."""
+    return NomenclatureSet({e: n for e in available_editions(engine) if (n := nomenclature(engine, e)) is not None})
 
 
 def describe_hs(engine: Engine, code: str, edition: str | None = None) -> dict[str, Any]:
     nom = nomenclature(engine, edition)
-    if nom is None:
+    if nom is None:  # pragma: no cover - the shipped editions are always available
         raise InvalidCodeError(
             "no HS nomenclature is loaded; load one with `opencustoms reference load-hs FILE`", field="edition"
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from opencustoms.declarations.layouts import KCS_COLUMNS, KCS_TRANSPORT
+from opencustoms.declarations.layouts import KCS_TRANSPORT
 from opencustoms.risk.errors import RiskDataError
 
 COLUMNS: dict[str, Any] = {
@@ -144,16 +144,24 @@ def _date(name: str) -> pl.Expr:
 
 
 def read_kcs(path: str | Path) -> pl.DataFrame:
-    """A Korea Customs Service synthetic file (df_syn_*_eng.csv) as a frame; Fraud becomes ``label``."""
+    """A Korea Customs Service file, any published release (English or Korean headers, HS6 or HS10 codes, with or
+    without a declaration number), as a frame; Fraud becomes ``label``. Rows are read by the same function as the
+    `import --layout kcs` command (:mod:`opencustoms.declarations.kcs`), so both see the same references and codes."""
+    from opencustoms.declarations.errors import ImportFileError
+    from opencustoms.declarations.kcs import kcs_release
+
     path = Path(path)
     if not path.exists():
         raise RiskDataError(f"file {path} does not exist", field="path")
     raw = pl.read_csv(path, infer_schema_length=0)  # everything as text: codes keep their leading zeros
-    missing = [c for c in KCS_COLUMNS if c not in raw.columns]
-    if missing:
-        raise RiskDataError(
-            f"{path.name} is not in the KCS layout: column(s) {', '.join(missing)} missing", field=missing[0]
-        )
+    try:
+        release = kcs_release(raw.columns)
+    except ImportFileError as exc:
+        raise RiskDataError(f"{path.name}: {exc}", field=exc.field) from exc
+    header = raw.columns
+    # line numbers as the import reports them (the header is line 1), which the generated references depend on
+    rows = [release.normalise(dict(zip(header, r, strict=True)), n).values for n, r in enumerate(raw.iter_rows(), 2)]
+    raw = pl.DataFrame(rows, schema={c: pl.Utf8 for c in (rows[0] if rows else release.names)}, orient="row")
     mode = pl.col("Mode of Transport")
     frame = raw.select(
         pl.col("Declaration ID").alias("reference"),
