@@ -139,9 +139,7 @@ def import_(
         Path | None, typer.Option(help="With --suggest-map: write the proposed mapping to this file.")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the problems to this CSV file.")] = None,
-    batch_size: Annotated[
-        int, typer.Option(min=1, max=100_000, help="Declarations written per transaction.")
-    ] = 1000,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Declarations written per transaction.")] = 1000,
     workers: Annotated[int, typer.Option(min=0, max=64, help="Row-path validating processes (0: CPU count).")] = 0,
     fast: Annotated[bool, typer.Option(help="Columnar fast path for flat CSV/Parquet (--no-fast: row path).")] = True,
 ) -> None:

@@ -539,7 +539,9 @@ class KcsLayout:
     """
 
     name = "kcs"
-    description = "Korea Customs Service import declarations (one goods item each, any published release), with fraud labels"
+    description = (
+        "Korea Customs Service import declarations (one goods item each, any published release), with fraud labels"
+    )
 
     def __init__(self, release: KcsRelease | None = None) -> None:
         self.release = release
@@ -571,13 +573,14 @@ class KcsLayout:
             v = row.values
             ref = None if v.get("Declaration ID") is None else str(v["Declaration ID"])
             candidate = Candidate([rec.row], ref, None)
-            candidate.notes = {"zeros_restored": row.zeros_restored, "references_generated": int(row.reference_generated)}
+            candidate.notes = {
+                "zeros_restored": row.zeros_restored,
+                "references_generated": int(row.reference_generated),
+            }
             if ref is not None and ref in seen:
                 what = "the same row content" if row.reference_generated else "duplicate Declaration ID"
                 candidate.problems.append(
-                    Problem(
-                        rec.row, ref, release.column("Declaration ID"), ref, f"{what}; first at row {seen[ref]}"
-                    )
+                    Problem(rec.row, ref, release.column("Declaration ID"), ref, f"{what}; first at row {seen[ref]}")
                 )
                 yield candidate
                 continue

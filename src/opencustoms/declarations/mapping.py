@@ -110,7 +110,7 @@ class Mapping:
         if missing:
             raise MappingError(
                 f"the mapping gives no value for {', '.join(missing)}: map a column of the file to it under "
-                f"[columns], or give a value for every row under [fixed] (e.g. {missing[0]} = \"...\")",
+                f'[columns], or give a value for every row under [fixed] (e.g. {missing[0]} = "...")',
                 field=_key("columns"),
             )
 
@@ -231,7 +231,7 @@ def read_mapping(text: str, source: str = "mapping") -> Mapping:
         if flat in seen:
             raise MappingError(f"mapping key {key}: {flat!r} is also mapped from column {seen[flat]!r}", field=key)
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise MappingError(f"mapping key {key}: give the value as text, e.g. {flat} = \"...\"", field=key)
+            raise MappingError(f'mapping key {key}: give the value as text, e.g. {flat} = "..."', field=key)
         fixed[flat] = str(value)
     options = table("options")
     for name in options:
@@ -244,7 +244,7 @@ def read_mapping(text: str, source: str = "mapping") -> Mapping:
     date_format = options.get("date_format")
     if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
         raise MappingError(
-            "mapping key options.date_format: give a strptime format such as \"%d/%m/%Y\" (31/12/2024)",
+            'mapping key options.date_format: give a strptime format such as "%d/%m/%Y" (31/12/2024)',
             field="options.date_format",
         )
     decimal_comma = options.get("decimal_comma", False)
@@ -362,12 +362,12 @@ def _country_names() -> dict[str, str]:
 
     import pycountry
 
+    translations: gettext.NullTranslations
     try:
-        french = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["fr"]).gettext
+        translations = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["fr"])
     except OSError:  # pragma: no cover - pycountry without its translations
-
-        def french(text: str) -> str:
-            return text
+        translations = gettext.NullTranslations()
+    french = translations.gettext
 
     names: dict[str, str] = {}
     for country in pycountry.countries:
@@ -432,7 +432,7 @@ def suggest_mapping(header: list[str], rows: list[dict[str, Any]]) -> str:
         flat = chosen.get(column)
         name = json.dumps(column, ensure_ascii=False)
         if flat is None:
-            lines.append(f"# {name} = \"\"  # not recognised: name its field or leave it out")
+            lines.append(f'# {name} = ""  # not recognised: name its field or leave it out')
             continue
         target = json.dumps(flat.split("+")) if "+" in flat else json.dumps(flat)
         note = "" if how[column] == "name" else f"  # {how[column]}"

@@ -293,12 +293,7 @@ def import_file(
     nomenclatures = reference.nomenclatures(engine)
     report = None
     written: set[str] = set()
-    if (
-        fast
-        and layout_name == "flat"
-        and fmt in ("csv", "parquet")
-        and (isinstance(source, Path) or source.seekable())
-    ):
+    if fast and layout_name == "flat" and fmt in ("csv", "parquet") and (isinstance(source, Path) or source.seekable()):
         from opencustoms.declarations import columnar
 
         start = None if isinstance(source, Path) else source.tell()
