@@ -104,6 +104,10 @@ def test_bulk_import_reports_rows_and_limits_size(api) -> None:
         "value": "soon",
         "reason": body["problems"][0]["reason"],
     }
+    assert body["problems"][0]["reason"].startswith("'soon' is not a date; write the date as YYYY-MM-DD")
+    again = client.post("/declarations/import", files=files, headers=tokens["olga"]).json()
+    assert (again["accepted"], again["already_stored"], again["rejected"]) == (0, 1, 1)  # A is not "rejected"
+    assert again["zeros_restored"] == 0 and again["references_generated"] == 0 and again["notices"] == []
     big = {"file": ("big.csv", io.BytesIO(b"x" * 300_000), "text/csv")}
     r = client.post("/declarations/import", files=big, headers=tokens["olga"])
     assert r.status_code == 413 and "OPENCUSTOMS_MAX_UPLOAD_BYTES" in r.json()["detail"]

@@ -215,3 +215,12 @@ def test_cli_suggest_map_then_import_with_it(tmp_path: Path, monkeypatch: pytest
     finally:
         get_settings.cache_clear()
         open_database.cache_clear()
+
+
+def test_every_import_option_has_help_text() -> None:
+    import typer.main
+
+    from opencustoms.cli import app
+
+    command = typer.main.get_command(app).commands["import"]  # type: ignore[attr-defined]
+    assert [p.name for p in command.params if not getattr(p, "help", None)] == []

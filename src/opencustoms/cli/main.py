@@ -174,8 +174,8 @@ def import_(
     except OpenCustomsError as exc:
         _fail(exc)
     for notice in result.notices:
-        err.print(f"note: {notice}", markup=False, highlight=False)
-    console.print(f"import {result.import_id}: {result.headline()}", markup=False, highlight=False)
+        err.print(f"note: {notice}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"import {result.import_id}: {result.headline()}", markup=False, highlight=False, soft_wrap=True)
     if result.problems:
         from rich.text import Text  # cells from the file: shown as text, never as Rich markup or escape codes
 

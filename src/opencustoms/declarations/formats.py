@@ -40,7 +40,8 @@ def detect_format(name: str, fmt: str | None = None) -> str:
     if suffix not in _SUFFIXES:
         raise ImportFileError(
             f"cannot tell the format of {Path(name).name!r} from its extension {suffix or '(none)'!r}; the accepted "
-            f"extensions are {', '.join(_SUFFIXES)} — rename the file, or give the format, e.g. --format csv",
+            f"extensions are {', '.join(_SUFFIXES)} — rename the file, or give the format, e.g. --format csv "
+            "(format=csv in the API)",
             field="format",
         )
     return _SUFFIXES[suffix]

@@ -253,7 +253,8 @@ class FlatLayout:
             raise ImportFileError(
                 f"column {unknown[0]!r} is not part of the flat layout{_suggest(unknown[0], FLAT_COLUMNS)}; "
                 "rename or remove it (the columns are listed in docs/import-export.md; national data goes in "
-                "columns named '<country>.<name>', e.g. 'kr.import_use')",
+                "columns named '<country>.<name>', e.g. 'kr.import_use'); a file with its own column names is "
+                "imported with a mapping: `opencustoms import FILE --suggest-map` proposes one",
                 field=unknown[0],
             )
         missing = [c for c in REQUIRED_FLAT_COLUMNS if c not in columns]
