@@ -13,16 +13,16 @@ a code one digit short of its width (9 of 10, 5 of 6) gets its leading zero back
 A file without a declaration number gets a reference computed from the row's content and position (a hash), so
 importing the same file twice finds the declarations already stored instead of storing them again.
 
-:func:`kcs_release` reads a header into a :class:`KcsRelease`; :meth:`KcsRelease.normalise` turns one row of the
-file into the canonical English columns (``Declaration ID``, ``HS6 Code``, ``HS10 Code``...). The import layout
-(:class:`opencustoms.declarations.layouts.KcsLayout`) and the risk engine's reader (``risk.frame.read_kcs``) both
-call them, so the two read every release the same way.
+:func:`kcs_release` reads a header into a :class:`KcsRelease`; :meth:`KcsRelease.normalise_columns` turns rows of
+the file into the canonical English columns (``Declaration ID``, ``HS6 Code``, ``HS10 Code``...). The import layout
+(:class:`opencustoms.declarations.layouts.KcsLayout`, one row at a time) and the risk engine's reader
+(``risk.frame.read_kcs``, whole columns) both call it, so the two read every release the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,24 +117,39 @@ class KcsRelease:
         return self.names.get(canonical, canonical)
 
     def normalise(self, values: Mapping[str, Any], position: int) -> KcsRow:
-        """One row of the file (its own column names) in the canonical columns: HS6 derived from HS10, a lost
-        leading zero restored, a reference generated when the file has none. ``position`` is the row's line in the
-        file; with the content it makes the generated reference (the same file gives the same references)."""
-        out: dict[str, Any] = {canonical: values.get(name) for canonical, name in self.names.items()}
-        restored = 0
+        """One row of the file (its own column names) in the canonical columns: :meth:`normalise_columns` for a
+        single row (the import's row path)."""
+        columns, restored = self.normalise_columns({k: [v] for k, v in values.items()}, [position])
+        return KcsRow({k: v[0] for k, v in columns.items()}, restored[0], not self.has_reference)
+
+    def normalise_columns(
+        self, columns: Mapping[str, Sequence[Any]], positions: Sequence[int]
+    ) -> tuple[dict[str, list[Any]], list[int]]:
+        """Rows of the file given as columns (its own column names) in the canonical columns: HS6 derived from
+        HS10, a lost leading zero restored, a reference generated when the file has none. ``positions`` are the
+        rows' lines in the file; with the content they make the generated references (the same file gives the same
+        references). Returns the canonical columns and, per row, 1 when an HS code got its zero back.
+
+        The import (one row at a time, :meth:`normalise`) and the risk engine's reader (whole columns) both call
+        this, so both read every release the same way."""
+        n = len(positions)
+        out: dict[str, list[Any]] = {
+            canonical: list(columns[name]) if name in columns else [None] * n for canonical, name in self.names.items()
+        }
         if self.has_hs10:
-            hs10, fixed = restore_zero(out.get(HS10), 10)
-            restored += fixed
-            out[HS10] = hs10
-            out["HS6 Code"] = hs10[:6] if isinstance(hs10, str) and len(hs10) == 10 and hs10.isdigit() else hs10
+            fixed = [restore_zero(v, 10) for v in out[HS10]]
+            out[HS10] = [code for code, _ in fixed]
+            out["HS6 Code"] = [
+                code[:6] if isinstance(code, str) and len(code) == 10 and code.isdigit() else code
+                for code in out[HS10]
+            ]
         else:
-            out["HS6 Code"], fixed = restore_zero(out.get("HS6 Code"), 6)
-            restored += fixed
-        generated = False
+            fixed = [restore_zero(v, 6) for v in out["HS6 Code"]]
+            out["HS6 Code"] = [code for code, _ in fixed]
         if not self.has_reference:
-            out["Declaration ID"] = generated_reference((values.get(c) for c in self.header), position)
-            generated = True
-        return KcsRow(out, restored, generated)
+            cells = zip(*(columns.get(c, [None] * n) for c in self.header), strict=True)
+            out["Declaration ID"] = [generated_reference(row, pos) for row, pos in zip(cells, positions, strict=True)]
+        return out, [restored for _, restored in fixed]
 
 
 def restore_zero(value: Any, width: int) -> tuple[Any, int]:

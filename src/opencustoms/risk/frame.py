@@ -158,10 +158,9 @@ def read_kcs(path: str | Path) -> pl.DataFrame:
         release = kcs_release(raw.columns)
     except ImportFileError as exc:
         raise RiskDataError(f"{path.name}: {exc}", field=exc.field) from exc
-    header = raw.columns
     # line numbers as the import reports them (the header is line 1), which the generated references depend on
-    rows = [release.normalise(dict(zip(header, r, strict=True)), n).values for n, r in enumerate(raw.iter_rows(), 2)]
-    raw = pl.DataFrame(rows, schema={c: pl.Utf8 for c in (rows[0] if rows else release.names)}, orient="row")
+    columns, _ = release.normalise_columns(raw.to_dict(as_series=False), range(2, raw.height + 2))
+    raw = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Utf8))
     mode = pl.col("Mode of Transport")
     frame = raw.select(
         pl.col("Declaration ID").alias("reference"),
