@@ -74,3 +74,21 @@ def test_load_hs_replaces_the_shipped_edition(engine, operator, tmp_path) -> Non
     with pytest.raises(InvalidCodeError):
         reference.nomenclature(engine, "2022").check("847130")  # type: ignore[union-attr]
     assert reference.nomenclature(engine, "2017").check("847130") == "847130"  # the shipped 2017 still there
+
+
+def test_pyproject_ships_the_data_files() -> None:
+    """A wheel carries the shipped editions and the synonyms table: every data file matches a package-data pattern."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["opencustoms"]
+    package = root / "src" / "opencustoms"
+    files = [
+        p.relative_to(package).as_posix()
+        for folder in ("reference/data", "declarations/data")
+        for p in (package / folder).iterdir()
+    ]
+    assert len(files) >= 5
+    assert [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)] == []
