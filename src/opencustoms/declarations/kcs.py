@@ -140,8 +140,7 @@ class KcsRelease:
             fixed = [restore_zero(v, 10) for v in out[HS10]]
             out[HS10] = [code for code, _ in fixed]
             out["HS6 Code"] = [
-                code[:6] if isinstance(code, str) and len(code) == 10 and code.isdigit() else code
-                for code in out[HS10]
+                code[:6] if isinstance(code, str) and len(code) == 10 and code.isdigit() else code for code in out[HS10]
             ]
         else:
             fixed = [restore_zero(v, 6) for v in out["HS6 Code"]]

@@ -368,13 +368,14 @@ def suggest_mapping(source: Path, *, fmt: str | None = None, sample: int = 200) 
         raise ImportFileError("a column mapping is for CSV or Parquet files; JSON Lines use the native layout")
     if not source.is_file():
         raise ImportFileError(f"no file at {source}; check the path", field="file")
-    columns, records = open_records(source, fmt)
     rows = []
-    for rec in records:
-        if rec.values is not None and rec.problem is None:
-            rows.append(rec.values)
-        if len(rows) >= sample:
-            break
+    with source.open("rb") as handle:
+        columns, records = open_records(handle, fmt)
+        for rec in records:
+            if rec.values is not None and rec.problem is None:
+                rows.append(rec.values)
+            if len(rows) >= sample:
+                break
     return suggest_from_sample(list(columns or []), rows)
 
 
@@ -466,4 +467,14 @@ def schema_json() -> str:
     return json.dumps(schema(), indent=2)
 
 
-__all__ = ["Page", "SearchFilters", "ValidationError", "create", "export", "get", "import_file", "search"]
+__all__ = [
+    "Page",
+    "SearchFilters",
+    "ValidationError",
+    "create",
+    "export",
+    "get",
+    "import_file",
+    "search",
+    "suggest_mapping",
+]
