@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from opencustoms.declarations import service
 from opencustoms.declarations.mapping import MappingError, decimal_comma_number, read_mapping, suggest_mapping
+from opencustoms.declarations.repository import SearchFilters
 from opencustoms.model import Declaration
 
 ASYCUDA_HEADER = [
@@ -124,10 +125,10 @@ def test_french_spreadsheet_with_decimal_commas_and_day_first_dates(
     report = service.import_file(engine, operator, path, mapping=read_mapping(text))
     assert (report.accepted, report.rejected, report.problems) == (40, 0, [])
     assert report.references_generated == 40  # no reference column: one computed per row
+    stored = service.search(engine, operator, SearchFilters(), pseudonymiser, limit=100).items
+    assert len(stored) == 40 and all(d.functional_reference_id.startswith("ROW-") for d in stored)
     again = service.import_file(engine, operator, path, mapping=read_mapping(text))
     assert (again.accepted, again.already_stored) == (0, 40)
-    from opencustoms.declarations.repository import SearchFilters
-
     page = service.search(engine, operator, SearchFilters(), pseudonymiser, limit=100)
     by_value = {str(d.goods_items[0].customs_value_amount): d for d in page.items}
     first: Declaration = by_value["1234.00"]

@@ -164,13 +164,13 @@ def restore_zero(value: Any, width: int) -> tuple[Any, int]:
     return text or None, 0
 
 
-def generated_reference(cells: Iterable[Any], position: int) -> str:
-    """A stable reference for a row without one: ``KCS-`` and 20 hex digits of SHA-256 over the row's position and
-    its cells, so re-importing the same file finds the same references."""
+def generated_reference(cells: Iterable[Any], position: int, prefix: str = GENERATED_PREFIX) -> str:
+    """A stable reference for a row without one: ``prefix`` (``KCS-``) and 20 hex digits of SHA-256 over the row's
+    position and its cells, so re-importing the same file finds the same references."""
     digest = hashlib.sha256(str(position).encode())
     for cell in cells:
         digest.update(b"\x1f" + ("" if cell is None else str(cell).strip()).encode("utf-8", "surrogateescape"))
-    return GENERATED_PREFIX + digest.hexdigest()[:20]
+    return prefix + digest.hexdigest()[:20]
 
 
 def _english(header: Iterable[str]) -> dict[str, str]:

@@ -127,7 +127,7 @@ class Mapping:
                     problem = Problem(row, None, column, None if text is None else str(text), reason)
                 out[flat] = value
         if "functional_reference_id" not in self.targets:
-            out["functional_reference_id"] = generated_reference(values.values(), row)
+            out["functional_reference_id"] = generated_reference(values.values(), row, prefix="ROW-")
         return out, problem
 
     def _convert(self, flat: str, value: Any) -> tuple[Any, str | None]:
