@@ -46,7 +46,10 @@ def test_a_fresh_database_checks_hs_codes_without_load_hs(engine, operator) -> N
     new["goods_items"][0]["hs_code"] = "030510"
     with pytest.raises(ValidationError, match="030510 is not in HS 2022"):
         declarations.create(engine, operator, new)
-    assert reference.describe_hs(engine, "8471.30")["edition"] == "2022"
+    described = reference.describe_hs(engine, "8471.30")
+    assert described["edition"] == "2022" and described["section"] == "XVI"
+    assert described["section_name"].startswith("Machinery and mechanical appliances")
+    assert reference.count_codes(engine) == {"2017": 6705, "2022": 6936}
 
 
 @pytest.mark.parametrize("fast", [True, False])

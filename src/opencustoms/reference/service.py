@@ -165,12 +165,40 @@ def describe_hs(engine: Engine, code: str, edition: str | None = None) -> dict[s
         "edition": nom.edition,
         "lineage": [{"code": e.code, "description": e.description, "level": e.level} for e in lineage],
         "section": lineage[0].section,
+        "section_name": section_name(lineage[0].section),
         "children": [{"code": e.code, "description": e.description} for e in nom.children(lineage[-1].code)],
         "attribution": "HS descriptors: World Customs Organization; data: UN Comtrade via datasets/harmonized-system",
     }
 
 
 def count_codes(engine: Engine) -> dict[str, int]:
+    """The number of codes of every available edition: loaded ones, and the shipped ones not replaced by a load."""
     with engine.connect() as conn:
         rows = conn.execute(select(hs_nomenclature.c.edition, func.count()).group_by(hs_nomenclature.c.edition))
-        return {edition: int(n) for edition, n in rows}
+        counts = {edition: int(n) for edition, n in rows}
+    for edition in BUNDLED_EDITIONS:
+        if edition not in counts and (shipped := bundled_nomenclature(edition)) is not None:
+            counts[edition] = len(shipped)
+    return dict(sorted(counts.items()))
+
+
+def section_name(section: str) -> str | None:
+    """The title of an HS section (I..XXI), from the shipped sections.csv."""
+    return _sections().get(section)
+
+
+def _sections() -> dict[str, str]:
+    global _section_names
+    if _section_names is None:
+        import csv
+        import gzip
+        import io
+        from importlib import resources
+
+        data = resources.files("opencustoms.reference").joinpath("data/sections.csv.gz").read_bytes()
+        text = gzip.decompress(data).decode("utf-8-sig")
+        _section_names = {r["section"]: r["name"] for r in csv.DictReader(io.StringIO(text)) if r.get("section")}
+    return _section_names
+
+
+_section_names: dict[str, str] | None = None
