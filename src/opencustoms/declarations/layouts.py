@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from opencustoms.declarations.kcs import HS10, KcsRelease, critical, kcs_release
+from opencustoms.declarations.kcs import HS10, KCS_COLUMNS, KCS_LABELS, KcsRelease, critical, kcs_release
 from opencustoms.declarations.repository import ITEM_FIELDS
 from opencustoms.model import Declaration
 
@@ -558,8 +558,8 @@ class KcsLayout:
         seen: dict[str, int] = {}
         release = self.release
         for rec in records:
-            if release is None:
-                release = kcs_release(list((rec.values or {}).keys()))
+            if release is None:  # not bound to a header: the first record's columns, else the shared files' release
+                release = _guess_release(rec.values)
             if rec.values is None or rec.problem is not None:
                 # one row per declaration: nothing else is lost, and the reference is reported when readable
                 readable = _clean((rec.values or {}).get(release.column("Declaration ID")))
@@ -655,6 +655,15 @@ class KcsLayout:
             if name in _KCS_LOC:
                 return candidate.rows[0], column(_KCS_LOC[name])
         return candidate.rows[0], ".".join(names)
+
+
+def _guess_release(values: dict[str, Any] | None) -> KcsRelease:
+    from opencustoms.declarations.errors import ImportFileError
+
+    try:
+        return kcs_release(list(values or ()))
+    except ImportFileError:
+        return kcs_release([*KCS_COLUMNS, *KCS_LABELS])
 
 
 def _round_money(value: Any) -> Any:
