@@ -273,7 +273,7 @@ def import_file(
         raise ImportFileError(f"unknown layout {layout!r}; choose one of {', '.join(known)}", field="layout")
     if isinstance(source, Path) and not source.is_file():
         raise ImportFileError(f"no file at {source}; check the path", field="file")
-    notices: list[str] = []
+    recognised = False  # a Korea Customs file imported without --layout
     chosen: Any
     if mapping is not None:
         if layout not in (None, "flat") or fmt == "jsonl":
@@ -287,8 +287,7 @@ def import_file(
     else:
         layout_name = layout or DEFAULT_LAYOUT[fmt]
         if layout is None and fmt in ("csv", "parquet") and looks_like_kcs(_peek_header(source, fmt)):
-            layout_name = "kcs"
-            notices.append("the header is a Korea Customs file: imported with the kcs layout (--layout kcs)")
+            layout_name, recognised = "kcs", True
         chosen = known[layout_name]
     nomenclatures = reference.nomenclatures(engine)
     report = None
@@ -313,7 +312,11 @@ def import_file(
     if hasattr(chosen, "bind"):
         chosen = chosen.bind(columns)
     report = report or start_import(engine, display, layout_name, actor.username)
-    report.notices.extend(notices)
+    if recognised:
+        report.notices.append(
+            f"the header is a Korea Customs file ({chosen.release.description}): imported with the kcs layout "
+            "(--layout kcs)"
+        )
     if isinstance(chosen, MappedLayout):
         unmapped = [c for c in columns or [] if c not in chosen.mapping.columns]
         if unmapped:
