@@ -45,7 +45,7 @@ def test_init_import_export_roundtrip(cli, tmp_path: Path) -> None:
         + "\n"
     )
     out = cli("import", str(source), "--report", str(tmp_path / "problems.csv"))
-    assert "3 accepted, 1 rejected" in out
+    assert "3 imported, 0 already stored, 1 rejected" in out
     assert "type_code" in (tmp_path / "problems.csv").read_text()
     assert "3 declarations written" in cli("export", str(tmp_path / "out.csv"))
     assert "3 declarations written" in cli("export", str(tmp_path / "out.parquet"))

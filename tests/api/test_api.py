@@ -104,6 +104,10 @@ def test_bulk_import_reports_rows_and_limits_size(api) -> None:
         "value": "soon",
         "reason": body["problems"][0]["reason"],
     }
+    assert body["problems"][0]["reason"].startswith("'soon' is not a date; write the date as YYYY-MM-DD")
+    again = client.post("/declarations/import", files=files, headers=tokens["olga"]).json()
+    assert (again["accepted"], again["already_stored"], again["rejected"]) == (0, 1, 1)  # A is not "rejected"
+    assert again["zeros_restored"] == 0 and again["references_generated"] == 0 and again["notices"] == []
     big = {"file": ("big.csv", io.BytesIO(b"x" * 300_000), "text/csv")}
     r = client.post("/declarations/import", files=big, headers=tokens["olga"])
     assert r.status_code == 413 and "OPENCUSTOMS_MAX_UPLOAD_BYTES" in r.json()["detail"]
@@ -114,7 +118,9 @@ def test_reference_users_and_audit(api) -> None:
     assert client.get("/reference/containers/csqu 305438 3", headers=tokens["olga"]).json()["check_digit"] == 3
     r = client.get("/reference/containers/MSCU1234567", headers=tokens["olga"])
     assert r.status_code == 422 and "should be 6" in r.json()["detail"]
-    r = client.get("/reference/hs/847130", headers=tokens["olga"])
+    r = client.get("/reference/hs/847130", headers=tokens["olga"])  # the HS editions shipped in the package
+    assert r.status_code == 200 and r.json()["edition"] == "2022" and r.json()["lineage"][-1]["code"] == "847130"
+    r = client.get("/reference/hs/847130?edition=1996", headers=tokens["olga"])
     assert r.status_code == 422 and "load-hs" in r.json()["detail"]
     r = client.post("/users", json={"username": "new", "roles": ["officer"]}, headers=tokens["adm"])
     assert r.status_code == 201

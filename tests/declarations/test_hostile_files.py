@@ -25,7 +25,8 @@ from opencustoms.declarations import service
 from opencustoms.declarations.errors import ImportFileError
 from opencustoms.declarations.formats import MAX_JSON_DEPTH, MAX_JSON_LINE_BYTES
 from opencustoms.declarations.importer import ImportReport
-from opencustoms.declarations.layouts import FLAT_COLUMNS, KCS_COLUMNS, FlatLayout, Problem
+from opencustoms.declarations.kcs import KCS_COLUMNS
+from opencustoms.declarations.layouts import FLAT_COLUMNS, FlatLayout, Problem
 from opencustoms.model import Declaration
 from opencustoms.store.tables import declarations, goods_items
 
@@ -416,13 +417,13 @@ def test_cli_import_report_and_terminal_are_safe(tmp_path: Path, monkeypatch: py
         source.write_text(_csv(rows))
         result = runner.invoke(app, ["import", str(source), "--no-fast", "--report", "problems.csv"])
         assert result.exit_code == 0, result.output
-        assert "0 accepted, 3 rejected" in result.output
+        assert "0 imported, 0 already stored, 3 rejected" in result.output
         assert "\x1b[2J" not in result.output and "\\x1b" in result.output and "[red]x" in result.output
         report = (tmp_path / "problems.csv").read_text()
         assert "'=1+2" in report and ",=1+2" not in report
         source.write_text(_csv(_rows()))
         result = runner.invoke(app, ["import", str(source), "--no-fast"])
-        assert "3 accepted, 0 rejected" in result.output, result.output
+        assert "3 imported, 0 already stored, 0 rejected" in result.output, result.output
     finally:
         get_settings.cache_clear()
         open_database.cache_clear()

@@ -92,8 +92,10 @@ def test_already_stored_references_are_reported_not_duplicated(engine, operator)
     data = _flat_csv(_sample_rows(3))
     first = service.import_file(engine, operator, io.BytesIO(data), name="a.csv")
     second = service.import_file(engine, operator, io.BytesIO(data), name="a.csv")
-    assert first.accepted == 3 and second.accepted == 0 and second.rejected == 3
-    assert "already stored" in second.problems[0].reason
+    assert (first.accepted, first.already_stored, first.rejected) == (3, 0, 0)
+    # issue #13: the declarations stored by the first import are "already stored", not "rejected", and not problems
+    assert (second.accepted, second.already_stored, second.rejected, second.problems) == (0, 3, 0, [])
+    assert "0 imported, 3 already stored, 0 rejected" in second.headline()
     assert _count(engine) == 3
 
 

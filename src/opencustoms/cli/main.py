@@ -105,15 +105,54 @@ def init(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file.")],
-    layout: Annotated[str | None, typer.Option(help="native, flat, kcs or a plugin's layout.")] = None,
-    format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
+    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file (.csv, .jsonl, .parquet...).")],
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="native, flat, kcs or a plugin's layout (default: flat for CSV/Parquet, native for JSON Lines; a "
+            "Korea Customs file is recognised by its header)."
+        ),
+    ] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(help="csv, jsonl or parquet (default: from the extension; e.g. --format csv for a .txt file)."),
+    ] = None,
+    map_: Annotated[
+        Path | None,
+        typer.Option(
+            "--map",
+            help="Column mapping (TOML) for a file with its own column names, date format, decimal comma or codes; "
+            "see docs/import-export.md.",
+        ),
+    ] = None,
+    suggest_map: Annotated[
+        bool,
+        typer.Option(
+            "--suggest-map",
+            help="Import nothing: propose a mapping from the header and the first rows, printed as TOML to edit "
+            "(or written to --output).",
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option(help="With --suggest-map: write the proposed mapping to this file.")
+    ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the problems to this CSV file.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Declarations stored per transaction.")] = 1000,
     workers: Annotated[int, typer.Option(min=0, max=64, help="Row-path validating processes (0: CPU count).")] = 0,
     fast: Annotated[bool, typer.Option(help="Columnar fast path for flat CSV/Parquet (--no-fast: row path).")] = True,
 ) -> None:
-    """Import declarations. Bad rows are reported (row, field, value, reason); good rows are stored."""
+    """Import declarations. Bad rows are reported (row, column, value, reason); good rows are stored."""
+    if suggest_map:
+        try:
+            text = declarations.suggest_mapping(file, fmt=format)
+        except OpenCustomsError as exc:
+            _fail(exc)
+        if output:
+            output.write_text(text, encoding="utf-8")
+            err.print(f"mapping proposed in {output}: check it, then run `opencustoms import {file} --map {output}`")
+        else:
+            typer.echo(text, nl=False)
+        return
     platform = _platform()
     try:
         with RichProgress(err, console) as progress:
@@ -124,6 +163,7 @@ def import_(
                 file,
                 fmt=format,
                 layout=layout,
+                mapping=map_,
                 batch_size=batch_size,
                 workers=workers or os.cpu_count() or 1,
                 fast=fast,
@@ -131,16 +171,15 @@ def import_(
             )
     except OpenCustomsError as exc:
         _fail(exc)
-    progress.finish(
-        f"import {result.import_id}: {result.accepted} accepted, {result.rejected} rejected"
-        + (f", {result.labels} inspection results" if result.labels else "")
-    )
+    for notice in result.notices:
+        err.print(f"note: {notice}", markup=False, highlight=False, soft_wrap=True)
+    progress.finish(f"import {result.import_id}: {result.headline()}")
     if result.problems:
         from rich.text import Text  # cells from the file: shown as text, never as Rich markup or escape codes
 
         from opencustoms.declarations.importer import terminal_text
 
-        table = Table("row", "reference", "field", "value", "reason", title="first problems")
+        table = Table("row", "reference", "column", "value", "reason", title="first problems")
         for p in result.problems[:15]:
             cells = (p.row, p.reference, p.field, (p.value or "")[:30], p.reason)
             table.add_row(*(Text(terminal_text(c)) for c in cells))

@@ -95,7 +95,7 @@ class RichProgress:
 
     def finish(self, summary: str) -> None:
         """The job's one-line summary, with the time it took."""
-        self.out.print(f"{summary} ({_duration(self.seconds)})")
+        self.out.print(f"{summary} ({_duration(self.seconds)})", markup=False, highlight=False, soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:

@@ -23,7 +23,6 @@ from opencustoms.model import Declaration
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {
     ".csv": "csv",
-    ".txt": "csv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
@@ -40,8 +39,9 @@ def detect_format(name: str, fmt: str | None = None) -> str:
     suffix = Path(name).suffix.lower()
     if suffix not in _SUFFIXES:
         raise ImportFileError(
-            f"cannot tell the format of {Path(name).name!r} from its extension; name it .csv, "
-            ".jsonl or .parquet, or pass the format explicitly",
+            f"cannot tell the format of {Path(name).name!r} from its extension {suffix or '(none)'!r}; the accepted "
+            f"extensions are {', '.join(_SUFFIXES)} — rename the file, or give the format, e.g. --format csv "
+            "(format=csv in the API)",
             field="format",
         )
     return _SUFFIXES[suffix]

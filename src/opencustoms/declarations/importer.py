@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opencustoms.declarations import repository
 from opencustoms.declarations.layouts import Candidate, Label, Layout, Problem
+from opencustoms.declarations.messages import plain_reason
 from opencustoms.model import Declaration
 from opencustoms.reference.service import NomenclatureSet
 from opencustoms.store.tables import imports
@@ -71,8 +72,28 @@ class ImportReport:
     import_id: int | None = None
     accepted: int = 0
     rejected: int = 0
+    already_stored: int = 0  # declarations of the file found already stored: not imported again, not an error
     labels: int = 0
+    zeros_restored: int = 0  # HS codes whose lost leading zero was put back (KCS files)
+    references_generated: int = 0  # declarations given a reference computed from the row (files without one)
+    notices: list[str] = field(default_factory=list)  # what the import decided for the user (e.g. the layout)
     problems: list[Problem] = field(default_factory=list)
+
+    def count_notes(self, notes: dict[str, int] | None) -> None:
+        if notes:
+            self.zeros_restored += notes.get("zeros_restored", 0)
+            self.references_generated += notes.get("references_generated", 0)
+
+    def headline(self) -> str:
+        """The counts in one line, as the CLI prints them."""
+        parts = [f"{self.accepted} imported", f"{self.already_stored} already stored", f"{self.rejected} rejected"]
+        if self.labels:
+            parts.append(f"{self.labels} inspection results")
+        if self.zeros_restored:
+            parts.append(f"leading zero restored on {self.zeros_restored} HS code{'s' * (self.zeros_restored != 1)}")
+        if self.references_generated:
+            parts.append(f"{self.references_generated} references generated from the rows")
+        return ", ".join(parts)
 
     def write_csv(self, path: Path | IO[str]) -> None:
         """The problems as CSV for a spreadsheet. Cells come from the imported file, so a cell that a spreadsheet
@@ -93,22 +114,18 @@ class ImportReport:
             "source": self.source,
             "layout": self.layout,
             "accepted": self.accepted,
+            "already_stored": self.already_stored,
             "rejected": self.rejected,
             "labels": self.labels,
+            "zeros_restored": self.zeros_restored,
+            "references_generated": self.references_generated,
+            "notices": list(self.notices),
             "problems": len(self.problems),
         }
 
 
 def _reason(error: Any) -> str:
-    message = str(error.get("msg", "invalid"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if message.startswith(prefix):
-            message = message[len(prefix) :]
-    if error.get("type") == "missing":
-        return "is required"
-    if error.get("type") == "extra_forbidden":
-        return "is not a field of the model; remove it (see `opencustoms schema declaration`)"
-    return message
+    return plain_reason(error)
 
 
 def validation_problems(candidate: Candidate, layout: Layout, exc: ValidationError) -> list[Problem]:
@@ -264,9 +281,9 @@ class BatchWriter:
                 _label_row(p.label, i, self.actor, now) for p, i in zip(fresh, ids, strict=True) if p.label is not None
             ]
             repository.insert_labels(conn, labels)
-        for p in batch:
-            if p.reference in stored:
-                self._reject(p, "a declaration with this reference is already stored; references are unique")
+        # already stored (an earlier import of the same file, or of a file that overlaps): not stored twice, and
+        # not an error either — counted apart from the rejected declarations
+        self.report.already_stored += len(batch) - len(fresh)
         self.report.accepted += len(fresh)
         self.report.labels += len(labels)
 
@@ -299,6 +316,12 @@ def finish_import(engine: Engine, report: ImportReport) -> ImportReport:
     return report
 
 
+def _counted(candidates: Iterable[Candidate], report: ImportReport) -> Iterator[Candidate]:
+    for candidate in candidates:
+        report.count_notes(candidate.notes)
+        yield candidate
+
+
 def import_rows(
     engine: Engine,
     candidates: Iterable[Candidate],
@@ -316,6 +339,7 @@ def import_rows(
     that many processes while this one writes. References in ``skip`` were already written by this import."""
     if skip:
         candidates = (c for c in candidates if c.reference not in skip)
+    candidates = _counted(candidates, report)
     writer = BatchWriter(engine, report, actor)
     outcomes = (
         prepare_parallel(candidates, layout, nomenclatures, workers)

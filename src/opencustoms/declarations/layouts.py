@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from opencustoms.declarations.kcs import HS10, KCS_COLUMNS, KCS_LABELS, KcsRelease, critical, kcs_release
 from opencustoms.declarations.repository import ITEM_FIELDS
 from opencustoms.model import Declaration
 
@@ -61,6 +62,7 @@ class Candidate:
     problems: list[Problem] = field(default_factory=list)
     label: Label | None = None
     item_rows: dict[int, int] = field(default_factory=dict)  # goods item index -> source row
+    notes: dict[str, int] | None = None  # what the layout repaired, counted in the import summary
 
 
 class Layout(Protocol):
@@ -251,7 +253,8 @@ class FlatLayout:
             raise ImportFileError(
                 f"column {unknown[0]!r} is not part of the flat layout{_suggest(unknown[0], FLAT_COLUMNS)}; "
                 "rename or remove it (the columns are listed in docs/import-export.md; national data goes in "
-                "columns named '<country>.<name>', e.g. 'kr.import_use')",
+                "columns named '<country>.<name>', e.g. 'kr.import_use'); a file with its own column names is "
+                "imported with a mapping: `opencustoms import FILE --suggest-map` proposes one",
                 field=unknown[0],
             )
         missing = [c for c in REQUIRED_FLAT_COLUMNS if c not in columns]
@@ -503,32 +506,9 @@ class FlatLayout:
 
 # --- Korea Customs Service synthetic data ----------------------------------------------------------------------
 
-KCS_COLUMNS = (
-    "Declaration ID",
-    "Date",
-    "Office ID",
-    "Process Type",
-    "Import Type",
-    "Import Use",
-    "Payment Type",
-    "Mode of Transport",
-    "Declarant ID",
-    "Importer ID",
-    "Seller ID",
-    "Courier ID",
-    "HS6 Code",
-    "Country of Departure",
-    "Country of Origin",
-    "Tax Rate",
-    "Tax Type",
-    "Country of Origin Indicator",
-    "Net Mass",
-    "Item Price",
-)
-KCS_LABELS = ("Fraud", "Critical Fraud")
 # Korean transport mode codes -> UN/ECE Rec. 19 (90 'other' has no equivalent and is kept only as kr.transport_mode)
 KCS_TRANSPORT = {"10": "1", "20": "2", "30": "3", "40": "4", "50": "5"}
-# KCS column -> model location, for error reports
+# model location -> canonical KCS column, for error reports (the release then gives the file's own name)
 _KCS_LOC = {
     "functional_reference_id": "Declaration ID",
     "acceptance_date": "Date",
@@ -549,41 +529,59 @@ _KCS_LOC = {
 
 
 class KcsLayout:
-    """Korea Customs Service synthetic import declarations (Seondong/Customs-Declaration-Datasets).
+    """Korea Customs Service synthetic import declarations (Seondong/Customs-Declaration-Datasets), every published
+    release (see :mod:`opencustoms.declarations.kcs`: English or Korean headers, HS6 or HS10 codes, with or without
+    a declaration number).
 
     Values are in KRW. Columns with no WCO element (process type, import type and use, payment type, origin
     indicator) are kept as national extensions 'kr.*'. Tax types starting with 'F' are FTA rates: they become a
-    preference claim with that code (the data names no certificate). Fraud / Critical Fraud become the
-    declaration's inspection result.
+    preference claim with that code (the data names no certificate). Fraud / Critical Fraud (0, 1 fraud,
+    2 critical fraud) become the declaration's inspection result.
     """
 
     name = "kcs"
-    description = "Korea Customs Service synthetic import declarations (one goods item each), with fraud labels"
+    description = (
+        "Korea Customs Service import declarations (one goods item each, any published release), with fraud labels"
+    )
+
+    def __init__(self, release: KcsRelease | None = None) -> None:
+        self.release = release
 
     def check_columns(self, columns: list[str] | None) -> None:
-        from opencustoms.declarations.errors import ImportFileError
+        kcs_release(columns)
 
-        missing = [c for c in KCS_COLUMNS if columns is None or c not in columns]
-        if missing:
-            raise ImportFileError(f"not the KCS layout: column(s) {', '.join(missing)} missing", field=missing[0])
+    def bind(self, columns: list[str] | None) -> KcsLayout:
+        """This layout for a file with this header (which release it is)."""
+        return KcsLayout(kcs_release(columns))
 
     def candidates(self, records: Iterable[RawRecord]) -> Iterator[Candidate]:
         seen: dict[str, int] = {}
+        release = self.release
         for rec in records:
+            if release is None:  # not bound to a header: the first record's columns, else the shared files' release
+                release = _guess_release(rec.values)
             if rec.values is None or rec.problem is not None:
                 # one row per declaration: nothing else is lost, and the reference is reported when readable
-                readable = _clean((rec.values or {}).get("Declaration ID"))
+                readable = _clean((rec.values or {}).get(release.column("Declaration ID")))
+                if not release.has_reference and rec.values is not None:
+                    readable = None
                 ref = None if readable is None or "\ufffd" in str(readable) else str(readable)
                 if rec.problem is not None:
                     rec.problem.reference = ref
                 yield Candidate([rec.row], ref, None, [rec.problem] if rec.problem else [])
                 continue
-            v = {k: _clean(x) for k, x in rec.values.items()}
+            row = release.normalise({k: _clean(x) for k, x in rec.values.items()}, rec.row)
+            v = row.values
             ref = None if v.get("Declaration ID") is None else str(v["Declaration ID"])
             candidate = Candidate([rec.row], ref, None)
+            candidate.notes = {
+                "zeros_restored": row.zeros_restored,
+                "references_generated": int(row.reference_generated),
+            }
             if ref is not None and ref in seen:
+                what = "the same row content" if row.reference_generated else "duplicate Declaration ID"
                 candidate.problems.append(
-                    Problem(rec.row, ref, "Declaration ID", ref, f"duplicate Declaration ID; first at row {seen[ref]}")
+                    Problem(rec.row, ref, release.column("Declaration ID"), ref, f"{what}; first at row {seen[ref]}")
                 )
                 yield candidate
                 continue
@@ -592,9 +590,9 @@ class KcsLayout:
             candidate.data = self._to_dict(v)
             fraud = v.get("Fraud")
             if fraud is not None:
-                critical = str(v.get("Critical Fraud") or "0") == "1"
                 candidate.label = Label(
-                    "fraud" if str(fraud) == "1" else "compliant", detail={"critical": critical, "source": "kcs"}
+                    "fraud" if str(fraud) == "1" else "compliant",
+                    detail={"critical": critical(v.get("Critical Fraud")), "source": "kcs"},
                 )
             yield candidate
 
@@ -607,7 +605,7 @@ class KcsLayout:
         mode = v.get("Mode of Transport")
         item: dict[str, Any] = {
             "sequence_number": 1,
-            "hs_code": v.get("HS6 Code"),
+            "hs_code": v.get(HS10) or v.get("HS6 Code"),
             "net_mass_kg": v.get("Net Mass"),
             "customs_value_amount": v.get("Item Price"),
             "customs_value_currency": "KRW",
@@ -652,13 +650,20 @@ class KcsLayout:
 
     def locate(self, candidate: Candidate, loc: tuple[Any, ...]) -> tuple[int | None, str]:
         names = [str(p) for p in loc if not isinstance(p, int)]
+        column = self.release.column if self.release is not None else (lambda c: c)
         for name in reversed(names):
             if name in _KCS_LOC:
-                return candidate.rows[0], _KCS_LOC[name]
-        for name in names:
-            if name in _KCS_LOC:
-                return candidate.rows[0], _KCS_LOC[name]
+                return candidate.rows[0], column(_KCS_LOC[name])
         return candidate.rows[0], ".".join(names)
+
+
+def _guess_release(values: dict[str, Any] | None) -> KcsRelease:
+    from opencustoms.declarations.errors import ImportFileError
+
+    try:
+        return kcs_release(list(values or ()))
+    except ImportFileError:
+        return kcs_release([*KCS_COLUMNS, *KCS_LABELS])
 
 
 def _round_money(value: Any) -> Any:

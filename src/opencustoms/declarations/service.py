@@ -28,7 +28,10 @@ from opencustoms.declarations.errors import (
 )
 from opencustoms.declarations.formats import DeclarationWriter, detect_format, open_records
 from opencustoms.declarations.importer import ImportReport, finish_import, import_rows, start_import
+from opencustoms.declarations.kcs import looks_like_kcs
 from opencustoms.declarations.layouts import FLAT_COLUMNS, all_layouts
+from opencustoms.declarations.mapping import MappedLayout, Mapping, load_mapping
+from opencustoms.declarations.mapping import suggest_mapping as suggest_from_sample
 from opencustoms.declarations.repository import SearchFilters
 from opencustoms.model import Declaration, Party
 from opencustoms.reference import service as reference
@@ -262,25 +265,42 @@ def import_file(
     name: str | None = None,
     fmt: str | None = None,
     layout: str | None = None,
+    mapping: Path | Mapping | None = None,
     batch_size: int = 1000,
     workers: int = 1,
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import a CSV, JSON Lines or Parquet file in one of the layouts (native, flat, kcs, or a plugin's).
+    """Import a CSV, JSON Lines or Parquet file in one of the layouts (native, flat, kcs, or a plugin's), or any
+    CSV/Parquet file through a column ``mapping`` (a TOML file, see :mod:`opencustoms.declarations.mapping`).
 
     Flat CSV and Parquet files go through the columnar fast path (``fast=False`` forces the row path; both store
-    the same declarations and report the same rejects)."""
+    the same declarations and report the same rejects). A CSV or Parquet file imported without a layout whose header
+    is a Korea Customs release is imported with the ``kcs`` layout, and the report says so."""
     actor.require(Permission.DECLARATIONS_WRITE)
     display = name or (source.name if isinstance(source, Path) else "upload")
     fmt = detect_format(display, fmt)
-    layout_name = layout or DEFAULT_LAYOUT[fmt]
     known = all_layouts()
-    if layout_name not in known:
-        raise ImportFileError(f"unknown layout {layout_name!r}; choose one of {', '.join(known)}", field="layout")
-    chosen = known[layout_name]
+    if layout is not None and layout not in known:
+        raise ImportFileError(f"unknown layout {layout!r}; choose one of {', '.join(known)}", field="layout")
     if isinstance(source, Path) and not source.is_file():
         raise ImportFileError(f"no file at {source}; check the path", field="file")
+    recognised = False  # a Korea Customs file imported without --layout
+    chosen: Any
+    if mapping is not None:
+        if layout not in (None, "flat") or fmt == "jsonl":
+            raise ImportFileError(
+                "a column mapping maps a CSV or Parquet file onto the flat layout; leave out --layout "
+                f"({layout}) or the mapping",
+                field="layout",
+            )
+        chosen = MappedLayout(mapping if isinstance(mapping, Mapping) else load_mapping(mapping))
+        layout_name = "mapped"
+    else:
+        layout_name = layout or DEFAULT_LAYOUT[fmt]
+        if layout is None and fmt in ("csv", "parquet") and looks_like_kcs(_peek_header(source, fmt)):
+            layout_name, recognised = "kcs", True
+        chosen = known[layout_name]
     nomenclatures = reference.nomenclatures(engine)
     report = None
     written: set[str] = set()
@@ -301,7 +321,18 @@ def import_file(
             return _finish(engine, actor, report)
     columns, records = open_records(source, fmt)
     chosen.check_columns(columns)
+    if hasattr(chosen, "bind"):
+        chosen = chosen.bind(columns)
     report = report or start_import(engine, display, layout_name, actor.username)
+    if recognised:
+        report.notices.append(
+            f"the header is a Korea Customs file ({chosen.release.description}): imported with the kcs layout "
+            "(--layout kcs)"
+        )
+    if isinstance(chosen, MappedLayout):
+        unmapped = [c for c in columns or [] if c not in chosen.mapping.columns]
+        if unmapped:
+            report.notices.append(f"column(s) not in the mapping, not imported: {', '.join(unmapped)}")
     import_rows(
         engine,
         chosen.candidates(records),
@@ -315,6 +346,52 @@ def import_file(
         skip=written,
     )
     return _finish(engine, actor, report)
+
+
+def _peek_header(source: Path | IO[bytes], fmt: str) -> list[str] | None:
+    """The column names of a CSV or Parquet file, read without moving an upload's position; None if unreadable."""
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            position = None if isinstance(source, Path) else source.tell()
+            try:
+                return list(pq.ParquetFile(source).schema_arrow.names)
+            finally:
+                if position is not None:
+                    source.seek(position)  # type: ignore[union-attr]
+        if isinstance(source, Path):
+            with source.open("rb") as handle:
+                first = handle.readline(1 << 16)
+        else:
+            if not source.seekable():
+                return None
+            position = source.tell()
+            first = source.readline(1 << 16)
+            source.seek(position)
+        import csv
+
+        return [c.strip() for c in next(csv.reader([first.decode("utf-8-sig")]), [])]
+    except Exception:  # noqa: BLE001 - unreadable here: the import itself says why
+        return None
+
+
+def suggest_mapping(source: Path, *, fmt: str | None = None, sample: int = 200) -> str:
+    """A column mapping (TOML text) proposed from the header and the first ``sample`` rows of a CSV/Parquet file."""
+    fmt = detect_format(source.name, fmt)
+    if fmt == "jsonl":
+        raise ImportFileError("a column mapping is for CSV or Parquet files; JSON Lines use the native layout")
+    if not source.is_file():
+        raise ImportFileError(f"no file at {source}; check the path", field="file")
+    rows = []
+    with source.open("rb") as handle:
+        columns, records = open_records(handle, fmt)
+        for rec in records:
+            if rec.values is not None and rec.problem is None:
+                rows.append(rec.values)
+            if len(rows) >= sample:
+                break
+    return suggest_from_sample(list(columns or []), rows)
 
 
 def _finish(engine: Engine, actor: Identity, report: ImportReport) -> ImportReport:
@@ -405,4 +482,14 @@ def schema_json() -> str:
     return json.dumps(schema(), indent=2)
 
 
-__all__ = ["Page", "SearchFilters", "ValidationError", "create", "export", "get", "import_file", "search"]
+__all__ = [
+    "Page",
+    "SearchFilters",
+    "ValidationError",
+    "create",
+    "export",
+    "get",
+    "import_file",
+    "search",
+    "suggest_mapping",
+]

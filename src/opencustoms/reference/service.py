@@ -66,23 +66,51 @@ def load_hs(engine: Engine, actor: Identity, path: Path, edition: str | None = N
 
 
 def editions(engine: Engine) -> list[str]:
+    """The HS editions loaded into the database with `reference load-hs`."""
     with engine.connect() as conn:
         return sorted(conn.execute(select(hs_nomenclature.c.edition).distinct()).scalars())
 
 
-def nomenclature(engine: Engine, edition: str | None = None) -> Nomenclature | None:
-    """The given HS edition, or the newest loaded one; None when no nomenclature was loaded (then HS codes are
-    checked for format and chapter only)."""
-    available = editions(engine)
-    if not available:
+BUNDLED_EDITIONS = ("2017", "2022")
+_bundled: dict[str, Nomenclature] = {}
+
+
+def bundled_nomenclature(edition: str) -> Nomenclature | None:
+    """An HS edition shipped in the package (``reference/data``, from datasets/harmonized-system, see its
+    SOURCE.md), read the first time it is needed; None for an edition not shipped."""
+    if edition not in BUNDLED_EDITIONS:
         return None
+    with _lock:
+        if edition not in _bundled:
+            import gzip
+            from importlib import resources
+
+            data = resources.files("opencustoms.reference").joinpath(f"data/harmonized-system-{edition}.csv.gz")
+            _bundled[edition] = Nomenclature(edition, read_hs_csv(gzip.decompress(data.read_bytes())))
+        return _bundled[edition]
+
+
+def available_editions(engine: Engine) -> list[str]:
+    """Every edition a code can be checked against: those shipped in the package and those loaded (a loaded
+    edition takes precedence over the shipped copy of the same year)."""
+    return sorted(set(BUNDLED_EDITIONS) | set(editions(engine)))
+
+
+def nomenclature(engine: Engine, edition: str | None = None) -> Nomenclature | None:
+    """The given HS edition, or the newest available one. The editions shipped in the package (HS 2017, HS 2022)
+    are always available, so a new installation checks HS codes without a download; an edition loaded with
+    `reference load-hs` replaces the shipped copy of the same year."""
+    loaded = editions(engine)
+    available = sorted(set(BUNDLED_EDITIONS) | set(loaded))
     chosen = edition or available[-1]
     if chosen not in available:
         raise InvalidCodeError(
-            f"HS edition {chosen} is not loaded; loaded: {', '.join(available)}. "
-            "Load it with `opencustoms reference load-hs FILE`",
+            f"HS edition {chosen} is not available; available: {', '.join(available)}. "
+            "Load it with `opencustoms reference load-hs FILE --edition YEAR`",
             field="edition",
         )
+    if chosen not in loaded:
+        return bundled_nomenclature(chosen)
     key = (str(engine.url), chosen)
     with _lock:
         if key not in _cache:
@@ -120,12 +148,13 @@ class NomenclatureSet:
 
 
 def nomenclatures(engine: Engine) -> NomenclatureSet:
-    return NomenclatureSet({e: n for e in editions(engine) if (n := nomenclature(engine, e)) is not None})
+    """Every available edition (shipped and loaded), for checking codes by acceptance date."""
+    return NomenclatureSet({e: n for e in available_editions(engine) if (n := nomenclature(engine, e)) is not None})
 
 
 def describe_hs(engine: Engine, code: str, edition: str | None = None) -> dict[str, Any]:
     nom = nomenclature(engine, edition)
-    if nom is None:
+    if nom is None:  # pragma: no cover - the shipped editions are always available
         raise InvalidCodeError(
             "no HS nomenclature is loaded; load one with `opencustoms reference load-hs FILE`", field="edition"
         )
@@ -136,12 +165,40 @@ def describe_hs(engine: Engine, code: str, edition: str | None = None) -> dict[s
         "edition": nom.edition,
         "lineage": [{"code": e.code, "description": e.description, "level": e.level} for e in lineage],
         "section": lineage[0].section,
+        "section_name": section_name(lineage[0].section),
         "children": [{"code": e.code, "description": e.description} for e in nom.children(lineage[-1].code)],
         "attribution": "HS descriptors: World Customs Organization; data: UN Comtrade via datasets/harmonized-system",
     }
 
 
 def count_codes(engine: Engine) -> dict[str, int]:
+    """The number of codes of every available edition: loaded ones, and the shipped ones not replaced by a load."""
     with engine.connect() as conn:
         rows = conn.execute(select(hs_nomenclature.c.edition, func.count()).group_by(hs_nomenclature.c.edition))
-        return {edition: int(n) for edition, n in rows}
+        counts = {edition: int(n) for edition, n in rows}
+    for edition in BUNDLED_EDITIONS:
+        if edition not in counts and (shipped := bundled_nomenclature(edition)) is not None:
+            counts[edition] = len(shipped)
+    return dict(sorted(counts.items()))
+
+
+def section_name(section: str) -> str | None:
+    """The title of an HS section (I..XXI), from the shipped sections.csv."""
+    return _sections().get(section)
+
+
+def _sections() -> dict[str, str]:
+    global _section_names
+    if _section_names is None:
+        import csv
+        import gzip
+        import io
+        from importlib import resources
+
+        data = resources.files("opencustoms.reference").joinpath("data/sections.csv.gz").read_bytes()
+        text = gzip.decompress(data).decode("utf-8-sig")
+        _section_names = {r["section"]: r["name"] for r in csv.DictReader(io.StringIO(text)) if r.get("section")}
+    return _section_names
+
+
+_section_names: dict[str, str] | None = None

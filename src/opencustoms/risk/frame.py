@@ -10,16 +10,19 @@ used as categorical features.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from opencustoms.declarations.layouts import KCS_COLUMNS, KCS_TRANSPORT
+from opencustoms.declarations.layouts import KCS_TRANSPORT
 from opencustoms.risk.errors import RiskDataError
+
+if TYPE_CHECKING:
+    from opencustoms.declarations.kcs import KcsRelease
 
 COLUMNS: dict[str, Any] = {
     "reference": pl.Utf8,
@@ -151,7 +154,9 @@ def _date(name: str) -> pl.Expr:
 
 
 def read_kcs(path: str | Path) -> pl.DataFrame:
-    """A Korea Customs Service synthetic file (df_syn_*_eng.csv) as a frame; Fraud becomes ``label``."""
+    """A Korea Customs Service file, any published release (English or Korean headers, HS6 or HS10 codes, with or
+    without a declaration number), as a frame; Fraud becomes ``label``. Rows are read by the same function as the
+    `import --layout kcs` command (:mod:`opencustoms.declarations.kcs`), so both see the same references and codes."""
     path = Path(path)
     if not path.exists():
         raise RiskDataError(f"file {path} does not exist", field="path")
@@ -183,14 +188,33 @@ NATIVE_SOURCES = {
 }
 
 
+def _kcs_release(path: Path, columns: Sequence[str]) -> KcsRelease:
+    from opencustoms.declarations.errors import ImportFileError
+    from opencustoms.declarations.kcs import kcs_release
+
+    try:
+        return kcs_release([c for c in columns if c != "_row"])
+    except ImportFileError as exc:
+        raise RiskDataError(f"{path.name}: {exc}", field=exc.field) from exc
+
+
+def kcs_sources(path: Path, columns: Sequence[str]) -> dict[str, str]:
+    """:data:`KCS_SOURCES` as this file names its columns (Korean headers, HS10 codes)."""
+    release = _kcs_release(path, columns)
+    return {frame: release.column(kcs) for frame, kcs in KCS_SOURCES.items()}
+
+
 def _kcs_frame(path: Path, raw: pl.DataFrame, *, typed: bool) -> pl.DataFrame:
-    """A KCS file read as text, in the frame's columns; numbers cast (strictly) when ``typed``, else left as text
-    for :func:`conform_rows` to check row by row."""
-    missing = [c for c in KCS_COLUMNS if c not in raw.columns]
-    if missing:
-        raise RiskDataError(
-            f"{path.name} is not in the KCS layout: column(s) {', '.join(missing)} missing", field=missing[0]
-        )
+    """A Korea Customs file of any published release (English or Korean headers, HS6 or HS10 codes, with or without
+    a declaration number) read as text, in the frame's columns; numbers cast (strictly) when ``typed``, else left as
+    text for :func:`conform_rows` to check row by row. Rows are normalised by the same function as the `import
+    --layout kcs` command (:mod:`opencustoms.declarations.kcs`), so both see the same references and codes."""
+    release = _kcs_release(path, raw.columns)
+    # line numbers as the import reports them (the header is line 1), which the generated references depend on
+    rows = raw["_row"].to_list() if "_row" in raw.columns else list(range(2, raw.height + 2))
+    columns, _ = release.normalise_columns(raw.drop("_row", strict=False).to_dict(as_series=False), rows)
+    text = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Utf8))
+    raw = text.with_columns(raw["_row"]) if "_row" in raw.columns else text
 
     def number(name: str, dtype: Any) -> pl.Expr:
         return pl.col(name).cast(dtype) if typed else pl.col(name)
@@ -367,7 +391,7 @@ def read_rows(path: str | Path, layout: str = "kcs") -> tuple[pl.DataFrame, list
     first = 1 if path.suffix == ".parquet" else 2  # the number of the first data row
     if layout == "kcs":
         raw = pl.read_csv(path, infer_schema_length=0).with_columns(pl.int_range(first, pl.len() + first).alias("_row"))
-        return conform_rows(_kcs_frame(path, raw, typed=False), KCS_SOURCES)
+        return conform_rows(_kcs_frame(path, raw, typed=False), kcs_sources(path, raw.columns))
     if layout == "frame":
         data = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema_length=0)
         return conform_rows(data.with_columns(pl.int_range(first, pl.len() + first).alias("_row")))

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from opencustoms.api.deps import IdentityDep, PlatformDep
 from opencustoms.declarations import service
@@ -42,9 +42,13 @@ class ImportResult(BaseModel):
     import_id: int | None
     source: str
     layout: str
-    accepted: int
-    rejected: int
+    accepted: int = Field(description="Declarations imported (stored now).")
+    already_stored: int = Field(description="Declarations of the file found already stored: not stored again.")
+    rejected: int = Field(description="Declarations not stored because of a problem (listed in problems).")
     labels: int
+    zeros_restored: int = Field(description="HS codes whose lost leading zero was put back (e.g. 710807000).")
+    references_generated: int = Field(description="Declarations given a reference computed from their row.")
+    notices: list[str] = Field(description="What the import decided, e.g. the layout recognised from the header.")
     problems: list[ImportProblem]
 
 

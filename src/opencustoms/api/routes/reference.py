@@ -13,7 +13,7 @@ router = APIRouter(prefix="/reference", tags=["reference"])
 
 @router.get("/hs")
 def hs_editions(platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
-    """Loaded HS editions and their number of codes."""
+    """Available HS editions (shipped in the package or loaded) and their number of codes."""
     return {"editions": reference.count_codes(platform.engine)}
 
 
