@@ -57,6 +57,28 @@ class Settings(BaseSettings):
         "sign` signs the audit chain's head with, and whose signatures `audit verify` trusts; unset: the "
         "administration key of the ledger, <data_dir>/ledger/keys/administration/log.key.",
     )
+    # --- staff sign-in with a password: rules and lockout (docs/security.md, "Password sign-in") ---
+    password_min_length: int = Field(
+        default=12,
+        ge=8,
+        le=256,
+        description="Fewest characters of a staff password (`opencustoms users password` refuses shorter ones).",
+    )
+    password_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords for one user within OPENCUSTOMS_PASSWORD_FAILURE_WINDOW_MINUTES that lock the "
+        "account's password sign-in.",
+    )
+    password_failure_window_minutes: float = Field(
+        default=15, gt=0, description="Window, in minutes, in which failed password sign-ins are counted."
+    )
+    password_lockout_minutes: float = Field(
+        default=15,
+        gt=0,
+        description="How long, in minutes, password sign-in stays locked after too many failures (API tokens keep "
+        "working; `opencustoms users password NAME` unlocks at once).",
+    )
     # --- request body limits, enforced by the API's gate before a body is read (docs/security.md) ---
     max_request_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest body of an ordinary API request (JSON), in bytes."
