@@ -235,7 +235,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/verify"): public(html=True),
     ("POST", "/verify"): public(limit=Limit.DOCUMENT, html=True),
     ("GET", "/ui/login"): public(html=True),
-    ("POST", "/ui/login"): public(limit=Limit.FORM, html=True),
+    # sign-in: a username and a password or token, a few hundred bytes; the ordinary request limit, not a form's
+    ("POST", "/ui/login"): public(limit=Limit.REQUEST, html=True),
     ("POST", "/ui/logout"): public(limit=Limit.FORM, html=True),
     ("GET", "/ui"): page(),
     ("GET", "/ui/"): page(),

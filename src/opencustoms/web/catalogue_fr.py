@@ -205,6 +205,12 @@ FR: dict[str, str] = {
     "Search": "Rechercher",
     "Severity": "Gravité",
     "Sign in": "Connexion",
+    "Sign in with your username and password.": "Connectez-vous avec votre nom d'utilisateur et votre mot de passe.",
+    "Sign in with an API token instead": "Se connecter plutôt avec un jeton d'API",
+    "Sign in with your password instead": "Se connecter plutôt avec un mot de passe",
+    "Password": "Mot de passe",
+    "Give your password.": "Indiquez votre mot de passe.",
+    "Wrong username or password. After repeated failures, sign-in pauses for a few minutes.": "Nom d'utilisateur ou mot de passe erroné. Après plusieurs échecs, la connexion est suspendue quelques minutes.",
     "Sign in with your username and your API token (`opencustoms users token USERNAME` prints one).": "Connectez-vous avec votre nom d'utilisateur et votre jeton d'API (`opencustoms users token USERNAME` en "
     "affiche un).",
     "Sign out": "Déconnexion",
