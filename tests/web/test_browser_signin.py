@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running
 from web_helpers import Site
 
 from opencustoms.security import service as security
@@ -22,8 +23,7 @@ PASSWORD = "tulip harbour lantern"
 REFUSED = "Wrong username or password. After repeated failures, sign-in pauses for a few minutes."
 
 
-@pytest.fixture
-def server(site: Site) -> Iterator[str]:
+def _serve(platform) -> Iterator[str]:  # type: ignore[no-untyped-def]
     import uvicorn
 
     from opencustoms.api import create_app
@@ -31,9 +31,7 @@ def server(site: Site) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    instance = uvicorn.Server(
-        uvicorn.Config(create_app(site.platform), host="127.0.0.1", port=port, log_level="warning")
-    )
+    instance = uvicorn.Server(uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
     try:
@@ -49,9 +47,31 @@ def server(site: Site) -> Iterator[str]:
 
 
 @pytest.fixture
-def offline(chromium_path: Path, server: str):  # type: ignore[no-untyped-def]
-    """A new page in Chromium whose requests to anywhere but ``server`` are aborted; yields (page, blocked URLs,
-    console errors)."""
+def provider() -> Iterator[Provider]:
+    with running() as p:
+        yield p
+
+
+@pytest.fixture
+def server(site: Site, provider: Provider) -> Iterator[str]:
+    """The app, offering sign-in with the test OIDC provider as well."""
+    from opencustoms.context import Platform
+
+    settings = site.platform.settings.model_copy(
+        update={
+            "oidc_issuer": provider.issuer,
+            "oidc_client_id": CLIENT_ID,
+            "oidc_client_secret": CLIENT_SECRET,
+            "oidc_provider_name": "Customs ID",
+        }
+    )
+    yield from _serve(Platform(settings))
+
+
+@pytest.fixture
+def offline(chromium_path: Path, server: str, provider: Provider):  # type: ignore[no-untyped-def]
+    """A new page in Chromium whose requests to anywhere but ``server`` and the test OIDC provider are aborted;
+    yields (page, blocked URLs, console errors)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -63,7 +83,7 @@ def offline(chromium_path: Path, server: str):  # type: ignore[no-untyped-def]
 
             def gate(route) -> None:  # type: ignore[no-untyped-def]
                 url = route.request.url
-                if url.startswith(server + "/") or url.startswith(("data:", "blob:")):
+                if url.startswith((server + "/", provider.issuer + "/", "data:", "blob:")):
                     route.continue_()
                 else:
                     blocked.append(url)
@@ -129,3 +149,17 @@ def test_the_api_documentation_renders_offline(offline, server: str, path: str, 
     # (it is then hidden). Nothing else may be refused.
     refused = [e for e in errors if "Content Security Policy" in e or "Refused" in e]
     assert [e for e in refused if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in e] == [], errors
+
+
+def test_staff_sign_in_at_the_identity_provider(offline, server: str, provider: Provider) -> None:
+    """The provider's redirect back is a cross-site navigation: the SameSite=Lax flow cookie makes it through, and
+    the SameSite=Strict session cookie set by the callback is sent on the next page (which a redirect would lose)."""
+    page, blocked, _ = offline
+    provider.user, provider.interactive = {"sub": "u-7", "preferred_username": "officer"}, True
+    page.goto(f"{server}/ui/queue?lane=red")
+    page.click("text=Sign in with Customs ID")
+    page.wait_for_url(provider.issuer + "/authorize?*")
+    page.click("text=Approve")  # at the provider's site: the way back starts there, cross-site
+    page.wait_for_url(f"{server}/ui/queue?lane=red")
+    assert page.locator("table.queue tbody tr").count() > 0
+    assert provider.requests.count("token") == 1 and blocked == []

@@ -446,20 +446,76 @@ def sign_in_with_password(
             if passwords.needs_rehash(row.password_hash):
                 values["password_hash"] = passwords.hash_password(password)
             conn.execute(update(user_passwords).where(user_passwords.c.user_id == row.id).values(**values))
-            expires = now + dt.timedelta(seconds=session_seconds)
-            conn.execute(
-                insert(api_tokens).values(
-                    user_id=row.id,
-                    token_hash=_hash_token(token),
-                    label=SESSION_LABEL,
-                    created_at=now,
-                    expires_at=expires,
-                )
-            )
-            identity = Identity.of(row.username, row.administration_code, row.roles, token_expires_at=expires)
-            record(conn, identity, "sign_in", "user", username, detail={"method": "password"})
+            identity = _open_session(conn, row, token, now, session_seconds, {"method": "password"})
     if refused is not None:
         raise AuthenticationError(SIGN_IN_REFUSED)
+    return identity, token
+
+
+def _open_session(
+    conn: Connection, user: Any, token: str, now: dt.datetime, session_seconds: int, detail: dict[str, Any]
+) -> Identity:
+    """Store ``token`` as a dashboard session token of ``user`` (a users row) and audit the sign-in."""
+    expires = now + dt.timedelta(seconds=session_seconds)
+    conn.execute(
+        insert(api_tokens).values(
+            user_id=user.id, token_hash=_hash_token(token), label=SESSION_LABEL, created_at=now, expires_at=expires
+        )
+    )
+    identity = Identity.of(user.username, user.administration_code, user.roles, token_expires_at=expires)
+    record(conn, identity, "sign_in", "user", user.username, detail=detail)
+    return identity
+
+
+def sign_in_with_oidc(
+    engine: Engine,
+    username: str,
+    settings: Settings,
+    *,
+    session_seconds: int,
+    issuer: str,
+    subject: str,
+) -> tuple[Identity, str]:
+    """Open a dashboard session for ``username``, whom the identity provider ``issuer`` has authenticated (subject
+    ``subject``; security.oidc checked its ID token). Only an existing, active user signs in, unless
+    OPENCUSTOMS_OIDC_NEW_USER_ROLE is set: then a user without an account is created with that role (audited as
+    created by ``oidc``). AuthenticationError names the reason; the audit log records refusals too."""
+    now = utcnow()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    detail = {"method": "oidc", "issuer": issuer, "subject": subject}
+    refused: str | None = None
+    with engine.begin() as conn:
+        query = select(users.c.id, users.c.username, users.c.administration_code, users.c.roles, users.c.active)
+        row = conn.execute(query.where(users.c.username == username)).first()
+        if row is None and settings.oidc_new_user_role and _USERNAME_RE.match(username):
+            codes = list(conn.execute(select(administrations.c.code)).scalars())
+            code = settings.administration or (codes[0] if len(codes) == 1 else None)
+            if code in codes:
+                conn.execute(
+                    insert(users).values(
+                        username=username,
+                        roles=[settings.oidc_new_user_role],
+                        active=True,
+                        administration_code=code,
+                        created_at=now,
+                    )
+                )
+                creator = Identity.of("oidc", str(code), [Role.ADMINISTRATOR])
+                record(conn, creator, "create", "user", username, detail={"roles": [settings.oidc_new_user_role]})
+                row = conn.execute(query.where(users.c.username == username)).first()
+        if row is None:
+            refused = (
+                f"{username!r}, signed in at the identity provider, has no OpenCustoms account; an administrator "
+                "creates it with `opencustoms users add`"
+            )
+            record(conn, _SIGN_IN, "sign_in_failed", "user", username[:128], detail={**detail, "reason": "no account"})
+        elif not row.active:
+            refused = f"user {username!r} is disabled"
+            record(conn, _SIGN_IN, "sign_in_failed", "user", username, detail={**detail, "reason": "disabled"})
+        else:
+            identity = _open_session(conn, row, token, now, session_seconds, detail)
+    if refused is not None:
+        raise AuthenticationError(refused)
     return identity, token
 
 

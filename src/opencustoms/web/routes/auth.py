@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +31,13 @@ def _method(value: object) -> str:
     return value if isinstance(value, str) and value in METHODS else "password"
 
 
+def login_page(page: Page, *, status: int = 200, method: str = "password", **context: Any) -> Response:
+    """The sign-in page; with OPENCUSTOMS_OIDC_ISSUER set it also offers the identity provider."""
+    settings = page.platform.settings
+    provider = settings.oidc_provider_name if settings.oidc_issuer else None
+    return page.render("login.html", status=status, method=method, provider=provider, **context)
+
+
 @router.get("/login")
 def login_form(
     request: Request, next: str | None = None, problem: str | None = None, method: str | None = None
@@ -36,7 +45,7 @@ def login_form(
     page = Page(request)
     chosen = _method(method)
     errors = {chosen: problem} if problem else {}
-    return page.render("login.html", next=_safe_next(next), values={}, errors=errors, method=chosen)
+    return login_page(page, next=_safe_next(next), values={}, errors=errors, method=chosen)
 
 
 @router.post("/login")
@@ -85,9 +94,7 @@ async def login(request: Request) -> Response:
             else:
                 page.session.login(secret)
                 return page.redirect(target)
-    return page.render(
-        "login.html", status=422, next=target, values={"username": username}, errors=errors, method=method
-    )
+    return login_page(page, status=422, next=target, values={"username": username}, errors=errors, method=method)
 
 
 @router.post("/logout")
