@@ -57,6 +57,53 @@ class Settings(BaseSettings):
         "sign` signs the audit chain's head with, and whose signatures `audit verify` trusts; unset: the "
         "administration key of the ledger, <data_dir>/ledger/keys/administration/log.key.",
     )
+    # --- staff sign-in with a password: rules and lockout (docs/security.md, "Password sign-in") ---
+    password_min_length: int = Field(
+        default=12,
+        ge=8,
+        le=256,
+        description="Fewest characters of a staff password (`opencustoms users password` refuses shorter ones).",
+    )
+    password_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords for one user within OPENCUSTOMS_PASSWORD_FAILURE_WINDOW_MINUTES that lock the "
+        "account's password sign-in.",
+    )
+    password_failure_window_minutes: float = Field(
+        default=15, gt=0, description="Window, in minutes, in which failed password sign-ins are counted."
+    )
+    password_lockout_minutes: float = Field(
+        default=15,
+        gt=0,
+        description="How long, in minutes, password sign-in stays locked after too many failures (API tokens keep "
+        "working; `opencustoms users password NAME` unlocks at once).",
+    )
+    # --- staff sign-in with OpenID Connect (optional; docs/security.md, "OpenID Connect sign-in") ---
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the administration's OpenID Connect provider (its discovery document is "
+        "<issuer>/.well-known/openid-configuration); unset: no OIDC sign-in.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="Client id registered for OpenCustoms at the provider."
+    )
+    oidc_client_secret: str | None = Field(
+        default=None, description="Client secret at the provider (unset: a public client, PKCE only)."
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="ID-token claim holding the OpenCustoms username."
+    )
+    oidc_scope: str = Field(default="openid profile", description="Scopes asked of the provider.")
+    oidc_provider_name: str = Field(
+        default="your organisation's account", description="How the sign-in page names the provider."
+    )
+    oidc_new_user_role: str | None = Field(
+        default=None,
+        description="Role given to a provider's user who has no OpenCustoms account yet, who is then created; unset: "
+        "only existing users sign in.",
+    )
+    oidc_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one request to the provider, seconds.")
     # --- request body limits, enforced by the API's gate before a body is read (docs/security.md) ---
     max_request_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest body of an ordinary API request (JSON), in bytes."
@@ -117,6 +164,18 @@ class Settings(BaseSettings):
         description="`opencustoms ledger serve` anchors the latest checkpoint this many minutes after the last "
         "anchor when the log has grown (0: not by time).",
     )
+
+    @field_validator("oidc_new_user_role")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        from opencustoms.security.roles import Role
+
+        if value is not None and value not in {r.value for r in Role}:
+            raise ValueError(
+                f"OPENCUSTOMS_OIDC_NEW_USER_ROLE {value!r} is not a role; choose from "
+                + ", ".join(r.value for r in Role)
+            )
+        return value
 
     @field_validator("ledger_evm_contract")
     @classmethod

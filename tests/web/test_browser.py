@@ -77,6 +77,7 @@ def _login(browser, base: str, site: Site, username: str):  # type: ignore[no-un
     page.set_default_timeout(10_000)
     page.goto(f"{base}/ui/queue?lane=red")
     assert "/ui/login" in page.url
+    page.click("text=Sign in with an API token instead")  # the password form comes first (test_browser_signin.py)
     page.fill("#f-username", username)
     page.fill("#f-token", site.tokens[username])
     page.click("button[type=submit]")

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from opencustoms import __version__
-from opencustoms.api import gate, openapi, problems
+from opencustoms.api import docs, gate, openapi, problems
 from opencustoms.api.routes import audit, declarations, health, reference, users
 from opencustoms.context import Platform
 from opencustoms.security import access
@@ -67,6 +67,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(platform: Platform | None = None) -> FastAPI:
     app = FastAPI(
         lifespan=_lifespan,
+        docs_url=None,  # served by api/docs.py from vendored files (offline), not from a CDN
+        redoc_url=None,
         title="OpenCustoms",
         version=__version__,
         description="One API over declarations, reference data, risk, ledger, documents and IoT. Errors are "
@@ -74,6 +76,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
     )
     app.state.platform = platform or Platform.from_environment()
     problems.install(app)
+    docs.install(app)
     for module in (health, declarations, reference, users, audit):
         app.include_router(module.router)
     for pillar in PILLARS:

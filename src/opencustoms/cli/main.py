@@ -432,6 +432,28 @@ def users_token(
     typer.echo(token)
 
 
+@users_app.command("password")
+def users_password(
+    username: str,
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the password from the first line of standard input (scripts).")
+    ] = False,
+) -> None:
+    """Set a staff member's dashboard password (asked twice, not shown); unlocks the account and ends its sessions."""
+    import sys
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    platform = _platform()
+    try:
+        security.set_password(platform.engine, _operator(platform), username, password, platform.settings)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(f"password set for {username}; their dashboard sessions were ended")
+
+
 @users_app.command("disable")
 def users_disable(username: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
     """Disable a user and revoke their tokens."""

@@ -237,7 +237,11 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/verify"): public(html=True),
     ("POST", "/verify"): public(limit=Limit.DOCUMENT, html=True),
     ("GET", "/ui/login"): public(html=True),
-    ("POST", "/ui/login"): public(limit=Limit.FORM, html=True),
+    # sign-in: a username and a password or token, a few hundred bytes; the ordinary request limit, not a form's
+    ("POST", "/ui/login"): public(limit=Limit.REQUEST, html=True),
+    # OpenID Connect sign-in (404 unless OPENCUSTOMS_OIDC_ISSUER is set): leave for the provider, come back with a code
+    ("GET", "/ui/login/oidc"): public(html=True),
+    ("GET", "/ui/login/oidc/callback"): public(html=True),
     ("POST", "/ui/logout"): public(limit=Limit.FORM, html=True),
     ("GET", "/ui"): page(),
     ("GET", "/ui/"): page(),

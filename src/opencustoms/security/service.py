@@ -23,7 +23,7 @@ from opencustoms.security import audit
 from opencustoms.security.errors import AuthenticationError, PermissionDeniedError, UserError
 from opencustoms.security.roles import Permission, Role, permissions_of
 from opencustoms.store.database import as_utc
-from opencustoms.store.tables import administrations, api_tokens, audit_log, users
+from opencustoms.store.tables import administrations, api_tokens, audit_log, user_passwords, users
 
 if TYPE_CHECKING:
     from opencustoms.config import Settings
@@ -312,6 +312,229 @@ def authenticate(engine: Engine, token: str) -> Identity:
     if not row.active:
         raise AuthenticationError(f"user {row.username!r} is disabled")
     return Identity.of(row.username, row.administration_code, row.roles, token_expires_at=expires)
+
+
+# --- passwords and dashboard sessions ---------------------------------------------------------------------------
+
+SESSION_LABEL = "dashboard session"
+SIGN_IN_REFUSED = (
+    "the username or password is wrong; after repeated failures, password sign-in pauses for a few minutes"
+)
+# The actor of the audit entries of password sign-ins: nobody is signed in yet.
+_SIGN_IN = Identity.of("sign-in", "XX", [])
+
+
+def set_password(engine: Engine, actor: Identity, username: str, password: str, settings: Settings) -> None:
+    """Give ``username`` a new password (checked against the rules of ``settings``, stored as an argon2id hash).
+
+    Unlocks the account, ends its dashboard sessions (their tokens are revoked) and is audited. Users set their own
+    password; anyone else needs ``users:manage``."""
+    from opencustoms.security import passwords
+
+    if actor.username != username:
+        actor.require(Permission.USERS_MANAGE)
+    passwords.PasswordRules.from_settings(settings).check(password, username)
+    password_hash = passwords.hash_password(password)
+    now = utcnow()
+    with engine.begin() as conn:
+        user = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+        if user is None:
+            raise UserError(
+                f"user {username!r} does not exist; create it with `opencustoms users add`", field="username"
+            )
+        values = {
+            "password_hash": password_hash,
+            "changed_at": now,
+            "failures": 0,
+            "first_failure_at": None,
+            "locked_until": None,
+        }
+        changed = conn.execute(update(user_passwords).where(user_passwords.c.user_id == user.id).values(**values))
+        if changed.rowcount == 0:
+            conn.execute(insert(user_passwords).values(user_id=user.id, **values))
+        ended = conn.execute(
+            update(api_tokens)
+            .where(
+                api_tokens.c.user_id == user.id,
+                api_tokens.c.label == SESSION_LABEL,
+                api_tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        record(conn, actor, "set_password", "user", username, detail={"sessions_ended": ended.rowcount})
+
+
+def sign_in_with_password(
+    engine: Engine, username: str, password: str, settings: Settings, *, session_seconds: int
+) -> tuple[Identity, str]:
+    """Check a staff member's password and open a dashboard session: the identity and a new API token (label
+    ``dashboard session``) valid ``session_seconds``, which the session cookie carries and sign-out revokes.
+
+    Refusals all raise the same AuthenticationError (:data:`SIGN_IN_REFUSED`) whatever the cause — unknown user, no
+    password, disabled, wrong password, locked — so the answer tells nothing about the account; the audit log says
+    which (``sign_in_failed`` with the reason, ``sign_in_locked``, ``lockout``). An unknown user costs the same
+    argon2 verification as a known one. ``OPENCUSTOMS_PASSWORD_MAX_FAILURES`` wrong passwords within
+    ``OPENCUSTOMS_PASSWORD_FAILURE_WINDOW_MINUTES`` lock password sign-in for ``OPENCUSTOMS_PASSWORD_LOCKOUT_MINUTES``
+    (API tokens keep working); a success resets the count."""
+    from opencustoms.security import passwords
+
+    now = utcnow()
+    refused: str | None = None
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(
+                users.c.id,
+                users.c.username,
+                users.c.administration_code,
+                users.c.roles,
+                users.c.active,
+                user_passwords.c.password_hash,
+                user_passwords.c.failures,
+                user_passwords.c.first_failure_at,
+                user_passwords.c.locked_until,
+            )
+            .select_from(users.outerjoin(user_passwords, user_passwords.c.user_id == users.c.id))
+            .where(users.c.username == username)
+            .with_for_update(of=users)
+        ).first()
+        matched = passwords.verify(row.password_hash if row is not None else None, password)
+        if row is None:
+            record(conn, _SIGN_IN, "sign_in_failed", "user", None, detail={"reason": "unknown user"})
+            refused = "unknown user"
+        elif row.password_hash is None:
+            record(conn, _SIGN_IN, "sign_in_failed", "user", username, detail={"reason": "no password"})
+            refused = "no password"
+        elif (locked := as_utc(row.locked_until)) is not None and locked > now:
+            # a locked account answers as a wrong password does, whether this one was right or not
+            record(
+                conn,
+                _SIGN_IN,
+                "sign_in_locked",
+                "user",
+                username,
+                detail={"locked_until": locked.strftime("%Y-%m-%dT%H:%M:%SZ"), "password_matched": matched},
+            )
+            refused = "locked"
+        elif not matched:
+            refused = "wrong password"
+            first = as_utc(row.first_failure_at)
+            window = dt.timedelta(minutes=settings.password_failure_window_minutes)
+            failures = 1 if first is None or now - first > window else row.failures + 1
+            first = now if failures == 1 else first
+            values: dict[str, Any] = {"failures": failures, "first_failure_at": first}
+            entries = [audit_row(_SIGN_IN, "sign_in_failed", "user", username, detail={"reason": refused})]
+            if failures >= settings.password_max_failures:
+                until = now + dt.timedelta(minutes=settings.password_lockout_minutes)
+                values = {"failures": 0, "first_failure_at": None, "locked_until": until}
+                entries.append(
+                    audit_row(
+                        _SIGN_IN,
+                        "lockout",
+                        "user",
+                        username,
+                        detail={"failures": failures, "locked_until": until.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                    )
+                )
+            conn.execute(update(user_passwords).where(user_passwords.c.user_id == row.id).values(**values))
+            record_rows(conn, entries)
+        elif not row.active:
+            record(conn, _SIGN_IN, "sign_in_failed", "user", username, detail={"reason": "disabled"})
+            refused = "disabled"
+        else:
+            values = {"failures": 0, "first_failure_at": None, "locked_until": None}
+            if passwords.needs_rehash(row.password_hash):
+                values["password_hash"] = passwords.hash_password(password)
+            conn.execute(update(user_passwords).where(user_passwords.c.user_id == row.id).values(**values))
+            identity = _open_session(conn, row, token, now, session_seconds, {"method": "password"})
+    if refused is not None:
+        raise AuthenticationError(SIGN_IN_REFUSED)
+    return identity, token
+
+
+def _open_session(
+    conn: Connection, user: Any, token: str, now: dt.datetime, session_seconds: int, detail: dict[str, Any]
+) -> Identity:
+    """Store ``token`` as a dashboard session token of ``user`` (a users row) and audit the sign-in."""
+    expires = now + dt.timedelta(seconds=session_seconds)
+    conn.execute(
+        insert(api_tokens).values(
+            user_id=user.id, token_hash=_hash_token(token), label=SESSION_LABEL, created_at=now, expires_at=expires
+        )
+    )
+    identity = Identity.of(user.username, user.administration_code, user.roles, token_expires_at=expires)
+    record(conn, identity, "sign_in", "user", user.username, detail=detail)
+    return identity
+
+
+def sign_in_with_oidc(
+    engine: Engine,
+    username: str,
+    settings: Settings,
+    *,
+    session_seconds: int,
+    issuer: str,
+    subject: str,
+) -> tuple[Identity, str]:
+    """Open a dashboard session for ``username``, whom the identity provider ``issuer`` has authenticated (subject
+    ``subject``; security.oidc checked its ID token). Only an existing, active user signs in, unless
+    OPENCUSTOMS_OIDC_NEW_USER_ROLE is set: then a user without an account is created with that role (audited as
+    created by ``oidc``). AuthenticationError names the reason; the audit log records refusals too."""
+    now = utcnow()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    detail = {"method": "oidc", "issuer": issuer, "subject": subject}
+    refused: str | None = None
+    with engine.begin() as conn:
+        query = select(users.c.id, users.c.username, users.c.administration_code, users.c.roles, users.c.active)
+        row = conn.execute(query.where(users.c.username == username)).first()
+        if row is None and settings.oidc_new_user_role and _USERNAME_RE.match(username):
+            codes = list(conn.execute(select(administrations.c.code)).scalars())
+            code = settings.administration or (codes[0] if len(codes) == 1 else None)
+            if code in codes:
+                conn.execute(
+                    insert(users).values(
+                        username=username,
+                        roles=[settings.oidc_new_user_role],
+                        active=True,
+                        administration_code=code,
+                        created_at=now,
+                    )
+                )
+                creator = Identity.of("oidc", str(code), [Role.ADMINISTRATOR])
+                record(conn, creator, "create", "user", username, detail={"roles": [settings.oidc_new_user_role]})
+                row = conn.execute(query.where(users.c.username == username)).first()
+        if row is None:
+            refused = (
+                f"{username!r}, signed in at the identity provider, has no OpenCustoms account; an administrator "
+                "creates it with `opencustoms users add`"
+            )
+            record(conn, _SIGN_IN, "sign_in_failed", "user", username[:128], detail={**detail, "reason": "no account"})
+        elif not row.active:
+            refused = f"user {username!r} is disabled"
+            record(conn, _SIGN_IN, "sign_in_failed", "user", username, detail={**detail, "reason": "disabled"})
+        else:
+            identity = _open_session(conn, row, token, now, session_seconds, detail)
+    if refused is not None:
+        raise AuthenticationError(refused)
+    return identity, token
+
+
+def end_session(engine: Engine, actor: Identity, token: str) -> bool:
+    """Revoke a dashboard session's token at sign-out (only tokens opened by :func:`sign_in_with_password`; an API
+    token someone signed in with stays valid). Whether one was revoked."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(api_tokens)
+            .where(
+                api_tokens.c.token_hash == _hash_token(token),
+                api_tokens.c.label == SESSION_LABEL,
+                api_tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        if result.rowcount:
+            record(conn, actor, "sign_out", "user", actor.username)
+    return bool(result.rowcount)
 
 
 # --- audit ---------------------------------------------------------------------------------------------------

@@ -72,6 +72,19 @@ api_tokens = Table(
     Column("revoked_at", UtcDateTime),
 )
 
+# A staff member's password (argon2id hash) and the sign-in failures counted towards a lockout (docs/security.md,
+# "Password sign-in"). One row per user who has a password; machines keep API tokens only.
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("first_failure_at", UtcDateTime),
+    Column("locked_until", UtcDateTime),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
