@@ -434,7 +434,7 @@ def users_token(
 
 @users_app.command("password")
 def users_password(
-    username: str,
+    username: Annotated[str, typer.Argument(help="The staff member's username.")],
     stdin: Annotated[
         bool, typer.Option("--stdin", help="Read the password from the first line of standard input (scripts).")
     ] = False,
