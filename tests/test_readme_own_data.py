@@ -37,10 +37,7 @@ def page() -> tuple[list[tuple[str, str | None]], dict[str, str]]:
             commands[-1] = (commands[-1][0], line[3:].strip())
         elif line.strip() and not line.startswith("#"):
             commands.append((line.split("  #")[0].strip(), None))
-    files = {
-        name: content
-        for name, content in re.findall(r"`([\w.-]+\.toml)`[^\n]*\n\n```toml\n(.*?)```", body, re.S)
-    }
+    files = {name: content for name, content in re.findall(r"`([\w.-]+\.toml)`[^\n]*\n\n```toml\n(.*?)```", body, re.S)}
     return commands, files
 
 

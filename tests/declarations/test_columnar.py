@@ -60,6 +60,9 @@ MUTATIONS = [
     ("functional_reference_id", "DUP"),
     ("declaration_office_id", ""),
     ("itinerary_country_codes", "CN ZZ"),
+    ("origin_country_code", "ZZ"),  # not known: stored, laned with that gap as a reason
+    ("departure_country_code", "ZZ"),
+    ("origin_country_code", "QQ"),
 ]
 
 
@@ -160,3 +163,24 @@ def test_quoted_line_breaks_keep_row_numbers(operator, tmp_path: Path) -> None:
     assert [(r.accepted, r.rejected) for r in reports] == [(reports[1].accepted, reports[1].rejected)] * 2
     assert [(p.row, p.field) for p in reports[0].problems] == [(p.row, p.field) for p in reports[1].problems]
     assert any(p.row == 8 for p in reports[0].problems)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_unknown_country_zz_is_stored_and_other_codes_are_not(operator, tmp_path: Path, fast: bool) -> None:
+    """A declarant who does not know the origin writes ZZ: the declaration is stored (the risk engine lanes it with
+    that gap as a reason), on both paths; a code that is no country is still a problem, which names ZZ."""
+    rows = []
+    for i, (data, _) in enumerate(generate(3, seed=5)):
+        for record in FlatLayout.to_records(Declaration.model_validate(data)):
+            record["origin_country_code"] = ("ZZ", "zz", "QQ")[i]
+            record["departure_country_code"] = "ZZ" if i == 0 else record["departure_country_code"]
+            rows.append(record)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(FLAT_COLUMNS))
+    writer.writeheader()
+    writer.writerows(rows)
+    engine = init_database(f"sqlite:///{tmp_path / 'zz.db'}")
+    report = service.import_file(engine, operator, io.BytesIO(out.getvalue().encode()), name="x.csv", fast=fast)
+    assert (report.accepted, report.rejected) == (2, 1)
+    assert {p.value for p in report.problems} == {"QQ"}
+    assert all("'ZZ' when the country is not known" in p.reason for p in report.problems)

@@ -38,7 +38,7 @@ from opencustoms.declarations.layouts import (
     is_national_column,
 )
 from opencustoms.model.declaration import AEOStatus, DeclarationType, TransportMode
-from opencustoms.reference.codes import COUNTRY_CODES, CURRENCY_CODES, HS_CHAPTERS, LETTER_VALUES
+from opencustoms.reference.codes import COUNTRY_CODES, CURRENCY_CODES, HS_CHAPTERS, LETTER_VALUES, TRADE_COUNTRY_CODES
 from opencustoms.reference.service import NomenclatureSet
 from opencustoms.store.bulk import insert_tuples, sqlite_timestamp
 
@@ -47,6 +47,7 @@ _NATIONAL_KEY = re.compile(r"^[a-z]{2}\.[a-z0-9_]{1,40}$")
 _IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 _MONEY = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
 _COUNTRIES = sorted(COUNTRY_CODES)
+_TRADE_COUNTRIES = sorted(TRADE_COUNTRY_CODES)
 
 
 class FastPathUnavailable(Exception):
@@ -296,7 +297,7 @@ def row_checks(frame: pl.DataFrame, nomenclatures: NomenclatureSet | None) -> pl
         _optional("container_ids", _iso6346(pl.col("container_ids"))),
         _locode("loading_location"),
         _locode("unloading_location"),
-        _country("departure_country_code"),
+        _optional("departure_country_code", _in("departure_country_code", _TRADE_COUNTRIES)),
         _countries_list("itinerary_country_codes", 99),
         _documents("additional_documents"),
         # goods item
@@ -315,7 +316,7 @@ def row_checks(frame: pl.DataFrame, nomenclatures: NomenclatureSet | None) -> pl
         ),
         pl.col("customs_value_amount").is_not_null() & _matches("customs_value_amount", _MONEY),
         pl.col("customs_value_currency").is_in(sorted(CURRENCY_CODES)),
-        pl.col("origin_country_code").is_in(_COUNTRIES),
+        pl.col("origin_country_code").is_in(_TRADE_COUNTRIES),
         _optional(
             "duty_rate",
             pl.col("duty_rate").str.contains(r"^[0-9]{1,4}(\.[0-9]{1,4})?$")

@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from opencustoms.reference import codes
 
 CountryCode = Annotated[str, AfterValidator(codes.check_country)]
+TradeCountryCode = Annotated[str, AfterValidator(codes.check_trade_country)]  # an ISO code, or ZZ: not known
 CurrencyCode = Annotated[str, AfterValidator(codes.check_currency)]
 ContainerNumber = Annotated[str, AfterValidator(codes.check_container_number)]
 LocationCode = Annotated[str, AfterValidator(codes.check_unlocode)]
@@ -151,7 +152,7 @@ class Transport(_Model):
     container_ids: list[ContainerNumber] = Field(default_factory=list, max_length=999)
     loading_location: LocationCode | None = None
     unloading_location: LocationCode | None = None
-    departure_country_code: CountryCode | None = None
+    departure_country_code: TradeCountryCode | None = None
     itinerary_country_codes: list[CountryCode] = Field(default_factory=list, max_length=99)
 
 
@@ -167,7 +168,7 @@ class GoodsItem(_Model):
     gross_mass_kg: float | None = Field(default=None, ge=0)
     customs_value_amount: Money
     customs_value_currency: CurrencyCode
-    origin_country_code: CountryCode
+    origin_country_code: TradeCountryCode
     duty_rate: Decimal | None = Field(default=None, ge=0, le=1000, description="Ad valorem duty rate, percent.")
     duty_tax_amount: Money | None = Field(
         default=None, description="Duties and taxes assessed, in the currency of the customs value."

@@ -45,6 +45,26 @@ def check_country(code: str, field: str = "country") -> str:
     return value
 
 
+UNKNOWN_COUNTRY = "ZZ"  # the user-assigned ISO 3166-1 code customs systems write for "country not known"
+TRADE_COUNTRY_CODES: frozenset[str] = COUNTRY_CODES | {UNKNOWN_COUNTRY}
+
+
+def check_trade_country(code: str, field: str = "country") -> str:
+    """A country of origin or departure: an ISO 3166-1 code, or ``ZZ`` when the declarant does not know it. A
+    declaration that says so is stored, and the risk engine lanes it with that gap as a reason."""
+    value = _upper(code.strip())
+    if value == UNKNOWN_COUNTRY:
+        return value
+    try:
+        return check_country(code, field)
+    except InvalidCodeError:
+        raise InvalidCodeError(
+            f"{code!r} is not an ISO 3166-1 alpha-2 country code; expected two letters such as 'DE' or 'CN', or "
+            "'ZZ' when the country is not known",
+            field=field,
+        ) from None
+
+
 def check_currency(code: str, field: str = "currency") -> str:
     value = _upper(code.strip())
     if value not in CURRENCY_CODES:

@@ -14,13 +14,12 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from opencustoms.reference.codes import COUNTRY_CODES, HS_CHAPTERS
+from opencustoms.reference.codes import COUNTRY_CODES, HS_CHAPTERS, UNKNOWN_COUNTRY
 
 if TYPE_CHECKING:
     import polars as pl
 
 SUFFIX = " — missing data raises the risk"
-UNKNOWN_COUNTRY = "ZZ"  # the user-assigned code customs systems write for "origin unknown"
 
 
 class _Nomenclatures(Protocol):
