@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -95,7 +96,7 @@ def startup(runs: int, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     cli = shutil.which("opencustoms", path=str(Path(sys.executable).parent)) or "opencustoms"
     bare = median([sys.executable, "-c", "pass"])
     helped = median([cli, "--help"])
-    check = median([cli, "reference", "check", "container", "MSCU1234565"])
+    check = median([cli, "reference", "check", "container", "CSQU3054383"])
     return {
         "runs": runs,
         "python_pass_s": round(bare, 3),
@@ -106,13 +107,10 @@ def startup(runs: int, env: dict[str, str], cwd: Path) -> dict[str, Any]:
 
 
 def red_queue_precision(queue_stdout: str, truth_by_reference: dict[str, int]) -> dict[str, Any]:
-    refs = [line.split(",", 1)[0] for line in queue_stdout.splitlines()[1:] if line.strip()]
+    refs = list(dict.fromkeys(re.findall(r"KCS-[0-9a-f]{20}", queue_stdout)))
     found = [truth_by_reference[r] for r in refs if r in truth_by_reference]
-    return {
-        "red": len(refs),
-        "matched": len(found),
-        "fraud_share": round(sum(found) / len(found), 3) if found else None,
-    }
+    share = round(sum(found) / len(found), 3) if found else None
+    return {"red": len(refs), "matched": len(found), "fraud_share": share}
 
 
 def main() -> int:
@@ -132,7 +130,7 @@ def main() -> int:
         "OPENCUSTOMS_DATABASE_URL": f"sqlite:///{folder / 'opencustoms.db'}",
         "OPENCUSTOMS_DATA_DIR": str(folder / "var"),
         "NO_COLOR": "1",
-        "COLUMNS": "200",
+        "COLUMNS": "400",
     }
     cli = shutil.which("opencustoms", path=str(Path(sys.executable).parent)) or "opencustoms"
     steps = [
@@ -141,21 +139,18 @@ def main() -> int:
         ("import awaiting", [cli, "import", "kcs_awaiting.csv", "--layout", "kcs", "--report", "problems.csv"]),
         ("train", [cli, "risk", "train", "--from-store", "--promote"]),
         ("lane awaiting", [cli, "risk", "score", "--backlog"]),
-        ("red queue", [cli, "risk", "queue", "--lane", "red", "--limit", "10000", "--csv"]),
+        ("red queue", [cli, "risk", "queue", "--lane", "red", "--limit", "10000"]),
     ]
     results = [run(step, command, env, folder) for step, command in steps]
     total_wall = sum(r["wall_s"] for r in results)
     total_cpu = sum(r["cpu_s"] for r in results)
     start = startup(args.startup_runs, env, folder)
-    # the awaiting file's references are generated in file order: map them back to the withheld labels
-    references = subprocess.run(
-        [cli, "export", "-", "--format", "csv", "--columns", "functional_reference_id"],
-        env=env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
-    truth = dict(zip(references.stdout.splitlines()[1 + train["rows"] :], valid["truth"], strict=False))
+    # the awaiting file has no declaration number: its references are generated from each row (the same reader as
+    # the import), in file order, which is the order of the withheld labels
+    from opencustoms.risk.frame import read_kcs
+
+    generated = read_kcs(folder / "kcs_awaiting.csv")["reference"].to_list()
+    truth = dict(zip(generated, valid["truth"], strict=True))
     precision = red_queue_precision(results[-1]["stdout"], truth)
     print(f"{'step':<16} {'wall s':>8} {'cpu s':>8}  said")
     for r in results:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -78,6 +79,22 @@ def _fail(exc: Exception) -> None:
     else:
         err.print(f"[red]error[/red] {exc}")
     raise typer.Exit(1)
+
+
+def show_problems(problems: Sequence[Sequence[Any]], first: int = 15) -> None:
+    """The first problems of a file (row, reference, the file's column, value, reason) as a table on stderr. Cells
+    come from the file: shown as text, never as Rich markup or terminal escape codes."""
+    if not problems:
+        return
+    from rich.text import Text
+
+    from opencustoms.declarations.importer import terminal_text
+
+    table = Table("row", "reference", "column", "value", "reason", title="first problems")
+    for row, reference, column, value, reason in problems[:first]:
+        cells = (row, reference, column, (value or "")[:30], reason)
+        table.add_row(*(Text(terminal_text(c)) for c in cells))
+    err.print(table)
 
 
 @app.command()
@@ -174,16 +191,7 @@ def import_(
     for notice in result.notices:
         err.print(f"note: {notice}", markup=False, highlight=False, soft_wrap=True)
     progress.finish(f"import {result.import_id}: {result.headline()}")
-    if result.problems:
-        from rich.text import Text  # cells from the file: shown as text, never as Rich markup or escape codes
-
-        from opencustoms.declarations.importer import terminal_text
-
-        table = Table("row", "reference", "column", "value", "reason", title="first problems")
-        for p in result.problems[:15]:
-            cells = (p.row, p.reference, p.field, (p.value or "")[:30], p.reason)
-            table.add_row(*(Text(terminal_text(c)) for c in cells))
-        err.print(table)
+    show_problems([(p.row, p.reference, p.field, p.value, p.reason) for p in result.problems])
     if report:
         result.write_csv(report)
         console.print(f"problem report written to {report}")
@@ -266,7 +274,6 @@ def _serve_workers(host: str, port: int, workers: int) -> None:
     machine; uvicorn >= 0.33 has the setting)."""
     import inspect
     import socket
-    from typing import Any
 
     import uvicorn
     from uvicorn.supervisors import Multiprocess

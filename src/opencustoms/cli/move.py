@@ -28,12 +28,8 @@ def import_inspections(
     The risk model learns from them. Importing the same file again records nothing twice (one result per
     declaration and inspection date). Bad rows and rows for unknown declarations are reported; good rows are stored.
     """
-    from rich.table import Table
-    from rich.text import Text
-
-    from opencustoms.cli.main import _fail, _operator, _platform, console, err
+    from opencustoms.cli.main import _fail, _operator, _platform, console, err, show_problems
     from opencustoms.cli.progress import RichProgress
-    from opencustoms.declarations.importer import terminal_text
     from opencustoms.risk import service as risk
 
     platform = _platform()
@@ -55,12 +51,7 @@ def import_inspections(
         f"{file.name}: {result.recorded} inspection results recorded, {result.already_recorded} already recorded, "
         f"{result.rejected} rejected"
     )
-    if result.problems:
-        table = Table("row", "reference", "column", "value", "reason", title="first problems")
-        for p in result.problems[:15]:
-            cells = (p.row, p.reference, p.field, (p.value or "")[:30], p.reason)
-            table.add_row(*(Text(terminal_text(c)) for c in cells))
-        err.print(table)
+    show_problems([(p.row, p.reference, p.field, p.value, p.reason) for p in result.problems])
     if report:
         result.write_csv(report)
         console.print(f"problem report written to {report}")

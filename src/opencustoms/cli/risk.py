@@ -259,16 +259,10 @@ def score(
     if summary.get("missing_data"):
         console.print(f"{summary['missing_data']} declaration(s) laned with missing or unknown codes as a reason")
     if summary.get("rejected"):
-        from rich.text import Text
-
-        from opencustoms.declarations.importer import terminal_text
+        from opencustoms.cli.main import show_problems
 
         err.print(f"{summary['rejected']} row(s) could not be scored")
-        problems = Table("row", "reference", "column", "value", "reason", title="first problems")
-        for p in summary["problems"][:15]:
-            cells = (p["row"], p["reference"], p["column"], (p["value"] or "")[:30], p["reason"])
-            problems.add_row(*(Text(terminal_text(c)) for c in cells))
-        err.print(problems)
+        show_problems([(p["row"], p["reference"], p["column"], p["value"], p["reason"]) for p in summary["problems"]])
     if report:
         console.print(f"problem report written to {report}")
     if output:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -33,6 +33,23 @@ REPORT_COLUMNS = ("row", "reference", "field", "value", "reason")
 
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_problem_csv(
+    path: Path | IO[str], problems: Iterable[Sequence[Any]], columns: Sequence[str] = REPORT_COLUMNS
+) -> None:
+    """Problems of a file as CSV for a spreadsheet, one line each (row, reference, the file's column, value,
+    reason): the import's, the inspection import's and the scored file's reports. Cells come from the file, so a
+    cell that a spreadsheet would run as a formula is escaped (:func:`spreadsheet_cell`)."""
+    handle = path.open("w", newline="", encoding="utf-8") if isinstance(path, Path) else path
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for cells in problems:
+            writer.writerow([spreadsheet_cell(x) for x in cells])
+    finally:
+        if isinstance(path, Path):
+            handle.close()
 
 
 def spreadsheet_cell(value: object) -> object:
@@ -96,17 +113,8 @@ class ImportReport:
         return ", ".join(parts)
 
     def write_csv(self, path: Path | IO[str]) -> None:
-        """The problems as CSV for a spreadsheet. Cells come from the imported file, so a cell that a spreadsheet
-        would run as a formula is escaped (see ``spreadsheet_cell``)."""
-        handle = path.open("w", newline="", encoding="utf-8") if isinstance(path, Path) else path
-        try:
-            writer = csv.writer(handle)
-            writer.writerow(REPORT_COLUMNS)
-            for p in self.problems:
-                writer.writerow([spreadsheet_cell(x) for x in (p.row, p.reference, p.field, p.value, p.reason)])
-        finally:
-            if isinstance(path, Path):
-                handle.close()
+        """The problems as CSV for a spreadsheet (:func:`write_problem_csv`)."""
+        write_problem_csv(path, ((p.row, p.reference, p.field, p.value, p.reason) for p in self.problems))
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -17,7 +17,6 @@ reason; the good rows are recorded.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import tomllib
@@ -65,17 +64,9 @@ class InspectionImportReport:
 
     def write_csv(self, path: Path | IO[str]) -> None:
         """The problems as CSV, the same columns as `opencustoms import --report` (cells safe for spreadsheets)."""
-        from opencustoms.declarations.importer import REPORT_COLUMNS, spreadsheet_cell
+        from opencustoms.declarations.importer import write_problem_csv
 
-        handle = path.open("w", newline="", encoding="utf-8") if isinstance(path, Path) else path
-        try:
-            writer = csv.writer(handle)
-            writer.writerow(REPORT_COLUMNS)
-            for p in self.problems:
-                writer.writerow([spreadsheet_cell(x) for x in (p.row, p.reference, p.field, p.value, p.reason)])
-        finally:
-            if isinstance(path, Path):
-                handle.close()
+        write_problem_csv(path, ((p.row, p.reference, p.field, p.value, p.reason) for p in self.problems))
 
     def summary(self) -> dict[str, Any]:
         return {

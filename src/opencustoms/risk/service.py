@@ -1161,15 +1161,10 @@ SCORE_REPORT_COLUMNS = ("row", "reference", "column", "value", "reason")
 def write_problem_report(problems: Sequence[RowProblem], path: Path) -> None:
     """The rows of a scored file that could not be scored, as CSV for a spreadsheet (row, reference, the file's
     column, value, reason; cells that a spreadsheet would run as a formula escaped, as the import report)."""
-    import csv
+    from opencustoms.declarations.importer import write_problem_csv
 
-    from opencustoms.declarations.importer import spreadsheet_cell
-
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(SCORE_REPORT_COLUMNS)
-        for p in problems:
-            writer.writerow([spreadsheet_cell(x) for x in (p.row, p.reference, p.column, p.value, p.reason)])
+    rows = ((p.row, p.reference, p.column, p.value, p.reason) for p in problems)
+    write_problem_csv(path, rows, SCORE_REPORT_COLUMNS)
 
 
 def score_file(
