@@ -72,7 +72,9 @@ def run(step: str, command: list[str], env: dict[str, str], cwd: Path) -> dict[s
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"step {step!r} failed ({done.returncode}): {' '.join(command)}")
-    last = [line for line in done.stdout.splitlines() if line.strip()]
+    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    summaries = [line for line in lines if re.search(r"\((\d+(\.\d+)? s|\d+ min \d+ s)\)$", line)]
+    last = summaries or lines
     return {
         "step": step,
         "command": " ".join(["opencustoms", *command[1:]]),
@@ -85,23 +87,32 @@ def run(step: str, command: list[str], env: dict[str, str], cwd: Path) -> dict[s
 
 
 def startup(runs: int, env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    def median(command: list[str]) -> float:
-        times = []
+    """Median wall and CPU time (user + system of the child) of a command over ``runs`` runs. On a shared machine the
+    wall time includes waiting for a core; the CPU time is what the command itself costs."""
+
+    def median(command: list[str]) -> tuple[float, float]:
+        walls, cpus = [], []
         for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(command, env=env, cwd=cwd, capture_output=True, check=True)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        return statistics.median(walls), statistics.median(cpus)
 
     cli = shutil.which("opencustoms", path=str(Path(sys.executable).parent)) or "opencustoms"
-    bare = median([sys.executable, "-c", "pass"])
-    helped = median([cli, "--help"])
-    check = median([cli, "reference", "check", "container", "CSQU3054383"])
+    bare, bare_cpu = median([sys.executable, "-c", "pass"])
+    helped, helped_cpu = median([cli, "--help"])
+    check, check_cpu = median([cli, "reference", "check", "container", "CSQU3054383"])
     return {
         "runs": runs,
         "python_pass_s": round(bare, 3),
+        "python_pass_cpu_s": round(bare_cpu, 3),
         "help_s": round(helped, 3),
+        "help_cpu_s": round(helped_cpu, 3),
         "reference_check_s": round(check, 3),
+        "reference_check_cpu_s": round(check_cpu, 3),
         "help_over_python": round(helped / bare, 1),
     }
 
@@ -157,10 +168,12 @@ def main() -> int:
         print(f"{r['step']:<16} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f}  {r['said']}")
     verdict = "met" if total_wall <= PATH_TARGET_S else "MISSED"
     print(f"{'whole path':<16} {total_wall:>8.2f} {total_cpu:>8.2f}  target ≤ {PATH_TARGET_S:.0f} s: {verdict}")
+    worst = max(start["help_s"], start["reference_check_s"])
     print(
-        f"start-up: opencustoms --help {start['help_s']} s, reference check {start['reference_check_s']} s, "
-        f"python -c pass {start['python_pass_s']} s (median of {start['runs']}; target ≤ {STARTUP_TARGET_S} s: "
-        f"{'met' if max(start['help_s'], start['reference_check_s']) <= STARTUP_TARGET_S else 'MISSED'})"
+        f"start-up (median of {start['runs']}, wall / CPU): opencustoms --help {start['help_s']} / "
+        f"{start['help_cpu_s']} s, reference check {start['reference_check_s']} / {start['reference_check_cpu_s']} s, "
+        f"python -c pass {start['python_pass_s']} / {start['python_pass_cpu_s']} s; target ≤ {STARTUP_TARGET_S} s "
+        f"wall: {'met' if worst <= STARTUP_TARGET_S else 'MISSED'} (load average {os.getloadavg()[0]:.1f})"
     )
     print(f"red queue: {precision} (base rate {valid['fraud'] / valid['rows']:.3f})")
     for r in results:
