@@ -1,6 +1,6 @@
 """The README page "Your own declarations", timed: a newcomer's path from a declarations file to a red queue.
 
-Usage: python benchmarks/own_data.py [--startup-runs N]
+Usage: python benchmarks/own_data.py [--startup-runs N] [--startup-only]
 
 Data: the Korea Customs Service files as they are published (the public release has no declaration ID and 10-digit
 HS codes, many of which lost their leading zero upstream). The published form is rebuilt here from the shared
@@ -127,7 +127,14 @@ def red_queue_precision(queue_stdout: str, truth_by_reference: dict[str, int]) -
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--startup-runs", type=int, default=7)
+    parser.add_argument("--startup-only", action="store_true", help="Measure the start-up alone (no data needed).")
     args = parser.parse_args()
+    if args.startup_only:
+        folder = WORK / "own_data_startup"
+        folder.mkdir(parents=True, exist_ok=True)
+        start = startup(args.startup_runs, {**os.environ, "OPENCUSTOMS_DATA_DIR": str(folder / "var")}, folder)
+        print(start, f"load average {os.getloadavg()[0]:.1f}")
+        return 0
     for name in ("df_syn_train_eng.csv", "df_syn_valid_eng.csv"):
         if not (SHARED / name).exists():
             raise SystemExit(f"needs the shared Korea Customs files beside the project ({SHARED / name})")
