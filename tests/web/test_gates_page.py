@@ -24,7 +24,7 @@ def test_reads_and_expected_values_are_fields_not_json(client_for) -> None:  # t
     assert "Number plate" in text and "Read at the gate" in text and "Expected by the declarations" in text
     assert "NL-99-XYZ" in text  # the plate read in the plate-mismatch scenario
     assert "DE-UN-123" in text and "No vehicle named." in text  # the unexpected vehicle
-    assert "<strong class=\"alarm-text\">Alarm</strong>" in text  # the radiation alarm
+    assert '<strong class="alarm-text">Alarm</strong>' in text  # the radiation alarm
     assert re.search(r'href="/ui/declarations/[^"]+"', text)  # the expected declarations link to their page
     french = client.get("/ui/gates", headers={"Accept-Language": "fr"}).text
     assert "Plaque d'immatriculation" in french.replace("&#39;", "'") and "Lu au portique" in french
