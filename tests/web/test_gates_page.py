@@ -31,6 +31,17 @@ def test_reads_and_expected_values_are_fields_not_json(client_for) -> None:  # t
     assert "Prévu par les déclarations" in french and "Number plate" not in french
 
 
+def test_decided_gates_say_what_was_decided(client_for) -> None:  # type: ignore[no-untyped-def]
+    from web_helpers import csrf_of
+
+    client = client_for("officer")
+    page = client.get("/ui/gates")
+    first = re.findall(r'id="gate-([0-9a-f-]{36})"', page.text)[0]
+    client.post(f"/ui/gates/{first}", data={"csrf_token": csrf_of(page.text), "decision": "inspect"})
+    assert "<td>Sent to inspection</td>" in client.get("/ui/gates/rows").text
+    assert "<td>Envoyé en inspection</td>" in client.get("/ui/gates/rows", headers={"Accept-Language": "fr"}).text
+
+
 def test_the_refresh_needs_no_eval(client_for) -> None:  # type: ignore[no-untyped-def]
     rows = client_for("officer").get("/ui/gates/rows").text
     trigger = re.search(r'hx-trigger="([^"]*)"', rows)

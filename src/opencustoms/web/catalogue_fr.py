@@ -108,6 +108,8 @@ FR: dict[str, str] = {
     "level": "niveau",
     "Not scanned.": "Non contrôlé.",
     "Declarations naming this vehicle:": "Déclarations indiquant ce véhicule :",
+    "Released": "Libéré",
+    "Sent to inspection": "Envoyé en inspection",
     "Gates": "Portiques",
     "Give at least one goods item.": "Indiquez au moins un article.",
     "Give the revenue recovered as a number, e.g. 1250.50.": "Indiquez le montant redressé en chiffres, p. ex. 1250,50.",
