@@ -75,13 +75,14 @@ def _gate_context(page: Page, **extra: Any) -> dict[str, Any]:
     user = page.user(Permission.DECLARATIONS_READ)
     pending = iot.gate_queue(page.engine, user, "pending")
     decided = [r for r in iot.gate_queue(page.engine, user, None) if r["status"] != "pending"][-20:]
-    return {"pending": pending, "decided": list(reversed(decided)), "errors": {}, **extra}
+    context = {"pending": pending, "decided": list(reversed(decided)), "errors": {}, "poll_ms": POLL_MS}
+    return {**context, **extra}
 
 
 @router.get("/gates")
 def gates(request: Request, notice: str | None = None) -> Response:
     page = Page(request)
-    return page.render("gates.html", notice=notice, poll_ms=POLL_MS, **_gate_context(page))
+    return page.render("gates.html", notice=notice, **_gate_context(page))
 
 
 @router.get("/gates/rows")
@@ -110,7 +111,7 @@ async def decide(request: Request, decision_id: str) -> Response:
     if request.headers.get("hx-request"):
         return page.render("gate_rows.html", status=200 if not errors else 422, **_gate_context(page, errors=errors))
     if errors:
-        return page.render("gates.html", status=422, poll_ms=POLL_MS, **_gate_context(page, errors=errors))
+        return page.render("gates.html", status=422, **_gate_context(page, errors=errors))
     return page.redirect(f"{PREFIX}/gates", notice=page._("Decision recorded."))
 
 

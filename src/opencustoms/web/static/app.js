@@ -97,3 +97,21 @@
     if (el && window.L) { start(el); }
   });
 })();
+
+// Gate decisions: the list refreshes itself (htmx polling), but not while an officer is typing a note. An element
+// marked data-hold-while-editing skips its refresh when one of its fields has focus or holds text. A handler here
+// rather than an hx-trigger filter: htmx evaluates filters with eval, which the Content-Security-Policy forbids.
+(function () {
+  "use strict";
+  function editing(el) {
+    var active = document.activeElement;
+    if (active && active !== document.body && el.contains(active) && active.matches("input, textarea, select")) { return true; }
+    return Array.prototype.some.call(el.querySelectorAll("input:not([type=hidden]), textarea"), function (f) {
+      return f.value !== "";
+    });
+  }
+  document.addEventListener("htmx:confirm", function (evt) {
+    var el = evt.detail && evt.detail.elt;
+    if (el && el.hasAttribute && el.hasAttribute("data-hold-while-editing") && editing(el)) { evt.preventDefault(); }
+  });
+})();
