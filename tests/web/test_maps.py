@@ -10,12 +10,15 @@ import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from web_helpers import Site
 
 import opencustoms.web
+from opencustoms.context import Platform
 from opencustoms.web.core import SECURITY_HEADERS
 
 VENDOR = Path(opencustoms.web.__file__).parent / "static" / "vendor"
@@ -117,62 +120,107 @@ def test_a_tile_url_that_is_not_a_template_is_refused_naming_the_setting(value: 
     assert Settings(map_tile_url=f" {TILES} ").map_tile_url == TILES
 
 
-@pytest.mark.chromium
-def test_both_maps_draw_the_base_map_with_every_other_origin_blocked(chromium_path: Path, site: Site) -> None:
-    from playwright.sync_api import expect, sync_playwright
-    from test_browser_signin import ARGS
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d4944415478da63f8cfc0f01f0005000201a1b0c3a70000000049454e44ae426082"
+)
 
-    from opencustoms.web.core import PREFIX
 
-    with _serve(site) as base, sync_playwright() as p:
+@contextmanager
+def _officer_in_chromium(chromium_path: Path, site: Site, platform: Platform, tiles: str | None = None):  # type: ignore[no-untyped-def]
+    """Chromium signed in as the officer against ``platform`` served on a loopback port; every request to another
+    origin is aborted, except those to a host ending in ``tiles``, answered with a small PNG (a stand-in tile
+    server). Yields (page, base URL, blocked URLs, failed requests, page errors, tile URLs served)."""
+    from playwright.sync_api import sync_playwright
+    from test_browser_signin import ARGS, _serve
+
+    with contextmanager(_serve)(platform) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium_path), headless=True, args=ARGS)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
             blocked: list[str] = []
             failed: list[str] = []
             errors: list[str] = []
+            served: list[str] = []
 
             def gate(route) -> None:  # type: ignore[no-untyped-def]
-                if route.request.url.startswith((base + "/", "data:", "blob:")):
+                url = route.request.url
+                if url.startswith((base + "/", "data:", "blob:")):
                     route.continue_()
+                elif tiles and (urlsplit(url).hostname or "").endswith(tiles):
+                    served.append(url)
+                    route.fulfill(status=200, content_type="image/png", body=PNG_1X1)
                 else:
-                    blocked.append(route.request.url)
+                    blocked.append(url)
                     route.abort()
 
             context.route("**/*", gate)
             page = context.new_page()
             page.set_default_timeout(15_000)
-            page.on("requestfailed", lambda r: failed.append(r.url))
+            # a request the page itself cancels (a poll cut short by the next page, a tile Leaflet no longer needs
+            # after fitting the view) is not a failure; one refused, unreachable or blocked here is
+            page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else failed.append(r.url))
             page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{base}{PREFIX}/login")
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{base}/ui/login")
             page.click("text=Sign in with an API token instead")
             page.fill("#f-username", "officer")
             page.fill("#f-token", site.tokens["officer"])
             page.click("button[type=submit]")
             page.wait_for_url(re.compile(re.escape(base) + r"/ui/.*"))
-            for path, shot in (("/ui/transits", "map-transit"), ("/ui/vessels", "map-vessels")):
-                page.goto(base + path)
-                expect(page.locator("#map")).to_have_attribute("data-basemap-drawn", "1", timeout=20_000)
-                expect(page.locator("#map")).to_have_attribute("data-loaded", re.compile(r"^[1-9][0-9]*$"))
-                land = page.locator(".leaflet-basemap-pane path.basemap-land")
-                assert land.count() > 0
-                assert land.first.get_attribute("d")  # an SVG path with a drawing, not an empty element
-                assert page.locator(".leaflet-basemap-pane path.basemap-border").count() > 0
-                assert page.locator(".leaflet-bottom .map-legend.leaflet-control").is_visible()
-                assert "Customs office" in page.locator(".map-legend").inner_text()
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=False)
-                page.click(".map-legend summary")  # the legend folds away from the map
-                expect(page.locator(".map-legend li").first).to_be_hidden()
-            assert blocked == [] and failed == [] and errors == []
+            yield page, base, blocked, failed, errors, served
         finally:
             browser.close()
 
 
-def _serve(site: Site):  # type: ignore[no-untyped-def]
-    from contextlib import contextmanager
+@pytest.mark.chromium
+def test_both_maps_draw_the_base_map_with_every_other_origin_blocked(chromium_path: Path, site: Site) -> None:
+    from playwright.sync_api import expect
 
-    from test_browser_signin import _serve as serve
+    with _officer_in_chromium(chromium_path, site, site.platform) as (page, base, blocked, failed, errors, _):
+        for path, shot in (("/ui/transits", "map-transit"), ("/ui/vessels", "map-vessels")):
+            page.goto(base + path)
+            expect(page.locator("#map")).to_have_attribute("data-basemap-drawn", "1", timeout=20_000)
+            expect(page.locator("#map")).to_have_attribute("data-loaded", re.compile(r"^[1-9][0-9]*$"), timeout=20_000)
+            land = page.locator(".leaflet-basemap-pane path.basemap-land")
+            assert land.count() > 0
+            assert land.first.get_attribute("d")  # an SVG path with a drawing, not an empty element
+            assert page.locator(".leaflet-basemap-pane path.basemap-border").count() > 0
+            assert page.locator(".leaflet-bottom .map-legend.leaflet-control").is_visible()
+            assert "Customs office" in page.locator(".map-legend").inner_text()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=False)
+            page.click(".map-legend summary")  # the legend folds away from the map
+            expect(page.locator(".map-legend li").first).to_be_hidden(timeout=20_000)
+        assert blocked == [] and failed == [] and errors == []
 
-    return contextmanager(serve)(site.platform)
+
+@pytest.mark.chromium
+def test_with_a_tile_server_the_maps_load_its_tiles_and_nothing_else_from_outside(
+    chromium_path: Path, site: Site
+) -> None:
+    from playwright.sync_api import expect
+
+    from opencustoms.context import Platform
+
+    settings = site.platform.settings.model_copy(update={"map_tile_url": TILES, "map_tile_attribution": "Tiles: NL"})
+    with _officer_in_chromium(chromium_path, site, Platform(settings), tiles=".tiles.customs.example") as (
+        page,
+        base,
+        blocked,
+        failed,
+        errors,
+        served,
+    ):
+        for path in ("/ui/transits", "/ui/vessels"):
+            page.goto(base + path)
+            expect(page.locator("#map")).to_have_attribute("data-loaded", re.compile(r"^[1-9][0-9]*$"), timeout=20_000)
+            expect(page.locator(".leaflet-tile-pane img.leaflet-tile-loaded").first).to_be_attached(timeout=20_000)
+            assert page.locator(".basemap-land").count() == 0  # the tiles replace the built-in base map
+            assert "Tiles: NL" in page.locator(".leaflet-control-attribution").inner_text()
+        # the Content-Security-Policy let the tiles through (a refused image never reaches the network)
+        assert served and all(
+            re.match(r"https://[abc]\.tiles\.customs\.example/osm/\d+/\d+/\d+\.png$", u) for u in served
+        )
+        assert blocked == [] and failed == [] and errors == []
