@@ -165,6 +165,34 @@ class Settings(BaseSettings):
         "anchor when the log has grown (0: not by time).",
     )
 
+    map_tile_url: str = Field(
+        default="",
+        description="Tile URL template of the administration's own map server for the transit and vessel maps "
+        "(https://tiles.example/{z}/{x}/{y}.png; {s} stands for a subdomain); empty: the vendored base map.",
+    )
+    map_tile_attribution: str = Field(default="", description="Credit line the maps show under those tiles.")
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value)
+        # the host goes into the map pages' Content-Security-Policy: a plain host name and port, nothing else
+        if (
+            parts.scheme not in ("https", "http")
+            or not re.fullmatch(r"(\{s\}\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?", parts.netloc)
+            or not all(k in value for k in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError(
+                f"OPENCUSTOMS_MAP_TILE_URL {value!r} is not a tile URL template; write "
+                "https://HOST/{z}/{x}/{y}.png (HOST may start with {s}.), or leave it empty for the built-in base map"
+            )
+        return value
+
     @field_validator("oidc_new_user_role")
     @classmethod
     def _role(cls, value: str | None) -> str | None:

@@ -14,7 +14,7 @@ from opencustoms.declarations import service as declarations
 from opencustoms.errors import OpenCustomsError
 from opencustoms.iot import service as iot
 from opencustoms.security.roles import Permission
-from opencustoms.web.core import PREFIX, Page
+from opencustoms.web.core import PREFIX, SECURITY_HEADERS, Page
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 POLL_MS = 4000
@@ -32,11 +32,33 @@ def _position(alert: dict[str, Any], fallback: list[float] | None) -> list[float
     return fallback
 
 
+def tile_origin(url: str) -> str:
+    """The origin of a tile URL template, as a Content-Security-Policy source ({s}.host admits every subdomain)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+
+
+def _map_page(page: Page, template: str, **context: Any) -> Response:
+    """A map page: the tile server's URL when the administration has one (OPENCUSTOMS_MAP_TILE_URL), and then a
+    Content-Security-Policy admitting that origin for images only; else the vendored vector base map."""
+    settings = page.platform.settings
+    tile_url = settings.map_tile_url
+    response = page.render(template, tile_url=tile_url, tile_attribution=settings.map_tile_attribution, **context)
+    if tile_url:
+        csp = SECURITY_HEADERS["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = csp.replace(
+            "img-src 'self' data:", f"img-src 'self' data: {tile_origin(tile_url)}"
+        )
+    return response
+
+
 @router.get("/transits")
 def transits(request: Request) -> Response:
     page = Page(request)
     user = page.user(Permission.DECLARATIONS_READ)
-    return page.render("transits.html", rows=iot.list_transits(page.engine, user), poll_ms=POLL_MS)
+    return _map_page(page, "transits.html", rows=iot.list_transits(page.engine, user), poll_ms=POLL_MS)
 
 
 @router.get("/transits/map.json")
@@ -121,7 +143,7 @@ def vessels(request: Request, notice: str | None = None) -> Response:
     user = page.user(Permission.DECLARATIONS_READ)
     alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200)
     tracks = iot.vessel_tracks(page.engine, user)
-    return page.render("vessels.html", alerts=alerts, tracks=tracks, notice=notice, poll_ms=POLL_MS * 5)
+    return _map_page(page, "vessels.html", alerts=alerts, tracks=tracks, notice=notice, poll_ms=POLL_MS * 5)
 
 
 @router.get("/vessels/map.json")
@@ -129,7 +151,7 @@ def vessel_map(request: Request) -> Response:
     page = Page(request)
     user = page.user(Permission.DECLARATIONS_READ)
     tracks = iot.vessel_tracks(page.engine, user)
-    zones = [z for z in iot.map_state(page.engine, user, limit=0)["zones"] if z["zone_type"] == "port"]
+    zones = iot.map_state(page.engine, user, limit=0)["zones"]  # ports, and the customs offices and gates beside them
     alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200)
     last = {t["mmsi"]: t["track"][-1] for t in tracks if t["track"]}
     body = {

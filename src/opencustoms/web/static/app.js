@@ -11,19 +11,48 @@
     return el;
   }
 
-  function graticule(map) {
-    // no tile server offline: a 1-degree grid gives the eye a scale
-    var layer = L.layerGroup();
-    for (var lat = -80; lat <= 80; lat += 1) { L.polyline([[lat, -180], [lat, 180]], { color: "#b8c7d3", weight: 0.5, interactive: false }).addTo(layer); }
-    for (var lon = -180; lon <= 180; lon += 1) { L.polyline([[-85, lon], [85, lon]], { color: "#b8c7d3", weight: 0.5, interactive: false }).addTo(layer); }
-    return layer;
+  var ZONE_COLOURS = { customs_office: "#6a1b9a", port: "#00838f", border_crossing: "#ef6c00" };
+
+  function baseMap(map, el) {
+    // the administration's tile server when it has one (OPENCUSTOMS_MAP_TILE_URL), else the vendored Natural Earth
+    // 1:50m land and borders (world-atlas), drawn as SVG in a pane of their own under the live layers
+    if (el.dataset.tileUrl) {
+      L.tileLayer(el.dataset.tileUrl, { attribution: el.dataset.tileAttribution || "", maxZoom: 19 }).addTo(map);
+      return;
+    }
+    if (!el.dataset.basemap || !window.topojson) { return; }
+    map.createPane("basemap").style.zIndex = 250;
+    var renderer = L.svg({ pane: "basemap", padding: 0.5 });
+    fetch(el.dataset.basemap, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (world) {
+        var common = { pane: "basemap", renderer: renderer, interactive: false };
+        L.geoJSON(topojson.feature(world, world.objects.land), Object.assign({ attribution: "Natural Earth",
+          style: { className: "basemap-land", color: "#8d9aa3", weight: 0.8, fillColor: "#f4f1ea", fillOpacity: 1 }
+        }, common)).addTo(map);
+        var borders = topojson.mesh(world, world.objects.countries, function (a, b) { return a !== b; });
+        L.geoJSON(borders, Object.assign({
+          style: { className: "basemap-border", color: "#9e8f80", weight: 1, dashArray: "4 3", fill: false }
+        }, common)).addTo(map);
+        el.dataset.basemapDrawn = "1";
+      })
+      .catch(function (e) { el.dataset.basemapError = e.message; });
+  }
+
+  function legend(map) {
+    var box = document.getElementById("map-legend");
+    if (!box) { return; }
+    var control = L.control({ position: "bottomleft" });
+    control.onAdd = function () { box.hidden = false; L.DomEvent.disableClickPropagation(box); return box; };
+    control.addTo(map);
   }
 
   function zoneLayer(zones) {
     var layer = L.layerGroup();
     zones.forEach(function (z) {
       var g = z.geometry || {};
-      var style = { color: "#546e7a", weight: 1, fillOpacity: 0.12 };
+      var colour = ZONE_COLOURS[z.zone_type] || "#5d4037";
+      var style = { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.15, className: "zone zone-" + z.zone_type };
       var shape = null;
       if (g.type === "circle") { shape = L.circle([g.latitude, g.longitude], Object.assign({ radius: g.radius_m }, style)); }
       else if (g.type === "polygon" && g.coordinates) { shape = L.polygon(g.coordinates.map(function (c) { return [c[1], c[0]]; }), style); }
@@ -34,7 +63,8 @@
 
   function start(el) {
     var map = L.map(el, { preferCanvas: true, worldCopyJump: true }).setView([51.6, 5.2], 8);
-    graticule(map).addTo(map);
+    baseMap(map, el);
+    legend(map);
     var dynamic = L.layerGroup().addTo(map);
     var fitted = false;
     var list = document.getElementById("alert-list");
@@ -47,7 +77,7 @@
       zoneLayer(state.zones || []).addTo(dynamic);
       (state.movements || []).forEach(function (m) {
         var line = (m.corridor || []).map(function (c) { return [c[1], c[0]]; });
-        if (line.length) { L.polyline(line, { color: "#78909c", weight: 3, opacity: 0.6 }).addTo(dynamic); bounds = bounds.concat(line); }
+        if (line.length) { L.polyline(line, { color: "#546e7a", weight: 3, opacity: 0.7, dashArray: "8 6" }).addTo(dynamic); bounds = bounds.concat(line); }
         if (m.position) {
           L.circleMarker(m.position, { radius: 7, color: "#fff", weight: 2, fillColor: COLOURS[m.status] || "#555", fillOpacity: 1 })
             .bindPopup(m.movement_id + " · " + m.vehicle_id + " · " + m.status + " · " + m.reference).addTo(dynamic);
