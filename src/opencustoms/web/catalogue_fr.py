@@ -467,4 +467,16 @@ FR: dict[str, str] = {
     "high": "élevé",
     "medium": "moyen",
     "low": "faible",
+    # the declaration page: document references and AEO status from the ledger
+    "declared": "déclaré",
+    "none declared": "aucun déclaré",
+    "no AEO certificate on record": "aucun certificat OEA enregistré",
+    "document type": "type de document",
+    "Packing list": "Liste de colisage",
+    "Commercial invoice": "Facture commerciale",
+    "Bill of lading": "Connaissement",
+    "Rail consignment note": "Lettre de voiture ferroviaire",
+    "Road consignment note": "Lettre de voiture routière",
+    "Air waybill": "Lettre de transport aérien",
+    "Certificate of origin": "Certificat d'origine",
 }

@@ -76,4 +76,12 @@ DYNAMIC_MESSAGES = (
     "high",
     "medium",
     "low",
+    # the declaration page's document types (opencustoms.web.routes.risk.DOCUMENT_TYPES)
+    "Packing list",
+    "Commercial invoice",
+    "Bill of lading",
+    "Rail consignment note",
+    "Road consignment note",
+    "Air waybill",
+    "Certificate of origin",
 )

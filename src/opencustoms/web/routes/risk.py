@@ -10,8 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from opencustoms.declarations import service as declarations
+from opencustoms.documents import service as documents
 from opencustoms.errors import OpenCustomsError
 from opencustoms.iot import service as iot
+from opencustoms.ledger import service as ledger
 from opencustoms.risk import scores
 from opencustoms.risk import service as risk
 from opencustoms.risk.errors import DecisionNotFoundError, RiskDataError
@@ -21,6 +23,16 @@ from opencustoms.web.core import PREFIX, Page
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 LANES = ("red", "yellow", "blue", "green")
 OUTCOMES = ("fraud", "compliant")
+# UN/EDIFACT 1001 document name codes the declarations of this installation refer to (others show the code)
+DOCUMENT_TYPES = {
+    "271": "Packing list",
+    "380": "Commercial invoice",
+    "705": "Bill of lading",
+    "720": "Rail consignment note",
+    "730": "Road consignment note",
+    "740": "Air waybill",
+    "861": "Certificate of origin",
+}
 
 
 QUEUE_FILTERS = ("status", "date_from", "date_to", "office", "officer", "hs_chapter", "origin")
@@ -91,6 +103,25 @@ def queue(request: Request, lane: str = "") -> Response:
     )
 
 
+def _aeo_on_record(page: Page, declaration: Any) -> dict[str, list[dict[str, Any]] | None]:
+    """Per party role, the AEO certificates the ledger holds for that party (through the ledger service, as
+    this reader may see them: pseudonymised parties are looked up by their pseudonym); None when the reader
+    cannot read the ledger or the party cannot be looked up, so the page shows only what was declared."""
+    user = page.user()
+    found: dict[str, list[dict[str, Any]] | None] = {}
+    for role, party in declaration.parties().items():
+        if not user.can(Permission.LEDGER_READ) or not party.id:
+            found[role] = None
+            continue
+        try:
+            found[role] = ledger.certificates_of(
+                page.engine, user, party.id, page.platform.pseudonymiser, purpose="dashboard"
+            )
+        except OpenCustomsError:
+            found[role] = None
+    return found
+
+
 def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     user = page.user(Permission.DECLARATIONS_READ)
     pseudonymiser = page.platform.pseudonymiser
@@ -111,9 +142,14 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     alerts = []
     for t in transits:
         alerts += iot.list_alerts(page.engine, user, context_type="transit", context_id=t["movement_id"])
+    numbers = [doc.id for doc in declaration.additional_documents]
+    issued = documents.issued_numbers(page.engine, user, numbers) if user.can(Permission.DOCUMENTS_READ) else set()
     return {
         "d": declaration,
         "masked": masked,
+        "issued": issued,
+        "document_types": DOCUMENT_TYPES,
+        "aeo": _aeo_on_record(page, declaration),
         "decision": decision,
         "signals": found,
         "history": history,

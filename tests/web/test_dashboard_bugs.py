@@ -1,0 +1,89 @@
+"""The dashboard bugs of issue #14 ("Bugs found"): links of the declaration page that led nowhere, AEO status
+from the ledger rather than from the declaration's word, the favicon, number formatting, the verification page's
+messages for files that are not documents."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from urllib.parse import urljoin
+
+from web_helpers import Site
+
+
+def _red_declaration_with(site: Site, *, holder: str) -> str:
+    """The red declaration, its declarant the AEO holder of the site's ledger and every other party declared
+    certified under a certificate the ledger does not hold; its documents an invoice, a bill of lading and the
+    certificate of origin issued here."""
+    reference = site.references["red"]
+    with site.engine.begin() as conn:
+        (did,) = conn.exec_driver_sql(
+            "SELECT id FROM declarations WHERE functional_reference_id = ?", (reference,)
+        ).one()
+        conn.exec_driver_sql(
+            "UPDATE declaration_parties SET aeo_status = 'certified', aeo_certificate_id = 'NLAEO99999' "
+            "WHERE declaration_id = ?",
+            (did,),
+        )
+        conn.exec_driver_sql(
+            "UPDATE declaration_parties SET party_id = ?, aeo_certificate_id = ? WHERE declaration_id = ? "
+            "AND role = 'declarant'",
+            (holder, site.aeo_number, did),
+        )
+        conn.exec_driver_sql("DELETE FROM additional_documents WHERE declaration_id = ?", (did,))
+        for position, (type_code, number) in enumerate(
+            (("380", "INV-2025-77"), ("705", "BL-RTM-0042"), ("861", site.certificate), ("999", "X-1"))
+        ):
+            conn.exec_driver_sql(
+                "INSERT INTO additional_documents (declaration_id, position, type_code, document_id) "
+                "VALUES (?, ?, ?, ?)",
+                (did, position, type_code, number),
+            )
+    return reference
+
+
+def _hrefs(html: str) -> list[str]:
+    return sorted({unescape(h) for h in re.findall(r'href="([^"]+)"', html)})
+
+
+def test_every_link_of_the_declaration_page_resolves(client_for, site: Site) -> None:
+    reference = _red_declaration_with(site, holder="NL200000002")
+    client = client_for("supervisor")
+    page = client.get(f"/ui/declarations/{reference}")
+    assert page.status_code == 200
+    html = page.text
+    # an issued certificate links to its page; invoices and bills of lading are references, named by their type
+    assert f'href="/ui/documents/{site.certificate}"' in html
+    assert "/ui/documents/INV-2025-77" not in html and "/ui/documents/BL-RTM-0042" not in html
+    assert "Commercial invoice (380) INV-2025-77" in html and "Bill of lading (705) BL-RTM-0042" in html
+    assert "document type 999 X-1" in html
+    broken = []
+    for href in _hrefs(html):
+        if href.startswith(("http:", "https:", "#", "mailto:")):
+            continue
+        target = urljoin(f"http://testserver/ui/declarations/{reference}", href)
+        status = client.get(target).status_code
+        if status >= 400:
+            broken.append((href, status))
+    assert not broken, broken
+
+
+def test_aeo_status_comes_from_the_ledger(client_for, site: Site) -> None:
+    reference = _red_declaration_with(site, holder="NL200000002")
+    html = client_for("supervisor").get(f"/ui/declarations/{reference}").text
+    cells = re.findall(r'<td class="aeo">(.*?)</td>', html, re.S)
+    # the declarant holds the ledger's certificate (suspended there): its page, which exists, is linked
+    assert any(f'href="/ui/aeo/{site.aeo_number}"' in c and "suspended" in c for c in cells), cells
+    # the others were declared certified, but the ledger holds nothing for them
+    assert any("no AEO certificate on record" in c and "declared: certified" in c for c in cells), cells
+    assert "/ui/aeo?q=" not in html and "NLAEO99999</a>" not in html
+    french = client_for("supervisor").get(f"/ui/declarations/{reference}?lang=fr").text
+    assert "aucun certificat OEA enregistré" in french
+
+
+def test_aeo_status_for_a_reader_without_personal_data(client_for, site: Site) -> None:
+    reference = _red_declaration_with(site, holder="NL200000002")
+    html = client_for("analyst").get(f"/ui/declarations/{reference}").text
+    assert "NL200000002" not in html and "Tulip Trading" not in html
+    cells = re.findall(r'<td class="aeo">(.*?)</td>', html, re.S)
+    assert cells and all("/ui/aeo?q=" not in c for c in cells)
