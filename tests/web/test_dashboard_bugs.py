@@ -87,3 +87,14 @@ def test_aeo_status_for_a_reader_without_personal_data(client_for, site: Site) -
     assert "NL200000002" not in html and "Tulip Trading" not in html
     cells = re.findall(r'<td class="aeo">(.*?)</td>', html, re.S)
     assert cells and all("/ui/aeo?q=" not in c for c in cells)
+
+
+def test_every_page_names_a_favicon_that_is_served(client_for) -> None:
+    anonymous, officer = client_for(None), client_for("officer")
+    for client, path in ((anonymous, "/ui/login"), (anonymous, "/verify"), (officer, "/ui/queue"), (officer, "/ui/")):
+        html = client.get(path).text
+        icons = re.findall(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+        assert icons == ["/static/favicon.svg"], (path, icons)
+        icon = anonymous.get(icons[0])
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+        assert icon.text.startswith("<svg") and "<script" not in icon.text
