@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from typing import Any
 from urllib.parse import urljoin
 
-from web_helpers import Site
+from web_helpers import Site, csrf_of
 
 
 def _red_declaration_with(site: Site, *, holder: str) -> str:
@@ -98,3 +99,60 @@ def test_every_page_names_a_favicon_that_is_served(client_for) -> None:
         icon = anonymous.get(icons[0])
         assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
         assert icon.text.startswith("<svg") and "<script" not in icon.text
+
+
+def test_numbers_are_written_in_the_readers_language(client_for, site: Site) -> None:
+    from opencustoms.web.i18n import format_number
+
+    assert format_number("en", 1234567.5) == "1,234,567.5"
+    assert format_number("fr", 1234567.5) == "1\u202f234\u202f567,5"
+    assert format_number("fr", 1250, 2) == "1\u202f250,00" and format_number("en", None) == ""
+    client = client_for("officer")
+    english = client.get("/ui/queue?status=any").text
+    french = client.get("/ui/queue?status=any&lang=fr").text
+    # customs values above a thousand, with their separators, and no English number left on the French page
+    assert re.search(r"<td>\d{1,3}(,\d{3})+\.\d{2} [A-Z]{3}</td>", english)
+    assert re.search(r"<td>\d{1,3}(\u202f\d{3})+,\d{2} [A-Z]{3}</td>", french)
+    assert not re.search(r"<td>\d{1,3}(,\d{3})+\.\d{2} [A-Z]{3}</td>", french)
+    assert re.search(r"\d+,\d\u202f% · ", french)  # probabilities: 87,5 %
+    reference = site.references["red"]
+    page = client.get(f"/ui/declarations/{reference}?lang=fr").text
+    assert re.search(r"<td>\d{1,3}(\u202f\d{3})*,\d{2} [A-Z]{3}</td>", page)
+    home = client.get("/ui/?lang=fr").text
+    assert "<strong>" in home and not re.search(r"<strong>\d{4,}</strong>", home)
+
+
+GARBAGE_ANSWERS = {
+    "en": "not a readable OpenAttestation document (JSON)",
+    "fr": "n'est pas un document OpenAttestation lisible (JSON)",
+}
+
+
+def _verify(client: Any, lang: str, *, file: bytes | None = None, content: str = "") -> Any:
+    form = client.get(f"/verify?lang={lang}").text
+    files = {"file": ("certificate.json", file, "application/json")} if file is not None else None
+    return client.post("/verify", data={"csrf_token": csrf_of(form), "content": content}, files=files)
+
+
+def test_verification_page_explains_files_that_are_not_documents(client_for) -> None:
+    client = client_for(None)
+    for lang, words in GARBAGE_ANSWERS.items():
+        for garbage in (b"garbage", b"\xff\xfe\x00", b"{", b"[1, 2]", b"   "):
+            answer = _verify(client, lang, file=garbage)
+            assert answer.status_code == 422, garbage
+            assert words in unescape(answer.text), (lang, garbage)
+            assert "Expecting" not in answer.text and "malformed JSON" not in answer.text
+        empty = _verify(client, lang, file=b"")
+        assert empty.status_code == 422 and "Expecting" not in empty.text
+        pasted = _verify(client, lang, content="{not json")
+        assert pasted.status_code == 422 and "Expecting" not in pasted.text
+        assert ("pasted text" if lang == "en" else "texte collé") in unescape(pasted.text)
+        qr = client.get(f"/verify?q=garbage&lang={lang}")
+        assert qr.status_code == 422 and "Expecting" not in qr.text
+        assert ("QR code" if lang == "en" else "code QR") in unescape(qr.text)
+        deep = _verify(client, lang, file=b"[" * 5000 + b"]" * 5000)
+        assert deep.status_code == 422 and "nested" in unescape(deep.text) or "imbriqué" in unescape(deep.text)
+        assert "at byte" not in deep.text
+    huge = _verify(client, "fr", file=b'{"a": "' + b"x" * 6_000_000 + b'"}')
+    assert huge.status_code == 413
+    assert re.search(r"\d\u202f\d{3}", unescape(huge.text))  # the limit written the French way

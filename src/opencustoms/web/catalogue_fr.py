@@ -479,4 +479,9 @@ FR: dict[str, str] = {
     "Road consignment note": "Lettre de voiture routière",
     "Air waybill": "Lettre de transport aérien",
     "Certificate of origin": "Certificat d'origine",
+    # the public verification page: input that is not a document
+    "This is not an OpenAttestation document: it is nested far more deeply than any certificate. Upload the .json file exactly as you received it.": "Ce n'est pas un document OpenAttestation : il est imbriqué bien plus profondément qu'aucun certificat. Téléversez le fichier .json tel que vous l'avez reçu.",
+    "This file is not a readable OpenAttestation document (JSON). Upload the .json file exactly as you received it with the certificate (not a PDF, a photo or a copy saved by another program), or paste the content of the QR code printed on the certificate.": "Ce fichier n'est pas un document OpenAttestation lisible (JSON). Téléversez le fichier .json tel que vous l'avez reçu avec le certificat (ni un PDF, ni une photo, ni une copie enregistrée par un autre programme), ou collez le contenu du code QR imprimé sur le certificat.",
+    "The pasted text is not a readable OpenAttestation document (JSON). Paste the whole document exactly as you received it, or upload its .json file.": "Le texte collé n'est pas un document OpenAttestation lisible (JSON). Collez le document entier tel que vous l'avez reçu, ou téléversez son fichier .json.",
+    "This is not the content of a verification QR code. Scan the QR code printed on the certificate again and paste its content unchanged, or upload the document's .json file.": "Ce n'est pas le contenu d'un code QR de vérification. Scannez à nouveau le code QR imprimé sur le certificat et collez son contenu sans le modifier, ou téléversez le fichier .json du document.",
 }

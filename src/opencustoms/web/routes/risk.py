@@ -98,7 +98,7 @@ def queue(request: Request, lane: str = "") -> Response:
         errors=errors,
         statuses=(*risk.QUEUE_STATUSES, "any"),
         kept=kept,
-        percent=scores.percent_text,
+        percent=lambda score: page.percent(scores.percent_text(score)),
         status=422 if errors else 200,
     )
 
