@@ -156,3 +156,31 @@ def test_verification_page_explains_files_that_are_not_documents(client_for) -> 
     huge = _verify(client, "fr", file=b'{"a": "' + b"x" * 6_000_000 + b'"}')
     assert huge.status_code == 413
     assert re.search(r"\d\u202f\d{3}", unescape(huge.text))  # the limit written the French way
+
+
+def test_vessels_are_named_from_their_ais_static_reports(client_for, site: Site) -> None:
+    from opencustoms.iot.service import SHIP_TYPE_NAMES
+    from opencustoms.web.i18n import DYNAMIC_MESSAGES
+
+    assert set(SHIP_TYPE_NAMES) <= set(DYNAMIC_MESSAGES)
+    client = client_for("officer")
+    html = client.get("/ui/vessels").text
+    # the simulator's type 5 report names 244000001; its MMSI (MID 244) is Dutch; type 70 is a cargo ship
+    named = re.search(r"<strong>NORTH SEA TRADER</strong>(.*?)MMSI 244000001", html, re.S)
+    assert named and 'title="flag">NL</abbr>' in named.group(1) and "Cargo ship" in named.group(1)
+    assert "IMO 9074729" in named.group(1)
+    # a vessel without a static report still shows its flag, then its MMSI
+    assert re.search(r'title="flag">NL</abbr> · <small>MMSI 244000004</small>', html)
+    assert "<th>MMSI</th>" not in html
+    french = client.get("/ui/vessels?lang=fr").text
+    assert 'title="pavillon">NL</abbr>' in french and "· Cargo ·" in french
+
+    reference = site.references["red"]
+    with site.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE declarations SET vessel_mmsi = '244000001', transport_mode_code = '1' "
+            "WHERE functional_reference_id = ?",
+            (reference,),
+        )
+    page = client.get(f"/ui/declarations/{reference}?lang=en").text
+    assert re.search(r"<strong>NORTH SEA TRADER</strong>.*Cargo ship.*MMSI 244000001", page)

@@ -122,6 +122,17 @@ def _aeo_on_record(page: Page, declaration: Any) -> dict[str, list[dict[str, Any
     return found
 
 
+def _vessel(page: Page, declaration: Any) -> dict[str, Any] | None:
+    """The declared vessel as AIS knows it (name, flag, type), when the declaration names one by MMSI."""
+    transport = declaration.transport
+    if transport is None or not transport.vessel_mmsi:
+        return None
+    found = iot.vessel_identity(iot.vessel_identities(page.engine, page.user()), transport.vessel_mmsi)
+    if found is not None and transport.vessel_imo and not found.get("imo"):
+        found = {**found, "imo": transport.vessel_imo}
+    return found
+
+
 def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     user = page.user(Permission.DECLARATIONS_READ)
     pseudonymiser = page.platform.pseudonymiser
@@ -150,6 +161,7 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
         "issued": issued,
         "document_types": DOCUMENT_TYPES,
         "aeo": _aeo_on_record(page, declaration),
+        "vessel": _vessel(page, declaration),
         "decision": decision,
         "signals": found,
         "history": history,
