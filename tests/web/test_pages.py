@@ -102,7 +102,7 @@ def test_declaration_detail_and_inspection_form(client_for, site: Site) -> None:
     )
     assert good.status_code == 303
     after = client.get(good.headers["location"])
-    assert "Inspection result recorded." in after.text and "undervalued" in after.text and "1250.5" in after.text
+    assert "Inspection result recorded." in after.text and "undervalued" in after.text and "1,250.50" in after.text
     labelled = security.read_audit(site.engine, security.local_operator("NL"), object_id=reference, who="officer")
     assert any(a["action"] == "inspect" for a in labelled)
 

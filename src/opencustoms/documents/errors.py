@@ -16,6 +16,10 @@ class DocumentFormatError(DocumentError):
     title = "Unreadable document"
 
 
+class DocumentTooDeepError(DocumentFormatError):
+    """JSON nested deeper than any document (refused before parsing)."""
+
+
 class ObfuscationError(DocumentError):
     status = 422
     title = "Cannot hide these fields"

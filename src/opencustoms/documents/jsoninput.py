@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-from opencustoms.documents.errors import DocumentFormatError
+from opencustoms.documents.errors import DocumentFormatError, DocumentTooDeepError
 from opencustoms.jsondepth import too_deep
 
 DEFAULT_MAX_DEPTH = 64
@@ -31,7 +31,7 @@ _TOKEN = re.compile(rb'"(?:[^"\\]+|\\.)*(?:"|\\?\Z)|[\[\]{},:]', re.DOTALL)
 
 def _depth_error(limit: int, path: list[str], where: str, what: str = "the document") -> DocumentFormatError:
     shown = ".".join(path[:12]) + (" …" if len(path) > 12 else "")
-    return DocumentFormatError(
+    return DocumentTooDeepError(
         f"{what} is nested deeper than {limit} levels ({where}{', under ' + shown if shown else ''}); wrapped "
         "OpenAttestation documents and the records to issue are a few levels deep: send the file unchanged "
         "(the limit is OPENCUSTOMS_DOCUMENTS_MAX_DEPTH)",

@@ -53,7 +53,7 @@ def parse_qr(content: str) -> dict[str, Any]:
     try:
         parsed = jsoninput.loads(text, what="the QR content")
     except DocumentFormatError as exc:
-        raise DocumentFormatError(f"the QR content is not a verification payload: {exc.message}", field="q") from exc
+        raise type(exc)(f"the QR content is not a verification payload: {exc.message}", field="q") from exc
     payload = parsed.get("payload") if isinstance(parsed, dict) and parsed.get("type") == QR_TYPE else None
     if not isinstance(payload, dict) or not isinstance(payload.get("targetHash"), str):
         raise DocumentFormatError("the QR payload has no DOCUMENT payload with a targetHash", field="q")

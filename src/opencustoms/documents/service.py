@@ -437,6 +437,17 @@ def show(engine: Engine, actor: Identity, key: str) -> dict[str, Any]:
     return dict(row.wrapped)
 
 
+def issued_numbers(engine: Engine, actor: Identity, numbers: Sequence[str]) -> set[str]:
+    """Which of ``numbers`` are documents issued here (each has a page); the others are only references."""
+    actor.require(Permission.DOCUMENTS_READ)
+    wanted = {n.strip() for n in numbers if n and n.strip()}
+    if not wanted:
+        return set()
+    query = select(issued_documents.c.document_id).where(issued_documents.c.document_id.in_(wanted)).distinct()
+    with engine.connect() as conn:
+        return {str(n) for n in conn.execute(query).scalars()}
+
+
 def render_html(document: dict[str, Any], settings: DocumentSettings | None = None) -> str:
     return render.render_html(document, _settings(settings).verify_url)
 

@@ -834,6 +834,89 @@ def vessel_tracks(engine: Engine, actor: Identity, *, points_per_vessel: int = 4
     return out
 
 
+# AIS ship and cargo type (ITU-R M.1371, message 5 field "ship_type"): the kind of vessel in words
+_SHIP_TYPES_EXACT = {
+    30: "Fishing vessel",
+    31: "Tug",
+    32: "Tug",
+    33: "Dredger",
+    34: "Diving vessel",
+    35: "Military vessel",
+    36: "Sailing vessel",
+    37: "Pleasure craft",
+    50: "Pilot vessel",
+    51: "Search and rescue vessel",
+    52: "Tug",
+    53: "Port tender",
+    54: "Anti-pollution vessel",
+    55: "Law enforcement vessel",
+    58: "Medical transport",
+}
+_SHIP_TYPES_BY_TENS = {
+    2: "Wing in ground craft",
+    4: "High-speed craft",
+    6: "Passenger ship",
+    7: "Cargo ship",
+    8: "Tanker",
+    9: "Other type of ship",
+}
+SHIP_TYPE_NAMES = tuple(sorted({*_SHIP_TYPES_EXACT.values(), *_SHIP_TYPES_BY_TENS.values()}))
+
+
+def ship_type_name(code: Any) -> str | None:
+    """The AIS ship type code in words (``70`` → "Cargo ship"); None when not given or not available (0)."""
+    if not isinstance(code, int) or not 0 < code < 100:
+        return None
+    return _SHIP_TYPES_EXACT.get(code) or _SHIP_TYPES_BY_TENS.get(code // 10)
+
+
+def vessel_flag(mmsi: str) -> str | None:
+    """The flag state (ISO country code) of a ship's MMSI, from its Maritime Identification Digits."""
+    from pyais.util import get_country
+
+    if not (mmsi.isdigit() and len(mmsi) == 9 and mmsi[0] in "234567"):  # ship stations only
+        return None
+    code, _name = get_country(int(mmsi))
+    return None if code in ("", "NA") else code
+
+
+def vessel_identities(engine: Engine, actor: Identity) -> dict[str, dict[str, Any]]:
+    """Per MMSI seen in AIS, what the vessel's static reports (AIS types 5 and 24) told: name, IMO number, call
+    sign, ship type in words, and its flag from the MMSI. The newest report wins field by field."""
+    actor.require(Permission.DECLARATIONS_READ)
+    e = iot_events.c
+    out: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(e.subject_id, e.payload)
+            .where(e.kind == EventKind.AIS_STATIC.value, e.subject_id.is_not(None))
+            .order_by(e.device_time)
+        )
+        for r in rows:
+            mmsi = str(r.subject_id)
+            ais = ((r.payload or {}).get("attributes") or {}).get("ais") or {}
+            known = out.setdefault(mmsi, {"mmsi": mmsi, "flag": vessel_flag(mmsi)})
+            name = str(ais.get("shipname") or "").strip(" @")
+            if name:
+                known["name"] = name
+            if (r.payload or {}).get("imo"):
+                known["imo"] = r.payload["imo"]
+            callsign = str(ais.get("callsign") or "").strip(" @")
+            if callsign:
+                known["callsign"] = callsign
+            kind = ship_type_name(ais.get("ship_type"))
+            if kind:
+                known["ship_type"] = kind
+    return out
+
+
+def vessel_identity(identities: dict[str, dict[str, Any]], mmsi: str | None) -> dict[str, Any] | None:
+    """One vessel's identity from :func:`vessel_identities`; an MMSI without static report still has its flag."""
+    if not mmsi:
+        return None
+    return identities.get(mmsi) or {"mmsi": mmsi, "flag": vessel_flag(mmsi)}
+
+
 # --- scan records (X-ray / CT) and their review queue: opencustoms.iot.scans ---------------------------------
 
 FINDINGS = scans.FINDINGS

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -74,9 +74,16 @@ def _to_json(value: Any) -> Markup:
     return Markup.escape(json.dumps(value, default=str, indent=1, sort_keys=True))
 
 
+@pass_context
+def _fmt_number(context: Any, value: Any, decimals: int | None = None) -> str:
+    """``{{ n|num }}`` / ``{{ amount|num(2) }}``: the number as readers of the page's language write it."""
+    return i18n.format_number(context.get("lang", "en"), value, decimals)
+
+
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
 env.filters["time"] = _fmt_time
 env.filters["tojson_pretty"] = _to_json
+env.filters["num"] = _fmt_number
 env.filters["urlquote"] = lambda v: quote(str(v), safe="")
 
 
@@ -119,6 +126,13 @@ class Page:
 
     def _(self, text: str, **values: Any) -> str:
         return i18n.gettext(self.lang, text, **values)
+
+    def number(self, value: Any, decimals: int | None = None) -> str:
+        return i18n.format_number(self.lang, value, decimals)
+
+    def percent(self, text: str) -> str:
+        """A percentage written in English (``"87.5%"``, ``"> 99.9%"``) as readers of the page's language write it."""
+        return i18n.localise_percent(self.lang, text)
 
     # --- access ------------------------------------------------------------------------------------------------
 

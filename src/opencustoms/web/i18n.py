@@ -21,6 +21,38 @@ def gettext(lang: str, message: str, **values: Any) -> str:
     return text % values if values else text
 
 
+# thousands separator and decimal mark per language: French writes 1 234 567,5 with a narrow no-break space
+NUMBER_MARKS = {"en": (",", "."), "fr": ("\u202f", ",")}
+
+
+def format_number(lang: str, value: Any, decimals: int | None = None) -> str:
+    """``value`` written the way readers of ``lang`` write numbers; ``decimals`` fixes the digits after the mark
+    (else integers have none and other numbers keep theirs, at most 6). Text and None are returned as they are."""
+    from decimal import Decimal, InvalidOperation
+
+    if value is None or isinstance(value, bool) or value == "":
+        return "" if value is None else str(value)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    if decimals is None:
+        exponent = number.normalize().as_tuple().exponent
+        decimals = min(6, -exponent) if isinstance(exponent, int) and exponent < 0 else 0
+    text = f"{number:,.{decimals}f}"
+    group, mark = NUMBER_MARKS.get(lang, NUMBER_MARKS["en"])
+    return text.replace(",", "\x00").replace(".", mark).replace("\x00", group)
+
+
+def localise_percent(lang: str, text: str) -> str:
+    """``"87.5%"`` → ``"87,5 %"`` in French (decimal comma, narrow no-break space before the sign)."""
+    if lang != "fr":
+        return text
+    return text.replace(".", ",").replace("%", "\u202f%")
+
+
 def negotiate(header: str | None) -> str:
     """The first supported language of an Accept-Language header (weights honoured), else English."""
     if not header:
@@ -76,4 +108,32 @@ DYNAMIC_MESSAGES = (
     "high",
     "medium",
     "low",
+    # the declaration page's document types (opencustoms.web.routes.risk.DOCUMENT_TYPES)
+    "Packing list",
+    "Commercial invoice",
+    "Bill of lading",
+    "Rail consignment note",
+    "Road consignment note",
+    "Air waybill",
+    "Certificate of origin",
+    # AIS ship types in words (opencustoms.iot.service.SHIP_TYPE_NAMES)
+    "Anti-pollution vessel",
+    "Cargo ship",
+    "Dredger",
+    "Diving vessel",
+    "Fishing vessel",
+    "High-speed craft",
+    "Law enforcement vessel",
+    "Medical transport",
+    "Military vessel",
+    "Other type of ship",
+    "Passenger ship",
+    "Pilot vessel",
+    "Pleasure craft",
+    "Port tender",
+    "Sailing vessel",
+    "Search and rescue vessel",
+    "Tanker",
+    "Tug",
+    "Wing in ground craft",
 )

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from opencustoms.declarations import service as declarations
+from opencustoms.documents import service as documents
 from opencustoms.errors import OpenCustomsError
 from opencustoms.iot import service as iot
+from opencustoms.ledger import service as ledger
 from opencustoms.risk import scores
 from opencustoms.risk import service as risk
 from opencustoms.risk.errors import DecisionNotFoundError, RiskDataError
@@ -21,6 +23,16 @@ from opencustoms.web.core import PREFIX, Page
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 LANES = ("red", "yellow", "blue", "green")
 OUTCOMES = ("fraud", "compliant")
+# UN/EDIFACT 1001 document name codes the declarations of this installation refer to (others show the code)
+DOCUMENT_TYPES = {
+    "271": "Packing list",
+    "380": "Commercial invoice",
+    "705": "Bill of lading",
+    "720": "Rail consignment note",
+    "730": "Road consignment note",
+    "740": "Air waybill",
+    "861": "Certificate of origin",
+}
 
 
 QUEUE_FILTERS = ("status", "date_from", "date_to", "office", "officer", "hs_chapter", "origin")
@@ -86,9 +98,39 @@ def queue(request: Request, lane: str = "") -> Response:
         errors=errors,
         statuses=(*risk.QUEUE_STATUSES, "any"),
         kept=kept,
-        percent=scores.percent_text,
+        percent=lambda score: page.percent(scores.percent_text(score)),
         status=422 if errors else 200,
     )
+
+
+def _aeo_on_record(page: Page, declaration: Any) -> dict[str, list[dict[str, Any]] | None]:
+    """Per party role, the AEO certificates the ledger holds for that party (through the ledger service, as
+    this reader may see them: pseudonymised parties are looked up by their pseudonym); None when the reader
+    cannot read the ledger or the party cannot be looked up, so the page shows only what was declared."""
+    user = page.user()
+    found: dict[str, list[dict[str, Any]] | None] = {}
+    for role, party in declaration.parties().items():
+        if not user.can(Permission.LEDGER_READ) or not party.id:
+            found[role] = None
+            continue
+        try:
+            found[role] = ledger.certificates_of(
+                page.engine, user, party.id, page.platform.pseudonymiser, purpose="dashboard"
+            )
+        except OpenCustomsError:
+            found[role] = None
+    return found
+
+
+def _vessel(page: Page, declaration: Any) -> dict[str, Any] | None:
+    """The declared vessel as AIS knows it (name, flag, type), when the declaration names one by MMSI."""
+    transport = declaration.transport
+    if transport is None or not transport.vessel_mmsi:
+        return None
+    found = iot.vessel_identity(iot.vessel_identities(page.engine, page.user()), transport.vessel_mmsi)
+    if found is not None and transport.vessel_imo and not found.get("imo"):
+        found = {**found, "imo": transport.vessel_imo}
+    return found
 
 
 def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
@@ -111,9 +153,15 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     alerts = []
     for t in transits:
         alerts += iot.list_alerts(page.engine, user, context_type="transit", context_id=t["movement_id"])
+    numbers = [doc.id for doc in declaration.additional_documents]
+    issued = documents.issued_numbers(page.engine, user, numbers) if user.can(Permission.DOCUMENTS_READ) else set()
     return {
         "d": declaration,
         "masked": masked,
+        "issued": issued,
+        "document_types": DOCUMENT_TYPES,
+        "aeo": _aeo_on_record(page, declaration),
+        "vessel": _vessel(page, declaration),
         "decision": decision,
         "signals": found,
         "history": history,
