@@ -145,8 +145,8 @@ def main() -> int:
     valid = published(SHARED / "df_syn_valid_eng.csv", folder / "kcs_awaiting.csv", labels=False)
     env = {
         **os.environ,
-        "OPENCUSTOMS_DATABASE_URL": f"sqlite:///{folder / 'opencustoms.db'}",
-        "OPENCUSTOMS_DATA_DIR": str(folder / "var"),
+        "OPENCUSTOMS_DATABASE_URL": "sqlite:///opencustoms.db",  # relative to the step's folder
+        "OPENCUSTOMS_DATA_DIR": "var",
         "NO_COLOR": "1",
         "COLUMNS": "400",
     }
