@@ -9,7 +9,7 @@ import json
 import re
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
@@ -880,22 +880,25 @@ def vessel_flag(mmsi: str) -> str | None:
     return None if code in ("", "NA") else code
 
 
-def vessel_identities(engine: Engine, actor: Identity) -> dict[str, dict[str, Any]]:
-    """Per MMSI seen in AIS, what the vessel's static reports (AIS types 5 and 24) told: name, IMO number, call
-    sign, ship type in words, and its flag from the MMSI. The newest report wins field by field."""
+def vessel_identities(engine: Engine, actor: Identity, mmsis: Iterable[str | None]) -> dict[str, dict[str, Any]]:
+    """For each of ``mmsis``, what the vessel's static reports (AIS types 5 and 24) told: name, IMO number, call
+    sign, ship type in words, and its flag from the MMSI (an MMSI never heard in a static report has its flag
+    only). The newest report wins field by field. Only the asked vessels' reports are read."""
     actor.require(Permission.DECLARATIONS_READ)
+    wanted = sorted({str(m) for m in mmsis if m})
+    out: dict[str, dict[str, Any]] = {m: {"mmsi": m, "flag": vessel_flag(m)} for m in wanted}
+    if not wanted:
+        return out
     e = iot_events.c
-    out: dict[str, dict[str, Any]] = {}
     with engine.connect() as conn:
         rows = conn.execute(
             select(e.subject_id, e.payload)
-            .where(e.kind == EventKind.AIS_STATIC.value, e.subject_id.is_not(None))
+            .where(e.kind == EventKind.AIS_STATIC.value, e.subject_id.in_(wanted))
             .order_by(e.device_time)
         )
         for r in rows:
-            mmsi = str(r.subject_id)
             ais = ((r.payload or {}).get("attributes") or {}).get("ais") or {}
-            known = out.setdefault(mmsi, {"mmsi": mmsi, "flag": vessel_flag(mmsi)})
+            known = out[str(r.subject_id)]
             name = str(ais.get("shipname") or "").strip(" @")
             if name:
                 known["name"] = name
@@ -908,13 +911,6 @@ def vessel_identities(engine: Engine, actor: Identity) -> dict[str, dict[str, An
             if kind:
                 known["ship_type"] = kind
     return out
-
-
-def vessel_identity(identities: dict[str, dict[str, Any]], mmsi: str | None) -> dict[str, Any] | None:
-    """One vessel's identity from :func:`vessel_identities`; an MMSI without static report still has its flag."""
-    if not mmsi:
-        return None
-    return identities.get(mmsi) or {"mmsi": mmsi, "flag": vessel_flag(mmsi)}
 
 
 # --- scan records (X-ray / CT) and their review queue: opencustoms.iot.scans ---------------------------------

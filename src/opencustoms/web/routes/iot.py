@@ -143,10 +143,7 @@ def vessels(request: Request, notice: str | None = None) -> Response:
     user = page.user(Permission.DECLARATIONS_READ)
     alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200)
     tracks = iot.vessel_tracks(page.engine, user)
-    identities = iot.vessel_identities(page.engine, user)
-    vessels = {
-        m: iot.vessel_identity(identities, m) for m in {t["mmsi"] for t in tracks} | {a["context_id"] for a in alerts}
-    }
+    vessels = iot.vessel_identities(page.engine, user, [t["mmsi"] for t in tracks] + [a["context_id"] for a in alerts])
     return _map_page(
         page, "vessels.html", alerts=alerts, tracks=tracks, vessels=vessels, notice=notice, poll_ms=POLL_MS * 5
     )

@@ -127,7 +127,8 @@ def _vessel(page: Page, declaration: Any) -> dict[str, Any] | None:
     transport = declaration.transport
     if transport is None or not transport.vessel_mmsi:
         return None
-    found = iot.vessel_identity(iot.vessel_identities(page.engine, page.user()), transport.vessel_mmsi)
+    mmsi = transport.vessel_mmsi
+    found = iot.vessel_identities(page.engine, page.user(), [mmsi]).get(mmsi)
     if found is not None and transport.vessel_imo and not found.get("imo"):
         found = {**found, "imo": transport.vessel_imo}
     return found
