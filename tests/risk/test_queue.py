@@ -219,6 +219,15 @@ def test_what_if_lanes_an_unknown_origin_instead_of_refusing_it(platform, operat
     assert refused.value.field == "goods_items.0.customs_value_currency"
 
 
+def test_online_checks_hs_codes_against_the_nomenclature_as_the_backlog_does(platform, operator) -> None:  # type: ignore[no-untyped-def]
+    """An HS code well formed but not in the edition in force is a gap online too (the backlog and file paths
+    check it against the nomenclatures): every path decides alike."""
+    data = sample_declaration("LRN-WHATIF-HS")
+    data["goods_items"][0]["hs_code"] = "849999"  # chapter 84 exists, heading 8499 does not
+    texts = [r["text"] for r in service.assess(platform, operator, data)["reasons"]]
+    assert any(t.startswith("HS code 849999 is not in the HS ") and t.endswith(SUFFIX) for t in texts), texts
+
+
 # --- 2. today's queue: status, filters, assignment -----------------------------------------------------------
 
 

@@ -75,7 +75,13 @@ from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, record_many, utcnow
 from opencustoms.store.database import as_utc
-from opencustoms.store.tables import declaration_parties, declarations, goods_items, inspection_results
+from opencustoms.store.tables import (
+    declaration_parties,
+    declarations,
+    goods_items,
+    hs_nomenclature,
+    inspection_results,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -847,17 +853,21 @@ class _Online:
     key: tuple[Any, ...]
     model: tuple[str, RiskModel] | None
     profiles: list[Profile]
+    nomenclatures: Any  # reference.service.NomenclatureSet: HS codes checked as the backlog and file paths do
     thresholds: dict[tuple[Any, ...], dict[str, float]] = field(default_factory=dict)
 
 
 _m, _p = risk_models.c, risk_profiles.c
-# one cheap query says whether what is cached is still current: the promoted version and its file hash, and the
+# one cheap query says whether what is cached is still current: the promoted version and its file hash, the
 # number of profile versions (profiles are never changed in place: every change adds a version, so the count moves)
+# and the HS editions loaded with `reference load-hs` (the shipped ones never change)
 _ONLINE_STATE = select(
     select(_m.version).where(_m.status == "promoted").limit(1).scalar_subquery(),
     select(_m.file_hash).where(_m.status == "promoted").limit(1).scalar_subquery(),
     select(func.count()).select_from(risk_profiles).scalar_subquery(),
     select(func.max(_p.created_at)).scalar_subquery(),
+    select(func.max(hs_nomenclature.c.edition)).scalar_subquery(),
+    select(func.count()).select_from(hs_nomenclature).scalar_subquery(),
 )
 _online_cache: dict[int, _Online] = {}
 _policy_cache: dict[tuple[Any, ...], LanePolicy] = {}
@@ -879,7 +889,9 @@ def _online(platform: Platform) -> _Online:
             model = current_model(engine)
             if model is not None:
                 model[1].warm()  # its lookups built before the heap is settled, not by the first requests
-            cached = _Online(key, model, load_profiles(engine))
+            from opencustoms.reference.service import nomenclatures
+
+            cached = _Online(key, model, load_profiles(engine), nomenclatures(engine))
             _online_cache[id(engine)] = cached
             settle_heap(reclaim=True)  # no full collection walks the model between requests (tail latency)
     return cached
@@ -1015,7 +1027,7 @@ def _decide_one(
         seed=draw_seed,
         signals=[s.model_dump(mode="json") for s in found],
         thresholds=thresholds,
-        gaps=gap_rules.gaps_of(conformed),
+        gaps=gap_rules.gaps_of(conformed, online.nomenclatures),
     )
     row["rank_score"] = rank
     row["contributions"] = (
