@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from opencustoms import wording
 from opencustoms.web.catalogue_fr import FR
 
-LANGUAGES = ("en", "fr")
+LANGUAGES = wording.LANGUAGES
 CATALOGUES: dict[str, dict[str, str]] = {"en": {}, "fr": FR}
 
 
@@ -21,29 +22,9 @@ def gettext(lang: str, message: str, **values: Any) -> str:
     return text % values if values else text
 
 
-# thousands separator and decimal mark per language: French writes 1 234 567,5 with a narrow no-break space
-NUMBER_MARKS = {"en": (",", "."), "fr": ("\u202f", ",")}
-
-
 def format_number(lang: str, value: Any, decimals: int | None = None) -> str:
-    """``value`` written the way readers of ``lang`` write numbers; ``decimals`` fixes the digits after the mark
-    (else integers have none and other numbers keep theirs, at most 6). Text and None are returned as they are."""
-    from decimal import Decimal, InvalidOperation
-
-    if value is None or isinstance(value, bool) or value == "":
-        return "" if value is None else str(value)
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    if not number.is_finite():
-        return str(value)
-    if decimals is None:
-        exponent = number.normalize().as_tuple().exponent
-        decimals = min(6, -exponent) if isinstance(exponent, int) and exponent < 0 else 0
-    text = f"{number:,.{decimals}f}"
-    group, mark = NUMBER_MARKS.get(lang, NUMBER_MARKS["en"])
-    return text.replace(",", "\x00").replace(".", mark).replace("\x00", group)
+    """``value`` written the way readers of ``lang`` write numbers (:func:`opencustoms.wording.number`)."""
+    return wording.number(lang, value, decimals)
 
 
 def localise_percent(lang: str, text: str) -> str:
