@@ -40,5 +40,14 @@ async def get_identity(
     return await run_in_threadpool(security.authenticate, platform.engine, credentials.credentials)
 
 
+async def get_language(request: Request) -> str:
+    """The language the caller reads (its Accept-Language header; English when it asks for none the platform
+    speaks): reasons and messages are said in it."""
+    from opencustoms.wording import negotiate
+
+    return negotiate(request.headers.get("accept-language"))
+
+
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+LanguageDep = Annotated[str, Depends(get_language)]
 IdentityDep = Annotated[Identity, Depends(get_identity)]

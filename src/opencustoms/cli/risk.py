@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opencustoms.cli.progress import RichProgress
@@ -51,6 +52,22 @@ def _platform() -> Platform:
 
 def _operator(platform: Platform) -> security.Identity:
     return security.local_operator(platform.administration_code)
+
+
+LangOption = Annotated[
+    str,
+    typer.Option(
+        "--lang",
+        envvar="OPENCUSTOMS_LANG",
+        help="Language of reasons: en or fr (default: OPENCUSTOMS_LANG, else en).",
+    ),
+]
+
+
+def _language(lang: str) -> str:
+    if lang not in ("en", "fr"):
+        raise typer.BadParameter(f"{lang!r} is not a language the platform speaks; use en or fr", param_hint="--lang")
+    return lang
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -298,6 +315,7 @@ def queue(
     hs_chapter: Annotated[str | None, typer.Option(help="HS chapter, two digits (any goods item).")] = None,
     origin: Annotated[str | None, typer.Option(help="Country of origin, two letters (any goods item).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many declarations.")] = 50,
+    lang: LangOption = "en",
 ) -> None:
     """The officers' queue: latest decisions, most likely fraud first (probability as a percentage and a band)."""
     platform = _platform()
@@ -313,7 +331,12 @@ def queue(
     )
     try:
         rows = service.queue(
-            platform.engine, _operator(platform), limit=limit, filters=filters, pseudonymiser=platform.pseudonymiser
+            platform.engine,
+            _operator(platform),
+            limit=limit,
+            filters=filters,
+            pseudonymiser=platform.pseudonymiser,
+            lang=_language(lang),
         )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -376,12 +399,16 @@ def assign(
 
 
 @app.command()
-def explain(reference: Annotated[str, typer.Argument(help="The declaration's functional reference.")]) -> None:
-    """Why a declaration got its lane: profile hits, model score and contributions, signals, random draw."""
+def explain(
+    reference: Annotated[str, typer.Argument(help="The declaration's functional reference.")],
+    lang: LangOption = "en",
+) -> None:
+    """Why a declaration got its lane, in sentences with their evidence: profile hits, the model's probability
+    and what raised it, alerts, missing data, random draw."""
     platform = _platform()
     try:
         decision = service.explain(
-            platform.engine, _operator(platform), reference, pseudonymiser=platform.pseudonymiser
+            platform.engine, _operator(platform), reference, pseudonymiser=platform.pseudonymiser, lang=_language(lang)
         )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -389,11 +416,14 @@ def explain(reference: Annotated[str, typer.Argument(help="The declaration's fun
 
 
 @app.command()
-def decide(reference: Annotated[str, typer.Argument(help="The stored declaration's functional reference.")]) -> None:
+def decide(
+    reference: Annotated[str, typer.Argument(help="The stored declaration's functional reference.")],
+    lang: LangOption = "en",
+) -> None:
     """Lane one stored declaration now (as online) and store the decision, with its reasons."""
     platform = _platform()
     try:
-        decision = service.decide(platform, _operator(platform), reference)
+        decision = service.decide(platform, _operator(platform), reference, lang=_language(lang))
     except OpenCustomsError as exc:
         _fail(exc)
     _print_decision(decision)
@@ -408,7 +438,10 @@ def _print_decision(decision: dict[str, Any]) -> None:
         f"model {decision['model_version'] or '-'}, random draw {_fmt(decision['random_draw'], 4)})"
     )
     for reason in decision["reasons"]:
-        console.print(f"  - [{reason['kind']}] {reason['text']}")
+        console.print(f"  - {escape(reason['text'])}")
+        for c in reason.get("contributions") or []:
+            bar = "█" * max(1, round(10 * float(c.get("share") or 0)))
+            console.print(f"      {bar:<10} {escape(c.get('text') or c['feature'])} — {c.get('strength_text') or ''}")
 
 
 @app.command()

@@ -202,7 +202,6 @@ FR: dict[str, str] = {
     "RADIATION ALARM": "ALARME RADIOLOGIQUE",
     "Reason": "Motif",
     "Reason (plain language, shown to officers)": "Motif (en clair, affiché aux agents)",
-    "Reasons": "Motifs",
     "Record": "Enregistrer",
     "Record the inspection result": "Enregistrer le résultat du contrôle",
     "Recording inspection results needs the permission inspections:write.": "L'enregistrement des résultats de contrôle requiert la permission inspections:write.",
@@ -544,4 +543,8 @@ FR: dict[str, str] = {
     "Tanker": "Navire-citerne",
     "Tug": "Remorqueur",
     "Wing in ground craft": "Navion (effet de sol)",
+    # reasons in the officer's words (risk/explain.py)
+    "Main reason": "Motif principal",
+    "all %(n)s reasons": "les %(n)s motifs",
+    "What raised the model's risk, strongest first": "Ce qui a augmenté le risque du modèle, du plus fort au plus faible",
 }

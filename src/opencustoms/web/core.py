@@ -80,7 +80,19 @@ def _fmt_number(context: Any, value: Any, decimals: int | None = None) -> str:
     return i18n.format_number(context.get("lang", "en"), value, decimals)
 
 
+@pass_context
+def _country(context: Any, code: Any) -> str:
+    """``{{ code|country }}``: a country's name in the page's language, with its code ("China (CN)")."""
+    from opencustoms.wording import labels
+
+    if not code:
+        return ""
+    name = labels.country(str(code), context.get("lang", "en"))
+    return f"{name} ({code})" if name != code else str(code)
+
+
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+env.filters["country"] = _country
 env.filters["time"] = _fmt_time
 env.filters["tojson_pretty"] = _to_json
 env.filters["num"] = _fmt_number

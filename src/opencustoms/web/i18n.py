@@ -34,24 +34,7 @@ def localise_percent(lang: str, text: str) -> str:
     return text.replace(".", ",").replace("%", "\u202f%")
 
 
-def negotiate(header: str | None) -> str:
-    """The first supported language of an Accept-Language header (weights honoured), else English."""
-    if not header:
-        return "en"
-    choices = []
-    for index, part in enumerate(header.split(",")):
-        code, _, params = part.strip().partition(";")
-        weight = 1.0
-        if params.strip().startswith("q="):
-            try:
-                weight = float(params.strip()[2:])
-            except ValueError:
-                weight = 0.0
-        choices.append((-weight, index, code.strip().lower()[:2]))
-    for _, _, code in sorted(choices):
-        if code in LANGUAGES:
-            return code
-    return "en"
+negotiate = wording.negotiate
 
 
 # Messages shown through a variable (``_(outcome)``), which a scan of the templates cannot find.

@@ -84,7 +84,15 @@ def queue(request: Request, lane: str = "") -> Response:
     rows = (
         []
         if errors
-        else risk.queue(page.engine, user, limit=100, filters=filters, pseudonymiser=pseudonymiser, purpose="dashboard")
+        else risk.queue(
+            page.engine,
+            user,
+            limit=100,
+            filters=filters,
+            pseudonymiser=pseudonymiser,
+            purpose="dashboard",
+            lang=page.lang,
+        )
     )
     counts = {} if errors else risk.queue_counts(page.engine, user, filters)
     kept = urlencode({k: v for k, v in values.items() if v and not errors.get(k)})
@@ -139,14 +147,16 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     pseudonymiser = page.platform.pseudonymiser
     declaration, masked = declarations.get(page.engine, user, reference, pseudonymiser, "dashboard")
     try:
-        decision = risk.explain(page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard")
+        decision = risk.explain(
+            page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard", lang=page.lang
+        )
     except DecisionNotFoundError:
         decision = None
     # the stored declaration's signals, rendered for this reader (not looked up from a masked copy's parties)
     found = risk.declaration_signals(page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard")
     history = {
         "decisions": risk.decision_history(
-            page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard"
+            page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard", lang=page.lang
         ),
         "inspections": declarations.inspection_history(page.engine, user, reference),
     }
