@@ -128,7 +128,9 @@ def evaluate(
     """Our model against random, rules-only and library-default LightGBM / XGBoost / random forest, one run."""
     try:
         if demo:
-            result = service.evaluate_demo(demo, seed=seed, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+            from opencustoms.demo.frames import evaluate_demo
+
+            result = evaluate_demo(demo, seed=seed, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
         else:
             if train is None or valid is None:
                 raise typer.BadParameter("give --train and --valid (and --test), or --demo N")
@@ -476,17 +478,20 @@ def simulate(
 ) -> None:
     """Replay week by week: inspect, reveal labels only for what was inspected, retrain, compare with perfect."""
     try:
-        result = service.simulate(
-            data,
-            layout=layout,
-            demo=demo,
-            start_rate=start_rate,
-            target_rate=target_rate,
-            ramp_weeks=ramp_weeks,
-            exploration=exploration,
-            seed=seed,
-            progress=lambda m: err.print(f"[dim]{m}[/dim]"),
-        )
+        options: dict[str, Any] = {
+            "start_rate": start_rate,
+            "target_rate": target_rate,
+            "ramp_weeks": ramp_weeks,
+            "exploration": exploration,
+            "seed": seed,
+            "progress": lambda m: err.print(f"[dim]{m}[/dim]"),
+        }
+        if demo:
+            from opencustoms.demo.frames import simulate_demo
+
+            result = simulate_demo(demo, **options)
+        else:
+            result = service.simulate(data, layout=layout, **options)
     except OpenCustomsError as exc:
         _fail(exc)
     table = Table(

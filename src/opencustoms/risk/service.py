@@ -56,7 +56,6 @@ from opencustoms.risk.frame import (
     RowProblem,
     conform_row,
     declaration_row,
-    demo_frame,
     from_declarations,
     pseudonymise_parties,
     read_frame,
@@ -110,11 +109,12 @@ def split_by_date(frame: pl.DataFrame, shares: tuple[float, float] = (0.6, 0.8))
     )
 
 
-def evaluate_demo(n: int, *, seed: int = 0, progress: Progress | None = None) -> Evaluation:
-    """The evaluation on ``n`` seeded demo declarations, with recall per injected fraud pattern on test."""
-    if n < 1000:
-        raise RiskDataError("a demo evaluation needs at least 1000 declarations", field="demo")
-    frame, truth = demo_frame(n, seed=seed)
+def evaluate_by_date(
+    frame: pl.DataFrame, *, truth: pl.DataFrame | None = None, seed: int = 0, progress: Progress | None = None
+) -> Evaluation:
+    """The evaluation on one labelled frame split 60/20/20 by acceptance date (:func:`split_by_date`). ``truth``
+    (reference, pattern), given when the frame's frauds were injected (the demo's frames), adds recall per pattern
+    on test."""
     train, valid, test = split_by_date(frame)
     return evaluate(train, valid, test, seed=seed, truth=truth, progress=progress)
 
@@ -1889,14 +1889,18 @@ def record_inspections_batch(
 
 
 def simulate(
-    data: Path | None, *, layout: str = "kcs", demo: int = 0, progress: Progress | None = None, **options: Any
+    data: Path | None,
+    *,
+    layout: str = "kcs",
+    frame: pl.DataFrame | None = None,
+    progress: Progress | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
-    if demo:
-        frame, _truth = demo_frame(demo)
-    elif data is not None:
+    """Replay a labelled file week by week, or a labelled ``frame`` the caller built (the demo's frames)."""
+    if frame is None:
+        if data is None:
+            raise RiskDataError("give a data file or a number of demo declarations", field="data")
         frame = read_frame(data, layout)
-    else:
-        raise RiskDataError("give a data file or a number of demo declarations", field="data")
     return replay.simulate(frame, progress=progress, **options)
 
 
