@@ -80,10 +80,22 @@ def _fmt_number(context: Any, value: Any, decimals: int | None = None) -> str:
     return i18n.format_number(context.get("lang", "en"), value, decimals)
 
 
+@pass_context
+def _country(context: Any, code: str | None) -> str:
+    """``{{ code|country }}``: the country's name in the page's language with its code, ``China (CN)``."""
+    if not code:
+        return ""
+    from opencustoms.wording import labels
+
+    name = labels.country(code, context.get("lang", "en"))
+    return code if name == code else f"{name} ({code})"
+
+
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
 env.filters["time"] = _fmt_time
 env.filters["tojson_pretty"] = _to_json
 env.filters["num"] = _fmt_number
+env.filters["country"] = _country
 env.filters["urlquote"] = lambda v: quote(str(v), safe="")
 
 
