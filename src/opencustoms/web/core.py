@@ -81,14 +81,14 @@ def _fmt_number(context: Any, value: Any, decimals: int | None = None) -> str:
 
 
 @pass_context
-def _country(context: Any, code: Any) -> str:
-    """``{{ code|country }}``: a country's name in the page's language, with its code ("China (CN)")."""
-    from opencustoms.wording import labels
-
+def _country(context: Any, code: str | None) -> str:
+    """``{{ code|country }}``: the country's name in the page's language with its code, ``China (CN)``."""
     if not code:
         return ""
-    name = labels.country(str(code), context.get("lang", "en"))
-    return f"{name} ({code})" if name != code else str(code)
+    from opencustoms.wording import labels
+
+    name = labels.country(code, context.get("lang", "en"))
+    return code if name == code else f"{name} ({code})"
 
 
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))

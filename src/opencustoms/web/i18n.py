@@ -72,14 +72,10 @@ DYNAMIC_MESSAGES = (
     "high",
     "medium",
     "low",
-    # the declaration page's document types (opencustoms.web.routes.risk.DOCUMENT_TYPES)
-    "Packing list",
-    "Commercial invoice",
-    "Bill of lading",
-    "Rail consignment note",
-    "Road consignment note",
-    "Air waybill",
-    "Certificate of origin",
+    # the declaration's type (opencustoms.model.DeclarationType)
+    "import",
+    "export",
+    "transit",
     # AIS ship types in words (opencustoms.iot.service.SHIP_TYPE_NAMES)
     "Anti-pollution vessel",
     "Cargo ship",

@@ -23,16 +23,6 @@ from opencustoms.web.core import PREFIX, Page
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 LANES = ("red", "yellow", "blue", "green")
 OUTCOMES = ("fraud", "compliant")
-# UN/EDIFACT 1001 document name codes the declarations of this installation refer to (others show the code)
-DOCUMENT_TYPES = {
-    "271": "Packing list",
-    "380": "Commercial invoice",
-    "705": "Bill of lading",
-    "720": "Rail consignment note",
-    "730": "Road consignment note",
-    "740": "Air waybill",
-    "861": "Certificate of origin",
-}
 
 
 QUEUE_FILTERS = ("status", "date_from", "date_to", "office", "officer", "hs_chapter", "origin")
@@ -170,7 +160,7 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
         "d": declaration,
         "masked": masked,
         "issued": issued,
-        "document_types": DOCUMENT_TYPES,
+        "names": declarations.code_names(page.engine, declaration, page.lang),
         "aeo": _aeo_on_record(page, declaration),
         "vessel": _vessel(page, declaration),
         "decision": decision,
