@@ -39,6 +39,9 @@ STRONG, RAISES = 1.0, 0.4
 NEAR = 0.15
 # what each statistic feature is about (risk/features.py STAT_KEYS) and which category each cat_ feature is
 _CATEGORY_WHAT = ("origin", "departure", "office", "transport_mode", "hs2", "hs4", "duty_regime", "aeo", "procedure")
+# contributions that carry evidence to check (a price against its reference, earlier inspections, a code by name):
+# the queue's top reason prefers them to a bare figure (a value, a mass) when they weigh more than slightly
+EVIDENCE = frozenset({"uv_below", "uv_above", "uv_no_reference", "rate_seen", "rate_none", "rate_value", "category"})
 SignalSentence = Callable[[str, str, str], str]  # (kind, stored reason, lang) -> the sentence in lang
 
 
@@ -118,7 +121,7 @@ def explain(
         contributions = reason.get("contributions") or []
         if contributions:
             top = max(abs(float(c.get("contribution") or 0)) for c in contributions) or 1.0
-            shown["contributions"] = [_contribution(c, lang, facts, top) for c in contributions]
+            shown["contributions"] = _merged([_contribution(c, lang, facts, top) for c in contributions], lang, top)
         out.append(shown)
     return out
 
@@ -133,7 +136,8 @@ def top_reason(reasons: Sequence[Mapping[str, Any]]) -> str | None:
         for r in reasons:
             contributions = r.get("contributions") or []
             if contributions:
-                return str(contributions[0]["text"])
+                telling = [c for c in contributions if c.get("code") in EVIDENCE and c.get("strength") != "slight"]
+                return str((telling or contributions)[0]["text"])
     for r in reasons:
         if r.get("code") not in ("aeo", "model", "lane_ranking"):
             return str(r["text"])
@@ -181,10 +185,37 @@ def _contribution(c: Mapping[str, Any], lang: str, facts: Facts | None, top: flo
     }
 
 
+def _merged(contributions: list[dict[str, Any]], lang: str, top: float) -> list[dict[str, Any]]:
+    """Contributions that say the same thing (the unit value's distance to its reference is two features) as one
+    sentence carrying their summed weight."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in contributions:
+        same = out.get(c["text"])
+        if same is None:
+            out[c["text"]] = c
+            continue
+        weight = float(same["contribution"]) + float(c["contribution"])
+        strength = _strength(weight)
+        same.update(
+            contribution=round(weight, 4),
+            features=[*same.get("features", [same["feature"]]), c["feature"]],
+            strength=strength,
+            strength_text=say("strength_" + strength, lang),
+            share=round(min(abs(weight) / top, 1.0), 3),
+        )
+    return sorted(out.values(), key=lambda c: -float(c["contribution"]))
+
+
+HS_TEXT_CHARS = 70  # an HS text longer than this is cut at a word and ends with "…" (the page shows it whole)
+
+
 def _hs_values(hs: str | None, digits: int) -> dict[str, str]:
     code = (hs or "")[:digits]
     shown = f"{code[:4]}.{code[4:]}" if digits == 6 and len(code) == 6 else code
-    return {"hs": shown or "?", "hs_text": labels.hs_text(code) or ""}
+    text = labels.hs_text(code) or ""
+    if len(text) > HS_TEXT_CHARS:
+        text = text[:HS_TEXT_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:(") + "…"
+    return {"hs": shown or "?", "hs_text": text}
 
 
 def _feature_sentence(feature: str, value: Any, lang: str, facts: Facts | None) -> tuple[str, dict[str, Any], str]:
