@@ -237,6 +237,14 @@ def score(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="With --output: also write each decision's reasons as sentences in this language (en or fr), "
+            "columns explanation and top_reason.",
+        ),
+    ] = None,
 ) -> None:
     """Lanes with reasons for a file (written to --output) or for the stored backlog (stored as decisions).
 
@@ -249,6 +257,8 @@ def score(
         raise typer.BadParameter("--rescore and --all go with --backlog")
     if not backlog and file is None:
         raise typer.BadParameter("give a FILE or --backlog")
+    if lang is not None and (backlog or output is None):
+        raise typer.BadParameter("--lang goes with FILE and --output (stored decisions are said in any language)")
     platform = _platform()
     try:
         with RichProgress(err, console) as progress:
@@ -268,6 +278,7 @@ def score(
                     seed=seed,
                     report=report,
                     progress=progress,
+                    lang=None if lang is None else _language(lang),
                 )
     except OpenCustomsError as exc:
         _fail(exc)

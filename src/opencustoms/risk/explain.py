@@ -139,9 +139,9 @@ def top_reason(reasons: Sequence[Mapping[str, Any]]) -> str | None:
                 telling = [c for c in contributions if c.get("code") in EVIDENCE and c.get("strength") != "slight"]
                 return str((telling or contributions)[0]["text"])
     for r in reasons:
-        if r.get("code") not in ("aeo", "model", "lane_ranking"):
+        if r.get("code") not in ("aeo", "model", "lane_ranking") and r.get("text"):
             return str(r["text"])
-    return str(reasons[0]["text"])
+    return next((str(r["text"]) for r in reasons if r.get("text")), None)
 
 
 def _sentence(code: str, values: Mapping[str, str], lang: str, signal_sentence: SignalSentence | None) -> str:

@@ -1228,15 +1228,18 @@ def score_file(
     seed: int = 0,
     report: Path | None = None,
     progress: JobProgress | None = None,
+    lang: str | None = None,
 ) -> dict[str, Any]:
-    """Lanes with reasons for every declaration of a file that can be scored (quotas over those); optionally
-    written out. Nothing is stored. A row that cannot be scored at all (no reference, no date, no value, a number
-    that is not one) is reported — ``rejected`` and ``problems`` (row, reference, the file's column, value, reason),
-    written to ``report`` as CSV — and never stops the others. A declaration with missing or unknown risk-relevant
-    codes (origin empty or ``ZZ``, HS code missing or not in the nomenclature, no office) is scored and laned with
-    each gap as a reason (:mod:`opencustoms.risk.gaps`; ``missing_data`` counts them). Each declaration is laned
-    with its signals, as online: those of the stored declaration of the same reference (every subject it shows)
-    and those about the reference and the parties the file names."""
+    """Lanes with reasons for every declaration of a file that can be scored (quotas over those); optionally written
+    out (with ``lang``, each decision also with its reasons said as sentences in that language — ``explanation`` —
+    and its ``top_reason``, as the queue says them). Nothing is stored. A row that cannot be scored at all (no
+    reference, no date, no value, a number that is not one) is reported — ``rejected`` and ``problems`` (row,
+    reference, the file's column, value, reason), written to ``report`` as CSV — and never stops the others. A
+    declaration with missing or unknown risk-relevant codes (origin empty or ``ZZ``, HS code missing or not in the
+    nomenclature, no office) is scored and laned with each gap as a reason (:mod:`opencustoms.risk.gaps`;
+    ``missing_data`` counts them). Each declaration is laned with its signals, as online: those of the stored
+    declaration of the same reference (every subject it shows) and those about the reference and the parties the
+    file names."""
     actor.require(Permission.DECLARATIONS_READ)
     from opencustoms.reference.service import nomenclatures
 
@@ -1285,9 +1288,35 @@ def score_file(
             if found
             else decisions
         )
+        if lang is not None:
+            rendered = _with_sentences(rendered, frame, model, lang, view)
         write_decisions(_with_display(rendered) if version else rendered, output)
         progress.advance(decisions.height)
     return summary(decisions) | {"missing_data": len(gaps)} | result
+
+
+def _with_sentences(
+    decisions: pl.DataFrame, frame: pl.DataFrame, model: RiskModel | None, lang: str, view: signal_records.ReaderView
+) -> pl.DataFrame:
+    """A file's decisions with ``explanation`` (every reason as a sentence in ``lang``, the model's evidence as
+    "sentence — strength") and ``top_reason``, from the model's fitted references. The file's currency is not
+    known to the engine: unit values are written per kg with the generic currency sign (¤)."""
+    rows = frame.select(pl.all()).iter_rows(named=True)
+    explanations, tops = [], []
+    for decision, row in zip(decisions.iter_rows(named=True), rows, strict=True):
+        contributions = json.loads(decision.get("contributions") or "[]")
+        reasons = [{"kind": "", "text": view.text(t)} for t in decision["reasons"]]
+        if contributions:
+            reasons.append({"kind": "model", "text": "", "contributions": contributions})
+        evidence = model.builder_.evidence(row) if model is not None and model.builder_ and contributions else None
+        said = reason_text.explain(reasons, lang, reason_text.Facts(row, evidence, "¤"))
+        lines = [r["text"] for r in said if r["text"]]
+        lines += [f"{c['text']} — {c['strength_text']}" for r in said for c in r.get("contributions") or []]
+        explanations.append(lines)
+        tops.append(reason_text.top_reason([r for r in said if r["text"] or r.get("contributions")]))
+    return decisions.with_columns(
+        pl.Series("explanation", explanations, dtype=pl.List(pl.Utf8)), pl.Series("top_reason", tops, dtype=pl.Utf8)
+    )
 
 
 def _with_display(decisions: pl.DataFrame) -> pl.DataFrame:
@@ -1332,6 +1361,8 @@ def _file_signals(engine: Engine, frame: pl.DataFrame, *, by_trader: bool) -> di
 
 def write_decisions(decisions: pl.DataFrame, output: Path) -> None:
     flat = decisions.with_columns(pl.col("reasons").list.join(" | "), pl.col("profile_hits").list.join(","))
+    if "explanation" in flat.columns:
+        flat = flat.with_columns(pl.col("explanation").list.join(" | "))
     if output.suffix == ".parquet":
         decisions.write_parquet(output)
     elif output.suffix == ".jsonl":
