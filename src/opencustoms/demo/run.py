@@ -214,6 +214,21 @@ def sign_in_table(sign_ins: list[pillars.SignIn], url: str) -> Any:
     return table
 
 
+def prepare_with_tokens(
+    directory: Path, count: int, seed: int, console: Console
+) -> tuple[Platform, dict[str, str], Any]:
+    """:func:`prepare` (declarations imported, past inspections, a model, lanes, scans) with the officer, analyst
+    and administrator accounts and their API tokens — the installation the browser tests, the migration test and
+    the API benchmark start from (the other pillars are not seeded)."""
+    platform, report, _scans = prepare(directory, count, seed, console)
+    operator = security.local_operator(COUNTRY)
+    tokens = {}
+    for username, role, full_name in pillars.load_config()["users"]["accounts"][:3]:
+        security.create_user(platform.engine, operator, username, COUNTRY, [role], full_name)
+        tokens[username] = security.issue_token(platform.engine, operator, username, "demo", valid_days=30)
+    return platform, tokens, report
+
+
 def verify(
     platform: Platform, tokens: dict[str, str], expected: int, live: LiveDemo, seeded: dict[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -91,7 +91,17 @@ def _country(context: Any, code: str | None) -> str:
     return code if name == code else f"{name} ({code})"
 
 
+@pass_context
+def _label(context: Any, code: Any, kind: str) -> str:
+    """``{{ lane|label("lane") }}``: a code of one of the lists of :mod:`opencustoms.wording.labels` by its name in
+    the page's language."""
+    from opencustoms.wording import labels
+
+    return labels.label(kind, code, context.get("lang", "en"))
+
+
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+env.filters["label"] = _label
 env.filters["country"] = _country
 env.filters["time"] = _fmt_time
 env.filters["tojson_pretty"] = _to_json
