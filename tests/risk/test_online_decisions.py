@@ -41,7 +41,7 @@ def test_profile_changes_reach_cached_online_decisions(platform, database_url, t
     other = Platform(Settings(database_url=database_url, data_dir=tmp_path))
     service.save_profile(other.engine, operator, {**PROFILE, "lane": "yellow", "reason": "Laptops: check papers"})
     decision = decide_stored(platform, operator, sample_declaration("LRN-3"))
-    assert profile_reasons(decision) == ["profile laptops-cn@2: Laptops: check papers"]
+    assert profile_reasons(decision) == ["Risk profile laptops-cn (version 2) applies: Laptops: check papers"]
     service.retire_profile(platform.engine, operator, "laptops-cn", on=dt.date(2025, 1, 31))
     assert profile_reasons(decide_stored(platform, operator, sample_declaration("LRN-4"))) == []
 
