@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from opencustoms.api import create_app
 from opencustoms.config import Settings
 from opencustoms.context import Platform
+from opencustoms.documents import service as documents
 from opencustoms.documents.config import get_document_settings
 from opencustoms.security import service as security
 
@@ -19,6 +20,7 @@ from opencustoms.security import service as security
 def api(engine, database_url, tmp_path, operator):
     get_document_settings.cache_clear()
     platform = Platform(Settings(database_url=database_url, data_dir=tmp_path))
+    documents.record_issuer(engine, operator, "Dutch Customs", "customs.nl.example")  # what `init` records
     security.create_user(engine, operator, "sue", None, ["supervisor"])
     security.create_user(engine, operator, "pat", None, ["partner"])
     tokens = {

@@ -22,6 +22,7 @@ from opencustoms.declarations import service as declarations
 from opencustoms.declarations.layouts import FLAT_COLUMNS, FlatLayout
 from opencustoms.demo.generator import generate
 from opencustoms.demo.live import SPEED, LiveDemo
+from opencustoms.documents.service import record_issuer
 from opencustoms.errors import OpenCustomsError
 from opencustoms.model import Declaration
 from opencustoms.security import service as security
@@ -135,6 +136,7 @@ def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[P
     engine = platform.initialise()
     security.ensure_administration(engine, COUNTRY, "Demo customs administration", COUNTRY)
     operator = security.local_operator(COUNTRY)
+    record_issuer(engine, operator, "Demo customs administration", "demo.opencustoms.example")  # documents' identity
     console.print(f"generating {count:,} declarations (seed {seed})")
     csv_path, truth_path = write_dataset(directory, count, seed, console)
     with console.status("importing them through the import pipeline"):
