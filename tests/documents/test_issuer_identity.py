@@ -122,7 +122,8 @@ def test_init_records_the_identity(tmp_path, monkeypatch: pytest.MonkeyPatch) ->
         refused = runner.invoke(app, ["init", "--administration", "NL", "--identity-domain", "customs.example"])
         assert refused.exit_code == 1 and "placeholder" in refused.output
         result = runner.invoke(
-            app, ["init", "--administration", "NL", "--identity-domain", "customs.nl.example", "--issuer-name", "Douane"]
+            app,
+            ["init", "--administration", "NL", "--identity-domain", "customs.nl.example", "--issuer-name", "Douane"],
         )
         assert result.exit_code == 0 and "customs.nl.example" in result.output, result.output
         identity = service.issuer_identity(engine, UNSET)

@@ -100,7 +100,9 @@ def show_problems(problems: Sequence[Sequence[Any]], first: int = 15) -> None:
 @app.command()
 def init(
     administration: Annotated[str | None, typer.Option(help="Administration code (default: settings).")] = None,
-    name: Annotated[str, typer.Option(help="Administration name.")] = "Customs administration",
+    name: Annotated[
+        str | None, typer.Option(help="Administration name (default: 'Customs administration' when registering it).")
+    ] = None,
     country: Annotated[str | None, typer.Option(help="ISO country code (default: the administration code).")] = None,
     identity_domain: Annotated[
         str | None,
@@ -125,16 +127,18 @@ def init(
                 "(e.g. NL), or set OPENCUSTOMS_ADMINISTRATION"
             )
         engine = platform.initialise()
-        security.ensure_administration(engine, code, name, country or code)
+        security.ensure_administration(engine, code, name or "Customs administration", country or code)
         platform.pseudonymiser  # noqa: B018 - creates the installation's pseudonym key on first run
         if identity_domain or issuer_name:
             from opencustoms.documents import service as documents
 
-            if not identity_domain:
-                identity_domain = documents.issuer_identity(engine).domain
+            current = documents.issuer_identity(engine)  # what init recorded before, else the administration's name
+            identity_domain = identity_domain or (current.domain if current.source == "init" else None)
             if not identity_domain:
                 raise OpenCustomsError("--issuer-name needs --identity-domain DOMAIN (the documents' DNS-TXT domain)")
-            issuer = documents.record_issuer(engine, security.local_operator(code), issuer_name or name, identity_domain)
+            issuer = documents.record_issuer(
+                engine, security.local_operator(code), issuer_name or name or current.name, identity_domain
+            )
     except OpenCustomsError as exc:
         _fail(exc)
     console.print(f"database ready at {engine.url.render_as_string()} (administration {code})")

@@ -18,7 +18,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from opencustoms.documents import jsoninput
 from opencustoms.documents import openattestation as oa
 from opencustoms.documents.errors import DocumentFormatError
-from opencustoms.documents.templates import TEMPLATES
 
 QR_TYPE = "DOCUMENT"
 VERIFY_PATH = "/verify"  # the public verification page (no account needed)
@@ -132,6 +131,10 @@ _LAID_OUT = {"$template", "issuers", "id", "issue_date", "fta", "consignment", "
 _LAID_OUT |= set(_PARTIES) | set(_DETAILS)
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_text(v) for v in value)
@@ -176,9 +179,9 @@ def certificate(document: dict[str, Any], public_url: str, lang: str = "en") -> 
     words = labels()[lang]
     data = oa.document_data(document)
     issuers = data.get("issuers")
-    issuer = issuers[0] if isinstance(issuers, list) and issuers and isinstance(issuers[0], dict) else {}
-    proof = issuer.get("identityProof") if isinstance(issuer.get("identityProof"), dict) else {}
-    template = data.get("$template") if isinstance(data.get("$template"), dict) else {}
+    issuer = _object(issuers[0]) if isinstance(issuers, list) and issuers else {}
+    proof = _object(issuer.get("identityProof"))
+    template = _object(data.get("$template"))
     name = str(template.get("name") or "")
     integrity = oa.verify_integrity(document)
     goods_items = [g for g in data.get("goods_items") or [] if isinstance(g, dict)]
@@ -200,8 +203,8 @@ def certificate(document: dict[str, Any], public_url: str, lang: str = "en") -> 
         for g in goods_items
     ]
     criteria = sorted({str(g["origin_criterion"]) for g in goods_items if g.get("origin_criterion")})
-    consignment = data.get("consignment") if isinstance(data.get("consignment"), dict) else {}
-    authority = data.get("issuing_authority") if isinstance(data.get("issuing_authority"), dict) else {}
+    consignment = _object(data.get("consignment"))
+    authority = _object(data.get("issuing_authority"))
     link = qr_payload(document, public_url)
     return {
         "lang": lang,
@@ -216,7 +219,9 @@ def certificate(document: dict[str, Any], public_url: str, lang: str = "en") -> 
             "store": _text(issuer.get("documentStore") or issuer.get("certificateStore") or ""),
         },
         "parties": [(k, words[k], _party(data[k])) for k in _PARTIES if data.get(k)],
-        "consignment": [(words[k], _text(consignment[k])) for k in _CONSIGNMENT if consignment.get(k) not in (None, "")],
+        "consignment": [
+            (words[k], _text(consignment[k])) for k in _CONSIGNMENT if consignment.get(k) not in (None, "")
+        ],
         "goods": {"columns": [(k, words[k]) for k in columns], "rows": goods_rows} if goods_items else None,
         "criteria": [(c, words.get(c, c)) for c in criteria],
         "details": [(words[k], _text(data[k])) for k in _DETAILS if data.get(k) not in (None, "", [])],

@@ -204,9 +204,7 @@ def _public_url(request: Request, platform: Platform) -> str:
 
 
 @router.get("/{key}/print", response_class=HTMLResponse)
-def print_view(
-    key: str, request: Request, platform: PlatformDep, identity: IdentityDep, lang: Language = "en"
-) -> str:
+def print_view(key: str, request: Request, platform: PlatformDep, identity: IdentityDep, lang: Language = "en") -> str:
     """The certificate page to print (HTML with print CSS) with the QR code that opens the public /verify page."""
     return service.render_html(service.show(platform.engine, identity, key), _public_url(request, platform), lang)
 
