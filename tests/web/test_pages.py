@@ -176,6 +176,41 @@ def test_issue_validate_print_and_revoke_a_certificate(client_for, site: Site) -
     assert "revoked" in client.get("/ui/documents").text
 
 
+def test_issuing_without_an_issuer_identity_says_what_to_set(
+    client_for, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opencustoms.documents.config import get_document_settings
+
+    monkeypatch.setenv("OPENCUSTOMS_DOCUMENTS_IDENTITY_DOMAIN", "customs.example")  # the placeholder
+    get_document_settings.cache_clear()
+    try:
+        client = client_for("supervisor")
+        token = csrf_of(client.get("/ui/documents/new").text)
+        data = {
+            "csrf_token": token,
+            "id": "COO-WEB-NO-ID",
+            "issue_date": "2025-03-01",
+            "fta": "EU-KR FTA",
+            "exporter.name": "Busan Steel Co",
+            "exporter.country_code": "KR",
+            "importer.name": "Tulip Trading BV",
+            "importer.country_code": "NL",
+            "goods_items.0.hs_code": "731815",
+            "goods_items.0.description": "bolts",
+            "goods_items.0.origin_country_code": "KR",
+            "goods_items.0.origin_criterion": "CTC",
+            "issuing_authority.name": "Korea Customs Service",
+            "issuing_authority.country_code": "KR",
+        }
+        refused = client.post("/ui/documents/new", data=data)
+        assert refused.status_code == 422 and '<p class="error">' in refused.text
+        assert "OPENCUSTOMS_DOCUMENTS_IDENTITY_DOMAIN" in refused.text and "--identity-domain" in refused.text
+        assert client.get("/ui/documents/COO-WEB-NO-ID").status_code == 404
+    finally:
+        monkeypatch.undo()
+        get_document_settings.cache_clear()
+
+
 def test_public_verification_by_file_qr_and_paste(client_for, site: Site) -> None:
     operator = security.local_operator("NL")
     wrapped = documents.show(site.engine, operator, site.certificate)

@@ -72,7 +72,7 @@ def new(request: Request) -> Response:
 
 def _map_field(field: str | None) -> str:
     """The form field of an error path: 'goods_items.0.hs_code' stays, 'goods_items' points at the first row."""
-    if not field:
+    if not field or field == "identity_domain":  # the installation's issuer identity is not set: no form field
         return "_form"
     if field == "goods_items":
         return "goods_items.0.hs_code"
