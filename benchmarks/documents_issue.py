@@ -44,8 +44,9 @@ def main() -> None:
     service.issue(engine, operator, "coo", [coo(-1 - i) for i in range(200)], cfg)  # warm-up
 
     template = templates.get_template("coo")
+    issuer = service.issuer_identity(engine, cfg)
     with oa.gc_paused(), Timer() as validate:
-        raws = [templates.to_openattestation(template, templates.validate(template, r), cfg) for r in records]
+        raws = [templates.to_openattestation(template, templates.validate(template, r), cfg, issuer) for r in records]
     with Timer() as wrap:
         wrapped = oa.wrap_documents(raws)
     texts: list[str] = []

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `opencustoms serve` binds to.")
     port: int = Field(default=8000, description="Port `opencustoms serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="The address the public reaches this installation at (e.g. https://customs.gov.example), as "
+        "printed in the QR codes of documents (they open <public_url>/verify); unset: the address a page was "
+        "requested at, or http://HOST:PORT of `opencustoms serve` for the CLI.",
+    )
     max_upload_bytes: int = Field(
         default=200 * 1024 * 1024, description="Largest file the API accepts for a bulk import, in bytes."
     )
@@ -192,6 +198,21 @@ class Settings(BaseSettings):
                 "https://HOST/{z}/{x}/{y}.png (HOST may start with {s}.), or leave it empty for the built-in base map"
             )
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                f"OPENCUSTOMS_PUBLIC_URL {value!r} is not a base address; write https://HOST[:PORT][/PATH], e.g. "
+                "https://customs.gov.example"
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("oidc_new_user_role")
     @classmethod

@@ -13,7 +13,6 @@ SETTINGS = DocumentSettings(
     store_address=STORE,
     identity_domain="customs.nl.example",
     issuer_name="Dutch Customs",
-    verify_url="https://customs.nl.example/documents/verify/qr",
     dns_txt={},
 )
 

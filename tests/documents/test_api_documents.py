@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from opencustoms.api import create_app
 from opencustoms.config import Settings
 from opencustoms.context import Platform
+from opencustoms.documents import service as documents
 from opencustoms.documents.config import get_document_settings
 from opencustoms.security import service as security
 
@@ -19,6 +20,7 @@ from opencustoms.security import service as security
 def api(engine, database_url, tmp_path, operator):
     get_document_settings.cache_clear()
     platform = Platform(Settings(database_url=database_url, data_dir=tmp_path))
+    documents.record_issuer(engine, operator, "Dutch Customs", "customs.nl.example")  # what `init` records
     security.create_user(engine, operator, "sue", None, ["supervisor"])
     security.create_user(engine, operator, "pat", None, ["partner"])
     tokens = {
@@ -49,6 +51,31 @@ def test_issue_then_public_verification(api) -> None:
     assert r.status_code == 200
     r = client.post("/documents/verify", json=document)
     assert not r.json()["valid"] and r.json()["fragments"][1]["verdict"] == "INVALID"
+
+
+def test_certificate_downloads(api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The certificate page (en/fr), its PDF and its .json file; their QR code opens the public /verify page."""
+    client, tokens = api
+    r = client.post("/documents", json={"template": "coo", "records": [coo_record()]}, headers=tokens["sue"])
+    document = r.json()["documents"][0]
+    assert client.get("/documents/COO-2025-77/json").status_code == 401  # a token is needed, as for the document
+    downloaded = client.get("/documents/COO-2025-77/json", headers=tokens["sue"])
+    assert downloaded.status_code == 200 and downloaded.headers["content-type"] == "application/json"
+    assert downloaded.headers["content-disposition"] == 'attachment; filename="COO-2025-77.json"'
+    assert downloaded.json() == document
+    assert client.post("/documents/verify", content=downloaded.content).json()["valid"]  # the file verifies as is
+    page = client.get("/documents/COO-2025-77/print", headers=tokens["sue"])
+    assert page.status_code == 200 and "<h1>Certificate of origin</h1>" in page.text
+    assert "http://testserver/verify?q=%7B%22type%22%3A%22DOCUMENT%22" in page.text  # the request's own address
+    french = client.get("/documents/COO-2025-77/print", params={"lang": "fr"}, headers=tokens["sue"])
+    assert "Certificat d&#39;origine" in french.text
+    refused = client.get("/documents/COO-2025-77/print", params={"lang": "de"}, headers=tokens["sue"])
+    assert refused.status_code == 422 and "lang" in refused.text
+    pdf = client.get("/documents/COO-2025-77/pdf", params={"lang": "fr"}, headers=tokens["sue"])
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert pdf.headers["content-disposition"] == 'inline; filename="COO-2025-77.pdf"'
+    assert b"/URI (http://testserver/verify?q=" in pdf.content
+    assert client.get("/documents/NOPE/json", headers=tokens["sue"]).status_code == 404
 
 
 def test_bad_uploads_get_clear_refusals(api) -> None:

@@ -95,6 +95,7 @@ def test_status_and_identity_verdicts(engine, operator) -> None:
                 service.templates.get_template("coo"),
                 service.templates.validate(service.templates.get_template("coo"), coo_record("COO-X")),
                 SETTINGS,
+                service.issuer_identity(engine, SETTINGS),
             )
         ]
     )

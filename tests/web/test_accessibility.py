@@ -34,6 +34,8 @@ NOT_PAGES = {
     "/ui/vessels/map.json": "JSON for the map",
     "/ui/scans/{scan_id}/views/{view}.png": "an image",
     "/ui/gates/rows": "a fragment of /ui/gates, checked inside it",
+    "/ui/documents/{number}/pdf": "a PDF file (its HTML twin /print is checked)",
+    "/ui/documents/{number}/json": "a .json download",
     "/ui/login/oidc": "a redirect to the identity provider",
     "/ui/login/oidc/callback": "a redirect back from the identity provider",
 }

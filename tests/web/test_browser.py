@@ -193,12 +193,12 @@ def test_supervisor_issues_a_certificate_anyone_verifies_it(browser, server: str
     assert page.locator("#verification h2").inner_text() == "Valid document"
     _shot(page, "certificate")
     with context.expect_page() as popup:
-        page.click("text=Print view with QR code")
+        page.click("text=Certificate to print, with QR code")
     printed = popup.value
     printed.wait_for_load_state()
-    assert printed.locator("img[alt='verification QR code']").count() == 1
-    qr_link = printed.locator("p.hash a").get_attribute("href")  # what the QR code encodes
-    assert qr_link and "?q=" in qr_link
+    assert printed.locator("img[alt='QR code linking to the verification page']").count() == 1
+    qr_link = printed.locator(".sign a").get_attribute("href")  # what the QR code encodes
+    assert qr_link and "/verify?q=" in qr_link
     _shot(printed, "certificate-print")
     printed.close()
     context.close()

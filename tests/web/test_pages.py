@@ -146,8 +146,27 @@ def test_issue_validate_print_and_revoke_a_certificate(client_for, site: Site) -
     assert issued.status_code == 303 and issued.headers["location"].startswith("/ui/documents/COO-WEB-1")
     shown = client.get("/ui/documents/COO-WEB-1")
     assert "Valid document" in shown.text
+    assert "demo.opencustoms.example, this installation&#39;s own identity" in shown.text  # the demo's identity
+    for link in ("print", "pdf", "json"):
+        assert f'href="/ui/documents/COO-WEB-1/{link}"' in shown.text
     printed = client.get("/ui/documents/COO-WEB-1/print")
     assert printed.status_code == 200 and "data:image/png;base64," in printed.text
+    assert "<h1>Certificate of origin</h1>" in printed.text and 'data-field="hs_code">731815<' in printed.text
+    assert "http://testserver/verify?q=" in printed.text and 'href="/ui/documents/COO-WEB-1/json"' in printed.text
+    french = client.get("/ui/documents/COO-WEB-1/print", headers={"accept-language": "fr"})
+    assert "<h1>Certificat d&#39;origine</h1>" in french.text
+    pdf = client.get("/ui/documents/COO-WEB-1/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    downloaded = client.get("/ui/documents/COO-WEB-1/json")
+    assert downloaded.headers["content-disposition"] == 'attachment; filename="COO-WEB-1.json"'
+    assert downloaded.json()["data"]["id"].endswith(":string:COO-WEB-1")
+    public = client_for(None)
+    verified = public.post(
+        "/verify",
+        data={"csrf_token": csrf_of(public.get("/verify").text)},
+        files={"file": ("COO-WEB-1.json", downloaded.content, "application/json")},
+    )
+    assert verified.text.count("verdict-valid") == 3
     empty = client.post("/ui/documents/COO-WEB-1/revoke", data={"csrf_token": csrf_of(shown.text), "reason": ""})
     assert empty.status_code == 422 and 'id="e-reason"' in empty.text
     revoked = client.post(
@@ -159,13 +178,47 @@ def test_issue_validate_print_and_revoke_a_certificate(client_for, site: Site) -
     assert "revoked" in client.get("/ui/documents").text
 
 
+def test_issuing_without_an_issuer_identity_says_what_to_set(
+    client_for, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opencustoms.documents.config import get_document_settings
+
+    monkeypatch.setenv("OPENCUSTOMS_DOCUMENTS_IDENTITY_DOMAIN", "customs.example")  # the placeholder
+    get_document_settings.cache_clear()
+    try:
+        client = client_for("supervisor")
+        token = csrf_of(client.get("/ui/documents/new").text)
+        data = {
+            "csrf_token": token,
+            "id": "COO-WEB-NO-ID",
+            "issue_date": "2025-03-01",
+            "fta": "EU-KR FTA",
+            "exporter.name": "Busan Steel Co",
+            "exporter.country_code": "KR",
+            "importer.name": "Tulip Trading BV",
+            "importer.country_code": "NL",
+            "goods_items.0.hs_code": "731815",
+            "goods_items.0.description": "bolts",
+            "goods_items.0.origin_country_code": "KR",
+            "goods_items.0.origin_criterion": "CTC",
+            "issuing_authority.name": "Korea Customs Service",
+            "issuing_authority.country_code": "KR",
+        }
+        refused = client.post("/ui/documents/new", data=data)
+        assert refused.status_code == 422 and '<p class="error">' in refused.text
+        assert "OPENCUSTOMS_DOCUMENTS_IDENTITY_DOMAIN" in refused.text and "--identity-domain" in refused.text
+        assert client.get("/ui/documents/COO-WEB-NO-ID").status_code == 404
+    finally:
+        monkeypatch.undo()
+        get_document_settings.cache_clear()
+
+
 def test_public_verification_by_file_qr_and_paste(client_for, site: Site) -> None:
     operator = security.local_operator("NL")
     wrapped = documents.show(site.engine, operator, site.certificate)
     import json
 
     from opencustoms.documents import render
-    from opencustoms.documents.config import get_document_settings
 
     public = client_for(None)
     page = public.get("/verify")
@@ -175,9 +228,10 @@ def test_public_verification_by_file_qr_and_paste(client_for, site: Site) -> Non
     by_file = public.post("/verify", data={"csrf_token": token}, files={"file": ("coo.json", body, "application/json")})
     assert by_file.status_code == 200 and "Valid document" in by_file.text
     assert by_file.text.count("verdict-valid") == 3
-    link = render.qr_payload(wrapped, get_document_settings().verify_url)
-    by_link = public.get("/verify", params={"q": link.split("?q=", 1)[1]})
-    assert "Valid document" in by_link.text
+    link = render.qr_payload(wrapped, "http://testserver")
+    assert link.startswith("http://testserver/verify?q=")
+    by_link = public.get(link)  # what a phone scanning the printed QR code opens
+    assert by_link.status_code == 200 and "Valid document" in by_link.text
     by_paste = public.post("/verify", data={"csrf_token": token, "content": link})
     assert "Valid document" in by_paste.text
     tampered = json.loads(body)

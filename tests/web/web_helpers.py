@@ -12,7 +12,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 START = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC)
 CLOCK = START + dt.timedelta(hours=20)
 STORE = "0x" + "ab" * 20
-DNS_TXT = '{"customs.example": ["openatts net=ethereum netId=1337 addr=' + STORE + '"]}'
+DNS_TXT = '{"demo.opencustoms.example": ["openatts net=ethereum netId=1337 addr=' + STORE + '"]}'
 DOCUMENT_ENV = {"OPENCUSTOMS_DOCUMENTS_STORE_ADDRESS": STORE, "OPENCUSTOMS_DOCUMENTS_DNS_TXT": DNS_TXT}
 HELD_BACK = "MOV-0003"  # the truck whose seal is opened outside a customs zone
 

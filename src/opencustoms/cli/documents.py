@@ -151,17 +151,27 @@ def obfuscate(
 @app.command()
 def show(
     key: Annotated[str, typer.Argument(help="Document number or targetHash.")],
-    html: Annotated[Path | None, typer.Option(help="Also write the printable HTML here.")] = None,
-    pdf: Annotated[Path | None, typer.Option(help="Also write the PDF (with QR code) here.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write the certificate page to print (HTML) here.")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also write the certificate as PDF (with QR code) here.")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the wrapped document's .json file here.")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the certificate's labels: en or fr.")] = "en",
 ) -> None:
-    """Print a document issued here (wrapped JSON), and optionally its printable HTML or PDF."""
+    """Print a document issued here (wrapped JSON), and optionally write its certificate page (HTML), PDF or .json
+    file. Their QR code opens OPENCUSTOMS_PUBLIC_URL/verify."""
     platform, actor = _platform()
     try:
+        if lang not in ("en", "fr"):
+            raise DocumentFormatError(f"--lang {lang!r}: choose en or fr", field="lang")
         document = service.show(platform.engine, actor, key)
+        public_url = service.public_base_url(platform.settings)
         if html:
-            html.write_text(service.render_html(document))
+            html.write_text(service.render_html(document, public_url, lang), encoding="utf-8")
         if pdf:
-            pdf.write_bytes(service.render_pdf(document))
+            pdf.write_bytes(service.render_pdf(document, public_url, lang))
+        if json_file:
+            json_file.write_bytes(service.export_json(document))
     except OpenCustomsError as exc:
         _fail(exc)
         return

@@ -100,11 +100,25 @@ def show_problems(problems: Sequence[Sequence[Any]], first: int = 15) -> None:
 @app.command()
 def init(
     administration: Annotated[str | None, typer.Option(help="Administration code (default: settings).")] = None,
-    name: Annotated[str, typer.Option(help="Administration name.")] = "Customs administration",
+    name: Annotated[
+        str | None, typer.Option(help="Administration name (default: 'Customs administration' when registering it).")
+    ] = None,
     country: Annotated[str | None, typer.Option(help="ISO country code (default: the administration code).")] = None,
+    identity_domain: Annotated[
+        str | None,
+        typer.Option(
+            help="Domain whose DNS-TXT record publishes this administration's document store (named in every document "
+            "issued here; issuing is refused until one is set).",
+        ),
+    ] = None,
+    issuer_name: Annotated[
+        str | None, typer.Option(help="Issuer name written in documents issued here (default: --name).")
+    ] = None,
 ) -> None:
-    """Create or upgrade the database (Alembic migrations) and register the administration."""
+    """Create or upgrade the database (Alembic migrations), register the administration and, with
+    --identity-domain, the issuer identity of its documents."""
     platform = _platform()
+    issuer = None
     try:
         code = administration or platform.settings.administration
         if not code:
@@ -113,11 +127,26 @@ def init(
                 "(e.g. NL), or set OPENCUSTOMS_ADMINISTRATION"
             )
         engine = platform.initialise()
-        security.ensure_administration(engine, code, name, country or code)
+        security.ensure_administration(engine, code, name or "Customs administration", country or code)
         platform.pseudonymiser  # noqa: B018 - creates the installation's pseudonym key on first run
+        if identity_domain or issuer_name:
+            from opencustoms.documents import service as documents
+
+            current = documents.issuer_identity(engine)  # what init recorded before, else the administration's name
+            identity_domain = identity_domain or (current.domain if current.source == "init" else None)
+            if not identity_domain:
+                raise OpenCustomsError("--issuer-name needs --identity-domain DOMAIN (the documents' DNS-TXT domain)")
+            issuer = documents.record_issuer(
+                engine, security.local_operator(code), issuer_name or name or current.name, identity_domain
+            )
     except OpenCustomsError as exc:
         _fail(exc)
     console.print(f"database ready at {engine.url.render_as_string()} (administration {code})")
+    if issuer is not None:
+        console.print(
+            f"documents are issued as {issuer.name!r}, identity {issuer.domain}: publish its openatts DNS-TXT record "
+            "(docs/documents.md)"
+        )
 
 
 @app.command("import")

@@ -26,6 +26,7 @@ from opencustoms.declarations.layouts import FLAT_COLUMNS, FlatLayout
 from opencustoms.demo import pillars
 from opencustoms.demo.generator import generate
 from opencustoms.demo.live import SPEED, LiveDemo
+from opencustoms.documents.service import record_issuer
 from opencustoms.errors import OpenCustomsError
 from opencustoms.model import Declaration
 from opencustoms.security import service as security
@@ -134,6 +135,7 @@ def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[P
     engine = platform.initialise()
     security.ensure_administration(engine, COUNTRY, "Demo customs administration", COUNTRY)
     operator = security.local_operator(COUNTRY)
+    record_issuer(engine, operator, "Demo customs administration", "demo.opencustoms.example")  # documents' identity
     console.print(f"generating {count:,} declarations (seed {seed})")
     csv_path, truth_path = write_dataset(directory, count, seed, console)
     with console.status("importing them through the import pipeline"):

@@ -7,17 +7,38 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from opencustoms.documents.errors import DocumentError
+
+PLACEHOLDER_DOMAIN = "customs.example"  # what an installation without an issuer identity would name: never trusted
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def check_domain(value: str, name: str) -> str:
+    """A DNS domain name (lower case, no trailing dot), or a clear refusal naming the setting or option."""
+    domain = value.strip().lower().rstrip(".")
+    if not _DOMAIN.match(domain):
+        raise ValueError(
+            f"{name} {value!r} is not a domain name; give the domain whose DNS-TXT records publish this "
+            "administration's document store, e.g. customs.gov.example"
+        )
+    return domain
+
+
+def is_placeholder(domain: str | None) -> bool:
+    """True for no domain and for the placeholder ``customs.example``, which no administration publishes."""
+    return domain is None or domain.lower().rstrip(".") == PLACEHOLDER_DOMAIN
 
 
 class DocumentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENCUSTOMS_DOCUMENTS_", env_file=".env", extra="ignore")
 
-    issuer_name: str = Field(
-        default="Customs administration", description="Name written in issuers[0].name of every document issued here."
+    issuer_name: str | None = Field(
+        default=None,
+        description="Name written in issuers[0].name of every document issued here; unset: the issuer name recorded "
+        "by `opencustoms init --issuer-name` (by default the administration's --name).",
     )
     store_address: str = Field(
         default="0x0000000000000000000000000000000000000000",
@@ -25,8 +46,11 @@ class DocumentSettings(BaseSettings):
         "EVM DocumentStore it is the contract's address; with the local registry any 0x-address the administration "
         "publishes in its DNS-TXT record.",
     )
-    identity_domain: str = Field(
-        default="customs.example", description="Domain named in issuers[0].identityProof.location (DNS-TXT)."
+    identity_domain: str | None = Field(
+        default=None,
+        description="Domain named in issuers[0].identityProof.location (DNS-TXT), whose openatts record binds this "
+        "installation's document store; unset: the domain recorded by `opencustoms init --identity-domain`. Until "
+        "one is set, issuing is refused.",
     )
     network: str = Field(default="ethereum", description="'net=' of the openatts DNS-TXT records this store uses.")
     network_id: str = Field(default="1337", description="'netId=' of the openatts DNS-TXT records this store uses.")
@@ -39,10 +63,6 @@ class DocumentSettings(BaseSettings):
     renderer_url: str = Field(
         default="https://customs.example/renderer",
         description="Written in $template.url; OpenAttestation viewers load the renderer there.",
-    )
-    verify_url: str = Field(
-        default="http://127.0.0.1:8000/documents/verify/qr",
-        description="Public verification address encoded in the QR code of printed documents.",
     )
     max_upload_bytes: int = Field(
         default=5 * 1024 * 1024, description="Largest document the verification endpoint accepts, in bytes."
@@ -77,6 +97,11 @@ class DocumentSettings(BaseSettings):
         "(to issue and revoke on the chain); never the key itself in the environment.",
     )
 
+    @field_validator("identity_domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        return check_domain(value, "OPENCUSTOMS_DOCUMENTS_IDENTITY_DOMAIN") if value is not None else None
+
     @model_validator(mode="after")
     def _evm(self) -> DocumentSettings:
         if self.evm_stores and not self.evm_rpc_url:
@@ -103,12 +128,11 @@ class DocumentSettings(BaseSettings):
                 ) from exc
             for domain, values in loaded.items():
                 records.setdefault(domain.lower().rstrip("."), []).extend(values)
-        # this installation's own identity is always known
-        own = f"openatts net={self.network} netId={self.network_id} addr={self.store_address}"
-        records.setdefault(self.identity_domain.lower().rstrip("."), [])
-        if own not in records[self.identity_domain.lower().rstrip(".")]:
-            records[self.identity_domain.lower().rstrip(".")].append(own)
         return records
+
+    def own_record(self) -> str:
+        """The openatts DNS-TXT record this installation's domain publishes for its store."""
+        return f"openatts net={self.network} netId={self.network_id} addr={self.store_address}"
 
 
 @lru_cache(maxsize=1)

@@ -30,6 +30,13 @@ class TemplateDataError(DocumentError):
     title = "Invalid document data"
 
 
+class IssuerNotConfiguredError(DocumentError):
+    """Issuing refused: this installation's issuer identity is still the placeholder."""
+
+    status = 409
+    title = "No issuer identity"
+
+
 class DocumentNotFoundError(NotFoundError):
     title = "Document not found"
 

@@ -44,3 +44,21 @@ class DnsTxtResolver:
 
     def binds(self, domain: str, address: str) -> bool:
         return any(r.addr.lower() == address.lower() for r in self.records.get(domain.lower().rstrip("."), []))
+
+
+@dataclass(frozen=True)
+class IssuerIdentity:
+    """Who this installation issues as: the name in ``issuers[0].name``, the DNS-TXT domain that binds its store, and
+    the store's address. ``domain`` is None until `opencustoms init --identity-domain` (or
+    OPENCUSTOMS_DOCUMENTS_IDENTITY_DOMAIN) names one."""
+
+    name: str
+    domain: str | None
+    store_address: str
+    source: str  # where the domain comes from: "settings", "init" or "none"
+
+    @property
+    def placeholder(self) -> bool:
+        from opencustoms.documents.config import is_placeholder
+
+        return is_placeholder(self.domain)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from opencustoms import signals
 from opencustoms.documents import jsoninput, render, templates
 from opencustoms.documents import openattestation as oa
-from opencustoms.documents.config import DocumentSettings, get_document_settings
+from opencustoms.documents.config import PLACEHOLDER_DOMAIN, DocumentSettings, check_domain, get_document_settings
 from opencustoms.documents.errors import (
     AlreadyIssuedError,
     AlreadyRevokedError,
@@ -29,10 +29,12 @@ from opencustoms.documents.errors import (
     DocumentFormatError,
     DocumentNotFoundError,
     EvmPublishError,
+    IssuerNotConfiguredError,
     UploadTooLargeError,
 )
+from opencustoms.documents.identity import IssuerIdentity
 from opencustoms.documents.registry import LocalRegistry, Revocation, StatusSource, normalise_hash
-from opencustoms.documents.tables import document_revocations, issued_documents
+from opencustoms.documents.tables import document_issuer, document_revocations, issued_documents
 from opencustoms.documents.verify import Verdict, VerificationReport, Verifier
 from opencustoms.model import Declaration, GoodsItem, Party
 from opencustoms.security.roles import Permission
@@ -41,6 +43,7 @@ from opencustoms.store.bulk import insert_tuples, sqlite_timestamp
 from opencustoms.store.database import as_utc
 
 if TYPE_CHECKING:  # web3 is imported only when an EVM store is configured
+    from opencustoms.config import Settings
     from opencustoms.documents.evm import EvmDocumentStore
 
 __all__ = [
@@ -53,7 +56,10 @@ __all__ = [
     "own_evm_store",
     "sync_evm",
     "issue",
+    "issuer_identity",
     "obfuscate",
+    "public_base_url",
+    "record_issuer",
     "parse_document",
     "parse_json",
     "render_html",
@@ -116,6 +122,83 @@ def parse_json(
     return jsoninput.loads(raw, settings.max_depth, what)
 
 
+# --- the issuer identity ------------------------------------------------------------------------------------------
+
+DEFAULT_ISSUER_NAME = "Customs administration"
+
+
+def issuer_identity(engine: Engine, settings: DocumentSettings | None = None) -> IssuerIdentity:
+    """Who this installation issues as. The name: OPENCUSTOMS_DOCUMENTS_ISSUER_NAME, else the one recorded by
+    `opencustoms init`, else the name of the administration it registered. The domain:
+    OPENCUSTOMS_DOCUMENTS_IDENTITY_DOMAIN, else the one recorded by `opencustoms init --identity-domain`, else
+    none (issuing is then refused)."""
+    from opencustoms.store.tables import administrations
+
+    settings = _settings(settings)
+    with engine.connect() as conn:
+        row = conn.execute(select(document_issuer).where(document_issuer.c.id == 1)).first()
+        names = [] if row is not None else list(conn.execute(select(administrations.c.name).limit(2)).scalars())
+    recorded_name = row.issuer_name if row is not None else (names[0] if len(names) == 1 else None)
+    name = settings.issuer_name or recorded_name or DEFAULT_ISSUER_NAME
+    if settings.identity_domain:
+        domain, source = settings.identity_domain, "settings"
+    elif row is not None:
+        domain, source = row.identity_domain, "init"
+    else:
+        domain, source = None, "none"
+    return IssuerIdentity(name, domain, settings.store_address, source)
+
+
+def record_issuer(engine: Engine, actor: Identity, issuer_name: str, identity_domain: str) -> IssuerIdentity:
+    """Record this installation's issuer identity (what `opencustoms init --issuer-name --identity-domain` does);
+    audited. The placeholder domain is refused."""
+    actor.require(Permission.USERS_MANAGE)
+    name = issuer_name.strip()
+    if not name or len(name) > 200:
+        raise DocumentFormatError("the issuer name is 1 to 200 characters", field="issuer_name")
+    try:
+        domain = check_domain(identity_domain, "--identity-domain")
+    except ValueError as exc:
+        raise DocumentFormatError(str(exc), field="identity_domain") from exc
+    if domain == PLACEHOLDER_DOMAIN:
+        raise DocumentFormatError(
+            f"{PLACEHOLDER_DOMAIN} is the placeholder no administration publishes; give your own domain",
+            field="identity_domain",
+        )
+    values = {"issuer_name": name, "identity_domain": domain, "recorded_at": utcnow(), "recorded_by": actor.username}
+    with engine.begin() as conn:
+        exists = conn.execute(select(document_issuer.c.id).where(document_issuer.c.id == 1)).first()
+        if exists:
+            conn.execute(document_issuer.update().where(document_issuer.c.id == 1).values(**values))
+        else:
+            conn.execute(document_issuer.insert().values(id=1, **values))
+        record(conn, actor, "set", "document_issuer", domain, detail={"issuer_name": name})
+    return IssuerIdentity(name, domain, _settings(None).store_address, "init")
+
+
+def _issuing_identity(engine: Engine, settings: DocumentSettings) -> IssuerIdentity:
+    identity = issuer_identity(engine, settings)
+    if identity.placeholder:
+        raise IssuerNotConfiguredError(
+            "this installation has no issuer identity: its documents would name "
+            f"{identity.domain or 'no domain'}, which no verifier can trust. Set the domain whose DNS-TXT record "
+            "publishes this administration's document store: `opencustoms init --identity-domain DOMAIN "
+            '--issuer-name "NAME"`, or OPENCUSTOMS_DOCUMENTS_IDENTITY_DOMAIN',
+            field="identity_domain",
+        )
+    return identity
+
+
+def public_base_url(settings: Settings | None = None, request_base: str | None = None) -> str:
+    """The public address of this installation's pages, which the QR codes of its documents open (its /verify page):
+    OPENCUSTOMS_PUBLIC_URL, else the address the request came to, else the address `opencustoms serve` listens on."""
+    from opencustoms.config import get_settings
+
+    settings = settings or get_settings()
+    base = settings.public_url or request_base or f"http://{settings.host}:{settings.port}"
+    return base.rstrip("/")
+
+
 # --- issuing ------------------------------------------------------------------------------------------------------
 
 
@@ -148,6 +231,7 @@ def issue(
     actor.require(Permission.DOCUMENTS_ISSUE)
     settings = _settings(settings)
     chosen = templates.get_template(template)
+    identity = _issuing_identity(engine, settings)
     if not records:
         raise DocumentFormatError("nothing to issue: give at least one document's data", field="records")
     jsoninput.check_value_depth(list(records), settings.max_depth + 1)  # the list itself is one level
@@ -163,7 +247,7 @@ def issue(
                 exc.message = f"record {index + 1}: {exc.message}" if len(records) > 1 else exc.message
                 raise
             ids.append(model.id)  # type: ignore[attr-defined]
-            raws.append(templates.to_openattestation(chosen, model, settings))
+            raws.append(templates.to_openattestation(chosen, model, settings, identity))
         wrapped = oa.wrap_documents(raws)
         root = wrapped[0]["signature"]["merkleRoot"]
         now = utcnow()
@@ -332,7 +416,7 @@ def verifier(
         for address in settings.evm_stores:
             sources[address.lower()] = LazyEvmStore(settings.evm_rpc_url, address, settings.evm_timeout_s)
     sources.update({k.lower(): v for k, v in (stores or {}).items()})
-    return Verifier(engine, settings, sources)
+    return Verifier(engine, settings, sources, own=issuer_identity(engine, settings))
 
 
 def verify(
@@ -448,12 +532,32 @@ def issued_numbers(engine: Engine, actor: Identity, numbers: Sequence[str]) -> s
         return {str(n) for n in conn.execute(query).scalars()}
 
 
-def render_html(document: dict[str, Any], settings: DocumentSettings | None = None) -> str:
-    return render.render_html(document, _settings(settings).verify_url)
+def render_html(
+    document: dict[str, Any], public_url: str | None = None, lang: str = "en", downloads: dict[str, str] | None = None
+) -> str:
+    """The certificate page (HTML with print CSS, labels in ``lang``: en or fr) whose QR code opens
+    ``<public_url>/verify`` (default: :func:`public_base_url`); ``downloads`` links "pdf" and "json" on screen."""
+    return render.render_html(document, public_url or public_base_url(), lang, downloads)
 
 
-def render_pdf(document: dict[str, Any], settings: DocumentSettings | None = None) -> bytes:
-    return render.render_pdf(document, _settings(settings).verify_url)
+def render_pdf(document: dict[str, Any], public_url: str | None = None, lang: str = "en") -> bytes:
+    """The same certificate as an A4 PDF."""
+    return render.render_pdf(document, public_url or public_base_url(), lang)
+
+
+def export_json(document: dict[str, Any]) -> bytes:
+    """The wrapped OpenAttestation document as the .json file a holder keeps and verifiers upload."""
+    return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def download_name(document: dict[str, Any], suffix: str) -> str:
+    """A file name for a document: its number (characters other than letters, digits, '.', '_', '-' replaced)."""
+    number = str(oa.unsalt(_object_get(document.get("data"), "id")) or "") or document["signature"]["targetHash"]
+    return re.sub(r"[^A-Za-z0-9._-]", "_", number)[:70] + suffix
+
+
+def _object_get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
 
 
 # --- declarations -------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Tables of the documents pillar: the issuance registry (DocumentStore semantics) and the documents issued here.
 
-Created by migration ``documents_0001`` on the pillar's own Alembic branch.
+Created by migrations ``documents_0001`` and ``documents_0002`` (the issuer identity) on the pillar's own Alembic
+branch.
 """
 
 from __future__ import annotations
@@ -37,4 +38,14 @@ issued_documents = Table(
     Column("wrapped", JSON, nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
     Index("ix_issued_documents_document_id", "document_id"),
+)
+
+document_issuer = Table(
+    "document_issuer",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: one issuer identity per installation
+    Column("issuer_name", String(200), nullable=False),
+    Column("identity_domain", String(253), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
 )

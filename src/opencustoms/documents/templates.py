@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from opencustoms.documents.config import DocumentSettings
 from opencustoms.documents.errors import TemplateDataError
+from opencustoms.documents.identity import IssuerIdentity
 from opencustoms.model.declaration import CountryCode, LocationCode, Text
 from opencustoms.reference import codes
 
@@ -240,17 +241,20 @@ def validate(template: DocumentTemplate, data: dict[str, Any]) -> _Model:
         raise TemplateDataError(f"{template.title}: {where}: {message}{more}", field=where) from exc
 
 
-def to_openattestation(template: DocumentTemplate, document: _Model, settings: DocumentSettings) -> dict[str, Any]:
-    """The raw OpenAttestation v2 data: envelope first, then the model's fields."""
+def to_openattestation(
+    template: DocumentTemplate, document: _Model, settings: DocumentSettings, issuer: IssuerIdentity
+) -> dict[str, Any]:
+    """The raw OpenAttestation v2 data: envelope first (the issuer as ``issuer`` names it), then the model's
+    fields."""
     body = document.model_dump(mode="json", exclude_none=True)
     body = {k: v for k, v in body.items() if v not in ([], {})}
     return {
         "$template": {"name": template.name, "type": "EMBEDDED_RENDERER", "url": settings.renderer_url},
         "issuers": [
             {
-                "name": settings.issuer_name,
-                "documentStore": settings.store_address,
-                "identityProof": {"type": "DNS-TXT", "location": settings.identity_domain},
+                "name": issuer.name,
+                "documentStore": issuer.store_address,
+                "identityProof": {"type": "DNS-TXT", "location": issuer.domain},
             }
         ],
         **body,

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, select
 
 from opencustoms.documents import jsoninput
 from opencustoms.documents import openattestation as oa
-from opencustoms.documents.config import DocumentSettings
+from opencustoms.documents.config import PLACEHOLDER_DOMAIN, DocumentSettings, is_placeholder
 from opencustoms.documents.errors import DocumentError, DocumentFormatError
-from opencustoms.documents.identity import DnsTxtResolver
+from opencustoms.documents.identity import DnsTxtResolver, IssuerIdentity
 from opencustoms.documents.registry import LocalRegistry, Revocation, StatusSource
 from opencustoms.documents.tables import issued_documents
 
@@ -156,14 +156,28 @@ class Verifier:
     """Verifies documents against this installation's registry, optional EVM stores and the configured identities."""
 
     def __init__(
-        self, engine: Engine, settings: DocumentSettings, stores: Mapping[str, StatusSource] | None = None
+        self,
+        engine: Engine,
+        settings: DocumentSettings,
+        stores: Mapping[str, StatusSource] | None = None,
+        own: IssuerIdentity | None = None,
     ) -> None:
+        """``own`` is this installation's issuer identity: its domain is trusted for its own store without a
+        configured record, unless it is still the placeholder. The placeholder domain is never trusted, even when
+        records for it are configured: every unconfigured installation would name it."""
         self.engine = engine
         self.settings = settings
         self.registry = LocalRegistry(engine)
         self.stores: dict[str, StatusSource] = {settings.store_address.lower(): self.registry}
         self.stores.update({k.lower(): v for k, v in (stores or {}).items()})
-        self.resolver = DnsTxtResolver(settings.txt_records())
+        records = {k: v for k, v in settings.txt_records().items() if not is_placeholder(k)}
+        self.own_domain: str | None = None
+        if own is not None and own.domain and not own.placeholder:
+            self.own_domain = own.domain.lower().rstrip(".")
+            own_records = records.setdefault(self.own_domain, [])
+            if settings.own_record() not in own_records:
+                own_records.append(settings.own_record())
+        self.resolver = DnsTxtResolver(records)
 
     # --- fragments -------------------------------------------------------------------------------------------------
 
@@ -288,6 +302,14 @@ class Verifier:
                     f"the DNS-TXT identity proof names no location ({issuer.identity_field}) or the issuer no store "
                     f"({issuer.store_field})",
                 )
+            if is_placeholder(issuer.identity_location):
+                return Fragment(
+                    "identity",
+                    Verdict.INVALID,
+                    f"the document names the placeholder identity {PLACEHOLDER_DOMAIN} of an installation whose "
+                    "issuer identity was never set; no administration publishes it, so its issuer is unknown",
+                    {"location": issuer.identity_location},
+                )
             if not self.resolver.knows(issuer.identity_location):
                 return Fragment(
                     "identity",
@@ -304,7 +326,11 @@ class Verifier:
                     f"{issuer.identity_location} publishes no openatts record for store {issuer.address}",
                     {"location": issuer.identity_location},
                 )
-            names.append(f"{issuer.name or 'issuer'} ({issuer.identity_location})")
+            own = issuer.identity_location.lower().rstrip(".") == self.own_domain
+            names.append(
+                f"{issuer.name or 'issuer'} ({issuer.identity_location}"
+                + (", this installation's own identity)" if own else ")")
+            )
         return Fragment("identity", Verdict.VALID, "store bound by DNS-TXT to " + ", ".join(names))
 
     # --- documents -------------------------------------------------------------------------------------------------

@@ -206,6 +206,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/documents/{key}"): api(P.DOCUMENTS_READ),
     ("GET", "/documents/{key}/print"): api(P.DOCUMENTS_READ),
     ("GET", "/documents/{key}/pdf"): api(P.DOCUMENTS_READ),
+    ("GET", "/documents/{key}/json"): api(P.DOCUMENTS_READ),
     ("POST", "/documents/origin-checks/{reference}"): api(
         P.DECLARATIONS_READ, P.DOCUMENTS_READ, write=True, limit=Limit.DECLARATION
     ),
@@ -253,6 +254,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/ui/documents/new"): page(P.DOCUMENTS_ISSUE, write=True),
     ("GET", "/ui/documents/{number}"): page(P.DOCUMENTS_READ),
     ("GET", "/ui/documents/{number}/print"): page(P.DOCUMENTS_READ),
+    ("GET", "/ui/documents/{number}/pdf"): page(P.DOCUMENTS_READ),
+    ("GET", "/ui/documents/{number}/json"): page(P.DOCUMENTS_READ),
     ("POST", "/ui/documents/{number}/revoke"): page(P.DOCUMENTS_ISSUE, write=True),
     ("GET", "/ui/aeo"): page(P.LEDGER_READ),
     ("GET", "/ui/aeo/{number}"): page(P.LEDGER_READ),

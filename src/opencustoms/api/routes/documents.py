@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -196,16 +196,39 @@ def show(key: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, An
     return service.show(platform.engine, identity, key)
 
 
+Language = Annotated[Literal["en", "fr"], Query(description="Language of the certificate's labels: en or fr.")]
+
+
+def _public_url(request: Request, platform: Platform) -> str:
+    return service.public_base_url(platform.settings, str(request.base_url))
+
+
 @router.get("/{key}/print", response_class=HTMLResponse)
-def print_view(key: str, platform: PlatformDep, identity: IdentityDep) -> str:
-    """Printable HTML with the verification QR code."""
-    return service.render_html(service.show(platform.engine, identity, key))
+def print_view(key: str, request: Request, platform: PlatformDep, identity: IdentityDep, lang: Language = "en") -> str:
+    """The certificate page to print (HTML with print CSS) with the QR code that opens the public /verify page."""
+    return service.render_html(service.show(platform.engine, identity, key), _public_url(request, platform), lang)
 
 
-@router.get("/{key}/pdf")
-def pdf(key: str, platform: PlatformDep, identity: IdentityDep) -> Response:
-    """The document as PDF with the verification QR code."""
-    return Response(service.render_pdf(service.show(platform.engine, identity, key)), media_type="application/pdf")
+@router.get("/{key}/pdf", response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+def pdf(key: str, request: Request, platform: PlatformDep, identity: IdentityDep, lang: Language = "en") -> Response:
+    """The certificate as an A4 PDF with the QR code that opens the public /verify page."""
+    document = service.show(platform.engine, identity, key)
+    return Response(
+        service.render_pdf(document, _public_url(request, platform), lang),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{service.download_name(document, ".pdf")}"'},
+    )
+
+
+@router.get("/{key}/json", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+def json_file(key: str, platform: PlatformDep, identity: IdentityDep) -> Response:
+    """The wrapped OpenAttestation document as a .json file to keep or hand on (verifiers upload it)."""
+    document = service.show(platform.engine, identity, key)
+    return Response(
+        service.export_json(document),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{service.download_name(document, ".json")}"'},
+    )
 
 
 @router.post("/origin-checks/{reference}", openapi_extra=_body_schema(PresentedDocuments, required=False))

@@ -1,10 +1,11 @@
 """Certificates of origin: the list, the issuing form, the page of one document with its verification and the
-revocation form, and the print view with its QR code."""
+revocation form, the certificate page to print with its QR code, its PDF and its .json file."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -71,7 +72,7 @@ def new(request: Request) -> Response:
 
 def _map_field(field: str | None) -> str:
     """The form field of an error path: 'goods_items.0.hs_code' stays, 'goods_items' points at the first row."""
-    if not field:
+    if not field or field == "identity_domain":  # the installation's issuer identity is not set: no form field
         return "_form"
     if field == "goods_items":
         return "goods_items.0.hs_code"
@@ -115,12 +116,45 @@ def show(request: Request, number: str, notice: str | None = None) -> Response:
     return page.render("document.html", notice=notice, errors={}, values={}, **_document(page, number))
 
 
+def _public_url(page: Page) -> str:
+    return documents.public_base_url(page.platform.settings, str(page.request.base_url))
+
+
 @router.get("/{number}/print")
 def print_view(request: Request, number: str) -> Response:
     page = Page(request)
     user = page.user(Permission.DOCUMENTS_READ)
-    html = documents.render_html(documents.show(page.engine, user, number))
+    base = f"{PREFIX}/documents/{quote(number, safe='')}"
+    downloads = {"pdf": f"{base}/pdf", "json": f"{base}/json"}
+    html = documents.render_html(documents.show(page.engine, user, number), _public_url(page), page.lang, downloads)
     return page.finish(HTMLResponse(html))
+
+
+@router.get("/{number}/pdf")
+def pdf(request: Request, number: str) -> Response:
+    page = Page(request)
+    user = page.user(Permission.DOCUMENTS_READ)
+    document = documents.show(page.engine, user, number)
+    body = documents.render_pdf(document, _public_url(page), page.lang)
+    name = documents.download_name(document, ".pdf")
+    return page.finish(
+        Response(body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+    )
+
+
+@router.get("/{number}/json")
+def json_file(request: Request, number: str) -> Response:
+    page = Page(request)
+    user = page.user(Permission.DOCUMENTS_READ)
+    document = documents.show(page.engine, user, number)
+    name = documents.download_name(document, ".json")
+    return page.finish(
+        Response(
+            documents.export_json(document),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    )
 
 
 @router.post("/{number}/revoke")
