@@ -643,6 +643,8 @@ def check_declaration_origin(
                 "target_hash": check.target_hash,
                 "fragments": check.fragments,
                 "reasons": check.signal_reasons or check.reasons,
+                "verdict": check.verdict,
+                "differences": len(check.signal_reasons or check.reasons) if check.verdict == "mismatch" else None,
             }
             key = (
                 f"{declaration.functional_reference_id}|{check.goods_item}|{check.document_id}|{check.verdict}|"
