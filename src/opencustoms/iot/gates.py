@@ -3,8 +3,8 @@ compared with the declarations expected for the containers, radiation alarms; a 
 the officers' decision queue (release or inspect).
 
 Each reason of a verdict is a code, its English ``detail`` and the ``values`` its sentence needs: pages write it in
-the reader's language from the template ``iot.<code>`` of ``wording/signals.toml`` (:func:`opencustoms.signals.describe`),
-the stored detail being the fallback."""
+the reader's language from the template ``iot.<code>`` of ``wording/signals.toml``
+(:func:`opencustoms.signals.describe`), the stored detail being the fallback."""
 
 from __future__ import annotations
 
