@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opencustoms import signals
 from opencustoms.context import Platform
 from opencustoms.errors import OpenCustomsError
 from opencustoms.security import service as security
@@ -26,6 +27,7 @@ from opencustoms.security.service import Identity
 from opencustoms.store.database import as_utc
 from opencustoms.web import i18n
 from opencustoms.web.session import COOKIE, MAX_AGE_S, Session, derive_key, seal, unseal
+from opencustoms.wording import labels
 
 TEMPLATES = Path(__file__).parent / "templates"
 PREFIX = "/ui"
@@ -85,6 +87,22 @@ env.filters["time"] = _fmt_time
 env.filters["tojson_pretty"] = _to_json
 env.filters["num"] = _fmt_number
 env.filters["urlquote"] = lambda v: quote(str(v), safe="")
+
+
+@pass_context
+def _signal_kind(context: Any, kind: Any) -> str:
+    """``{{ s.kind|signal_kind }}``: a signal kind in words, in the page's language."""
+    return signals.kind_label(str(kind), context.get("lang", "en"))
+
+
+@pass_context
+def _label(context: Any, code: Any, kind: str) -> str:
+    """``{{ s.severity|label("severity") }}``: a code of a list of :mod:`opencustoms.wording.labels` by name."""
+    return labels.label(kind, code, context.get("lang", "en"))
+
+
+env.filters["signal_kind"] = _signal_kind
+env.filters["label"] = _label
 
 
 def platform_of(request: Request) -> Platform:

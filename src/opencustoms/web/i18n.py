@@ -89,6 +89,14 @@ DYNAMIC_MESSAGES = (
     "high",
     "medium",
     "low",
+    # what a signal is about (opencustoms.signals.SubjectType; "vehicle" is translated for the gate pages)
+    "declaration",
+    "party",
+    "container",
+    "certificate",
+    "document",
+    "vessel",
+    "administration",
     # the declaration page's document types (opencustoms.web.routes.risk.DOCUMENT_TYPES)
     "Packing list",
     "Commercial invoice",
