@@ -304,10 +304,14 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _value(key: str, value: Any, lang: str) -> str | None:
-    """One evidence value written for a reader of ``lang`` (None: nothing a sentence can show)."""
+def _value(kind: str, key: str, value: Any, lang: str) -> str | None:
+    """One evidence value written for a reader of ``lang`` (None: nothing a sentence can show). A list of records
+    (``findings``) is written one sentence per record, from the templates ``<kind>.<key>``, joined by "; "."""
     if value is None or isinstance(value, bool | dict) or value in ("", [], ()):
         return None
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        said = [_sentence(f"{kind}.{key}", v, lang) for v in value]
+        return None if any(x is None for x in said) else "; ".join(x for x in said if x)
     if isinstance(value, str) and key in PARTY_EVIDENCE:
         return party_token(value)
     if isinstance(value, str) and key in CERTIFICATE_EVIDENCE:
@@ -354,21 +358,26 @@ def _applies(key: str, evidence: Mapping[str, Any]) -> bool:
     return True
 
 
-def describe(kind: str, evidence: Mapping[str, Any], lang: str, fallback: str) -> str:
-    """The signal's reason in ``lang``: the first template of ``kind`` (``wording/signals.toml``) that applies to
-    the evidence and whose every placeholder has a value there, filled with the evidence's values written for that
-    language (numbers, dates, countries; a party or certificate as its token, which the caller's
-    :class:`ReaderView` fills). ``fallback`` (the stored English reason) when no template fits."""
+def _sentence(kind: str, evidence: Mapping[str, Any], lang: str) -> str | None:
     sentences = wording.catalogue(str(SENTENCES))
     values: dict[str, str] | None = None
     for key in _variants(kind):
         if not _applies(key, evidence):
             continue
         if values is None:
-            values = {k: v for k, raw in evidence.items() if (v := _value(k, raw, lang)) is not None}
+            values = {k: v for k, raw in evidence.items() if (v := _value(kind, k, raw, lang)) is not None}
         if sentences.placeholders(key, lang) <= values.keys():
             return sentences.say(key, lang, **values)
-    return fallback
+    return None
+
+
+def describe(kind: str, evidence: Mapping[str, Any], lang: str, fallback: str) -> str:
+    """The signal's reason in ``lang``: the first template of ``kind`` (``wording/signals.toml``) that applies to
+    the evidence and whose every placeholder has a value there, filled with the evidence's values written for that
+    language (numbers, dates, countries; a party or certificate as its token, which the caller's
+    :class:`ReaderView` fills). ``fallback`` (the stored English reason) when no template fits."""
+    said = _sentence(kind, evidence, lang)
+    return fallback if said is None else said
 
 
 def kind_label(kind: str, lang: str) -> str:
