@@ -529,8 +529,8 @@ def _content_findings(
         ("importer", declaration.importer, certificate.importer),
         ("exporter", exporter, certificate.exporter),
     ]
-    for role, declared, certified in pairs:
-        if _same_party(declared, certified) is False:
+    for role, declared, on_certificate in pairs:
+        if _same_party(declared, on_certificate) is False:
             named = signals.party_token(declared.id) if declared is not None and declared.id else "–"
             found.append({"code": "party", "role": role, "party": named})
     agreement = item.preference.agreement if item.preference else None
