@@ -307,7 +307,7 @@ def _plain(value: Any) -> str:
 def _value(kind: str, key: str, value: Any, lang: str) -> str | None:
     """One evidence value written for a reader of ``lang`` (None: nothing a sentence can show). A list of records
     (``findings``) is written one sentence per record, from the templates ``<kind>.<key>``, joined by "; "."""
-    if value is None or isinstance(value, bool | dict) or value in ("", [], ()):
+    if value is None or isinstance(value, bool | dict) or (isinstance(value, str | list | tuple) and not value):
         return None
     if isinstance(value, list) and all(isinstance(v, dict) for v in value):
         said = [_sentence(f"{kind}.{key}", v, lang) for v in value]

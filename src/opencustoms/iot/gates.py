@@ -60,6 +60,7 @@ class ContainerReading:
     number: str | None  # the valid number (read or corrected), None when ambiguous or unreadable
     candidates: tuple[str, ...] = ()
     note: str = ""
+    problem: str = ""  # unreadable: length, shape or check_digit
 
 
 def correct_container_number(read: str) -> ContainerReading:
@@ -70,7 +71,7 @@ def correct_container_number(read: str) -> ContainerReading:
     text = re.sub(r"[\s\-./]", "", read.upper())
     if len(text) != 11:
         return ContainerReading(
-            read, "unreadable", None, note=f"{len(text)} characters read; a container number has 11"
+            read, "unreadable", None, note=f"{len(text)} characters read; a container number has 11", problem="length"
         )
     if _valid(text):
         return ContainerReading(read, "valid", text)
@@ -85,7 +86,9 @@ def correct_container_number(read: str) -> ContainerReading:
             note=f"read {text}; letters and digits swapped by OCR, corrected to {forced}",
         )
     if not re.match(r"^[A-Z]{3}[UJZ][0-9]{7}$", forced):
-        return ContainerReading(read, "unreadable", None, note=f"{text} is not shaped like an ISO 6346 number")
+        return ContainerReading(
+            read, "unreadable", None, note=f"{text} is not shaped like an ISO 6346 number", problem="shape"
+        )
     # 2. one same-class misread that satisfies the check digit
     candidates = set()
     for i, c in enumerate(forced):
@@ -116,7 +119,11 @@ def correct_container_number(read: str) -> ContainerReading:
             note=f"read {text}: check digit wrong; {len(candidates)} corrections are possible",
         )
     return ContainerReading(
-        read, "unreadable", None, note=f"read {text}: check digit wrong and no single OCR confusion explains it"
+        read,
+        "unreadable",
+        None,
+        note=f"read {text}: check digit wrong and no single OCR confusion explains it",
+        problem="check_digit",
     )
 
 
@@ -194,7 +201,12 @@ def judge_passage(
                     "code": code,
                     "detail": reading.note,
                     "candidates": list(reading.candidates),
-                    "values": {"read": reading.read, "corrections": len(reading.candidates)},
+                    "values": {
+                        "read": reading.read,
+                        "corrections": len(reading.candidates),
+                        "problem": reading.problem or None,
+                        "characters": len(re.sub(r"[\s\-./]", "", reading.read)),
+                    },
                 }
             )
         elif conf is not None and conf < min_confidence and reading.status == "valid":
