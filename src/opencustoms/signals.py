@@ -306,12 +306,12 @@ def _plain(value: Any) -> str:
 
 def _value(kind: str, key: str, value: Any, lang: str) -> str | None:
     """One evidence value written for a reader of ``lang`` (None: nothing a sentence can show). A list of records
-    (``findings``) is written one sentence per record, from the templates ``<kind>.<key>``, joined by "; "."""
+    (``findings``) is written one sentence per record, from the templates ``<kind>.<key>``, joined by semicolons."""
     if value is None or isinstance(value, bool | dict) or (isinstance(value, str | list | tuple) and not value):
         return None
     if isinstance(value, list) and all(isinstance(v, dict) for v in value):
         said = [_sentence(f"{kind}.{key}", v, lang) for v in value]
-        return None if any(x is None for x in said) else "; ".join(x for x in said if x)
+        return None if any(x is None for x in said) else (" ; " if lang == "fr" else "; ").join(x for x in said if x)
     if isinstance(value, str) and key in PARTY_EVIDENCE:
         return party_token(value)
     if isinstance(value, str) and key in CERTIFICATE_EVIDENCE:
