@@ -566,6 +566,9 @@ def test_scan_commands(tmp_path, monkeypatch) -> None:
         )
         out = run("iot", "scan", "review", "C1", "suspicious", "--notes", "dense mass", "--region", "top:1,2,3,4:mass")
         assert '"finding": "suspicious"' in out
+        assert "suspecte" in run("iot", "alerts", "--context-type", "scan", "--lang", "fr")  # issue #14
+        assert "suspicious" in run("iot", "alerts", "--context-type", "scan")
+        assert "--lang" in run("iot", "alerts", "--lang", "de", code=2)
         shown = json.loads(run("iot", "scan", "show", "C1", "--save-views", "views"))
         assert shown["regions"] == [{"view": "top", "x": 1, "y": 2, "w": 3, "h": 4, "label": "mass"}]
         assert (tmp_path / "views" / "C1-top.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
