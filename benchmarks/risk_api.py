@@ -1,9 +1,9 @@
 """Benchmark: one stored declaration laned through the API, POST /risk/decisions/{reference}, at 100 requests/s
 (target p99 <= 20 ms).
 
-Set-up: opencustoms.demo.run.prepare on a few thousand seeded demo declarations (import, past inspections, a model
-trained on them and promoted, every declaration laned) in a fresh folder under var/bench/. The server is
-`opencustoms serve --workers N` itself (default 2 uvicorn workers, one per core of this machine), in its own
+Set-up: opencustoms.demo.run.prepare_with_tokens on a few thousand seeded demo declarations (import, past
+inspections, a model trained on them and promoted, every declaration laned) in a fresh folder under var/bench/. The
+server is `opencustoms serve --workers N` itself (default 2 uvicorn workers, one per core of this machine), in its own
 processes, on 127.0.0.1 and a free port.
 
 Load: open loop. Requests are sent at their scheduled times whatever the server's answers — POST
@@ -174,7 +174,7 @@ def main() -> int:
     from opencustoms.declarations import service as declarations
     from opencustoms.declarations.errors import DuplicateDeclarationError
     from opencustoms.demo.generator import generate
-    from opencustoms.demo.run import COUNTRY, prepare
+    from opencustoms.demo.run import COUNTRY, prepare_with_tokens
     from opencustoms.risk import service
     from opencustoms.security.service import local_operator
 
@@ -191,7 +191,7 @@ def main() -> int:
         tokens = dict(line.split("\t") for line in (FOLDER / "tokens.txt").read_text().splitlines() if line)
         prepared = args.declarations
     else:
-        platform, tokens, report = prepare(FOLDER, args.declarations, 1, console)
+        platform, tokens, report = prepare_with_tokens(FOLDER, args.declarations, 1, console)
         prepared = report.accepted
         marker.write_text(f"{args.declarations}\n")
     prepared_s = time.perf_counter() - started

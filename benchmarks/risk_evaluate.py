@@ -12,6 +12,7 @@ import platform
 import time
 from pathlib import Path
 
+from opencustoms.demo.frames import evaluate_demo
 from opencustoms.risk import service
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def main() -> None:
         print("\n".join(table(kcs, split)), "\n")
     if args.demo:
         started = time.perf_counter()
-        demo = service.evaluate_demo(args.demo)
+        demo = evaluate_demo(args.demo)
         out["demo"] = demo.to_dict() | {"seconds": round(time.perf_counter() - started, 1), "declarations": args.demo}
         print("\n".join(table(demo, "test")), "\n")
         print("recall per injected pattern at 10% (demo test split):")

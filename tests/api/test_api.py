@@ -57,6 +57,24 @@ def test_create_read_search(api) -> None:
     assert client.get("/declarations/NOPE", headers=tokens["olga"]).status_code == 404
 
 
+def test_read_gives_the_codes_by_name(api) -> None:
+    client, tokens = api
+    data = sample_declaration(national_extensions={"kr.import_use": "21"})
+    assert client.post("/declarations", json=data, headers=tokens["olga"]).status_code == 201
+    english = client.get("/declarations/LRN-0001", headers=tokens["olga"]).json()["labels"]
+    assert english["transport_mode"] == "maritime transport" and english["document_types"] == {
+        "861": "Certificate of origin"
+    }
+    assert english["countries"]["CN"] == "China" and english["hs"]["847130"]["lang"] == "en"
+    assert english["national"] == [{"key": "kr.import_use", "country": "KR", "name": "Import use", "value": "21"}]
+    # a reader of pseudonyms gets the same names, and no party's name among them
+    french = client.get("/declarations/LRN-0001", params={"lang": "fr"}, headers=tokens["ana"]).json()
+    assert french["pseudonymised"] and french["labels"]["countries"]["CN"] == "Chine"
+    assert french["labels"]["transport_mode"] == "transport maritime" and "Tulip" not in str(french)
+    wrong = client.get("/declarations/LRN-0001", params={"lang": "de"}, headers=tokens["olga"])
+    assert wrong.status_code == 422 and "lang" in wrong.text
+
+
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [

@@ -57,7 +57,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from opencustoms.risk import service as risk
 
     directory = tmp_path_factory.mktemp("source") / "installation"
-    platform, tokens, _report = run.prepare(directory, 300, 3, Console(quiet=True))
+    platform, tokens, _report = run.prepare_with_tokens(directory, 300, 3, Console(quiet=True))
     engine, operator = platform.engine, security.local_operator("NL")
     risk.save_profile(engine, operator, PROFILE)
     keystore = KeyStore.for_data_dir(platform.settings.data_dir)

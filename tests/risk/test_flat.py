@@ -57,3 +57,24 @@ def test_cli_scores_a_flat_file(flat, engine, database_url, tmp_path, monkeypatc
     decisions = pl.read_parquet(out)
     assert decisions["reference"].to_list() == expected["reference"].to_list()
     assert (decisions["reasons"].list.len() > 0).all()
+
+
+def test_a_scored_file_can_carry_its_reasons_as_sentences(flat, engine, database_url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`risk score FILE --output lanes.csv --lang fr`: each decision also with its reasons said in French (the
+    export an analyst hands on), the engine's reasons kept beside them."""
+    import csv
+
+    path, expected = flat
+    platform = Platform(Settings(database_url=database_url, data_dir=tmp_path))
+    monkeypatch.setattr("opencustoms.cli.risk._platform", lambda: platform)
+    out = tmp_path / "decisions.csv"
+    result = CliRunner().invoke(
+        app, ["risk", "score", str(path), "--layout", "flat", "--output", str(out), "--lang", "fr"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["reference"] for r in rows] == expected["reference"].to_list()
+    assert all(r["explanation"] and r["top_reason"] for r in rows)
+    assert any("Mainlevée" in r["explanation"] or "voie" in r["explanation"] for r in rows)
+    refused = CliRunner().invoke(app, ["risk", "score", "--backlog", "--lang", "fr"])
+    assert refused.exit_code == 2

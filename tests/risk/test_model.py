@@ -13,9 +13,10 @@ from polars.testing import assert_frame_equal
 from risk_helpers import SMALL
 
 from conftest import shared_data
+from opencustoms.demo.frames import demo_frame
 from opencustoms.risk.errors import RiskDataError, RiskModelError
 from opencustoms.risk.evaluate import OURS, evaluate
-from opencustoms.risk.frame import demo_frame, pseudonymise_parties, read_frame, read_kcs
+from opencustoms.risk.frame import pseudonymise_parties, read_frame, read_kcs
 from opencustoms.risk.model import ANOMALY_INPUTS, COMPILED_MIN_ROWS, SMALL_INPUT, RiskModel, isolation_scores
 from opencustoms.risk.simulate import simulate
 

@@ -36,7 +36,7 @@ def test_profile_changes_reach_cached_online_decisions(platform, database_url, t
     service.save_profile(platform.engine, operator, PROFILE)
     decision = decide_stored(platform, operator, sample_declaration("LRN-2"))
     assert decision["lane"] == "red"
-    assert profile_reasons(decision) == ["profile laptops-cn@1: " + PROFILE["reason"]]
+    assert profile_reasons(decision) == ["Risk profile laptops-cn (version 1) applies: " + PROFILE["reason"]]
     # another process (its own engine and caches) adds a version: this one sees it at its next decision
     other = Platform(Settings(database_url=database_url, data_dir=tmp_path))
     service.save_profile(other.engine, operator, {**PROFILE, "lane": "yellow", "reason": "Laptops: check papers"})

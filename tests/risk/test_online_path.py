@@ -17,6 +17,7 @@ from opencustoms import signals as signal_records
 from opencustoms.declarations import service as declarations
 from opencustoms.demo.generator import generate
 from opencustoms.model import Declaration
+from opencustoms.risk import explain as reason_text
 from opencustoms.risk import service
 from opencustoms.risk.frame import (
     COLUMNS,
@@ -125,7 +126,8 @@ def test_the_online_decision_is_the_batch_decision_of_the_same_declaration(platf
         assert online["lane"] == batch["lane"]
         assert online["score"] == batch["score"]  # the same float, not merely close
         assert online["random_draw"] == batch["random_draw"]
-        assert online["reasons"] == service.reasons_of(batch, version)  # every reason, contributions included
+        # every reason, contributions included: the same stored reasons, said alike
+        assert machine(online["reasons"]) == machine(reason_text.explain(service.reasons_of(batch, version), "en"))
         lanes.add(online["lane"])
     assert {"green", "red"} <= lanes
     # a stored declaration decided by its reference (read back by narrow queries) gets what its what-if got
@@ -133,3 +135,16 @@ def test_the_online_decision_is_the_batch_decision_of_the_same_declaration(platf
         declarations.create(engine, operator, declaration.model_dump(mode="json"))
         what_if = service.assess(platform, operator, declaration, seed=i)
         assert service.decide(platform, operator, declaration.functional_reference_id, seed=i) == what_if
+
+
+def machine(reasons: list[dict]) -> list[tuple]:  # type: ignore[type-arg]
+    """What a reason states as data: its kind, catalogue entry and values, and its contributions."""
+    return [
+        (
+            r["kind"],
+            r.get("code"),
+            r.get("values"),
+            [(c["feature"], c["value"], c["contribution"]) for c in r.get("contributions") or []],
+        )
+        for r in reasons
+    ]

@@ -132,7 +132,7 @@ def test_too_small_a_tail_trains_on_everything_and_says_why(platform, operator) 
 
 @SQLITE_ONLY
 def test_training_from_files_reports_on_the_validation_file(platform, operator, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from opencustoms.risk.frame import demo_frame
+    from opencustoms.demo.frames import demo_frame
 
     frame, _ = demo_frame(1200, seed=2)
     train, valid, _test = service.split_by_date(frame)

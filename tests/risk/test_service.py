@@ -43,7 +43,17 @@ def test_online_decision_with_reasons_queue_and_explain(platform, operator) -> N
     service.save_profile(platform.engine, operator, PROFILE)
     decision = decide_stored(platform, operator, sample_declaration("LRN-9"))
     assert decision["lane"] == "red"
-    assert decision["reasons"][0] == {"kind": "profile", "text": "profile laptops-cn@1: " + PROFILE["reason"]}
+    assert decision["reasons"][0] == {
+        "kind": "profile",
+        "text": "Risk profile laptops-cn (version 1) applies: " + PROFILE["reason"],
+        "code": "profile",
+        "values": {"id": "laptops-cn", "version": "1", "reason": PROFILE["reason"]},
+    }
+    assert decision["top_reason"] == decision["reasons"][0]["text"]
+    french = service.explain(platform.engine, operator, "LRN-9", lang="fr")
+    assert (
+        french["reasons"][0]["text"] == "Le profil de risque laptops-cn (version 1) s'applique : " + PROFILE["reason"]
+    )
     assert decision["model_version"] is None  # no model promoted: profiles, signals and the draw decide
     explained = service.explain(platform.engine, operator, "LRN-9")
     assert explained["lane"] == "red" and explained["reasons"] == decision["reasons"]

@@ -260,7 +260,7 @@ def test_the_dashboard_declaration_page_masks_reasons_and_signals(platform, oper
         for url in ("/ui/declarations/LRN-AEO", "/ui/queue?lane=red"):
             page = client.get(url)
             assert page.status_code == 200, page.text
-            assert "ledger.aeo_revoked" in page.text
+            assert "is revoked" in page.text  # the signal's sentence
             assert "Tulip" not in page.text and TRADER not in page.text and CERTIFICATE not in page.text
             assert platform.pseudonymiser(TRADER) in page.text
 
@@ -290,7 +290,16 @@ def seal_cut(engine: Any, reference: str, container: str) -> None:
 
 
 def signal_reasons(reasons: list[Any]) -> list[str]:
-    texts = [r["text"] if isinstance(r, dict) else r for r in reasons]
+    """The signal reasons as the engine stores them ("signal KIND (SEVERITY): REASON"), from stored texts or from
+    reasons said for a reader (their values)."""
+    texts = [
+        "signal {kind} ({severity}): {reason}".format(**r["values"])
+        if isinstance(r, dict) and r["kind"] == "signal"
+        else r
+        if isinstance(r, str)
+        else ""
+        for r in reasons
+    ]
     return [t for t in texts if t.startswith("signal ")]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import browser, server  # noqa: F401  (fixtures shared with the other browser tests)
+from test_browser import SHOTS, browser, server  # noqa: F401  (fixtures shared with the other browser tests)
 from web_helpers import HELD_BACK, Site
 
 from opencustoms.security.access import ROUTES, role_may
@@ -71,6 +71,12 @@ def urls(site: Site) -> dict[str, str]:
     }
 
 
+def shot_name(template: str) -> str:
+    """A page's screenshot file name: its path without /ui and braces (``declarations-reference``)."""
+    words = [w.strip("{}") for w in template.removeprefix("/ui").strip("/").split("/") if w]
+    return "-".join(words) or "home"
+
+
 def test_every_page_of_the_table_is_checked(site: Site) -> None:
     visited = set(urls(site))
     assert set(NOT_PAGES) <= set(page_routes()), "NOT_PAGES names a route the table no longer has"
@@ -122,6 +128,9 @@ def test_every_page_meets_wcag_21_aa(browser, server: str, site: Site, username:
             assert response is not None and response.status == 200, (url, response and response.status)
             if not template.endswith("/print"):  # the printed document keeps its own language
                 assert page.locator("html").get_attribute("lang") == lang, url
+            if username == "supervisor":  # every page in EN and FR (docs/dashboard.md, "Every page")
+                (SHOTS / lang).mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / lang / f"{shot_name(template)}.png"), full_page=False)
             violations = _axe_violations(page)
             if violations:
                 found[url] = violations
@@ -135,6 +144,8 @@ def test_every_page_meets_wcag_21_aa(browser, server: str, site: Site, username:
             anonymous.set_default_timeout(budget(15) * 1000)
             for url in ("/ui/login", "/verify"):
                 anonymous.goto(server + url)
+                if username == "supervisor":
+                    anonymous.screenshot(path=str(SHOTS / lang / f"{shot_name(url)}.png"), full_page=False)
                 violations = _axe_violations(anonymous)
                 if violations:
                     found[url] = violations

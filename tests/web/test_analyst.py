@@ -10,9 +10,9 @@ from pathlib import Path
 from web_helpers import Site
 
 from opencustoms.declarations import service as declarations
+from opencustoms.demo.frames import demo_frame
 from opencustoms.demo.generator import generate
 from opencustoms.risk import service as risk
-from opencustoms.risk.frame import demo_frame
 from opencustoms.security import service as security
 
 SMALL = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 15, "verbose": -1}

@@ -167,13 +167,13 @@ def test_vessels_are_named_from_their_ais_static_reports(client_for, site: Site)
     html = client.get("/ui/vessels").text
     # the simulator's type 5 report names 244000001; its MMSI (MID 244) is Dutch; type 70 is a cargo ship
     named = re.search(r"<strong>NORTH SEA TRADER</strong>(.*?)MMSI 244000001", html, re.S)
-    assert named and 'title="flag">NL</abbr>' in named.group(1) and "Cargo ship" in named.group(1)
+    assert named and "flag Netherlands (NL)" in named.group(1) and "Cargo ship" in named.group(1)
     assert "IMO 9074729" in named.group(1)
     # a vessel without a static report still shows its flag, then its MMSI
-    assert re.search(r'title="flag">NL</abbr> · <small>MMSI 244000004</small>', html)
+    assert re.search(r"flag Netherlands \(NL\) · <small>MMSI 244000004</small>", html)
     assert "<th>MMSI</th>" not in html
     french = client.get("/ui/vessels?lang=fr").text
-    assert 'title="pavillon">NL</abbr>' in french and "· Cargo ·" in french
+    assert "pavillon Pays-Bas (NL)" in french and "· Cargo ·" in french
 
     reference = site.references["red"]
     with site.engine.begin() as conn:

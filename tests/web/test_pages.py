@@ -79,8 +79,10 @@ def test_queue_shows_lanes_with_reasons(client_for, site: Site) -> None:
     response = client_for("officer").get("/ui/queue?lane=red")
     assert response.status_code == 200
     assert site.references["red"] in response.text
-    assert re.search(r'class="reason-(model|profile|random|signal|lane)"', response.text)
-    assert "model m" in response.text or "random" in response.text
+    main = re.findall(r'<td class="top-reason">([^<]+)', response.text)
+    assert main and all(len(text.split()) > 3 for text in main), main  # the main reason, as a sentence
+    french = client_for("officer").get("/ui/queue?lane=red&lang=fr").text
+    assert '<span class="lane lane-red">rouge</span>' in french
 
 
 def test_declaration_detail_and_inspection_form(client_for, site: Site) -> None:

@@ -80,7 +80,7 @@ def build_site(directory: Path) -> Site:
     from opencustoms.risk import service as risk
     from opencustoms.security import service as security
 
-    platform, tokens, _report = run.prepare(directory, 400, 3, Console(quiet=True))
+    platform, tokens, _report = run.prepare_with_tokens(directory, 400, 3, Console(quiet=True))
     engine = platform.engine
     operator = security.local_operator(run.COUNTRY)
     for username, role in (("supervisor", "supervisor"), ("dpo", "data_protection_officer")):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -13,7 +13,6 @@ from opencustoms.context import Platform
 from opencustoms.security import service as security
 from opencustoms.security.errors import AuthenticationError
 from opencustoms.security.service import Identity
-from opencustoms.web.i18n import negotiate
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `opencustoms users token USERNAME`.")
 
@@ -41,17 +40,14 @@ async def get_identity(
     return await run_in_threadpool(security.authenticate, platform.engine, credentials.credentials)
 
 
+async def get_language(request: Request) -> str:
+    """The language the caller reads (its Accept-Language header; English when it asks for none the platform
+    speaks): reasons and messages are said in it."""
+    from opencustoms.wording import negotiate
+
+    return negotiate(request.headers.get("accept-language"))
+
+
 PlatformDep = Annotated[Platform, Depends(get_platform)]
-IdentityDep = Annotated[Identity, Depends(get_identity)]
-
-
-async def get_language(
-    accept_language: Annotated[
-        str | None, Header(description="The reader's languages (en, fr): texts meant for officers are written in it")
-    ] = None,
-) -> str:
-    """The first language of the caller's Accept-Language header the platform speaks, else English."""
-    return negotiate(accept_language)
-
-
 LanguageDep = Annotated[str, Depends(get_language)]
+IdentityDep = Annotated[Identity, Depends(get_identity)]

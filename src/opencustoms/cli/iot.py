@@ -325,7 +325,12 @@ def alerts(
     context_type: Annotated[str | None, typer.Option(help="Only alerts about transit, vessel, gate...")] = None,
     kind: Annotated[str | None, typer.Option(help="Only this kind of alert, e.g. seal_opened.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
-    lang: Annotated[str, typer.Option(help="The language of the reasons: en or fr.")] = "en",
+    lang: Annotated[
+        str,
+        typer.Option(
+            envvar="OPENCUSTOMS_LANG", help="Language of the reasons: en or fr (default: OPENCUSTOMS_LANG, else en)."
+        ),
+    ] = "en",
 ) -> None:
     _check_lang(lang)
     platform, actor = _ctx()
@@ -351,7 +356,12 @@ def stats() -> None:
 @gate_app.command("queue")
 def gate_queue(
     status: Annotated[str, typer.Option(help="pending, released or inspect (empty: all).")] = "pending",
-    lang: Annotated[str, typer.Option(help="The language of the reasons: en or fr.")] = "en",
+    lang: Annotated[
+        str,
+        typer.Option(
+            envvar="OPENCUSTOMS_LANG", help="Language of the reasons: en or fr (default: OPENCUSTOMS_LANG, else en)."
+        ),
+    ] = "en",
 ) -> None:
     _check_lang(lang)
     platform, actor = _ctx()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opencustoms.cli.progress import RichProgress
@@ -51,6 +52,22 @@ def _platform() -> Platform:
 
 def _operator(platform: Platform) -> security.Identity:
     return security.local_operator(platform.administration_code)
+
+
+LangOption = Annotated[
+    str,
+    typer.Option(
+        "--lang",
+        envvar="OPENCUSTOMS_LANG",
+        help="Language of reasons: en or fr (default: OPENCUSTOMS_LANG, else en).",
+    ),
+]
+
+
+def _language(lang: str) -> str:
+    if lang not in ("en", "fr"):
+        raise typer.BadParameter(f"{lang!r} is not a language the platform speaks; use en or fr", param_hint="--lang")
+    return lang
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -111,7 +128,9 @@ def evaluate(
     """Our model against random, rules-only and library-default LightGBM / XGBoost / random forest, one run."""
     try:
         if demo:
-            result = service.evaluate_demo(demo, seed=seed, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+            from opencustoms.demo.frames import evaluate_demo
+
+            result = evaluate_demo(demo, seed=seed, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
         else:
             if train is None or valid is None:
                 raise typer.BadParameter("give --train and --valid (and --test), or --demo N")
@@ -218,6 +237,14 @@ def score(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="With --output: also write each decision's reasons as sentences in this language (en or fr), "
+            "columns explanation and top_reason.",
+        ),
+    ] = None,
 ) -> None:
     """Lanes with reasons for a file (written to --output) or for the stored backlog (stored as decisions).
 
@@ -230,6 +257,8 @@ def score(
         raise typer.BadParameter("--rescore and --all go with --backlog")
     if not backlog and file is None:
         raise typer.BadParameter("give a FILE or --backlog")
+    if lang is not None and (backlog or output is None):
+        raise typer.BadParameter("--lang goes with FILE and --output (stored decisions are said in any language)")
     platform = _platform()
     try:
         with RichProgress(err, console) as progress:
@@ -249,6 +278,7 @@ def score(
                     seed=seed,
                     report=report,
                     progress=progress,
+                    lang=None if lang is None else _language(lang),
                 )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -298,6 +328,7 @@ def queue(
     hs_chapter: Annotated[str | None, typer.Option(help="HS chapter, two digits (any goods item).")] = None,
     origin: Annotated[str | None, typer.Option(help="Country of origin, two letters (any goods item).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many declarations.")] = 50,
+    lang: LangOption = "en",
 ) -> None:
     """The officers' queue: latest decisions, most likely fraud first (probability as a percentage and a band)."""
     platform = _platform()
@@ -313,7 +344,12 @@ def queue(
     )
     try:
         rows = service.queue(
-            platform.engine, _operator(platform), limit=limit, filters=filters, pseudonymiser=platform.pseudonymiser
+            platform.engine,
+            _operator(platform),
+            limit=limit,
+            filters=filters,
+            pseudonymiser=platform.pseudonymiser,
+            lang=_language(lang),
         )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -376,12 +412,16 @@ def assign(
 
 
 @app.command()
-def explain(reference: Annotated[str, typer.Argument(help="The declaration's functional reference.")]) -> None:
-    """Why a declaration got its lane: profile hits, model score and contributions, signals, random draw."""
+def explain(
+    reference: Annotated[str, typer.Argument(help="The declaration's functional reference.")],
+    lang: LangOption = "en",
+) -> None:
+    """Why a declaration got its lane, in sentences with their evidence: profile hits, the model's probability
+    and what raised it, alerts, missing data, random draw."""
     platform = _platform()
     try:
         decision = service.explain(
-            platform.engine, _operator(platform), reference, pseudonymiser=platform.pseudonymiser
+            platform.engine, _operator(platform), reference, pseudonymiser=platform.pseudonymiser, lang=_language(lang)
         )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -389,11 +429,14 @@ def explain(reference: Annotated[str, typer.Argument(help="The declaration's fun
 
 
 @app.command()
-def decide(reference: Annotated[str, typer.Argument(help="The stored declaration's functional reference.")]) -> None:
+def decide(
+    reference: Annotated[str, typer.Argument(help="The stored declaration's functional reference.")],
+    lang: LangOption = "en",
+) -> None:
     """Lane one stored declaration now (as online) and store the decision, with its reasons."""
     platform = _platform()
     try:
-        decision = service.decide(platform, _operator(platform), reference)
+        decision = service.decide(platform, _operator(platform), reference, lang=_language(lang))
     except OpenCustomsError as exc:
         _fail(exc)
     _print_decision(decision)
@@ -408,7 +451,10 @@ def _print_decision(decision: dict[str, Any]) -> None:
         f"model {decision['model_version'] or '-'}, random draw {_fmt(decision['random_draw'], 4)})"
     )
     for reason in decision["reasons"]:
-        console.print(f"  - [{reason['kind']}] {reason['text']}")
+        console.print(f"  - {escape(reason['text'])}")
+        for c in reason.get("contributions") or []:
+            bar = "█" * max(1, round(10 * float(c.get("share") or 0)))
+            console.print(f"      {bar:<10} {escape(c.get('text') or c['feature'])} — {c.get('strength_text') or ''}")
 
 
 @app.command()
@@ -443,17 +489,20 @@ def simulate(
 ) -> None:
     """Replay week by week: inspect, reveal labels only for what was inspected, retrain, compare with perfect."""
     try:
-        result = service.simulate(
-            data,
-            layout=layout,
-            demo=demo,
-            start_rate=start_rate,
-            target_rate=target_rate,
-            ramp_weeks=ramp_weeks,
-            exploration=exploration,
-            seed=seed,
-            progress=lambda m: err.print(f"[dim]{m}[/dim]"),
-        )
+        options: dict[str, Any] = {
+            "start_rate": start_rate,
+            "target_rate": target_rate,
+            "ramp_weeks": ramp_weeks,
+            "exploration": exploration,
+            "seed": seed,
+            "progress": lambda m: err.print(f"[dim]{m}[/dim]"),
+        }
+        if demo:
+            from opencustoms.demo.frames import simulate_demo
+
+            result = simulate_demo(demo, **options)
+        else:
+            result = service.simulate(data, layout=layout, **options)
     except OpenCustomsError as exc:
         _fail(exc)
     table = Table(

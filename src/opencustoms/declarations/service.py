@@ -41,6 +41,8 @@ from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, record_many
 from opencustoms.store.database import as_utc
 from opencustoms.store.tables import declarations, inspection_results
+from opencustoms.wording import labels
+from opencustoms.wording import language as wording_language
 
 DEFAULT_LAYOUT = {"csv": "flat", "parquet": "flat", "jsonl": "native"}
 
@@ -474,6 +476,60 @@ def export(
     return written
 
 
+def code_names(engine: Engine, declaration: Declaration, lang: str) -> dict[str, Any]:
+    """The codes of a declaration by name, in ``lang`` (what the declaration page and ``GET /declarations/{ref}``
+    show next to each code; no party data):
+
+    - ``transport_mode``: the UN/ECE Rec. 19 name of the mode at the border (None without transport);
+    - ``countries``: every country code the declaration names (goods origin, departure, itinerary, means of
+      transport, parties, document issuers) → its name, for the codes that have one (``ZZ`` → not known);
+    - ``document_types``: the UN/EDIFACT 1001 names of the additional documents' types the list knows;
+    - ``hs``: each goods item's HS code → ``{"text", "edition", "lang"}``, the text of its subheading (national
+      8- and 10-digit codes at 6 digits) in the HS edition in force on the acceptance date — a loaded national
+      edition replaces the shipped one — else in any shipped edition (``edition`` None); ``lang`` is the language
+      of the text (English: the nomenclature is published in English), for readers of other languages;
+    - ``national``: the national data elements, each ``{"key", "country", "name", "value"}``, sorted by key.
+    """
+    lang = wording_language(lang)
+    transport = declaration.transport
+    codes: set[str] = {g.origin_country_code for g in declaration.goods_items}
+    codes.update(doc.issuer_country_code for doc in declaration.additional_documents if doc.issuer_country_code)
+    codes.update(p.country_code for p in declaration.parties().values() if p.country_code)
+    if transport is not None:
+        codes.update(c for c in (transport.departure_country_code, transport.nationality_code) if c)
+        codes.update(transport.itinerary_country_codes)
+    national = []
+    for key, value in sorted(declaration.national_extensions.items()):
+        prefix = key.partition(".")[0].upper()
+        codes.add(prefix)
+        national.append({"key": key, "country": prefix, "name": labels.national_field(key, lang), "value": value})
+    countries = {code: name for code in sorted(codes) if (name := labels.country(code, lang)) != code}
+
+    nomenclature = reference.nomenclatures(engine).for_date(declaration.acceptance_date)
+    hs: dict[str, dict[str, str | None]] = {}
+    for item in declaration.goods_items:
+        code = item.hs_code
+        entry = nomenclature.entries.get(code[:6]) if nomenclature is not None else None
+        if entry is not None:
+            hs[code] = {"text": entry.description, "edition": nomenclature.edition if nomenclature else None}
+        elif (text := labels.hs_text(code)) is not None:
+            hs[code] = {"text": text, "edition": None}
+        if code in hs:
+            hs[code]["lang"] = labels.HS_LANGUAGE
+    documents = {}
+    for doc in declaration.additional_documents:
+        if (name := labels.label("document_type", doc.type_code, lang)) != doc.type_code:
+            documents[doc.type_code] = name
+    return {
+        "lang": lang,
+        "transport_mode": labels.label("transport_mode", transport.mode_code, lang) if transport else None,
+        "countries": countries,
+        "document_types": documents,
+        "hs": hs,
+        "national": national,
+    }
+
+
 def schema() -> dict[str, Any]:
     return Declaration.model_json_schema()
 
@@ -486,6 +542,7 @@ __all__ = [
     "Page",
     "SearchFilters",
     "ValidationError",
+    "code_names",
     "create",
     "export",
     "get",

@@ -128,6 +128,172 @@ def _truck_track(scenario: str, start: dt.datetime, rng: random.Random) -> list[
     return points
 
 
+def truck_messages(
+    n: int, scenario: str, seal: str, tracker: str, departure: dt.datetime, rng: random.Random
+) -> tuple[list[Message], dt.datetime]:
+    """What truck ``n``'s e-seal and GPS tracker send on a trip of ``scenario`` (one of TRUCK_SCENARIOS) along the
+    corridor from ``departure``: the seal locked before leaving, fixes every minute (the seal's every ten), the
+    scenario's seal event halfway, the seal opened at the destination. Returns the messages and the last one's time."""
+    messages: list[Message] = []
+    track = _truck_track(scenario, departure, rng)
+    seq = 0
+    sealed_msg = adapters.encode_eseal_text(
+        seal,
+        seq,
+        departure - dt.timedelta(minutes=5),
+        "LCK",
+        latitude=DEPARTURE["latitude"],
+        longitude=DEPARTURE["longitude"],
+        seal_id=f"SEAL{n:06d}",
+        battery=90,
+    )
+    messages.append(Message(seal, "e_seal", sealed_msg, departure - dt.timedelta(minutes=5)))
+    for i, p in enumerate(track):
+        body = {
+            "ident": tracker,
+            "timestamp": p["time"].timestamp(),
+            "event.seqnum": i,
+            "position.latitude": round(p["lat"], 6),
+            "position.longitude": round(p["lon"], 6),
+            "position.speed": round(p["speed"], 1),
+            "position.direction": 110,
+            "position.valid": True,
+        }
+        messages.append(Message(tracker, "gps_tracker", json.dumps(body), p["time"]))
+        if i % 10 == 0:  # the seal reports its own fix every 10 minutes
+            seq += 1
+            messages.append(
+                Message(
+                    seal,
+                    "e_seal",
+                    adapters.encode_eseal_text(
+                        seal,
+                        seq,
+                        p["time"],
+                        "POS",
+                        latitude=p["lat"],
+                        longitude=p["lon"],
+                        speed_kmh=p["speed"],
+                        seal_id=f"SEAL{n:06d}",
+                        battery=80,
+                    ),
+                    p["time"],
+                )
+            )
+    middle = track[len(track) // 2]
+    extra = {"opened": "OPN", "cut": "CUT", "low_battery": "LBT"}.get(scenario)
+    if extra:
+        seq += 1
+        when = middle["time"] + dt.timedelta(seconds=20)
+        messages.append(
+            Message(
+                seal,
+                "e_seal",
+                adapters.encode_eseal_text(
+                    seal,
+                    seq,
+                    when,
+                    extra,
+                    latitude=None,
+                    longitude=None,
+                    seal_id=f"SEAL{n:06d}",
+                    locked=extra not in ("OPN", "CUT"),
+                    battery=12 if extra == "LBT" else 80,
+                ),
+                when,
+            )
+        )
+    end = track[-1]["time"]
+    seq += 1
+    messages.append(
+        Message(
+            seal,
+            "e_seal",
+            adapters.encode_eseal_text(
+                seal,
+                seq,
+                end + dt.timedelta(minutes=2),
+                "OPN",
+                latitude=DESTINATION["latitude"],
+                longitude=DESTINATION["longitude"],
+                seal_id=f"SEAL{n:06d}",
+                locked=False,
+            ),
+            end + dt.timedelta(minutes=2),
+        )
+    )
+    return messages, end + dt.timedelta(minutes=2)
+
+
+def gate_messages(
+    gate_id: str,
+    passage: str,
+    when: dt.datetime,
+    devices: tuple[str, str, str],
+    read_plate: str,
+    read_container: str | None,
+    radiation_alarm: bool = False,
+) -> list[Message]:
+    """One passage through a gate: what its plate camera, container OCR and radiation portal (``devices``, in that
+    order) send (no container read when ``read_container`` is None)."""
+    camera, ocr, portal = devices
+    messages: list[Message] = []
+    common = {"gate_id": gate_id, "passage_id": passage, "device_time": when.isoformat()}
+    messages.append(
+        Message(
+            camera,
+            "plate_camera",
+            json.dumps(
+                {
+                    **common,
+                    "device_id": camera,
+                    "event_id": f"{passage}-lpr",
+                    "kind": "plate_read",
+                    "plate": read_plate,
+                    "confidence": 0.97,
+                }
+            ),
+            when,
+        )
+    )
+    if read_container:
+        messages.append(
+            Message(
+                ocr,
+                "container_ocr_gate",
+                json.dumps(
+                    {
+                        **common,
+                        "device_id": ocr,
+                        "event_id": f"{passage}-ocr",
+                        "kind": "container_read",
+                        "container_id": read_container,
+                        "confidence": 0.91,
+                    }
+                ),
+                when,
+            )
+        )
+    messages.append(
+        Message(
+            portal,
+            "radiation_portal",
+            json.dumps(
+                {
+                    **common,
+                    "device_id": portal,
+                    "event_id": f"{passage}-rpm",
+                    "kind": "radiation_scan",
+                    "radiation_alarm": radiation_alarm,
+                    "radiation_level": 850.0 if radiation_alarm else 110.0,
+                }
+            ),
+            when,
+        )
+    )
+    return messages
+
+
 def build(
     engine: Any,
     actor: Identity,
@@ -214,94 +380,9 @@ def build(
             )
             sim.expected_transit[movement] = TRUCK_SCENARIOS[scenario]
             sim.expected_status[movement] = TRUCK_STATUS[scenario]
-            track = _truck_track(scenario, departure, rng)
-            seq = 0
-            sealed_msg = adapters.encode_eseal_text(
-                seal,
-                seq,
-                departure - dt.timedelta(minutes=5),
-                "LCK",
-                latitude=DEPARTURE["latitude"],
-                longitude=DEPARTURE["longitude"],
-                seal_id=f"SEAL{n:06d}",
-                battery=90,
-            )
-            sim.messages.append(Message(seal, "e_seal", sealed_msg, departure - dt.timedelta(minutes=5)))
-            for i, p in enumerate(track):
-                body = {
-                    "ident": tracker,
-                    "timestamp": p["time"].timestamp(),
-                    "event.seqnum": i,
-                    "position.latitude": round(p["lat"], 6),
-                    "position.longitude": round(p["lon"], 6),
-                    "position.speed": round(p["speed"], 1),
-                    "position.direction": 110,
-                    "position.valid": True,
-                }
-                sim.messages.append(Message(tracker, "gps_tracker", json.dumps(body), p["time"]))
-                if i % 10 == 0:  # the seal reports its own fix every 10 minutes
-                    seq += 1
-                    sim.messages.append(
-                        Message(
-                            seal,
-                            "e_seal",
-                            adapters.encode_eseal_text(
-                                seal,
-                                seq,
-                                p["time"],
-                                "POS",
-                                latitude=p["lat"],
-                                longitude=p["lon"],
-                                speed_kmh=p["speed"],
-                                seal_id=f"SEAL{n:06d}",
-                                battery=80,
-                            ),
-                            p["time"],
-                        )
-                    )
-            middle = track[len(track) // 2]
-            extra = {"opened": "OPN", "cut": "CUT", "low_battery": "LBT"}.get(scenario)
-            if extra:
-                seq += 1
-                when = middle["time"] + dt.timedelta(seconds=20)
-                sim.messages.append(
-                    Message(
-                        seal,
-                        "e_seal",
-                        adapters.encode_eseal_text(
-                            seal,
-                            seq,
-                            when,
-                            extra,
-                            latitude=None,
-                            longitude=None,
-                            seal_id=f"SEAL{n:06d}",
-                            locked=extra not in ("OPN", "CUT"),
-                            battery=12 if extra == "LBT" else 80,
-                        ),
-                        when,
-                    )
-                )
-            end = track[-1]["time"]
-            seq += 1
-            sim.messages.append(
-                Message(
-                    seal,
-                    "e_seal",
-                    adapters.encode_eseal_text(
-                        seal,
-                        seq,
-                        end + dt.timedelta(minutes=2),
-                        "OPN",
-                        latitude=DESTINATION["latitude"],
-                        longitude=DESTINATION["longitude"],
-                        seal_id=f"SEAL{n:06d}",
-                        locked=False,
-                    ),
-                    end + dt.timedelta(minutes=2),
-                )
-            )
-            sim.end = max(sim.end, end + dt.timedelta(minutes=2))
+            messages, end = truck_messages(n, scenario, seal, tracker, departure, rng)
+            sim.messages += messages
+            sim.end = max(sim.end, end)
 
     # --- the gate ---------------------------------------------------------------------------------------------
     camera = device("GATE1-LPR", DeviceType.PLATE_CAMERA, gate_id="GATE1", format="native_json")
@@ -321,58 +402,8 @@ def build(
         if scenario == "unexpected":
             read_container = None
         sim.expected_gate[f"GATE1/{passage}"] = GATE_SCENARIOS[scenario]
-        common = {"gate_id": "GATE1", "passage_id": passage, "device_time": when.isoformat()}
-        sim.messages.append(
-            Message(
-                camera,
-                "plate_camera",
-                json.dumps(
-                    {
-                        **common,
-                        "device_id": camera,
-                        "event_id": f"{passage}-lpr",
-                        "kind": "plate_read",
-                        "plate": read_plate,
-                        "confidence": 0.97,
-                    }
-                ),
-                when,
-            )
-        )
-        if read_container:
-            sim.messages.append(
-                Message(
-                    ocr,
-                    "container_ocr_gate",
-                    json.dumps(
-                        {
-                            **common,
-                            "device_id": ocr,
-                            "event_id": f"{passage}-ocr",
-                            "kind": "container_read",
-                            "container_id": read_container,
-                            "confidence": 0.91,
-                        }
-                    ),
-                    when,
-                )
-            )
-        sim.messages.append(
-            Message(
-                portal,
-                "radiation_portal",
-                json.dumps(
-                    {
-                        **common,
-                        "device_id": portal,
-                        "event_id": f"{passage}-rpm",
-                        "kind": "radiation_scan",
-                        "radiation_alarm": scenario == "radiation",
-                        "radiation_level": 850.0 if scenario == "radiation" else 110.0,
-                    }
-                ),
-                when,
-            )
+        sim.messages += gate_messages(
+            "GATE1", passage, when, (camera, ocr, portal), read_plate, read_container, scenario == "radiation"
         )
 
     if vessels:
@@ -390,6 +421,34 @@ def _tag(sentence: str, when: dt.datetime) -> str:
     return f"\\{body}*{adapters.nmea_checksum(body)}\\{sentence}"
 
 
+def ais_position_lines(mmsi: int, when: dt.datetime, lat: float, lon: float, speed: float) -> list[str]:
+    """A position report (AIS type 1) as a receiver logs it: NMEA sentences with a tag block giving ``when``."""
+    from pyais import encode_dict
+
+    return [
+        _tag(sentence, when)
+        for sentence in encode_dict(
+            {"type": 1, "mmsi": mmsi, "lat": lat, "lon": lon, "speed": speed, "course": 90, "heading": 90},
+            talker_id="AI",
+        )
+    ]
+
+
+def ais_static_lines(
+    mmsi: int, when: dt.datetime, imo: int, name: str, callsign: str, ship_type: int = 70
+) -> list[str]:
+    """A static and voyage report (AIS type 5) naming the vessel, as a receiver logs it."""
+    from pyais import encode_dict
+
+    return [
+        _tag(sentence, when)
+        for sentence in encode_dict(
+            {"type": 5, "mmsi": mmsi, "imo": imo, "shipname": name, "callsign": callsign, "ship_type": ship_type},
+            talker_id="AI",
+        )
+    ]
+
+
 def ais_scenario(start: dt.datetime) -> tuple[list[str], dict[str, set[str]]]:
     """Two vessels meeting at sea for 3 h at 0.5 knots (an encounter, and both loiter), one vessel silent for 13 h
     (a gap), and one transiting normally; positions every 10 minutes, with tag-block receive times."""
@@ -398,11 +457,7 @@ def ais_scenario(start: dt.datetime) -> tuple[list[str], dict[str, set[str]]]:
     lines: list[str] = []
 
     def report(mmsi: int, when: dt.datetime, lat: float, lon: float, speed: float) -> None:
-        for sentence in encode_dict(
-            {"type": 1, "mmsi": mmsi, "lat": lat, "lon": lon, "speed": speed, "course": 90, "heading": 90},
-            talker_id="AI",
-        ):
-            lines.append(_tag(sentence, when))
+        lines.extend(ais_position_lines(mmsi, when, lat, lon, speed))
 
     steps = 6 * 18  # 18 hours every 10 minutes
     for k in range(steps):

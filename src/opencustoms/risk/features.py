@@ -233,6 +233,35 @@ class FeatureBuilder:
             out[i] = feats
         return out
 
+    def evidence(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """What a declaration's features were computed from, for its reasons (one conformed row, as
+        :meth:`transform_dicts` reads it): its unit value (value / net mass), the price reference it was compared
+        with (``reference``: level 0 HS6 × origin, 1 HS6, 2 HS4, 3 none; ``median`` the reference's median unit
+        value, ``n`` its declarations) and, per statistic key, the earlier inspections of the declaration's key
+        (``stats``: name -> (inspected, fraud found)). The same fitted tables as the features, so a reason states
+        the figures the model saw."""
+        self._check()
+        look = self._lookup()
+        row = dict(given)
+        hs6 = row.get("hs6")
+        row["hs4"], row["hs2"] = (hs6[:4], hs6[:2]) if hs6 is not None else (None, None)
+        for key in look["filled"]:
+            if row.get(key) is None:
+                row[key] = _MISSING
+        value, mass = row.get("value"), row.get("net_mass")
+        unit_value = value / mass if value is not None and mass else None
+        reference: dict[str, Any] = {"level": len(REFERENCE_LEVELS), "median": None, "n": None}
+        for level, (keys, table) in enumerate(zip(REFERENCE_LEVELS, look["references"], strict=True)):
+            ref = table.get(tuple(row[k] for k in keys))
+            if ref is not None:
+                # the reference is the median of log((value + 1) / (mass + 0.001)): back to a unit value
+                reference = {"level": level, "median": math.exp(ref[0]), "n": int(ref[2])}
+                break
+        stats = {
+            name: look["stats"][name].get(tuple(row[c] for c in STAT_KEYS[name]), (0, 0)) for name in self.stat_keys
+        }
+        return {"unit_value": unit_value, "reference": reference, "stats": stats, "min_reference": self.min_reference}
+
     def _lookup(self) -> dict[str, Any]:
         """The fitted tables as dictionaries keyed by tuples of key values (built once per builder)."""
         if self.lookup_ is None:

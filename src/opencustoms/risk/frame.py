@@ -1,7 +1,7 @@
 """The declaration-level frame the risk engine learns and scores on (one row per declaration, polars).
 
 Every source becomes the same columns (:data:`COLUMNS`): a KCS file read directly with polars (fast, for
-evaluation), declarations as model dicts (API, store, demo generator), or a Parquet/CSV file already in this shape
+evaluation), declarations as model dicts (API, store, the demo's frames), or a Parquet/CSV file already in this shape
 (``layout="frame"``). A declaration with several goods items is summarised by its largest item (HS code, origin,
 duty rate) and its totals (value, mass, duty at stake). Columns starting with ``x_`` are national data elements,
 used as categorical features.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -620,25 +619,6 @@ def from_declarations(
     if not rows:
         raise RiskDataError("no declarations to build a frame from", field="declarations")
     return conform(pl.DataFrame(rows, infer_schema_length=None))
-
-
-def demo_frame(
-    n: int, *, seed: int = 0, start: dt.date = dt.date(2025, 1, 1), days: int = 365, fraud_rate: float = 0.08
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``n`` declarations of the seeded demo generator as a frame (label and revenue filled in), and the truth
-    (reference, pattern, revenue) beside it."""
-    from opencustoms.demo.generator import generate
-
-    rows, truth = [], []
-    for data, gt in generate(n, seed=seed, start=start, days=days, fraud_rate=fraud_rate):
-        row = declaration_row(data)
-        row["label"] = int(gt.fraud)
-        row["revenue"] = float(gt.revenue_at_stake if isinstance(gt.revenue_at_stake, Decimal) else 0)
-        rows.append(row)
-        truth.append({"reference": gt.functional_reference_id, "pattern": gt.pattern})
-    return conform(pl.DataFrame(rows, infer_schema_length=None)), pl.DataFrame(
-        truth, schema={"reference": pl.Utf8, "pattern": pl.Utf8}
-    )
 
 
 def pseudonymise_parties(frame: pl.DataFrame, pseudonymiser: Callable[[str], str]) -> pl.DataFrame:

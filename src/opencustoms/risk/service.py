@@ -34,6 +34,7 @@ from opencustoms.declarations.importer import spreadsheet_frame
 from opencustoms.model import Declaration
 from opencustoms.progress import Progress as JobProgress
 from opencustoms.progress import or_none
+from opencustoms.risk import explain as reason_text
 from opencustoms.risk import gaps as gap_rules
 from opencustoms.risk import inspections, lifecycle, valuation
 from opencustoms.risk import lanes as lane_rules
@@ -49,12 +50,12 @@ from opencustoms.risk.errors import (
     RiskModelError,
 )
 from opencustoms.risk.evaluate import Evaluation, evaluate
+from opencustoms.risk.features import STAT_KEYS
 from opencustoms.risk.frame import (
     PARTY_COLUMNS,
     RowProblem,
     conform_row,
     declaration_row,
-    demo_frame,
     from_declarations,
     pseudonymise_parties,
     read_frame,
@@ -108,11 +109,12 @@ def split_by_date(frame: pl.DataFrame, shares: tuple[float, float] = (0.6, 0.8))
     )
 
 
-def evaluate_demo(n: int, *, seed: int = 0, progress: Progress | None = None) -> Evaluation:
-    """The evaluation on ``n`` seeded demo declarations, with recall per injected fraud pattern on test."""
-    if n < 1000:
-        raise RiskDataError("a demo evaluation needs at least 1000 declarations", field="demo")
-    frame, truth = demo_frame(n, seed=seed)
+def evaluate_by_date(
+    frame: pl.DataFrame, *, truth: pl.DataFrame | None = None, seed: int = 0, progress: Progress | None = None
+) -> Evaluation:
+    """The evaluation on one labelled frame split 60/20/20 by acceptance date (:func:`split_by_date`). ``truth``
+    (reference, pattern), given when the frame's frauds were injected (the demo's frames), adds recall per pattern
+    on test."""
     train, valid, test = split_by_date(frame)
     return evaluate(train, valid, test, seed=seed, truth=truth, progress=progress)
 
@@ -239,15 +241,19 @@ def _item_record(r: Any) -> dict[str, Any]:
         "duty_tax_amount": r.duty_tax_amount,
         "duty_regime_code": r.duty_regime_code,
         "preference": {"code": r.preference_code} if r.preference_code else None,
+        "customs_value_currency": getattr(r, "customs_value_currency", None),
     }
 
 
 def _narrow_records(conn: Connection, ids: list[int]) -> list[dict[str, Any]]:
     """The declarations ``ids`` (ascending) as the minimal declaration-shaped dicts ``frame.declaration_row``
-    reads, from three narrow queries over their id range."""
+    reads, from three narrow queries over their id range (over the ids themselves when they are few in a wide
+    range, as a page of the queue is)."""
     low, high = ids[0], ids[-1]
     wanted = set(ids)
     d, p, g = declarations.c, declaration_parties.c, goods_items.c
+    if high - low + 1 > 4 * len(ids):
+        return [r for start in range(0, len(ids), 500) for r in _few_records(conn, ids[start : start + 500])]
     heads = {
         r.id: r
         for r in conn.execute(
@@ -287,6 +293,7 @@ def _narrow_records(conn: Connection, ids: list[int]) -> list[dict[str, Any]]:
             g.duty_tax_amount,
             g.duty_regime_code,
             g.preference_code,
+            g.customs_value_currency,
         )
         .where(g.declaration_id.between(low, high))
         .order_by(g.declaration_id, g.sequence_number)
@@ -311,6 +318,18 @@ def _narrow_records(conn: Connection, ids: list[int]) -> list[dict[str, Any]]:
                 "national_extensions": h.national_extensions or {},
             }
         )
+    return out
+
+
+def _few_records(conn: Connection, ids: list[int]) -> list[dict[str, Any]]:
+    """:func:`_narrow_records` of a few declarations far apart: one head, parties and items query by id each."""
+    out = []
+    for reference in conn.execute(
+        select(declarations.c.functional_reference_id).where(declarations.c.id.in_(ids)).order_by(declarations.c.id)
+    ).scalars():
+        stored = _stored_record(conn, reference)
+        if stored is not None:
+            out.append(stored[0])
     return out
 
 
@@ -952,6 +971,7 @@ _ONE_ITEMS = (
         _g.duty_tax_amount,
         _g.duty_regime_code,
         _g.preference_code,
+        _g.customs_value_currency,
     )
     .where(_g.declaration_id == bindparam("id"))
     .order_by(_g.sequence_number)
@@ -988,6 +1008,26 @@ def _stored_record(
     return record, (names, holders)
 
 
+def _conformed(record: Mapping[str, Any], pseudonymiser: Pseudonymiser | None) -> dict[str, Any]:
+    """A declaration as one conformed row (parties pseudonymised), in plain Python: what from_declarations and
+    pseudonymise_parties give for one declaration, without a polars frame (about 3 ms saved per decision). A
+    missing origin or HS code is kept (laned as a gap)."""
+    data_row = declaration_row(record)
+    for column in PARTY_COLUMNS:
+        if data_row.get(column) is not None:
+            data_row[column] = pseudonymiser(data_row[column]) if pseudonymiser is not None else None
+    return conform_row(data_row, gaps=True)
+
+
+def _currency(record: Mapping[str, Any]) -> str | None:
+    """The currency of a declaration's values as the risk engine reads them (its largest goods item's)."""
+    items = record.get("goods_items") or []
+    if not items:
+        return None
+    main = max(items, key=lambda i: float(i.get("customs_value_amount") or 0))
+    return main.get("customs_value_currency")
+
+
 def _decide_one(
     platform: Platform,
     record: Mapping[str, Any],
@@ -997,14 +1037,7 @@ def _decide_one(
     """The lane and reasons of one declaration online (nothing stored): its row as :func:`lanes.assign_one` gives
     it, with the model's contributions, and the model version. ``record``: the declaration as a dict (a model dump
     or the narrow record of a stored one); ``found``: its signals, one per event."""
-    # the declaration as one conformed row (parties pseudonymised), in plain Python: what from_declarations and
-    # pseudonymise_parties give for one declaration, without a polars frame (about 3 ms saved per decision)
-    data_row = declaration_row(record)
-    pseudonymiser = platform.pseudonymiser
-    for column in PARTY_COLUMNS:
-        if data_row.get(column) is not None:
-            data_row[column] = pseudonymiser(data_row[column])
-    conformed = conform_row(data_row, gaps=True)  # a missing origin or HS code is laned as a gap
+    conformed = _conformed(record, platform.pseudonymiser)
     reference, accepted = conformed["reference"], conformed["date"]
     online = _online(platform)
     version, model = online.model if online.model else (None, None)
@@ -1033,6 +1066,8 @@ def _decide_one(
     row["contributions"] = (
         json.dumps(model.contributions([conformed], x=x)[0]) if model is not None and row["lane"] != "green" else "[]"
     )
+    evidence = model.builder_.evidence(conformed) if model is not None and model.builder_ is not None else None
+    row["facts"] = reason_text.Facts(conformed, evidence, _currency(record))
     return row, version
 
 
@@ -1056,6 +1091,7 @@ def decide(
     *,
     seed: int | None = None,
     purpose: str | None = None,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """Lane the STORED declaration ``reference`` online and store the decision: lane, probability, reasons
     (profiles, model contributions, signals, random draw). Target rates are met through thresholds set on the
@@ -1076,9 +1112,10 @@ def decide(
         record, names = stored
         found = signal_records.distinct(signal_records.for_stored_one(conn, reference))
     row, version = _decide_one(platform, record, found, seed)
+    facts = row.pop("facts")
     # the decision, its score count and its audit entry are committed (durably) before the answer
     decision_writer.submit(platform.engine, _write_decisions, actor, _decision_rows([row], version), version)
-    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
+    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose, lang, facts)
 
 
 def assess(
@@ -1088,6 +1125,7 @@ def assess(
     *,
     seed: int | None = None,
     purpose: str | None = None,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """What-if: the lane and reasons ``data`` (a declaration, stored or not) would get online, exactly as
     :func:`decide` computes them, with NOTHING stored (no decision, no score count): a body can never change a
@@ -1099,8 +1137,9 @@ def assess(
     for (index, name), value in gaps.items():  # the codes as sent (or missing): laned as gaps, never replaced
         record["goods_items"][index][name] = value
     row, version = _decide_one(platform, record, found, seed)
+    facts = row.pop("facts")
     names = signal_records.names_of(declaration)
-    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose)
+    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose, lang, facts)
 
 
 # goods item codes a what-if may leave missing or unknown: laned with the gap as a reason (risk/gaps.py)
@@ -1189,15 +1228,18 @@ def score_file(
     seed: int = 0,
     report: Path | None = None,
     progress: JobProgress | None = None,
+    lang: str | None = None,
 ) -> dict[str, Any]:
-    """Lanes with reasons for every declaration of a file that can be scored (quotas over those); optionally
-    written out. Nothing is stored. A row that cannot be scored at all (no reference, no date, no value, a number
-    that is not one) is reported — ``rejected`` and ``problems`` (row, reference, the file's column, value, reason),
-    written to ``report`` as CSV — and never stops the others. A declaration with missing or unknown risk-relevant
-    codes (origin empty or ``ZZ``, HS code missing or not in the nomenclature, no office) is scored and laned with
-    each gap as a reason (:mod:`opencustoms.risk.gaps`; ``missing_data`` counts them). Each declaration is laned
-    with its signals, as online: those of the stored declaration of the same reference (every subject it shows)
-    and those about the reference and the parties the file names."""
+    """Lanes with reasons for every declaration of a file that can be scored (quotas over those); optionally written
+    out (with ``lang``, each decision also with its reasons said as sentences in that language — ``explanation`` —
+    and its ``top_reason``, as the queue says them). Nothing is stored. A row that cannot be scored at all (no
+    reference, no date, no value, a number that is not one) is reported — ``rejected`` and ``problems`` (row,
+    reference, the file's column, value, reason), written to ``report`` as CSV — and never stops the others. A
+    declaration with missing or unknown risk-relevant codes (origin empty or ``ZZ``, HS code missing or not in the
+    nomenclature, no office) is scored and laned with each gap as a reason (:mod:`opencustoms.risk.gaps`;
+    ``missing_data`` counts them). Each declaration is laned with its signals, as online: those of the stored
+    declaration of the same reference (every subject it shows) and those about the reference and the parties the
+    file names."""
     actor.require(Permission.DECLARATIONS_READ)
     from opencustoms.reference.service import nomenclatures
 
@@ -1246,9 +1288,35 @@ def score_file(
             if found
             else decisions
         )
+        if lang is not None:
+            rendered = _with_sentences(rendered, frame, model, lang, view)
         write_decisions(_with_display(rendered) if version else rendered, output)
         progress.advance(decisions.height)
     return summary(decisions) | {"missing_data": len(gaps)} | result
+
+
+def _with_sentences(
+    decisions: pl.DataFrame, frame: pl.DataFrame, model: RiskModel | None, lang: str, view: signal_records.ReaderView
+) -> pl.DataFrame:
+    """A file's decisions with ``explanation`` (every reason as a sentence in ``lang``, the model's evidence as
+    "sentence — strength") and ``top_reason``, from the model's fitted references. The file's currency is not
+    known to the engine: unit values are written per kg with the generic currency sign (¤)."""
+    rows = frame.select(pl.all()).iter_rows(named=True)
+    explanations, tops = [], []
+    for decision, row in zip(decisions.iter_rows(named=True), rows, strict=True):
+        contributions = json.loads(decision.get("contributions") or "[]")
+        reasons = [{"kind": "", "text": view.text(t)} for t in decision["reasons"]]
+        if contributions:
+            reasons.append({"kind": "model", "text": "", "contributions": contributions})
+        evidence = model.builder_.evidence(row) if model is not None and model.builder_ and contributions else None
+        said = reason_text.explain(reasons, lang, reason_text.Facts(row, evidence, "¤"))
+        lines = [r["text"] for r in said if r["text"]]
+        lines += [f"{c['text']} — {c['strength_text']}" for r in said for c in r.get("contributions") or []]
+        explanations.append(lines)
+        tops.append(reason_text.top_reason([r for r in said if r["text"] or r.get("contributions")]))
+    return decisions.with_columns(
+        pl.Series("explanation", explanations, dtype=pl.List(pl.Utf8)), pl.Series("top_reason", tops, dtype=pl.Utf8)
+    )
 
 
 def _with_display(decisions: pl.DataFrame) -> pl.DataFrame:
@@ -1293,6 +1361,8 @@ def _file_signals(engine: Engine, frame: pl.DataFrame, *, by_trader: bool) -> di
 
 def write_decisions(decisions: pl.DataFrame, output: Path) -> None:
     flat = decisions.with_columns(pl.col("reasons").list.join(" | "), pl.col("profile_hits").list.join(","))
+    if "explanation" in flat.columns:
+        flat = flat.with_columns(pl.col("explanation").list.join(" | "))
     if output.suffix == ".parquet":
         decisions.write_parquet(output)
     elif output.suffix == ".jsonl":
@@ -1476,6 +1546,7 @@ def queue(
     filters: QueueFilters | None = None,
     pseudonymiser: Pseudonymiser | None = None,
     purpose: str | None = None,
+    lang: str = "en",
 ) -> list[dict[str, Any]]:
     """The officers' queue: the latest decision of each stored declaration that passes ``filters`` (``lane`` is a
     shortcut for ``filters.lane``), most likely fraud first — by probability, then by the rank score stored beside
@@ -1483,7 +1554,8 @@ def queue(
     the decision (``score`` the probability in [0, 1], ``score_percent``, ``band``), its ``status``, the assigned
     ``officer``, the declaration's acceptance date, office, HS code and origin of its largest goods item, total
     ``value`` and currency, ``importer`` (trader id and name with personal_data:read, else its pseudonym only) and
-    ``top_reason``; reasons rendered for ``actor``. A read that shows personal data is audited."""
+    ``top_reason`` (:func:`opencustoms.risk.explain.top_reason`); reasons said in ``lang`` and rendered for
+    ``actor``. A read that shows personal data is audited."""
     actor.require(Permission.DECLARATIONS_READ)
     f = filters or QueueFilters()
     f = (dataclasses.replace(f, lane=lane) if lane is not None else f).checked()
@@ -1512,10 +1584,7 @@ def queue(
             else:
                 revealed.append(row["reference"])
         shown_rows.append(score_display.shown({**row, **detail, "importer": importer}))
-    out = present_decisions(engine, actor, shown_rows, pseudonymiser, purpose, revealed=revealed)
-    for row in out:
-        row["top_reason"] = row["reasons"][0]["text"] if row["reasons"] else None
-    return out
+    return present_decisions(engine, actor, shown_rows, pseudonymiser, purpose, revealed=revealed, lang=lang)
 
 
 def queue_counts(engine: Engine, actor: Identity, filters: QueueFilters | None = None) -> dict[str, int]:
@@ -1607,8 +1676,10 @@ def explain(
     *,
     pseudonymiser: Pseudonymiser | None = None,
     purpose: str | None = None,
+    lang: str = "en",
 ) -> dict[str, Any]:
-    """The latest decision about a declaration, with every reason (rendered for ``actor``, as :func:`queue`)."""
+    """The latest decision about a declaration, with every reason (said in ``lang`` and rendered for ``actor``,
+    as :func:`queue`)."""
     actor.require(Permission.DECLARATIONS_READ)
     with engine.connect() as conn:
         row = (
@@ -1626,7 +1697,7 @@ def explain(
             "(`opencustoms risk score --backlog` or POST /risk/decisions/{reference})",
             field="reference",
         )
-    [shown] = present_decisions(engine, actor, [score_display.shown(dict(row))], pseudonymiser, purpose)
+    [shown] = present_decisions(engine, actor, [score_display.shown(dict(row))], pseudonymiser, purpose, lang=lang)
     return shown
 
 
@@ -1644,17 +1715,93 @@ def _view(
     )
 
 
-def _render_reasons(reasons: Iterable[Mapping[str, Any]], view: signal_records.ReaderView) -> list[dict[str, Any]]:
-    """Reasons with their texts rendered for one reader; a signal reason listed twice (decisions stored before
-    signals were counted once per event) is shown once."""
+def _render_reasons(
+    reasons: Iterable[Mapping[str, Any]],
+    view: signal_records.ReaderView,
+    lang: str = "en",
+    facts: reason_text.Facts | None = None,
+) -> list[dict[str, Any]]:
+    """Reasons said in the reader's language with their evidence (:mod:`opencustoms.risk.explain`) and rendered
+    for one reader (parties masked); a signal reason listed twice (decisions stored before signals were counted
+    once per event) is shown once. The values a sentence states are masked as its text is (a signal's stored
+    reason names parties by token, or by name in texts stored before tokens)."""
     out, seen = [], set()
-    for reason in reasons:
+    for reason in reason_text.explain(list(reasons), lang, facts):
         text = view.text(reason["text"])
         if reason.get("kind") == "signal":
             if text in seen:
                 continue
             seen.add(text)
-        out.append({**reason, "text": text})
+        values = {k: view.text(v) if isinstance(v, str) else v for k, v in (reason.get("values") or {}).items()}
+        out.append({**reason, "text": text, "values": values})
+    return out
+
+
+_builders: dict[tuple[str, str, str], Any] = {}
+_builders_lock = threading.Lock()
+
+
+def _evidence_builder(engine: Engine, conn: Connection, version: str) -> Any:
+    """The fitted feature tables of a model version (its file checked against the registered hash), kept for
+    the few versions whose decisions are being read; None when the file is gone (reasons then say less)."""
+    row = conn.execute(
+        select(risk_models.c.path, risk_models.c.file_hash).where(risk_models.c.version == version)
+    ).first()
+    if row is None:
+        return None
+    key = (str(engine.url), version, row.file_hash)
+    with _builders_lock:
+        if key not in _builders:
+            try:
+                builder = _load_verified(row.path, row.file_hash).builder_
+            except (RiskModelError, OSError, ValueError) as exc:
+                _log.warning("reasons of model %s said without its references: %s", version, exc)
+                builder = None
+            if len(_builders) >= 4:
+                _builders.pop(next(iter(_builders)))
+            _builders[key] = builder
+        return _builders[key]
+
+
+def _decision_facts(
+    engine: Engine, conn: Connection, rows: Sequence[Mapping[str, Any]], pseudonymiser: Pseudonymiser | None
+) -> dict[tuple[str, str | None], reason_text.Facts]:
+    """For the decisions whose reasons include the model's contributions: the declaration as the model read it
+    and the evidence of the version that decided, by (reference, model version)."""
+    wanted = {
+        (r["reference"], r.get("model_version"))
+        for r in rows
+        if r.get("model_version") and any(reason.get("contributions") for reason in r.get("reasons") or [])
+    }
+    if not wanted:
+        return {}
+    references = sorted({reference for reference, _ in wanted})
+    ids: list[int] = []
+    for start in range(0, len(references), 500):
+        ids += (
+            conn.execute(
+                select(declarations.c.id).where(
+                    declarations.c.functional_reference_id.in_(references[start : start + 500])
+                )
+            )
+            .scalars()
+            .all()
+        )
+    records = {r["functional_reference_id"]: r for r in _narrow_records(conn, sorted(ids))} if ids else {}
+    builders = {version: _evidence_builder(engine, conn, version) for _, version in wanted if version}
+    out = {}
+    for reference, version in wanted:
+        record = records.get(reference)
+        if record is None or not record.get("goods_items"):
+            continue
+        conformed = _conformed(record, pseudonymiser)
+        builder = builders.get(version)
+        evidence = builder.evidence(conformed) if builder is not None else None
+        if evidence is not None and pseudonymiser is None:  # the parties' statistics are keyed by pseudonym
+            evidence["stats"] = {
+                k: v for k, v in evidence["stats"].items() if not set(STAT_KEYS[k]) & set(PARTY_COLUMNS)
+            }
+        out[(reference, version)] = reason_text.Facts(conformed, evidence, _currency(record))
     return out
 
 
@@ -1674,16 +1821,23 @@ def present_decisions(
     purpose: str | None = None,
     *,
     revealed: Sequence[str] = (),
+    lang: str = "en",
 ) -> list[dict[str, Any]]:
-    """Stored decisions as ``actor`` may see them: every party or certificate a reason names (tokens, and names
-    in texts stored before tokens) rendered through the reader's view; reads that show personal data audited
-    (with ``revealed``: references whose rows show personal data otherwise, e.g. the queue's importer)."""
+    """Stored decisions as ``actor`` may see them, in ``lang``: every reason said as a sentence with its evidence
+    (the model's from the fitted references of the version that decided), every party or certificate a reason
+    names (tokens, and names in texts stored before tokens) rendered through the reader's view, and the
+    ``top_reason``; reads that show personal data audited (with ``revealed``: references whose rows show
+    personal data otherwise, e.g. the queue's importer)."""
     with engine.connect() as conn:
         names = signal_records.stored_names(conn, [r["reference"] for r in rows])
+        facts = _decision_facts(engine, conn, rows, pseudonymiser)
     out, revealed = [], list(revealed)
     for row in rows:
         view = _view(actor, pseudonymiser, names.get(row["reference"], ({}, {})))
-        out.append({**row, "reasons": _render_reasons(row.get("reasons") or [], view)})
+        reasons = _render_reasons(
+            row.get("reasons") or [], view, lang, facts.get((row["reference"], row.get("model_version")))
+        )
+        out.append({**row, "reasons": reasons, "top_reason": reason_text.top_reason(reasons)})
         if view.revealed:
             revealed.append(row["reference"])
     _audit_revealed(engine, actor, revealed, purpose)
@@ -1697,9 +1851,12 @@ def _rendered(
     names: tuple[dict[str, str], dict[str, str]],
     pseudonymiser: Pseudonymiser,
     purpose: str | None,
+    lang: str = "en",
+    facts: reason_text.Facts | None = None,
 ) -> dict[str, Any]:
     view = _view(actor, pseudonymiser, names)
-    answer["reasons"] = _render_reasons(answer["reasons"], view)
+    answer["reasons"] = _render_reasons(answer["reasons"], view, lang, facts)
+    answer["top_reason"] = reason_text.top_reason(answer["reasons"])
     if view.revealed:
         _audit_revealed(engine, actor, [answer["reference"]], purpose)
     return answer
@@ -1765,14 +1922,18 @@ def record_inspections_batch(
 
 
 def simulate(
-    data: Path | None, *, layout: str = "kcs", demo: int = 0, progress: Progress | None = None, **options: Any
+    data: Path | None,
+    *,
+    layout: str = "kcs",
+    frame: pl.DataFrame | None = None,
+    progress: Progress | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
-    if demo:
-        frame, _truth = demo_frame(demo)
-    elif data is not None:
+    """Replay a labelled file week by week, or a labelled ``frame`` the caller built (the demo's frames)."""
+    if frame is None:
+        if data is None:
+            raise RiskDataError("give a data file or a number of demo declarations", field="data")
         frame = read_frame(data, layout)
-    else:
-        raise RiskDataError("give a data file or a number of demo declarations", field="data")
     return replay.simulate(frame, progress=progress, **options)
 
 
@@ -1970,15 +2131,17 @@ def decision_history(
     *,
     pseudonymiser: Pseudonymiser | None = None,
     purpose: str | None = None,
+    lang: str = "en",
 ) -> list[dict[str, Any]]:
-    """Every risk decision taken on one declaration, oldest first (reasons rendered for ``actor``)."""
+    """Every risk decision taken on one declaration, oldest first (reasons said in ``lang``, rendered for
+    ``actor``)."""
     actor.require(Permission.DECLARATIONS_READ)
     with engine.connect() as conn:
         rows = conn.execute(
             select(risk_decisions).where(risk_decisions.c.reference == reference).order_by(risk_decisions.c.id)
         ).mappings()
         found = [score_display.shown({k: as_utc(v) for k, v in row.items()}) for row in rows]
-    return present_decisions(engine, actor, found, pseudonymiser, purpose)
+    return present_decisions(engine, actor, found, pseudonymiser, purpose, lang=lang)
 
 
 def lane_counts(engine: Engine, actor: Identity) -> dict[str, int]:

@@ -27,7 +27,6 @@ from opencustoms.security.service import Identity
 from opencustoms.store.database import as_utc
 from opencustoms.web import i18n
 from opencustoms.web.session import COOKIE, MAX_AGE_S, Session, derive_key, seal, unseal
-from opencustoms.wording import labels
 
 TEMPLATES = Path(__file__).parent / "templates"
 PREFIX = "/ui"
@@ -82,7 +81,29 @@ def _fmt_number(context: Any, value: Any, decimals: int | None = None) -> str:
     return i18n.format_number(context.get("lang", "en"), value, decimals)
 
 
+@pass_context
+def _country(context: Any, code: str | None) -> str:
+    """``{{ code|country }}``: the country's name in the page's language with its code, ``China (CN)``."""
+    if not code:
+        return ""
+    from opencustoms.wording import labels
+
+    name = labels.country(code, context.get("lang", "en"))
+    return code if name == code else f"{name} ({code})"
+
+
+@pass_context
+def _label(context: Any, code: Any, kind: str) -> str:
+    """``{{ lane|label("lane") }}``: a code of one of the lists of :mod:`opencustoms.wording.labels` by its name in
+    the page's language."""
+    from opencustoms.wording import labels
+
+    return labels.label(kind, code, context.get("lang", "en"))
+
+
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+env.filters["label"] = _label
+env.filters["country"] = _country
 env.filters["time"] = _fmt_time
 env.filters["tojson_pretty"] = _to_json
 env.filters["num"] = _fmt_number
@@ -95,14 +116,7 @@ def _signal_kind(context: Any, kind: Any) -> str:
     return signals.kind_label(str(kind), context.get("lang", "en"))
 
 
-@pass_context
-def _label(context: Any, code: Any, kind: str) -> str:
-    """``{{ s.severity|label("severity") }}``: a code of a list of :mod:`opencustoms.wording.labels` by name."""
-    return labels.label(kind, code, context.get("lang", "en"))
-
-
 env.filters["signal_kind"] = _signal_kind
-env.filters["label"] = _label
 
 
 def platform_of(request: Request) -> Platform:

@@ -34,24 +34,7 @@ def localise_percent(lang: str, text: str) -> str:
     return text.replace(".", ",").replace("%", "\u202f%")
 
 
-def negotiate(header: str | None) -> str:
-    """The first supported language of an Accept-Language header (weights honoured), else English."""
-    if not header:
-        return "en"
-    choices = []
-    for index, part in enumerate(header.split(",")):
-        code, _, params = part.strip().partition(";")
-        weight = 1.0
-        if params.strip().startswith("q="):
-            try:
-                weight = float(params.strip()[2:])
-            except ValueError:
-                weight = 0.0
-        choices.append((-weight, index, code.strip().lower()[:2]))
-    for _, _, code in sorted(choices):
-        if code in LANGUAGES:
-            return code
-    return "en"
+negotiate = wording.negotiate
 
 
 # Messages shown through a variable (``_(outcome)``), which a scan of the templates cannot find.
@@ -97,14 +80,10 @@ DYNAMIC_MESSAGES = (
     "document",
     "vessel",
     "administration",
-    # the declaration page's document types (opencustoms.web.routes.risk.DOCUMENT_TYPES)
-    "Packing list",
-    "Commercial invoice",
-    "Bill of lading",
-    "Rail consignment note",
-    "Road consignment note",
-    "Air waybill",
-    "Certificate of origin",
+    # the declaration's type (opencustoms.model.DeclarationType)
+    "import",
+    "export",
+    "transit",
     # AIS ship types in words (opencustoms.iot.service.SHIP_TYPE_NAMES)
     "Anti-pollution vessel",
     "Cargo ship",

@@ -10,8 +10,8 @@ A pillar that explains itself keeps its sentences in a TOML file beside its code
 
 :class:`Catalogue` reads it once and fills a template with values already written for the reader's language
 (:func:`number`, :func:`percent`, the labels of :mod:`opencustoms.wording.labels`). A test checks that every
-template has every language and names the same placeholders in each. English is the fallback for a language that
-has no text yet.
+template has every language and that no translation names a value the English text does not. English is the
+fallback for a language that has no text yet.
 """
 
 from __future__ import annotations
@@ -32,6 +32,26 @@ NUMBER_MARKS = {"en": (",", "."), "fr": ("\u202f", ",")}
 def language(lang: str | None) -> str:
     """``lang`` when the platform speaks it, else English."""
     return lang if lang in LANGUAGES else "en"
+
+
+def negotiate(header: str | None) -> str:
+    """The first supported language of an Accept-Language header (weights honoured), else English."""
+    if not header:
+        return "en"
+    choices = []
+    for index, part in enumerate(header[:1000].split(",")):
+        code, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        choices.append((-weight, index, code.strip().lower()[:2]))
+    for _, _, code in sorted(choices):
+        if code in LANGUAGES:
+            return code
+    return "en"
 
 
 def number(lang: str, value: Any, decimals: int | None = None) -> str:
@@ -97,17 +117,19 @@ class Catalogue:
         return {name for _, name, _, _ in string.Formatter().parse(self.template(key, lang)) if name}
 
     def problems(self) -> list[str]:
-        """What a catalogue test reports: a template without a language, or whose languages disagree on the
-        placeholders."""
+        """What a catalogue test reports: a template without a language, or a translation naming a value the
+        English text does not have (a translation may leave one out: the shipped HS texts are English only)."""
         out = []
         for key, entry in self.entries.items():
             missing = [lang for lang in LANGUAGES if not entry.get(lang)]
             if missing:
                 out.append(f"{self.path.name} [{key}]: no text in {', '.join(missing)}")
                 continue
-            names = {lang: self.placeholders(key, lang) for lang in LANGUAGES}
-            if len({frozenset(v) for v in names.values()}) > 1:
-                out.append(f"{self.path.name} [{key}]: placeholders differ between languages {names}")
+            english = self.placeholders(key, "en")
+            for lang in LANGUAGES[1:]:
+                extra = self.placeholders(key, lang) - english
+                if extra:
+                    out.append(f"{self.path.name} [{key}]: the {lang} text names {sorted(extra)}, the English does not")
         return out
 
 

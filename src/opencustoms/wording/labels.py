@@ -1,7 +1,8 @@
 """Codes by name for officers: countries (ISO 3166-1, English and French names from pycountry's translations),
 modes of transport (UN/ECE Recommendation 19), document types (UN/EDIFACT 1001), lanes, AEO statuses, signal
-severities (the lists in ``labels.toml``) and HS texts (the bundled nomenclature; English only, as the HS
-nomenclature the platform ships is published in English). A code without a name is returned as it is."""
+severities, national data elements (the lists in ``labels.toml``) and HS texts (the bundled nomenclature; English
+only, as the HS nomenclature the platform ships is published in English). A code without a name is returned as it
+is."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import Any
 
 from opencustoms.wording import language
 
+# the language of the HS texts: the nomenclature shipped (and the public one `reference load-hs` reads) is English
+HS_LANGUAGE = "en"
+
 
 @cache
 def _lists() -> dict[str, dict[str, dict[str, str]]]:
@@ -22,7 +26,7 @@ def _lists() -> dict[str, dict[str, dict[str, str]]]:
 
 def label(kind: str, code: Any, lang: str) -> str:
     """The name of ``code`` in the list ``kind`` (``transport_mode``, ``document_type``, ``lane``, ``aeo_status``,
-    ``severity``) in ``lang``; the code itself when the list does not name it."""
+    ``severity``, ``national_field``) in ``lang``; the code itself when the list does not name it."""
     if code is None:
         return ""
     key = str(getattr(code, "value", code))
@@ -83,3 +87,14 @@ def hs_text(code: str | None) -> str | None:
         return None
     digits = code.replace(".", "")
     return _hs_texts().get(digits[:6] if len(digits) > 6 else digits)
+
+
+def national_field(key: str, lang: str) -> str:
+    """The name of a national data element (``national_extensions`` key ``<country>.<name>``) in ``lang``: from the
+    list ``national_field``, else its own name in words (``xx.permit_number`` → Permit number)."""
+    named = label("national_field", key, lang)
+    if named != key:
+        return named
+    tail = key.partition(".")[2] or key
+    words = tail.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]

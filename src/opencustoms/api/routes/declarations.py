@@ -22,6 +22,37 @@ class DeclarationView(BaseModel):
     pseudonymised: bool
 
 
+class HSText(BaseModel):
+    text: str = Field(description="The subheading's text (national 8- and 10-digit codes at 6 digits).")
+    edition: str | None = Field(
+        description="The HS edition in force on the acceptance date that gave the text (a loaded national edition "
+        "replaces the shipped one); null when only another shipped edition has the code."
+    )
+    lang: str = Field(description="The language of the text: the nomenclature is published in English.")
+
+
+class NationalElement(BaseModel):
+    key: str = Field(description="The national_extensions key, '<country>.<name>'.")
+    country: str = Field(description="The country prefix of the key, upper case.")
+    name: str = Field(description="The element's name in the asked language (its own name in words if unlisted).")
+    value: str
+
+
+class CodeNames(BaseModel):
+    """The declaration's codes by name, in one language (declarations.service.code_names)."""
+
+    lang: Literal["en", "fr"]
+    transport_mode: str | None = Field(description="UN/ECE Rec. 19 name of the mode of transport at the border.")
+    countries: dict[str, str] = Field(description="Every country code the declaration names that has a name.")
+    document_types: dict[str, str] = Field(description="UN/EDIFACT 1001 names of the documents' types known.")
+    hs: dict[str, HSText] = Field(description="Each goods item's HS code with its nomenclature text.")
+    national: list[NationalElement] = Field(description="The national data elements with their names.")
+
+
+class DeclarationRead(DeclarationView):
+    labels: CodeNames
+
+
 class DeclarationPage(BaseModel):
     items: list[Declaration]
     total: int
@@ -112,12 +143,19 @@ def list_declarations(
     }
 
 
-@router.get("/{reference}", response_model=DeclarationView)
+@router.get("/{reference}", response_model=DeclarationRead)
 def read_declaration(
-    reference: str, platform: PlatformDep, identity: IdentityDep, purpose: str | None = None
+    reference: str,
+    platform: PlatformDep,
+    identity: IdentityDep,
+    purpose: str | None = None,
+    lang: Annotated[
+        Literal["en", "fr"], Query(description="The language of `labels`, the codes by name (en or fr).")
+    ] = "en",
 ) -> dict[str, Any]:
     declaration, masked = service.get(platform.engine, identity, reference, platform.pseudonymiser, purpose)
-    return {"declaration": declaration, "pseudonymised": masked}
+    labels = service.code_names(platform.engine, declaration, lang)
+    return {"declaration": declaration, "pseudonymised": masked, "labels": labels}
 
 
 @router.post("/import", response_model=ImportResult)

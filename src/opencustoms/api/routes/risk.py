@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.api.deps import IdentityDep, LanguageDep, PlatformDep
 from opencustoms.model import Declaration
 from opencustoms.risk import service
 
@@ -21,10 +21,24 @@ router = APIRouter(prefix="/risk", tags=["risk"])
 Purpose = Annotated[str | None, Query(max_length=200)]
 
 
+class Contribution(BaseModel):
+    feature: str = Field(description="The model's feature (machine name).")
+    value: float | None = Field(description="The feature's value for this declaration.")
+    contribution: float = Field(description="How much it raised the model's score (log-odds).")
+    code: str | None = Field(default=None, description="The sentence's entry in risk/data/reasons.toml.")
+    values: dict[str, Any] | None = Field(default=None, description="The evidence in the sentence, as data.")
+    text: str | None = Field(default=None, description="The evidence as a sentence, in the Accept-Language asked.")
+    strength: Literal["strong", "raises", "slight"] | None = None
+    strength_text: str | None = Field(default=None, description="The strength in words (the reader's language).")
+    share: float | None = Field(default=None, description="Its weight against the largest one, in [0, 1].")
+
+
 class Reason(BaseModel):
-    kind: str
-    text: str
-    contributions: list[dict[str, Any]] | None = None
+    kind: str = Field(description="profile, signal, missing_data, random, aeo, lane or model.")
+    text: str = Field(description="The reason as a sentence, in the language of the Accept-Language header (en, fr).")
+    code: str | None = Field(default=None, description="Its entry in risk/data/reasons.toml (None: shown as stored).")
+    values: dict[str, Any] | None = Field(default=None, description="The values the sentence states, as data.")
+    contributions: list[Contribution] | None = None
 
 
 class Decision(BaseModel):
@@ -38,6 +52,7 @@ class Decision(BaseModel):
     model_version: str | None
     random_draw: float
     reasons: list[Reason]
+    top_reason: str | None = Field(default=None, description="The one reason a queue shows.")
 
 
 class Importer(BaseModel):
@@ -56,7 +71,6 @@ class QueueRow(Decision):
     value: float | None = None
     currency: str | None = None
     importer: Importer | None = None
-    top_reason: str | None = None
     decided_at: dt.datetime
 
 
@@ -74,25 +88,32 @@ class InspectionIn(BaseModel):
 
 
 @router.post("/decisions/{reference}", response_model=Decision, status_code=201)
-def decide(reference: str, platform: PlatformDep, identity: IdentityDep, purpose: Purpose = None) -> dict[str, Any]:
+def decide(
+    reference: str, platform: PlatformDep, identity: IdentityDep, lang: LanguageDep, purpose: Purpose = None
+) -> dict[str, Any]:
     """Lane the stored declaration ``reference`` online and store the decision (decisions:write): its lane and
     every reason (profiles, model contributions, signals, draw). 404 when no declaration has that reference."""
-    return service.decide(platform, identity, reference, purpose=purpose)
+    return service.decide(platform, identity, reference, purpose=purpose, lang=lang)
 
 
 @router.post("/what-if", response_model=Decision)
 def what_if(
-    declaration: Declaration, platform: PlatformDep, identity: IdentityDep, purpose: Purpose = None
+    declaration: Declaration, platform: PlatformDep, identity: IdentityDep, lang: LanguageDep, purpose: Purpose = None
 ) -> dict[str, Any]:
     """What-if (declarations:read): the lane and reasons this declaration would get online. Nothing is stored,
     whatever its reference: a stored declaration's lane changes only through POST /risk/decisions/{reference}."""
-    return service.assess(platform, identity, declaration, purpose=purpose)
+    return service.assess(platform, identity, declaration, purpose=purpose, lang=lang)
 
 
 @router.get("/decisions/{reference}", response_model=Decision)
-def explain(reference: str, platform: PlatformDep, identity: IdentityDep, purpose: Purpose = None) -> dict[str, Any]:
-    """The latest decision about a declaration, with its reasons (parties masked without personal_data:read)."""
-    return service.explain(platform.engine, identity, reference, pseudonymiser=platform.pseudonymiser, purpose=purpose)
+def explain(
+    reference: str, platform: PlatformDep, identity: IdentityDep, lang: LanguageDep, purpose: Purpose = None
+) -> dict[str, Any]:
+    """The latest decision about a declaration, with its reasons as sentences in the Accept-Language asked (en,
+    fr) beside their machine fields (parties masked without personal_data:read)."""
+    return service.explain(
+        platform.engine, identity, reference, pseudonymiser=platform.pseudonymiser, purpose=purpose, lang=lang
+    )
 
 
 @router.post("/backlog")
@@ -123,6 +144,7 @@ def queue(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     purpose: Purpose = None,
+    lang: LanguageDep = "en",
 ) -> list[dict[str, Any]]:
     """The officers' queue, most likely fraud first (probability, then the raw model score): by default what
     awaits inspection in every lane. Each row: lane, ``score`` (probability in [0, 1]), ``score_percent``,
@@ -146,6 +168,7 @@ def queue(
         filters=filters,
         pseudonymiser=platform.pseudonymiser,
         purpose=purpose,
+        lang=lang,
     )
 
 

@@ -23,16 +23,6 @@ from opencustoms.web.core import PREFIX, Page
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 LANES = ("red", "yellow", "blue", "green")
 OUTCOMES = ("fraud", "compliant")
-# UN/EDIFACT 1001 document name codes the declarations of this installation refer to (others show the code)
-DOCUMENT_TYPES = {
-    "271": "Packing list",
-    "380": "Commercial invoice",
-    "705": "Bill of lading",
-    "720": "Rail consignment note",
-    "730": "Road consignment note",
-    "740": "Air waybill",
-    "861": "Certificate of origin",
-}
 
 
 QUEUE_FILTERS = ("status", "date_from", "date_to", "office", "officer", "hs_chapter", "origin")
@@ -84,7 +74,15 @@ def queue(request: Request, lane: str = "") -> Response:
     rows = (
         []
         if errors
-        else risk.queue(page.engine, user, limit=100, filters=filters, pseudonymiser=pseudonymiser, purpose="dashboard")
+        else risk.queue(
+            page.engine,
+            user,
+            limit=100,
+            filters=filters,
+            pseudonymiser=pseudonymiser,
+            purpose="dashboard",
+            lang=page.lang,
+        )
     )
     counts = {} if errors else risk.queue_counts(page.engine, user, filters)
     kept = urlencode({k: v for k, v in values.items() if v and not errors.get(k)})
@@ -139,7 +137,9 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     pseudonymiser = page.platform.pseudonymiser
     declaration, masked = declarations.get(page.engine, user, reference, pseudonymiser, "dashboard")
     try:
-        decision = risk.explain(page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard")
+        decision = risk.explain(
+            page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard", lang=page.lang
+        )
     except DecisionNotFoundError:
         decision = None
     # the stored declaration's signals, rendered for this reader (not looked up from a masked copy's parties)
@@ -148,7 +148,7 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     )
     history = {
         "decisions": risk.decision_history(
-            page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard"
+            page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard", lang=page.lang
         ),
         "inspections": declarations.inspection_history(page.engine, user, reference),
     }
@@ -164,7 +164,7 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
         "d": declaration,
         "masked": masked,
         "issued": issued,
-        "document_types": DOCUMENT_TYPES,
+        "names": declarations.code_names(page.engine, declaration, page.lang),
         "aeo": _aeo_on_record(page, declaration),
         "vessel": _vessel(page, declaration),
         "decision": decision,
