@@ -15,6 +15,12 @@ crash does not double-count.
 :class:`ReaderView` fills the tokens at read time for one reader: the name and the identifier for a reader with the
 personal-data permission, the installation's keyed pseudonym for everyone else (as declarations show parties).
 Texts stored before tokens existed are masked at read time too (:meth:`ReaderView.text`).
+
+**Every reason in the reader's language.** The stored ``reason`` is English; :func:`describe` writes the same event
+in the reader's language from the sentence template of its kind (``wording/signals.toml``) and the values the
+emitter put into ``evidence`` (tokens stay tokens: the reader's view fills them afterwards,
+:meth:`ReaderView.describe`). A kind without a template, or a signal stored before its evidence carried the values,
+is shown with its stored reason. :func:`kind_label` names a kind in words, for tables.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, String, and_, bindparam, literal, select, tuple_, union
 
+from opencustoms import wording
 from opencustoms.model import Declaration
 from opencustoms.store.bulk import bulk_insert
 from opencustoms.store.database import as_utc
@@ -279,6 +287,106 @@ PARTY_EVIDENCE = ("holder_id", "party_id")
 CERTIFICATE_EVIDENCE = ("certificate_number",)
 
 
+# --- reasons in the reader's language -------------------------------------------------------------------------
+
+SENTENCES = Path(wording.__file__).parent / "signals.toml"  # a sentence template per signal kind, per language
+KIND_NAMES = Path(wording.__file__).parent / "signal_kinds.toml"  # each kind in words, per language
+POSITION_EVIDENCE = ("position", "first_position")  # [latitude, longitude]
+_ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?$")
+
+
+def _plain(value: Any) -> str:
+    """A value as a variant's condition compares it (``#status=revoked``, ``#battery_percent=``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _value(kind: str, key: str, value: Any, lang: str) -> str | None:
+    """One evidence value written for a reader of ``lang`` (None: nothing a sentence can show). A list of records
+    (``findings``) is written one sentence per record, from the templates ``<kind>.<key>``, joined by semicolons."""
+    if value is None or isinstance(value, bool | dict) or (isinstance(value, str | list | tuple) and not value):
+        return None
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        said = [_sentence(f"{kind}.{key}", v, lang) for v in value]
+        return None if any(x is None for x in said) else (" ; " if lang == "fr" else "; ").join(x for x in said if x)
+    if isinstance(value, str) and key in PARTY_EVIDENCE:
+        return party_token(value)
+    if isinstance(value, str) and key in CERTIFICATE_EVIDENCE:
+        return certificate_token(value)
+    if isinstance(value, int | float):
+        return wording.number(lang, value)
+    if isinstance(value, list | tuple):
+        if key in POSITION_EVIDENCE and len(value) == 2 and all(isinstance(v, int | float) for v in value):
+            separator = " ; " if lang == "fr" else ", "
+            return separator.join(wording.number(lang, float(v), 5) for v in value)
+        if all(isinstance(v, str) for v in value):
+            return ", ".join(value)
+        return None
+    text = str(value)
+    if _ISO_TIME.match(text):
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC)
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    if key == "country" or key.endswith("_country"):
+        from opencustoms.wording.labels import country
+
+        return country(text, lang)
+    return text
+
+
+def _variants(kind: str) -> list[str]:
+    """The templates of a kind, in file order: ``kind`` itself and its variants ``kind#...``."""
+    return [k for k in wording.catalogue(str(SENTENCES)).entries if k == kind or k.startswith(kind + "#")]
+
+
+def _applies(key: str, evidence: Mapping[str, Any]) -> bool:
+    """A variant ``kind#name=value&other=value`` applies when the evidence has those values (``name=``: the
+    emitter recorded that there is no value, the key is present and empty); a part without ``=`` only names the
+    variant (``kind#with_notes``)."""
+    _, _, conditions = key.partition("#")
+    for condition in conditions.split("&"):
+        name, equals, wanted = condition.partition("=")
+        if equals and (name not in evidence or _plain(evidence[name]) != wanted):
+            return False
+    return True
+
+
+def _sentence(kind: str, evidence: Mapping[str, Any], lang: str) -> str | None:
+    sentences = wording.catalogue(str(SENTENCES))
+    values: dict[str, str] | None = None
+    for key in _variants(kind):
+        if not _applies(key, evidence):
+            continue
+        if values is None:
+            values = {k: v for k, raw in evidence.items() if (v := _value(kind, k, raw, lang)) is not None}
+        if sentences.placeholders(key, lang) <= values.keys():
+            return sentences.say(key, lang, **values)
+    return None
+
+
+def describe(kind: str, evidence: Mapping[str, Any], lang: str, fallback: str) -> str:
+    """The signal's reason in ``lang``: the first template of ``kind`` (``wording/signals.toml``) that applies to
+    the evidence and whose every placeholder has a value there, filled with the evidence's values written for that
+    language (numbers, dates, countries; a party or certificate as its token, which the caller's
+    :class:`ReaderView` fills). ``fallback`` (the stored English reason) when no template fits."""
+    said = _sentence(kind, evidence, lang)
+    return fallback if said is None else said
+
+
+def kind_label(kind: str, lang: str) -> str:
+    """A signal kind in words, for tables (``ledger.aeo_suspended`` → "AEO certificate suspended" / "Certificat
+    OEA suspendu"); a kind without a name is shown as it is."""
+    names = wording.catalogue(str(KIND_NAMES))
+    return names.template(kind, lang) if kind in names else kind
+
+
 @dataclass
 class ReaderView:
     """How one reader sees the parties and certificates a text names.
@@ -367,12 +475,17 @@ class ReaderView:
                 out[key] = self.certificate(out[key])
         return out
 
-    def signal(self, s: Signal) -> Signal:
-        """A signal as this reader may see it: subject, reason and evidence rendered."""
+    def describe(self, s: Signal, lang: str) -> str:
+        """The signal's reason in ``lang`` (:func:`describe`), its tokens filled for this reader."""
+        return self.text(describe(s.kind, s.evidence, lang, s.reason))
+
+    def signal(self, s: Signal, lang: str | None = None) -> Signal:
+        """A signal as this reader may see it: subject, reason and evidence rendered; with ``lang``, the reason
+        written in that language (:meth:`describe`), else the stored text."""
         return s.model_copy(
             update={
                 "subject_id": self.subject(s.subject_type, s.subject_id),
-                "reason": self.text(s.reason),
+                "reason": self.describe(s, lang) if lang else self.text(s.reason),
                 "evidence": self.evidence(s.evidence),
             }
         )

@@ -254,10 +254,23 @@ def test_origin_check_mismatch_revoked_missing(engine, operator) -> None:
         stored = mismatch.reason + json.dumps(mismatch.evidence)
         assert "Tulip" not in stored and "Someone Else" not in stored
         assert "importer {party:NL200000002} is not the certificate's importer" in mismatch.reason
+    # in the reader's language, each difference from the evidence's codes (issue #14), the importer still a token
+    french = signals.describe(mismatches[0].kind, mismatches[0].evidence, "fr", "")
+    assert french == (
+        "Le certificat d'origine COO-2025-77 (article 2 de LRN-0001) ne correspond pas à la déclaration : "
+        "origine CN déclarée, le certificat atteste VN pour le SH 620342 ; "
+        "l'importateur {party:NL200000002} n'est pas celui du certificat"
+    )
+    masked = signals.ReaderView(masked=True, pseudonymiser=lambda v: "PSEUDO").describe(mismatches[0], "fr")
+    assert "NL200000002" not in masked and "l'importateur PSEUDO n'est pas celui du certificat" in masked
 
     service.revoke(engine, operator, "COO-2025-77", "forged stamp")
     [check] = service.check_declaration_origin(engine, operator, _declaration(), settings=SETTINGS)
     assert check.verdict == "revoked" and "forged stamp" in check.reasons[0]
+    revoked = [s for s in signals.for_declaration(engine, _declaration()) if s.kind.endswith("revoked")]
+    assert signals.describe(revoked[0].kind, revoked[0].evidence, "fr", "") == (
+        "Certificat d'origine COO-2025-77 (article 2 de LRN-0001) : révoqué par son émetteur"
+    )
 
     other = sample_declaration("LRN-2")
     other["additional_documents"][0]["id"] = "COO-NONE"

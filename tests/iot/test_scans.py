@@ -312,6 +312,20 @@ def test_findings_emit_signals_and_feed_the_risk_engine(site, operator, store) -
         if s.kind == "iot.scan_finding"
     }
     assert severities == {"info", "high"}
+    # the analyst's finding in the reader's language (issue #14), from the signal's evidence
+    worded = {
+        s.evidence["finding"]: signals.describe(s.kind, s.evidence, "fr", s.reason)
+        for s in signals.for_subjects(site, [("declaration", "LRN-0001"), ("declaration", "LRN-0002")])
+        if s.kind == "iot.scan_finding"
+    }
+    assert worded == {
+        "clear": "Image radioscopique CLEAR examinée : image conforme à la déclaration (LRN-0001, CSQU3054383)",
+        "discrepancy": "Image radioscopique BAD : marchandises non conformes à la déclaration ou dissimulation "
+        "constatée (LRN-0002, MSCU1234566, NL-12-AB) : organic mass hidden in a machine housing",
+        "suspicious": "Image radioscopique SUS jugée suspecte, contrôle physique recommandé (LRN-0001, "
+        "CSQU3054383) : irregular density",
+    }
+    assert "analyst" not in "".join(worded.values())  # the reviewer's user name is evidence, never text
     history = {
         r["outcome"]: r
         for r in declarations.inspection_history(site, operator, "LRN-0002")
@@ -552,6 +566,9 @@ def test_scan_commands(tmp_path, monkeypatch) -> None:
         )
         out = run("iot", "scan", "review", "C1", "suspicious", "--notes", "dense mass", "--region", "top:1,2,3,4:mass")
         assert '"finding": "suspicious"' in out
+        assert "suspecte" in run("iot", "alerts", "--context-type", "scan", "--lang", "fr")  # issue #14
+        assert "suspicious" in run("iot", "alerts", "--context-type", "scan")
+        assert "--lang" in run("iot", "alerts", "--lang", "de", code=2)
         shown = json.loads(run("iot", "scan", "show", "C1", "--save-views", "views"))
         assert shown["regions"] == [{"view": "top", "x": 1, "y": 2, "w": 3, "h": 4, "label": "mass"}]
         assert (tmp_path / "views" / "C1-top.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

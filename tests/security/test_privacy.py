@@ -32,6 +32,8 @@ WEB_HELPERS = Path(__file__).resolve().parents[1] / "web" / "web_helpers.py"
 READERS = ("analyst", "admin")  # risk_analyst and administrator: no personal-data permission
 # routes that serve no declaration-related data: the API's own documents, static files, log-in and health
 NOT_DATA = re.compile(r"^/(openapi\.json|docs|redoc|static|ui/static|health|ui/login)(/|$)")
+# routes that write signals or alerts in the reader's language (walked in French as well)
+WORDED = re.compile(r"/(declarations|alerts|gate|gates|transits|vessels|aeo)(/|$|\?)")
 MIN_LENGTH = 5  # shorter strings (a country code, a house number) match by chance
 
 
@@ -260,13 +262,16 @@ def test_no_personal_data_reaches_readers_without_the_permission(site: Any) -> N
                     unfilled.append(route)
                     continue
                 for url in urls:
-                    response = client.get(url)
-                    assert response.status_code < 500, f"{url} as {username}: {response.status_code}"
-                    called.append(url)
-                    # the caller's own input echoed back (a problem's "instance") reveals nothing new
-                    leaked = {x for x in leaks(response.text, secrets) if x not in url}
-                    if leaked:
-                        found.setdefault(f"{username} GET {url} ({response.status_code})", set()).update(leaked)
+                    # pages and answers that write signals and alerts in the reader's language: French too
+                    for lang in ("en", "fr") if WORDED.search(url) else ("en",):
+                        response = client.get(url, headers={"Accept-Language": lang})
+                        assert response.status_code < 500, f"{url} as {username}: {response.status_code}"
+                        called.append(url)
+                        # the caller's own input echoed back (a problem's "instance") reveals nothing new
+                        leaked = {x for x in leaks(response.text, secrets) if x not in url}
+                        if leaked:
+                            where = f"{username} GET {url} [{lang}] ({response.status_code})"
+                            found.setdefault(where, set()).update(leaked)
     assert not unfilled, f"no real value for the path parameters of {sorted(set(unfilled))}; add them to path_values"
     assert len(called) > 40
     assert not found, "personal data shown to readers without the permission:\n" + "\n".join(

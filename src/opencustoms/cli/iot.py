@@ -313,21 +313,36 @@ def quarantine(limit: Annotated[int, typer.Option(help="How many recent messages
     console.print(table)
 
 
+def _check_lang(lang: str) -> None:
+    from opencustoms.wording import LANGUAGES
+
+    if lang not in LANGUAGES:
+        raise typer.BadParameter(f"{lang!r}: the platform speaks {', '.join(LANGUAGES)}", param_hint="--lang")
+
+
 @app.command("alerts")
 def alerts(
     context_type: Annotated[str | None, typer.Option(help="Only alerts about transit, vessel, gate...")] = None,
     kind: Annotated[str | None, typer.Option(help="Only this kind of alert, e.g. seal_opened.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    lang: Annotated[
+        str,
+        typer.Option(
+            envvar="OPENCUSTOMS_LANG", help="Language of the reasons: en or fr (default: OPENCUSTOMS_LANG, else en)."
+        ),
+    ] = "en",
 ) -> None:
+    _check_lang(lang)
     platform, actor = _ctx()
     table = Table("observed", "context", "kind", "severity", "reason")
-    for a in service.list_alerts(platform.engine, actor, context_type=context_type, kind=kind, limit=limit):
+    found = service.list_alerts(platform.engine, actor, context_type=context_type, kind=kind, limit=limit, lang=lang)
+    for a in found:
         table.add_row(
             f"{a['observed_at']:%Y-%m-%d %H:%M}",
             f"{a['context_type']} {a['context_id']}",
             a["kind"],
             a["severity"],
-            a["reason"],
+            a["text"],
         )
     console.print(table)
 
@@ -341,14 +356,21 @@ def stats() -> None:
 @gate_app.command("queue")
 def gate_queue(
     status: Annotated[str, typer.Option(help="pending, released or inspect (empty: all).")] = "pending",
+    lang: Annotated[
+        str,
+        typer.Option(
+            envvar="OPENCUSTOMS_LANG", help="Language of the reasons: en or fr (default: OPENCUSTOMS_LANG, else en)."
+        ),
+    ] = "en",
 ) -> None:
+    _check_lang(lang)
     platform, actor = _ctx()
     table = Table("decision", "gate/passage", "reasons", "declarations")
-    for d in service.gate_queue(platform.engine, actor, status):
+    for d in service.gate_queue(platform.engine, actor, status, lang=lang):
         table.add_row(
             d["id"],
             f"{d['gate_id']}/{d['passage_id']}",
-            "; ".join(r["detail"] for r in d["reasons"]),
+            "; ".join(r["text"] for r in d["reasons"]),
             ", ".join(d["functional_reference_ids"]),
         )
     console.print(table)

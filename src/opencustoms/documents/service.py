@@ -583,10 +583,11 @@ class OriginCheck:
     fragments: dict[str, str] = field(default_factory=dict)
     target_hash: str | None = None
     signal_reasons: list[str] | None = None  # the reasons as the signal words them (no names); None: as ``reasons``
+    findings: list[dict[str, Any]] | None = None  # a mismatch's differences as codes and values (the signal's)
 
     def as_answer(self) -> dict[str, Any]:
         """The check as the API answers it (to officers holding both documents)."""
-        return {k: v for k, v in asdict(self).items() if k != "signal_reasons"}
+        return {k: v for k, v in asdict(self).items() if k not in ("signal_reasons", "findings")}
 
 
 def _norm(text: str | None) -> str:
@@ -611,6 +612,43 @@ def _party_mismatch(role: str, declared: Party, certified_name: str | None, for_
         named = signals.party_token(declared.id) if declared.id else "(no trader id)"
         return f"{role} {named} is not the certificate's {role}"
     return f"{role} {declared.name or declared.id!r} is not the certificate's {role} {certified_name!r}"
+
+
+def _content_findings(
+    declaration: Declaration, item: GoodsItem, certificate: templates.CertificateOfOrigin
+) -> list[dict[str, Any]]:
+    """What :func:`_content_reasons` finds, as codes and values (a party by its token, never by name): the
+    signal's evidence, from which each reader's language writes the differences (``wording/signals.toml``)."""
+    found: list[dict[str, Any]] = []
+    hs = item.hs_code[:6]
+    matches = [g for g in certificate.goods_items if g.hs_code[:6] == hs]
+    if not matches:
+        listed = ", ".join(sorted({g.hs_code[:6] for g in certificate.goods_items}))
+        found.append({"code": "hs_not_listed", "hs": hs, "goods_item": item.sequence_number, "listed": listed})
+    elif not any(g.origin_country_code == item.origin_country_code for g in matches):
+        certified = ", ".join(sorted({g.origin_country_code for g in matches}))
+        found.append({"code": "origin", "declared": item.origin_country_code, "certified": certified, "hs": hs})
+    exporter = declaration.exporter or declaration.seller
+    pairs: list[tuple[str, Party | None, templates.TraderParty | None]] = [
+        ("importer", declaration.importer, certificate.importer),
+        ("exporter", exporter, certificate.exporter),
+    ]
+    for role, declared, on_certificate in pairs:
+        if _same_party(declared, on_certificate) is False:
+            named = signals.party_token(declared.id) if declared is not None and declared.id else "–"
+            found.append({"code": "party", "role": role, "party": named})
+    agreement = item.preference.agreement if item.preference else None
+    if agreement and _norm(agreement) != _norm(certificate.fta):
+        found.append({"code": "agreement", "claimed": agreement, "certified": certificate.fta})
+    if certificate.issue_date > declaration.acceptance_date:
+        found.append(
+            {
+                "code": "issued_after_acceptance",
+                "issued": certificate.issue_date.isoformat(),
+                "accepted": declaration.acceptance_date.isoformat(),
+            }
+        )
+    return found
 
 
 def _content_reasons(
@@ -701,6 +739,7 @@ def check_declaration_origin(
         report = checker.verify(wrapped)
         verdict, reasons = _verdict(report)
         worded: list[str] | None = None
+        findings: list[dict[str, Any]] | None = None
         if verdict == "valid":
             parsed = templates.from_openattestation(report.data or {})
             if parsed is None or not isinstance(parsed[1], templates.CertificateOfOrigin):
@@ -713,8 +752,11 @@ def check_declaration_origin(
                     ],
                 )
             else:
+                findings = []
                 if parsed[1].id != document_id:
                     reasons = [f"the document presented is numbered {parsed[1].id!r}, not {document_id!r}"]
+                    findings = [{"code": "number", "presented": parsed[1].id, "expected": document_id}]
+                findings += _content_findings(declaration, item, parsed[1])
                 numbered = list(reasons)
                 reasons = numbered + _content_reasons(declaration, item, parsed[1])
                 worded = numbered + _content_reasons(declaration, item, parsed[1], for_signal=True)
@@ -728,6 +770,7 @@ def check_declaration_origin(
                 {f.name: f.verdict.value for f in report.fragments},
                 report.target_hash,
                 worded if worded is not None and worded != reasons else None,
+                findings if verdict == "mismatch" else None,
             )
         )
     if emit and checks:
@@ -747,6 +790,8 @@ def check_declaration_origin(
                 "target_hash": check.target_hash,
                 "fragments": check.fragments,
                 "reasons": check.signal_reasons or check.reasons,
+                "verdict": check.verdict,
+                "findings": check.findings,
             }
             key = (
                 f"{declaration.functional_reference_id}|{check.goods_item}|{check.document_id}|{check.verdict}|"

@@ -1,6 +1,10 @@
 """Gate reads: container numbers corrected with the ISO 6346 check digit and the usual OCR confusions, plates
 compared with the declarations expected for the containers, radiation alarms; a passage with any problem goes to
-the officers' decision queue (release or inspect)."""
+the officers' decision queue (release or inspect).
+
+Each reason of a verdict is a code, its English ``detail`` and the ``values`` its sentence needs: pages write it in
+the reader's language from the template ``iot.<code>`` of ``wording/signals.toml``
+(:func:`opencustoms.signals.describe`), the stored detail being the fallback."""
 
 from __future__ import annotations
 
@@ -56,6 +60,7 @@ class ContainerReading:
     number: str | None  # the valid number (read or corrected), None when ambiguous or unreadable
     candidates: tuple[str, ...] = ()
     note: str = ""
+    problem: str = ""  # unreadable: length, shape or check_digit
 
 
 def correct_container_number(read: str) -> ContainerReading:
@@ -66,7 +71,7 @@ def correct_container_number(read: str) -> ContainerReading:
     text = re.sub(r"[\s\-./]", "", read.upper())
     if len(text) != 11:
         return ContainerReading(
-            read, "unreadable", None, note=f"{len(text)} characters read; a container number has 11"
+            read, "unreadable", None, note=f"{len(text)} characters read; a container number has 11", problem="length"
         )
     if _valid(text):
         return ContainerReading(read, "valid", text)
@@ -81,7 +86,9 @@ def correct_container_number(read: str) -> ContainerReading:
             note=f"read {text}; letters and digits swapped by OCR, corrected to {forced}",
         )
     if not re.match(r"^[A-Z]{3}[UJZ][0-9]{7}$", forced):
-        return ContainerReading(read, "unreadable", None, note=f"{text} is not shaped like an ISO 6346 number")
+        return ContainerReading(
+            read, "unreadable", None, note=f"{text} is not shaped like an ISO 6346 number", problem="shape"
+        )
     # 2. one same-class misread that satisfies the check digit
     candidates = set()
     for i, c in enumerate(forced):
@@ -112,7 +119,11 @@ def correct_container_number(read: str) -> ContainerReading:
             note=f"read {text}: check digit wrong; {len(candidates)} corrections are possible",
         )
     return ContainerReading(
-        read, "unreadable", None, note=f"read {text}: check digit wrong and no single OCR confusion explains it"
+        read,
+        "unreadable",
+        None,
+        note=f"read {text}: check digit wrong and no single OCR confusion explains it",
+        problem="check_digit",
     )
 
 
@@ -179,15 +190,32 @@ def judge_passage(
                 {
                     "code": "low_confidence_read",
                     "detail": f"plate {plate} read with confidence {conf:.2f} < {min_confidence}",
+                    "values": {"plate": plate, "confidence": round(conf, 2), "min_confidence": min_confidence},
                 }
             )
     for reading, (_, conf) in zip(readings, containers, strict=True):
         if reading.status in ("ambiguous", "unreadable"):
             code = "container_number_ambiguous" if reading.status == "ambiguous" else "container_number_unreadable"
-            verdict.reasons.append({"code": code, "detail": reading.note, "candidates": list(reading.candidates)})
+            verdict.reasons.append(
+                {
+                    "code": code,
+                    "detail": reading.note,
+                    "candidates": list(reading.candidates),
+                    "values": {
+                        "read": reading.read,
+                        "corrections": len(reading.candidates),
+                        "problem": reading.problem or None,
+                        "characters": len(re.sub(r"[\s\-./]", "", reading.read)),
+                    },
+                }
+            )
         elif conf is not None and conf < min_confidence and reading.status == "valid":
             verdict.reasons.append(
-                {"code": "low_confidence_read", "detail": f"container {reading.number} read with confidence {conf:.2f}"}
+                {
+                    "code": "low_confidence_read",
+                    "detail": f"container {reading.number} read with confidence {conf:.2f}",
+                    "values": {"container": reading.number, "confidence": round(conf, 2)},
+                }
             )
     numbers = [r.number for r in readings if r.number]
     expected_vehicles: set[str] = set()
@@ -196,7 +224,11 @@ def judge_passage(
         found = declarations.get(number)
         if found is None:
             verdict.reasons.append(
-                {"code": "container_not_declared", "detail": f"no declaration expects container {number}"}
+                {
+                    "code": "container_not_declared",
+                    "detail": f"no declaration expects container {number}",
+                    "values": {"container": number},
+                }
             )
             continue
         refs.append(found["functional_reference_id"])
@@ -217,6 +249,7 @@ def judge_passage(
                         "code": "plate_confusable",
                         "detail": f"plate read {plate} matches {', '.join(sorted(expected_vehicles))} "
                         "only up to OCR confusions",
+                        "values": {"plate": plate, "expected": sorted(expected_vehicles)},
                     }
                 )
             else:
@@ -224,6 +257,7 @@ def judge_passage(
                     {
                         "code": "plate_mismatch",
                         "detail": f"plate read {plate}; the declarations expect {', '.join(sorted(expected_vehicles))}",
+                        "values": {"plate": plate, "expected": sorted(expected_vehicles)},
                     }
                 )
         elif not plate_declarations and not numbers:
@@ -231,11 +265,16 @@ def judge_passage(
                 {
                     "code": "unexpected_vehicle",
                     "detail": f"no declaration names vehicle {plate} and no container was read",
+                    "values": {"plate": plate, "containers_read": 0},
                 }
             )
         elif not plate_declarations and numbers and not refs:
             verdict.reasons.append(
-                {"code": "unexpected_vehicle", "detail": f"no declaration names vehicle {plate} or its containers"}
+                {
+                    "code": "unexpected_vehicle",
+                    "detail": f"no declaration names vehicle {plate} or its containers",
+                    "values": {"plate": plate, "containers_read": len(numbers)},
+                }
             )
         refs.extend(plate_declarations)
     for alarm, level in radiation:
@@ -244,6 +283,7 @@ def judge_passage(
                 {
                     "code": "radiation_alarm",
                     "detail": "radiation portal alarm" + (f" (level {level})" if level is not None else ""),
+                    "values": {"level": level},
                 }
             )
     verdict.functional_reference_ids = sorted(set(refs))

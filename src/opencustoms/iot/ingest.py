@@ -16,7 +16,7 @@ import math
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +162,20 @@ def alert_row(a: Alert, now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def alert_evidence(a: Alert | Mapping[str, Any]) -> dict[str, Any]:
+    """The evidence of an alert's signals (an alert, or a stored alert's row): its id, its context and what its
+    rule recorded (the values the signal's sentence is written from, :func:`opencustoms.signals.describe`)."""
+    if isinstance(a, Alert):
+        return {"alert_id": a.id, a.context_type: a.context_id, **a.evidence}
+    return {"alert_id": a["id"], a["context_type"]: a["context_id"], **(a.get("evidence") or {})}
+
+
+def alert_text(a: Mapping[str, Any], lang: str) -> str:
+    """A stored alert's reason in ``lang`` (its stored English reason when its kind has no sentence or the alert
+    predates the values)."""
+    return signals.describe(f"iot.{a['kind']}", alert_evidence(a), lang, a.get("reason") or a["kind"])
+
+
 def alert_signals(a: Alert, subjects: Iterable[tuple[signals.SubjectType, str]]) -> list[signals.Signal]:
     out = []
     for subject_type, subject_id in dict.fromkeys(subjects):
@@ -175,7 +189,7 @@ def alert_signals(a: Alert, subjects: Iterable[tuple[signals.SubjectType, str]])
                     severity=signals.Severity(a.severity),
                     source="iot",
                     reason=a.reason[:2000],
-                    evidence={"alert_id": a.id, a.context_type: a.context_id, **a.evidence},
+                    evidence=alert_evidence(a),
                     observed_at=a.observed_at,
                 )
             )
@@ -714,7 +728,12 @@ class Processor:
                     now,
                     reason["detail"],
                     reason["code"],
-                    {"gate_id": gate_id, "passage_id": passage_id, "decision_id": decision_id},
+                    {
+                        "gate_id": gate_id,
+                        "passage_id": passage_id,
+                        "decision_id": decision_id,
+                        **reason.get("values", {}),
+                    },
                 )
                 for reason in verdict.reasons
             ]

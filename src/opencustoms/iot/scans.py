@@ -870,7 +870,15 @@ def record_finding(
             as_utc(row.scanned_at),
             reason[:2000],
             key=finding,
-            evidence={"finding": finding, "regions": marked, "reviewed_by": actor.username, "site": row.site},
+            evidence={
+                "finding": finding,
+                "regions": marked,
+                "reviewed_by": actor.username,
+                "site": row.site,
+                "scan_id": scan_id,
+                "subjects": what,
+                "notes": notes or None,
+            },
         )
         if finding != "clear":
             conn.execute(insert(iot_alerts), [alert_row(alert, now)])

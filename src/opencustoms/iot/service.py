@@ -39,6 +39,7 @@ from opencustoms.iot.ingest import (
     Processor,
     alert_row,
     alert_signals,
+    alert_text,
     hash_secret,
     utcnow,
 )
@@ -402,9 +403,9 @@ def list_transits(engine: Engine, actor: Identity, status: str | None = None) ->
         ]
 
 
-def transit_report(engine: Engine, actor: Identity, movement_id: str) -> dict[str, Any]:
-    """Everything about one movement: its definition, status, alerts and every event of its devices in device-time
-    order."""
+def transit_report(engine: Engine, actor: Identity, movement_id: str, lang: str | None = None) -> dict[str, Any]:
+    """Everything about one movement: its definition, status, alerts (with ``lang``, worded for that reader:
+    :func:`worded_alert`) and every event of its devices in device-time order."""
     actor.require(Permission.DECLARATIONS_READ)
     with engine.connect() as conn:
         row = conn.execute(select(iot_transits).where(iot_transits.c.movement_id == movement_id)).first()
@@ -435,7 +436,10 @@ def transit_report(engine: Engine, actor: Identity, movement_id: str) -> dict[st
     movement = {k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in row._mapping.items()}
     return {
         "movement": movement,
-        "alerts": [{k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in a.items()} for a in alerts],
+        "alerts": [
+            worded_alert({k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in a.items()}, lang)
+            for a in alerts
+        ],
         "events": [
             {
                 "device_id": e["device_id"],
@@ -619,7 +623,10 @@ def list_alerts(
     context_id: str | None = None,
     kind: str | None = None,
     limit: int = 100,
+    lang: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Stored alerts, newest first; with ``lang``, each with its reason written in that language (``text``) and
+    its kind in words (``kind_label``)."""
     actor.require(Permission.DECLARATIONS_READ)
     query = select(iot_alerts).order_by(iot_alerts.c.observed_at.desc()).limit(max(1, min(limit, 10_000)))
     for column, value in (
@@ -631,21 +638,50 @@ def list_alerts(
             query = query.where(column == value)
     with engine.connect() as conn:
         return [
-            {k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r.items()}
+            worded_alert({k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r.items()}, lang)
             for r in conn.execute(query).mappings()
         ]
+
+
+def worded_alert(alert: dict[str, Any], lang: str | None) -> dict[str, Any]:
+    """A stored alert with, for a reader of ``lang``, its reason in that language (``text``: the sentence of its
+    signal kind, :func:`opencustoms.signals.describe`, else the stored English reason) and its kind in words."""
+    if lang:
+        alert["text"] = alert_text(alert, lang)
+        alert["kind_label"] = signals.kind_label(f"iot.{alert['kind']}", lang)
+    return alert
+
+
+def worded_gate_reasons(reasons: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """A gate decision's reasons, each with its sentence in ``lang`` (``text``) and its code in words (``label``);
+    reasons stored before their values were recorded keep their English detail."""
+    return [
+        {
+            **r,
+            "text": signals.describe(f"iot.{r.get('code')}", r.get("values") or {}, lang, r.get("detail") or ""),
+            "label": signals.kind_label(f"iot.{r.get('code')}", lang),
+        }
+        for r in reasons
+    ]
 
 
 # --- gate decision queue ---------------------------------------------------------------------------------------
 
 
-def gate_queue(engine: Engine, actor: Identity, status: str | None = "pending") -> list[dict[str, Any]]:
+def gate_queue(
+    engine: Engine, actor: Identity, status: str | None = "pending", lang: str | None = None
+) -> list[dict[str, Any]]:
+    """Gate decisions in order of arrival; with ``lang``, each reason with its sentence in that language."""
     actor.require(Permission.DECLARATIONS_READ)
     query = select(iot_gate_decisions).order_by(iot_gate_decisions.c.created_at)
     if status:
         query = query.where(iot_gate_decisions.c.status == status)
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if lang:
+        for row in rows:
+            row["reasons"] = worded_gate_reasons(row.get("reasons") or [], lang)
+    return rows
 
 
 def decide_gate(engine: Engine, actor: Identity, decision_id: str, decision: str, note: str | None = None) -> dict:

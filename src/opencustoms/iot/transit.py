@@ -147,6 +147,9 @@ def _deviation(m: Movement, start: float, end: float, lat: float, lon: float, ma
         ended_at=_ts(end).isoformat(),
         max_distance_m=round(float(max_distance), 1),
         first_position=[float(lat), float(lon)],
+        duration_s=int(end - start),
+        tolerance_m=int(m.corridor.tolerance_m),
+        grace_s=int(r.off_corridor_grace_s),
     )
 
 
@@ -162,6 +165,8 @@ def _long_stop(m: Movement, start: float, end: float, lat: float, lon: float) ->
         started_at=_ts(start).isoformat(),
         ended_at=_ts(end).isoformat(),
         position=[float(lat), float(lon)],
+        stopped_min=int((end - start) // 60),
+        allowed_min=int(m.rules.max_stop_s // 60),
     )
 
 
@@ -177,6 +182,8 @@ def _gap(m: Movement, before: float, until: float) -> Alert:
         f"{before:.0f}",
         silent_from=_ts(before).isoformat(),
         silent_until=_ts(until).isoformat(),
+        silent_min=int(gap // 60),
+        allowed_min=int(m.rules.gps_silence_s // 60),
     )
 
 
@@ -191,6 +198,7 @@ def _silent_since(m: Movement, last_fix: float) -> Alert:
         f"{last_fix:.0f}",
         silent_from=_ts(last_fix).isoformat(),
         silent_until=None,
+        allowed_min=int(m.rules.gps_silence_s // 60),
     )
 
 
@@ -202,10 +210,12 @@ def _seal_alert(
     r = m.rules
     if ev.kind == EventKind.SEAL_OPENED:
         plat, plon, source = ev.latitude, ev.longitude, "the seal's own fix"
+        located, fix_age = "seal", None
         if plat is None and last_fix is not None:
             tj, lat_j, lon_j = last_fix
             if when - tj <= r.position_match_s:
                 plat, plon, source = lat_j, lon_j, f"the vehicle's fix {int(when - tj)} s before"
+                located, fix_age = "vehicle", int(when - tj)
         authorised = plat is not None and bool(m.in_zones(np.array([plat]), np.array([plon]))[0])
         if authorised:
             return None, False
@@ -220,6 +230,9 @@ def _seal_alert(
             device_id=ev.device_id,
             seal_id=ev.seal_id,
             position=[plat, plon] if plat is not None else None,
+            seal=ev.seal_id or ev.device_id,
+            located_by=located if plat is not None else "none",
+            fix_age_s=fix_age,
         ), True
     if ev.kind in (EventKind.SEAL_TAMPER, EventKind.SEAL_CUT):
         kind = "seal_cut" if ev.kind == EventKind.SEAL_CUT else "seal_tamper"
@@ -233,6 +246,7 @@ def _seal_alert(
             f"{ev.device_id}|{when:.0f}",
             device_id=ev.device_id,
             seal_id=ev.seal_id,
+            seal=ev.seal_id or ev.device_id,
         ), True
     if ev.kind == EventKind.LOW_BATTERY:
         return _alert(
@@ -261,6 +275,7 @@ def _late(m: Movement, arrived_at: float | None, now: float) -> Alert | None:
             "arrival",
             arrived_at=_ts(arrived_at).isoformat(),
             time_limit=m.time_limit.isoformat(),
+            late_min=int((arrived_at - limit) // 60),
         )
     if arrived_at is None and now > limit and m.status == "in_transit":
         return _alert(

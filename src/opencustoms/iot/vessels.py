@@ -90,6 +90,8 @@ def gaps(track: Track, s: VesselSettings) -> list[Alert]:
                     "gap_end": _ts(end).isoformat(),
                     "hours": round((end - start) / 3600, 2),
                     "displacement_m": round(moved),
+                    "duration_h": round(float(end - start) / 3600, 1),
+                    "nautical_miles": round(float(moved) / 1852, 1),
                 },
             )
         )
@@ -133,6 +135,7 @@ def loitering(track: Track, s: VesselSettings, exclude: list[Zone]) -> list[Aler
                             "end": _ts(track.t[hi - 1]).isoformat(),
                             "mean_speed_kn": round(mean, 2),
                             "position": [float(track.lat[lo]), float(track.lon[lo])],
+                            "duration_h": round(float(duration) / 3600, 1),
                         },
                     )
                 )
@@ -231,6 +234,8 @@ def encounters(tracks: list[Track], s: VesselSettings) -> list[Alert]:
                                 "start": _ts(start).isoformat(),
                                 "end": _ts(start + duration).isoformat(),
                                 "median_speed_kn": round(median, 2),
+                                "distance_m": int(s.encounter_distance_m),
+                                "duration_h": round(float(duration) / 3600, 1),
                             },
                         )
                     )

@@ -191,7 +191,7 @@ def raise_alarm(
                     severity=signals.Severity.CRITICAL,
                     source="ledger",
                     reason=f"partner log {origin}: {reason}"[:2000],
-                    evidence={"held": held, "offered": offered},
+                    evidence={"held": held, "offered": offered, "origin": origin, "reported_by": reported_by},
                     observed_at=now,
                 )
             ],

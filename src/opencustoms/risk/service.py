@@ -1869,15 +1869,17 @@ def declaration_signals(
     *,
     pseudonymiser: Pseudonymiser | None = None,
     purpose: str | None = None,
+    lang: str | None = None,
 ) -> list[signal_records.Signal]:
     """The signals about a stored declaration (one per event, oldest first), as ``actor`` may see them: subject,
-    reason and evidence rendered through the reader's view; a read that shows personal data is audited."""
+    reason and evidence rendered through the reader's view (with ``lang``, the reason written in that language,
+    :func:`opencustoms.signals.describe`); a read that shows personal data is audited."""
     actor.require(Permission.DECLARATIONS_READ)
     with engine.connect() as conn:
         found = signal_records.distinct(signal_records.for_stored_one(conn, reference))
         names = signal_records.stored_names(conn, [reference])[reference]
     view = _view(actor, pseudonymiser, names)
-    shown = [view.signal(s) for s in found]
+    shown = [view.signal(s, lang) for s in found]
     if view.revealed:
         _audit_revealed(engine, actor, [reference], purpose)
     return shown

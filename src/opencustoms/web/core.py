@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opencustoms import signals
 from opencustoms.context import Platform
 from opencustoms.errors import OpenCustomsError
 from opencustoms.security import service as security
@@ -107,6 +108,15 @@ env.filters["time"] = _fmt_time
 env.filters["tojson_pretty"] = _to_json
 env.filters["num"] = _fmt_number
 env.filters["urlquote"] = lambda v: quote(str(v), safe="")
+
+
+@pass_context
+def _signal_kind(context: Any, kind: Any) -> str:
+    """``{{ s.kind|signal_kind }}``: a signal kind in words, in the page's language."""
+    return signals.kind_label(str(kind), context.get("lang", "en"))
+
+
+env.filters["signal_kind"] = _signal_kind
 
 
 def platform_of(request: Request) -> Platform:

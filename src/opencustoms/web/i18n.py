@@ -72,6 +72,14 @@ DYNAMIC_MESSAGES = (
     "high",
     "medium",
     "low",
+    # what a signal is about (opencustoms.signals.SubjectType; "vehicle" is translated for the gate pages)
+    "declaration",
+    "party",
+    "container",
+    "certificate",
+    "document",
+    "vessel",
+    "administration",
     # the declaration's type (opencustoms.model.DeclarationType)
     "import",
     "export",

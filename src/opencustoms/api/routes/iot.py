@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
-from opencustoms.api.deps import IdentityDep, PlatformDep
+from opencustoms.api.deps import IdentityDep, LanguageDep, PlatformDep
 from opencustoms.api.gate import IDENTITY_KEY
 from opencustoms.iot import service
 from opencustoms.iot.errors import (
@@ -77,9 +77,10 @@ def list_transits(platform: PlatformDep, identity: IdentityDep, status: str | No
 
 
 @router.get("/transits/{movement_id}")
-def transit_report(movement_id: str, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
-    """The full event report of one movement: definition, status, alerts, every event in device-time order."""
-    return service.transit_report(platform.engine, identity, movement_id)
+def transit_report(movement_id: str, platform: PlatformDep, identity: IdentityDep, lang: LanguageDep) -> dict[str, Any]:
+    """The full event report of one movement: definition, status, alerts (each with ``text``, its reason in the
+    Accept-Language language, and ``kind_label``), every event in device-time order."""
+    return service.transit_report(platform.engine, identity, movement_id, lang=lang)
 
 
 @router.post("/events")
@@ -117,13 +118,16 @@ def quarantine(
 def alerts(
     platform: PlatformDep,
     identity: IdentityDep,
+    lang: LanguageDep,
     context_type: str | None = None,
     context_id: str | None = None,
     kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[dict[str, Any]]:
+    """Stored alerts, newest first; each with ``text``, its reason in the Accept-Language language (en, fr), and
+    ``kind_label``, its kind in words (``reason`` stays the stored English text)."""
     return service.list_alerts(
-        platform.engine, identity, context_type=context_type, context_id=context_id, kind=kind, limit=limit
+        platform.engine, identity, context_type=context_type, context_id=context_id, kind=kind, limit=limit, lang=lang
     )
 
 
@@ -134,9 +138,13 @@ def stats(platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
 
 @router.get("/gate/queue")
 def gate_queue(
-    platform: PlatformDep, identity: IdentityDep, status: Literal["pending", "released", "inspect"] | None = "pending"
+    platform: PlatformDep,
+    identity: IdentityDep,
+    lang: LanguageDep,
+    status: Literal["pending", "released", "inspect"] | None = "pending",
 ) -> list[dict[str, Any]]:
-    return service.gate_queue(platform.engine, identity, status)
+    """Gate decisions; each reason with ``text``, its sentence in the Accept-Language language (en, fr)."""
+    return service.gate_queue(platform.engine, identity, status, lang=lang)
 
 
 @router.post("/gate/decisions/{decision_id}")

@@ -67,15 +67,16 @@ def transit_map(request: Request) -> Response:
     user = page.user(Permission.DECLARATIONS_READ)
     state = iot.map_state(page.engine, user)
     where = {m["movement_id"]: m["position"] for m in state["movements"]}
-    alerts = iot.list_alerts(page.engine, user, context_type="transit", limit=200)
+    alerts = iot.list_alerts(page.engine, user, context_type="transit", limit=200, lang=page.lang)
     state["alerts"] = [
         {
             "id": a["id"],
             "kind": a["kind"],
+            "kind_label": a["kind_label"],
             "severity": a["severity"],
             "movement_id": a["context_id"],
             "observed_at": a["observed_at"].isoformat(),
-            "reason": a["reason"],
+            "reason": a["text"],
             "position": _position(a, where.get(a["context_id"])),
         }
         for a in alerts
@@ -89,14 +90,14 @@ def transit_map(request: Request) -> Response:
 def transit(request: Request, movement_id: str) -> Response:
     page = Page(request)
     user = page.user(Permission.DECLARATIONS_READ)
-    report = iot.transit_report(page.engine, user, movement_id)
+    report = iot.transit_report(page.engine, user, movement_id, lang=page.lang)
     return page.render("transit.html", report=report)
 
 
 def _gate_context(page: Page, **extra: Any) -> dict[str, Any]:
     user = page.user(Permission.DECLARATIONS_READ)
-    pending = iot.gate_queue(page.engine, user, "pending")
-    decided = [r for r in iot.gate_queue(page.engine, user, None) if r["status"] != "pending"][-20:]
+    pending = iot.gate_queue(page.engine, user, "pending", lang=page.lang)
+    decided = [r for r in iot.gate_queue(page.engine, user, None, lang=page.lang) if r["status"] != "pending"][-20:]
     context = {"pending": pending, "decided": list(reversed(decided)), "errors": {}, "poll_ms": POLL_MS}
     return {**context, **extra}
 
@@ -141,7 +142,7 @@ async def decide(request: Request, decision_id: str) -> Response:
 def vessels(request: Request, notice: str | None = None) -> Response:
     page = Page(request)
     user = page.user(Permission.DECLARATIONS_READ)
-    alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200)
+    alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200, lang=page.lang)
     tracks = iot.vessel_tracks(page.engine, user)
     vessels = iot.vessel_identities(page.engine, user, [t["mmsi"] for t in tracks] + [a["context_id"] for a in alerts])
     return _map_page(
@@ -155,7 +156,7 @@ def vessel_map(request: Request) -> Response:
     user = page.user(Permission.DECLARATIONS_READ)
     tracks = iot.vessel_tracks(page.engine, user)
     zones = iot.map_state(page.engine, user, limit=0)["zones"]  # ports, and the customs offices and gates beside them
-    alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200)
+    alerts = iot.list_alerts(page.engine, user, context_type="vessel", limit=200, lang=page.lang)
     last = {t["mmsi"]: t["track"][-1] for t in tracks if t["track"]}
     body = {
         "zones": zones,
@@ -164,10 +165,11 @@ def vessel_map(request: Request) -> Response:
             {
                 "id": a["id"],
                 "kind": a["kind"],
+                "kind_label": a["kind_label"],
                 "severity": a["severity"],
                 "mmsi": a["context_id"],
                 "observed_at": a["observed_at"].isoformat(),
-                "reason": a["reason"],
+                "reason": a["text"],
                 "position": _position(a, last.get(a["context_id"])),
             }
             for a in alerts

@@ -143,7 +143,9 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     except DecisionNotFoundError:
         decision = None
     # the stored declaration's signals, rendered for this reader (not looked up from a masked copy's parties)
-    found = risk.declaration_signals(page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard")
+    found = risk.declaration_signals(
+        page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard", lang=page.lang
+    )
     history = {
         "decisions": risk.decision_history(
             page.engine, user, reference, pseudonymiser=pseudonymiser, purpose="dashboard", lang=page.lang
@@ -153,7 +155,9 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
     transits = [t for t in iot.list_transits(page.engine, user) if t["functional_reference_id"] == reference]
     alerts = []
     for t in transits:
-        alerts += iot.list_alerts(page.engine, user, context_type="transit", context_id=t["movement_id"])
+        alerts += iot.list_alerts(
+            page.engine, user, context_type="transit", context_id=t["movement_id"], lang=page.lang
+        )
     numbers = [doc.id for doc in declaration.additional_documents]
     issued = documents.issued_numbers(page.engine, user, numbers) if user.can(Permission.DOCUMENTS_READ) else set()
     return {

@@ -96,12 +96,12 @@
         var subject = a.movement_id || ("MMSI " + a.mmsi);
         if (a.position) {
           L.circleMarker(a.position, { radius: 9, color: SEVERITY[a.severity] || "#c62828", weight: 3, fill: false, className: "alert-marker" })
-            .bindPopup(a.kind + " · " + subject + " · " + a.reason).addTo(dynamic);
+            .bindPopup((a.kind_label || a.kind) + " · " + subject + " · " + a.reason).addTo(dynamic);
         }
         var li = document.createElement("li");
         li.className = "sev-" + a.severity;
         li.dataset.kind = a.kind;
-        li.appendChild(text("strong", a.kind));
+        li.appendChild(text("strong", a.kind_label || a.kind));
         li.appendChild(text("span", " · " + subject + " · " + a.observed_at.replace("T", " ").slice(0, 19)));
         li.appendChild(text("div", a.reason, "meta"));
         list.appendChild(li);
