@@ -355,6 +355,11 @@ def _clean(text: str) -> str:
     return text.replace(_SEP, " ")
 
 
+def clean_text(text: str) -> str:
+    """A text as a stored reason carries it (the reasons' separator replaced)."""
+    return _clean(text)
+
+
 def _joined_list(pieces: Sequence[pl.Expr | pl.Series]) -> pl.Expr:
     """The non-null texts of ``pieces`` as one list per row, in order — what ``concat_list(...).list.drop_nulls()``
     gives, built as one joined string split once (several times faster on a million rows)."""

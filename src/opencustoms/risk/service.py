@@ -1115,7 +1115,9 @@ def decide(
     facts = row.pop("facts")
     # the decision, its score count and its audit entry are committed (durably) before the answer
     decision_writer.submit(platform.engine, _write_decisions, actor, _decision_rows([row], version), version)
-    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose, lang, facts)
+    return _rendered(
+        platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose, lang, facts, found
+    )
 
 
 def assess(
@@ -1139,7 +1141,9 @@ def assess(
     row, version = _decide_one(platform, record, found, seed)
     facts = row.pop("facts")
     names = signal_records.names_of(declaration)
-    return _rendered(platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose, lang, facts)
+    return _rendered(
+        platform.engine, actor, _answer(row, version), names, platform.pseudonymiser, purpose, lang, facts, found
+    )
 
 
 # goods item codes a what-if may leave missing or unknown: laned with the gap as a reason (risk/gaps.py)
@@ -1715,18 +1719,38 @@ def _view(
     )
 
 
+def _signal_sentences(found: Iterable[signal_records.Signal]) -> reason_text.SignalSentence:
+    """How a decision's signal reasons are said in a language: by the emitting pillar's sentence
+    (:func:`opencustoms.signals.describe`) from the evidence of the signal the reason was made of — found by kind and
+    stored text among the declaration's signals — else as stored."""
+    by_text: dict[tuple[str, str], Mapping[str, Any]] = {}
+    by_kind: dict[str, list[Mapping[str, Any]]] = {}
+    for s in found:
+        by_text[(s.kind, lane_rules.clean_text(s.reason))] = s.evidence
+        by_kind.setdefault(s.kind, []).append(s.evidence)
+
+    def sentence(kind: str, reason: str, lang: str) -> str:
+        evidence = by_text.get((kind, reason))
+        if evidence is None and len(by_kind.get(kind, ())) == 1:
+            evidence = by_kind[kind][0]
+        return reason if evidence is None else signal_records.describe(kind, evidence, lang, reason)
+
+    return sentence
+
+
 def _render_reasons(
     reasons: Iterable[Mapping[str, Any]],
     view: signal_records.ReaderView,
     lang: str = "en",
     facts: reason_text.Facts | None = None,
+    found: Iterable[signal_records.Signal] = (),
 ) -> list[dict[str, Any]]:
     """Reasons said in the reader's language with their evidence (:mod:`opencustoms.risk.explain`) and rendered
     for one reader (parties masked); a signal reason listed twice (decisions stored before signals were counted
     once per event) is shown once. The values a sentence states are masked as its text is (a signal's stored
     reason names parties by token, or by name in texts stored before tokens)."""
     out, seen = [], set()
-    for reason in reason_text.explain(list(reasons), lang, facts):
+    for reason in reason_text.explain(list(reasons), lang, facts, _signal_sentences(found)):
         text = view.text(reason["text"])
         if reason.get("kind") == "signal":
             if text in seen:
@@ -1831,11 +1855,19 @@ def present_decisions(
     with engine.connect() as conn:
         names = signal_records.stored_names(conn, [r["reference"] for r in rows])
         facts = _decision_facts(engine, conn, rows, pseudonymiser)
+        with_signals = {
+            r["reference"] for r in rows if any(reason.get("kind") == "signal" for reason in r.get("reasons") or [])
+        }
+        found = signal_records.for_stored(conn, sorted(with_signals)) if with_signals else {}
     out, revealed = [], list(revealed)
     for row in rows:
         view = _view(actor, pseudonymiser, names.get(row["reference"], ({}, {})))
         reasons = _render_reasons(
-            row.get("reasons") or [], view, lang, facts.get((row["reference"], row.get("model_version")))
+            row.get("reasons") or [],
+            view,
+            lang,
+            facts.get((row["reference"], row.get("model_version"))),
+            found.get(row["reference"], ()),
         )
         out.append({**row, "reasons": reasons, "top_reason": reason_text.top_reason(reasons)})
         if view.revealed:
@@ -1853,9 +1885,10 @@ def _rendered(
     purpose: str | None,
     lang: str = "en",
     facts: reason_text.Facts | None = None,
+    found: Iterable[signal_records.Signal] = (),
 ) -> dict[str, Any]:
     view = _view(actor, pseudonymiser, names)
-    answer["reasons"] = _render_reasons(answer["reasons"], view, lang, facts)
+    answer["reasons"] = _render_reasons(answer["reasons"], view, lang, facts, found)
     answer["top_reason"] = reason_text.top_reason(answer["reasons"])
     if view.revealed:
         _audit_revealed(engine, actor, [answer["reference"]], purpose)
