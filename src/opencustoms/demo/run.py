@@ -216,6 +216,29 @@ def sign_in_table(sign_ins: list[pillars.SignIn], url: str) -> Any:
     return table
 
 
+def relane_signalled(platform: Platform) -> int:
+    """Lane again, online, every stored declaration a signal is about (a suspended or revoked AEO certificate, a
+    revoked certificate of origin, a seal opened, a plate that does not match...): the pillars are seeded after the
+    backlog was laned, and an officer should see those alerts among the reasons, as when they arrive in service."""
+    from sqlalchemy import select
+
+    from opencustoms import signals
+    from opencustoms.risk import service as risk
+    from opencustoms.store.tables import declarations as declarations_table
+
+    with platform.engine.connect() as conn:
+        references = list(conn.execute(select(declarations_table.c.functional_reference_id)).scalars())
+        found = signals.for_stored(conn, references)
+    # the alerts that move a lane (medium and above, see the lane policy); informational ones only add a reason
+    concerned = sorted(
+        r for r, found_ in found.items() if any(s.severity in ("medium", "high", "critical") for s in found_)
+    )
+    operator = platform.operator()
+    for reference in concerned:
+        risk.decide(platform, operator, reference)
+    return len(concerned)
+
+
 def prepare_with_tokens(
     directory: Path, count: int, seed: int, console: Console
 ) -> tuple[Platform, dict[str, str], Any]:
@@ -400,6 +423,9 @@ def _main(
     with console.status("registering e-seals, trucks, corridors, a gate and vessels for the live data"):
         live.prepare()
     seeded, sign_ins = seed_pillars(platform, count, seed, scans, console, config)
+    with console.status("laning again the declarations the pillars raised alerts about"):
+        relaned = relane_signalled(platform)
+    console.print(f"risk: {relaned:,} declarations laned again with the alerts raised about them")
     tokens = {s.username: s.token for s in sign_ins}
     if check:
         result = verify(platform, tokens, report.accepted + live.registered, live, seeded)
