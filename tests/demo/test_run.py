@@ -104,3 +104,4 @@ def test_the_demo_issuer_is_set_only_while_the_demo_runs(monkeypatch: pytest.Mon
         assert get_document_settings().identity_domain == config["documents"]["identity_domain"]
         assert get_document_settings().issuer_name == config["documents"]["issuer_name"]
     assert get_document_settings().identity_domain == before
+    get_document_settings.cache_clear()  # no settings of this test stay cached for the next one

@@ -321,9 +321,9 @@ def test_findings_emit_signals_and_feed_the_risk_engine(site, operator, store) -
     assert worded == {
         "clear": "Image radioscopique CLEAR examinée : image conforme à la déclaration (LRN-0001, CSQU3054383)",
         "discrepancy": "Image radioscopique BAD : marchandises non conformes à la déclaration ou dissimulation "
-        "constatée (LRN-0002, MSCU1234566, NL-12-AB) : organic mass hidden in a machine housing",
+        "constatée (LRN-0002, MSCU1234566, NL-12-AB) : « organic mass hidden in a machine housing »",
         "suspicious": "Image radioscopique SUS jugée suspecte, contrôle physique recommandé (LRN-0001, "
-        "CSQU3054383) : irregular density",
+        "CSQU3054383) : « irregular density »",
     }
     assert "analyst" not in "".join(worded.values())  # the reviewer's user name is evidence, never text
     history = {

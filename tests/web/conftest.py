@@ -45,8 +45,13 @@ def chromium_path() -> Path:
 
 @pytest.fixture(scope="session")
 def document_env() -> Iterator[None]:
+    """The documents pillar's settings of the test site, read afresh (an earlier test of the same worker may have
+    left its own settings cached)."""
+    from opencustoms.documents.config import get_document_settings
+
     saved = {k: os.environ.get(k) for k in DOCUMENT_ENV}
     os.environ.update(DOCUMENT_ENV)
+    get_document_settings.cache_clear()
     try:
         yield
     finally:
@@ -55,6 +60,7 @@ def document_env() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        get_document_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

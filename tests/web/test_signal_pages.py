@@ -68,7 +68,7 @@ def test_transit_alerts_in_french_on_the_declaration_and_transit_pages(client_fo
     reference = site.references["transit"]
     french = html.unescape(officer.get(f"/ui/declarations/{reference}", headers={"Accept-Language": "fr"}).text)
     alerts_block = french[french.index("<h2>Mouvements de transit et alertes IoT</h2>") :]
-    assert "Scellé électronique ouvert hors zone douanière: Le scellé électronique" in alerts_block
+    assert "Scellé électronique ouvert hors zone douanière\u202f: Le scellé électronique" in alerts_block
     assert "hors de toute zone autorisée" in alerts_block and "outside every authorised zone" not in alerts_block
     signals_block = french[french.index("<h2>Signaux</h2>") : french.index("<h2>Mouvements de transit")]
     assert "Scellé électronique ouvert hors zone douanière" in signals_block
