@@ -150,6 +150,11 @@ def test_an_officer_reads_why_twenty_red_declarations_are_red(demo: Path) -> Non
         for lang in ("en", "fr"):
             pages = [client.get(f"/ui/queue?lane=red&lang={lang}").text]
             pages += [client.get(f"/ui/declarations/{ref}?lang={lang}").text for ref in references]
+            # each declaration's unit value against the price reference the model used
+            checks = [re.search(r'<p class="price-check">(.*?)</p>', page, re.S) for page in pages[1:]]
+            assert all(checks), "every red declaration shows its price check"
+            word = "Valeur unitaire" if lang == "fr" else "Unit value"
+            assert sum(word in c[1] for c in checks if c) >= 10, [c[1] for c in checks if c][:3]
             for page in pages:
                 texts = reasons_on(page)
                 assert texts, "a red declaration shows its reasons"

@@ -284,6 +284,13 @@ def _feature_sentence(feature: str, value: Any, lang: str, facts: Facts | None) 
     return "feature_other", {"feature": feature}, say("feature_other", lang, feature=feature)
 
 
+def price(facts: Facts, lang: str) -> dict[str, Any]:
+    """The declaration's unit value against the price reference the model used (``code``, ``values``, ``text``),
+    as the declaration page shows it whatever the lane."""
+    code, values, text = _unit_value_sentence(facts.row, facts.evidence, wording.language(lang), (facts.currency or ""))
+    return {"code": code, "values": values, "text": text}
+
+
 def _unit_value_sentence(
     row: Mapping[str, Any], evidence: Mapping[str, Any] | None, lang: str, currency: str
 ) -> tuple[str, dict[str, Any], str]:

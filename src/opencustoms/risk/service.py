@@ -1702,6 +1702,11 @@ def explain(
             field="reference",
         )
     [shown] = present_decisions(engine, actor, [score_display.shown(dict(row))], pseudonymiser, purpose, lang=lang)
+    with engine.connect() as conn:
+        facts = _decision_facts(engine, conn, [shown], pseudonymiser, every=True)
+    found = facts.get((shown["reference"], shown.get("model_version")))
+    # the declaration's unit value against the price reference the model used, whatever its lane
+    shown["price"] = reason_text.price(found, lang) if found is not None and found.evidence else None
     return shown
 
 
@@ -1788,14 +1793,20 @@ def _evidence_builder(engine: Engine, conn: Connection, version: str) -> Any:
 
 
 def _decision_facts(
-    engine: Engine, conn: Connection, rows: Sequence[Mapping[str, Any]], pseudonymiser: Pseudonymiser | None
+    engine: Engine,
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    pseudonymiser: Pseudonymiser | None,
+    *,
+    every: bool = False,
 ) -> dict[tuple[str, str | None], reason_text.Facts]:
-    """For the decisions whose reasons include the model's contributions: the declaration as the model read it
-    and the evidence of the version that decided, by (reference, model version)."""
+    """For the decisions whose reasons include the model's contributions (``every``: each decision a model took):
+    the declaration as the model read it and the evidence of the version that decided, by (reference, model
+    version)."""
     wanted = {
         (r["reference"], r.get("model_version"))
         for r in rows
-        if r.get("model_version") and any(reason.get("contributions") for reason in r.get("reasons") or [])
+        if r.get("model_version") and (every or any(reason.get("contributions") for reason in r.get("reasons") or []))
     }
     if not wanted:
         return {}

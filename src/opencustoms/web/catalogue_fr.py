@@ -557,6 +557,7 @@ FR: dict[str, str] = {
     "Wing in ground craft": "Navion (effet de sol)",
     # reasons in the officer's words (risk/explain.py)
     "Main reason": "Motif principal",
+    "Price check": "Contrôle du prix",
     "all %(n)s reasons": "les %(n)s motifs",
     "What raised the model's risk, strongest first": "Ce qui a augmenté le risque du modèle, du plus fort au plus faible",
 }

@@ -53,6 +53,11 @@ class Decision(BaseModel):
     random_draw: float
     reasons: list[Reason]
     top_reason: str | None = Field(default=None, description="The one reason a queue shows.")
+    price: dict[str, Any] | None = Field(
+        default=None,
+        description="GET /risk/decisions/{reference}: the unit value against the price reference the model used "
+        "(code, values, text in the Accept-Language asked); null without a model.",
+    )
 
 
 class Importer(BaseModel):
