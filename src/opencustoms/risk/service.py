@@ -1293,27 +1293,32 @@ def score_file(
             else decisions
         )
         if lang is not None:
-            rendered = _with_sentences(rendered, frame, model, lang, view)
+            rendered = _with_sentences(rendered, frame, model, lang, view, found)
         write_decisions(_with_display(rendered) if version else rendered, output)
         progress.advance(decisions.height)
     return summary(decisions) | {"missing_data": len(gaps)} | result
 
 
 def _with_sentences(
-    decisions: pl.DataFrame, frame: pl.DataFrame, model: RiskModel | None, lang: str, view: signal_records.ReaderView
+    decisions: pl.DataFrame,
+    frame: pl.DataFrame,
+    model: RiskModel | None,
+    lang: str,
+    view: signal_records.ReaderView,
+    signals: Mapping[str, Sequence[Mapping[str, Any]]],
 ) -> pl.DataFrame:
     """A file's decisions with ``explanation`` (every reason as a sentence in ``lang``, the model's evidence as
     "sentence — strength") and ``top_reason``, from the model's fitted references. The file's currency is not
     known to the engine: unit values are written per kg with the generic currency sign (¤)."""
-    rows = frame.select(pl.all()).iter_rows(named=True)
     explanations, tops = [], []
-    for decision, row in zip(decisions.iter_rows(named=True), rows, strict=True):
+    for decision, row in zip(decisions.iter_rows(named=True), frame.iter_rows(named=True), strict=True):
         contributions = json.loads(decision.get("contributions") or "[]")
         reasons = [{"kind": "", "text": view.text(t)} for t in decision["reasons"]]
         if contributions:
             reasons.append({"kind": "model", "text": "", "contributions": contributions})
         evidence = model.builder_.evidence(row) if model is not None and model.builder_ and contributions else None
-        said = reason_text.explain(reasons, lang, reason_text.Facts(row, evidence, "¤"))
+        found = [signal_records.Signal.model_validate(s) for s in signals.get(decision["reference"], ())]
+        said = reason_text.explain(reasons, lang, reason_text.Facts(row, evidence, "¤"), _signal_sentences(found))
         lines = [r["text"] for r in said if r["text"]]
         lines += [f"{c['text']} — {c['strength_text']}" for r in said for c in r.get("contributions") or []]
         explanations.append(lines)
@@ -1701,12 +1706,9 @@ def explain(
             "(`opencustoms risk score --backlog` or POST /risk/decisions/{reference})",
             field="reference",
         )
-    [shown] = present_decisions(engine, actor, [score_display.shown(dict(row))], pseudonymiser, purpose, lang=lang)
-    with engine.connect() as conn:
-        facts = _decision_facts(engine, conn, [shown], pseudonymiser, every=True)
-    found = facts.get((shown["reference"], shown.get("model_version")))
-    # the declaration's unit value against the price reference the model used, whatever its lane
-    shown["price"] = reason_text.price(found, lang) if found is not None and found.evidence else None
+    [shown] = present_decisions(
+        engine, actor, [score_display.shown(dict(row))], pseudonymiser, purpose, lang=lang, price=True
+    )
     return shown
 
 
@@ -1857,15 +1859,17 @@ def present_decisions(
     *,
     revealed: Sequence[str] = (),
     lang: str = "en",
+    price: bool = False,
 ) -> list[dict[str, Any]]:
     """Stored decisions as ``actor`` may see them, in ``lang``: every reason said as a sentence with its evidence
     (the model's from the fitted references of the version that decided), every party or certificate a reason
     names (tokens, and names in texts stored before tokens) rendered through the reader's view, and the
-    ``top_reason``; reads that show personal data audited (with ``revealed``: references whose rows show
+    ``top_reason`` (with ``price``: also the unit value against the price reference the deciding model used,
+    whatever the lane); reads that show personal data audited (with ``revealed``: references whose rows show
     personal data otherwise, e.g. the queue's importer)."""
     with engine.connect() as conn:
         names = signal_records.stored_names(conn, [r["reference"] for r in rows])
-        facts = _decision_facts(engine, conn, rows, pseudonymiser)
+        facts = _decision_facts(engine, conn, rows, pseudonymiser, every=price)
         with_signals = {
             r["reference"] for r in rows if any(reason.get("kind") == "signal" for reason in r.get("reasons") or [])
         }
@@ -1880,7 +1884,11 @@ def present_decisions(
             facts.get((row["reference"], row.get("model_version"))),
             found.get(row["reference"], ()),
         )
-        out.append({**row, "reasons": reasons, "top_reason": reason_text.top_reason(reasons)})
+        shown = {**row, "reasons": reasons, "top_reason": reason_text.top_reason(reasons)}
+        if price:
+            known = facts.get((row["reference"], row.get("model_version")))
+            shown["price"] = reason_text.price(known, lang) if known is not None and known.evidence else None
+        out.append(shown)
         if view.revealed:
             revealed.append(row["reference"])
     _audit_revealed(engine, actor, revealed, purpose)
