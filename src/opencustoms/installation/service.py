@@ -335,3 +335,11 @@ def migrate(
     finally:
         target.dispose()
     return report
+
+
+def export_lake(platform: Platform, actor: Identity, directory: Path, progress: Any = None) -> dict[str, Any]:
+    """Append what changed since the last export to the declarations data lake in ``directory`` (Parquet,
+    partitioned by acceptance date, pseudonymised): :mod:`opencustoms.installation.lake`."""
+    from opencustoms.installation import lake
+
+    return lake.export_lake(platform, actor, directory, progress)
