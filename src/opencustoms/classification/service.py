@@ -293,8 +293,10 @@ def train(
     return row
 
 
-def models(engine: Engine) -> list[dict[str, Any]]:
-    """Every registered HS model version, newest first."""
+def models(engine: Engine, actor: Identity | None = None) -> list[dict[str, Any]]:
+    """Every registered HS model version, newest first (``actor``, when given, needs risk:manage)."""
+    if actor is not None:
+        actor.require(Permission.RISK_MANAGE)
     with engine.connect() as conn:
         query = select(classification_models).order_by(classification_models.c.created_at.desc())
         return [dict(r) for r in conn.execute(query).mappings()]
@@ -339,9 +341,14 @@ def suggest(
     *,
     method: str = "auto",
     edition: str = DEFAULT_EDITION,
+    actor: Identity | None = None,
 ) -> dict[str, Any]:
     """Top-k HS6 per description. ``method``: ``auto`` uses the promoted model (with the lexical fallback) when
-    there is one, else the nomenclature texts; ``lexical`` the texts only; ``model`` requires a promoted model."""
+    there is one, else the nomenclature texts; ``lexical`` the texts only; ``model`` requires a promoted model.
+    ``actor``, when given, needs declarations:read (the evidence quotes the administration's confirmed goods
+    descriptions)."""
+    if actor is not None:
+        actor.require(Permission.DECLARATIONS_READ)
     if method not in METHODS:
         raise ClassificationInputError(f"method must be one of {', '.join(METHODS)}; got {method!r}", field="method")
     descriptions = check_descriptions(descriptions)

@@ -234,6 +234,12 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/iot/scans/{scan_id}/release"): api(P.SCANS_REVIEW, write=True),
     ("POST", "/iot/scans/{scan_id}/finding"): api(P.SCANS_REVIEW, write=True),
     ("GET", "/iot/scans/{scan_id}/package"): api(P.SCANS_REVIEW),
+    # --- classification: suggestions read the administration's confirmed goods descriptions (evidence) ----------
+    ("POST", "/hs/suggest"): api(P.DECLARATIONS_READ, limit=Limit.DECLARATION),
+    ("GET", "/hs/explain/{code}"): api(),
+    ("GET", "/hs/models"): api(P.RISK_MANAGE),
+    ("POST", "/hs/models"): api(P.RISK_MANAGE, write=True),
+    ("POST", "/hs/models/{version}/promote"): api(P.RISK_MANAGE, write=True, extra={404}),
     # --- the dashboard (session cookie; each page checks the permission it names here) --------------------------
     ("GET", "/verify"): public(html=True),
     ("POST", "/verify"): public(limit=Limit.DOCUMENT, html=True),
