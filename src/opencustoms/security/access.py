@@ -242,6 +242,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/hs/models/{version}/promote"): api(P.RISK_MANAGE, write=True, extra={404}),
     # --- the dashboard (session cookie; each page checks the permission it names here) --------------------------
     ("GET", "/verify"): public(html=True),
+    ("GET", "/tariff"): public(html=True),  # the tariff finder: the nomenclature only, never the administration's data
     ("POST", "/verify"): public(limit=Limit.DOCUMENT, html=True),
     ("GET", "/ui/login"): public(html=True),
     # sign-in: a username and a password or token, a few hundred bytes; the ordinary request limit, not a form's

@@ -560,4 +560,20 @@ FR: dict[str, str] = {
     "Price check": "Contrôle du prix",
     "all %(n)s reasons": "les %(n)s motifs",
     "What raised the model's risk, strongest first": "Ce qui a augmenté le risque du modèle, du plus fort au plus faible",
+    # the public tariff finder (classification)
+    "Tariff finder": "Recherche tarifaire",
+    "Describe your goods to find their HS code, or browse the nomenclature. No account is needed. The suggestions come from the texts of the Harmonized System only: check them against the legal notes, and ask the customs administration for a binding ruling when in doubt.": "Décrivez vos marchandises pour trouver leur code SH, ou parcourez la nomenclature. Aucun compte n'est nécessaire. Les suggestions viennent des seuls textes du Système harmonisé : vérifiez-les au regard des notes légales et demandez un renseignement tarifaire contraignant à l'administration des douanes en cas de doute.",  # noqa: E501
+    "Goods description": "Description des marchandises",
+    "e.g. knitted cotton T-shirts for men": "p. ex. T-shirts en coton, en bonneterie, pour hommes",
+    "Find the code": "Trouver le code",
+    "Suggested subheadings": "Sous-positions suggérées",
+    "Path": "Chemin",
+    "Matching words": "Mots retrouvés",
+    "Section": "Section",
+    "Code %(code)s": "Code %(code)s",
+    "Browse the sections": "Parcourir les sections",
+    "Sections and chapters": "Sections et chapitres",
+    "HS %(edition)s. The nomenclature's texts are the World Customs Organization's, in English; data from UN Comtrade.": "SH %(edition)s. Les textes de la nomenclature sont ceux de l'Organisation mondiale des douanes, en anglais ; données de UN Comtrade.",  # noqa: E501
+    "Describe the goods in at most %(n)s characters.": "Décrivez les marchandises en %(n)s caractères au plus.",
+    "%(code)s is not a code of the nomenclature.": "%(code)s n'est pas un code de la nomenclature.",
 }
