@@ -89,3 +89,8 @@ def test_train_promote_and_suggest_from_history(api: Any, engine: Any, operator:
     r = client.post("/hs/suggest", json={"descriptions": ["laptop computers"]}, headers=tokens["ana"])
     assert r.json()["method"] == "model" and r.json()["model_version"] == version
     assert client.post("/hs/models/nope/promote", headers=tokens["ana"]).status_code == 404
+    r = client.post("/hs/signals", json={}, headers=tokens["ana"])
+    assert r.status_code == 200 and set(r.json()) == {"signals", "new", "declarations", "revenue_at_stake"}
+    assert client.post("/hs/signals", json={}, headers=tokens["olga"]).status_code == 403
+    r = client.post("/hs/signals", json={"threshold": 0.1}, headers=tokens["ana"])
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "threshold"

@@ -69,3 +69,5 @@ def test_train_models_promote(cli: Any) -> None:
     answer = json.loads(cli("hs", "suggest", "laptop computers", "--json"))
     assert answer["method"] == "model" and answer["model_version"] == version
     assert "no HS model version" in cli("hs", "promote", "h0-none", code=1)
+    assert "misclassification signal(s)" in cli("hs", "check")
+    assert "threshold" in cli("hs", "check", "--threshold", "0.2", code=1)

@@ -259,6 +259,10 @@ def train(
         metrics["model"] = accuracy(rank_model(model, texts), truth)
         metrics["combined"] = accuracy(rank_combined(model, texts), truth)
         metrics["unseen_codes"] = round(sum(t not in model.class_counts_ for t in truth) / len(truth), 4)
+        # The version put in service learns from every confirmed row: the metrics above measure the procedure on
+        # the time split; the newest rows are the ones most like tomorrow's declarations.
+        model = DescriptionModel(seed=seed).fit([r[1] for r in rows], [r[2] for r in rows])
+        metrics["refit_on_all_rows"] = len(rows)
     now = utcnow()
     version = now.strftime("h%Y%m%d%H%M%S") + "-" + model.training_hash_[:6]
     path = _models_dir(platform) / f"{version}.model"

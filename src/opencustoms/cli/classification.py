@@ -162,3 +162,27 @@ def promote(version: Annotated[str, typer.Argument(help="HS model version, from 
     except OpenCustomsError as exc:
         _fail(exc)
     console.print(f"HS model {version} is now in service")
+
+
+@app.command("check")
+def check(
+    reference: Annotated[
+        list[str] | None, typer.Argument(help="Declaration references to check (omit: every stored declaration).")
+    ] = None,
+    threshold: Annotated[
+        float,
+        typer.Option("--threshold", help="Confidence the description must give the other code (0.5 to 1)."),
+    ] = 0.6,
+) -> None:
+    """Emit the misclassification signals: descriptions pointing to another HS6 whose usual duty differs."""
+    from opencustoms.classification import mismatch
+
+    platform, operator = _platform()
+    try:
+        summary = mismatch.check(platform.engine, operator, reference or None, threshold=threshold)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    console.print(
+        f"{summary['signals']} misclassification signal(s) on {summary['declarations']} declaration(s), "
+        f"{summary['new']} new; {summary['revenue_at_stake']:,.2f} at stake"
+    )

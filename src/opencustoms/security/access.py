@@ -240,6 +240,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/hs/models"): api(P.RISK_MANAGE),
     ("POST", "/hs/models"): api(P.RISK_MANAGE, write=True),
     ("POST", "/hs/models/{version}/promote"): api(P.RISK_MANAGE, write=True, extra={404}),
+    # misclassification signals feed the lanes: the permission that lanes declarations
+    ("POST", "/hs/signals"): api(P.DECISIONS_WRITE, write=True, extra={404}),
     # --- the dashboard (session cookie; each page checks the permission it names here) --------------------------
     ("GET", "/verify"): public(html=True),
     ("GET", "/tariff"): public(html=True),  # the tariff finder: the nomenclature only, never the administration's data

@@ -73,3 +73,20 @@ def promote(version: str, platform: PlatformDep, identity: IdentityDep) -> dict[
     """Put an HS model version in service; the previous one is retired."""
     service.promote_model(platform.engine, identity, version)
     return {"version": version, "status": "promoted"}
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    references: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=10_000, description="Declarations to check (omit: every stored declaration)."
+    )
+    threshold: float = Field(default=0.6, ge=0.5, lt=1, description="Confidence the description must give.")
+
+
+@router.post("/signals")
+def check(body: CheckRequest, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """Emit the misclassification signals (classification.description_mismatch); idempotent."""
+    from opencustoms.classification import mismatch
+
+    return mismatch.check(platform.engine, identity, body.references, threshold=body.threshold)
