@@ -85,6 +85,51 @@ def lexical_methods() -> list[Any]:
     ]
 
 
+def confusion(suggester: Any, texts: list[str], truth: list[str]) -> dict[str, Any]:
+    """Where the first suggestion goes wrong: right heading but wrong subheading, a neighbouring heading (same
+    chapter), or another chapter; and the heading pairs confused most often (true → suggested)."""
+    scores = suggester.scores(texts)
+    first = [str(suggester.codes_[i]) for i in np.argmax(scores, axis=1)]
+    out = {"right": 0, "same_heading": 0, "same_chapter": 0, "other_chapter": 0}
+    pairs: dict[str, int] = {}
+    for p, t in zip(first, truth, strict=True):
+        if p == t:
+            out["right"] += 1
+        elif p[:4] == t[:4]:
+            out["same_heading"] += 1
+        elif p[:2] == t[:2]:
+            out["same_chapter"] += 1
+            pairs[f"{t[:4]}→{p[:4]}"] = pairs.get(f"{t[:4]}→{p[:4]}", 0) + 1
+        else:
+            out["other_chapter"] += 1
+    return {**out, "neighbouring_pairs": sorted(pairs.items(), key=lambda kv: -kv[1])[:5]}
+
+
+def peak_memory_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: kilobytes
+
+
+def serving_memory_mb() -> float:
+    """Peak memory of a fresh process that answers one suggestion with the benchmark's promoted model (the lexical
+    index of HS 2022 fitted, the model file loaded): what an API worker pays for classification."""
+    import subprocess
+    import sys
+
+    from _common import WORK
+
+    code = (
+        "from opencustoms.store.database import init_database; "
+        "from opencustoms.classification import service; "
+        f"engine = init_database('sqlite:///{WORK / 'hs_classify' / 'bench.db'}'); "
+        "service.suggest(engine, ['men knitted cotton T-shirts']); "
+        "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
+    )  # VmHWM, not ru_maxrss: a child started by fork + exec reports its parent's peak in ru_maxrss
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return round(int(done.stdout.split()[-1]) / 1024, 1)
+
+
 def latency(predict: Any, texts: list[str], runs: int) -> dict[str, float]:
     times = []
     for _ in range(runs):
@@ -122,6 +167,8 @@ def main() -> None:
             scores = suggester.scores(x)
             ranked = [[str(suggester.codes_[i]) for i in np.argsort(-s)[:5]] for s in scores]
             row[name] = accuracy(ranked, y)
+        if config == DEFAULT_CONFIG:
+            row["confusion"] = {name: confusion(suggester, x, y) for name, (x, y) in sets.items()}
         row["latency"] = latency(suggester.scores, sets["rulings"][0], args.latency_runs)
         row["index_mb"] = round(len(pickle.dumps(suggester)) / 1e6, 1)
         rows.append(row)
@@ -137,6 +184,7 @@ def main() -> None:
                 f"{lat.get('p50_ms', float('nan')):6.1f} {lat.get('p99_ms', float('nan')):6.1f}  "
                 f"{row.get('index_mb', '')}"
             )
+    lexical_peak = peak_memory_mb()
     history = history_model(args.declarations, sets, args.latency_runs)
     print(
         f"\nhistory model: {history['training_rows']} confirmed goods items, {history['classes']} codes, "
@@ -149,9 +197,17 @@ def main() -> None:
             print(f"  {row['method']:34s} {name:9s} " + " ".join(f"{k}={v:.3f}" for k, v in row[name].items()))
     print(f"  latency (suggest, model + lexical): {history['latency']}")
     print(f"  misclassification signal: {history['signal']}")
+    default = next(r for r in rows if r.get("default"))
+    print(f"confusion of the default lexical method (first suggestion): {default['confusion']}")
+    memory = {
+        "serving_process_mb": serving_memory_mb(),
+        "benchmark_after_lexical_methods_mb": lexical_peak,
+        "benchmark_peak_mb": peak_memory_mb(),
+    }
+    print(f"process peak memory (max RSS): {memory}")
     write(
         "hs_classify",
-        {"sizes": {k: len(v[1]) for k, v in sets.items()}, "methods": rows, "history": history},
+        {"sizes": {k: len(v[1]) for k, v in sets.items()}, "methods": rows, "history": history, "memory": memory},
     )
 
 
