@@ -265,7 +265,7 @@ def train(
         metrics["refit_on_all_rows"] = len(rows)
     now = utcnow()
     version = now.strftime("h%Y%m%d%H%M%S") + "-" + model.training_hash_[:6]
-    path = _models_dir(platform) / f"{version}.model"
+    path = (_models_dir(platform) / f"{version}.model").resolve()  # a relative data directory: not the cwd's
     file_hash = model.save(path)
     row = {
         "version": version,
