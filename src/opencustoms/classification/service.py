@@ -399,3 +399,22 @@ def suggest(
             )
         out.append(items)
     return {"method": "model", "model_version": version, "suggestions": out}
+
+
+def suggest_for_goods(
+    engine: Engine, actor: Identity, items: list[tuple[int, str | None, str]], top_k: int = 3
+) -> dict[int, dict[str, Any]]:
+    """Suggestions beside a declaration's goods items (sequence number, description, declared code): per item with
+    a description, its top-k suggestions and whether the first differs from the declared HS6."""
+    described = [(seq, text.strip(), code) for seq, text, code in items if text and text.strip()]
+    if not described:
+        return {}
+    answer = suggest(engine, [text[:MAX_DESCRIPTION_CHARS] for _, text, _ in described], top_k, actor=actor)
+    return {
+        seq: {
+            "suggestions": found,
+            "differs": bool(found) and found[0]["code"] != code[:6],
+            "method": answer["method"],
+        }
+        for (seq, _, code), found in zip(described, answer["suggestions"], strict=True)
+    }

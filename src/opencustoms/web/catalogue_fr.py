@@ -576,4 +576,8 @@ FR: dict[str, str] = {
     "HS %(edition)s. The nomenclature's texts are the World Customs Organization's, in English; data from UN Comtrade.": "SH %(edition)s. Les textes de la nomenclature sont ceux de l'Organisation mondiale des douanes, en anglais ; données de UN Comtrade.",  # noqa: E501
     "Describe the goods in at most %(n)s characters.": "Décrivez les marchandises en %(n)s caractères au plus.",
     "%(code)s is not a code of the nomenclature.": "%(code)s n'est pas un code de la nomenclature.",
+    # HS suggestions beside the goods items (declaration page)
+    "Suggested HS codes": "Codes SH suggérés",
+    "the description points elsewhere": "la désignation relève d'un autre code",
+    "HS suggestions unavailable: %(reason)s": "Suggestions SH indisponibles : %(reason)s",
 }
