@@ -53,6 +53,7 @@ def urls(site: Site) -> dict[str, str]:
         "/ui/login": "/ui/login",
         "/ui": "/ui",
         "/ui/queue": "/ui/queue?lane=red",
+        "/ui/classification": "/ui/classification",
         "/ui/declarations/{reference}": f"/ui/declarations/{site.references['red']}",
         "/ui/documents": "/ui/documents",
         "/ui/documents/new": "/ui/documents/new",

@@ -180,3 +180,27 @@ def check(
         "declarations": len({s.subject_id for s in found}),
         "revenue_at_stake": round(sum(max(0.0, float(s.evidence["duty_at_stake"])) for s in found), 2),
     }
+
+
+def recent(engine: Engine, actor: Identity, *, limit: int = 200, lang: str = "en") -> list[dict[str, Any]]:
+    """The latest misclassification signals, newest first, each with its sentence in ``lang``. Their evidence holds
+    codes, rates and the goods description, never a party: no masking is needed."""
+    from opencustoms.store.tables import signals as signals_table
+
+    actor.require(Permission.DECLARATIONS_READ)
+    if not 1 <= limit <= 1000:
+        raise ClassificationInputError(f"limit must be between 1 and 1000, not {limit}", field="limit")
+    t = signals_table.c
+    query = select(signals_table).where(t.kind == KIND).order_by(t.observed_at.desc(), t.id).limit(limit)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    return [
+        {
+            "reference": r["subject_id"],
+            "severity": r["severity"],
+            "observed_at": r["observed_at"],
+            "evidence": r["evidence"] or {},
+            "sentence": signals.describe(KIND, r["evidence"] or {}, lang, r["reason"]),
+        }
+        for r in rows
+    ]

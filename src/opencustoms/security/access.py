@@ -287,6 +287,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/risk/profiles/{profile_id}"): page(P.DECLARATIONS_READ),
     ("POST", "/ui/risk/profiles/{profile_id}/retire"): page(P.RISK_MANAGE, write=True),
     ("GET", "/ui/risk/models"): page(P.RISK_MANAGE),
+    ("GET", "/ui/classification"): page(P.DECLARATIONS_READ),  # misclassification signals; HS models for risk:manage
     ("GET", "/ui/risk/valuation"): page(P.RISK_MANAGE),
     ("POST", "/ui/risk/models/{version}/promote"): page(P.RISK_MANAGE, write=True),
     ("GET", "/ui/audit"): page(P.AUDIT_READ),

@@ -580,4 +580,20 @@ FR: dict[str, str] = {
     "Suggested HS codes": "Codes SH suggérés",
     "the description points elsewhere": "la désignation relève d'un autre code",
     "HS suggestions unavailable: %(reason)s": "Suggestions SH indisponibles : %(reason)s",
+    # the analyst's classification page
+    "Classification": "Classement tarifaire",
+    "Goods items whose description points to another HS subheading with a different usual duty, newest first. Run `opencustoms hs check` (or POST /hs/signals) to look for new ones.": "Articles dont la désignation relève d'une autre sous-position SH au droit habituel différent, les plus récents d'abord. Lancez `opencustoms hs check` (ou POST /hs/signals) pour en chercher de nouveaux.",  # noqa: E501
+    "Misclassification signals": "Signaux d'erreur de classement",
+    "Declared": "Déclaré",
+    "Suggested": "Suggéré",
+    "Confidence": "Confiance",
+    "Duty at stake": "Droits en jeu",
+    "No misclassification signal yet.": "Aucun signal d'erreur de classement pour l'instant.",
+    "HS models": "Modèles SH",
+    "Confirmed goods items": "Articles confirmés",
+    "Codes": "Codes",
+    "Held-out HS6 top-1": "SH6 en tête (échantillon réservé)",
+    "No HS model yet: run `opencustoms hs train --promote`.": "Aucun modèle SH pour l'instant : lancez `opencustoms hs train --promote`.",  # noqa: E501
+    "HS": "SH",
+    "misclassification signals": "signaux d'erreur de classement",
 }
