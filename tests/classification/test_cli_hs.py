@@ -39,6 +39,20 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     open_database.cache_clear()
 
 
+def test_evaluate_on_labelled_descriptions(cli: Any, tmp_path: Path) -> None:
+    labelled = tmp_path / "rulings.csv"
+    labelled.write_text("description,hs6\nmen's knitted cotton T-shirts,610910\nfrozen boneless bovine meat,020230\n")
+    out = json.loads(cli("hs", "evaluate", str(labelled), "--json"))
+    assert out["rows"] == 2 and out["lexical"]["chapter_top1"] == 1.0 and "model" not in out
+    lines = tmp_path / "r.jsonl"
+    lines.write_text('{"text": "frozen boneless bovine meat", "expected_hs_code": "020230"}\n')
+    assert "1 descriptions" in cli("hs", "evaluate", str(lines))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("description,code\ntea,0902\n")
+    assert "6-digit code" in cli("hs", "evaluate", str(bad), code=1)
+    assert "no file at" in cli("hs", "evaluate", str(tmp_path / "none.csv"), code=1)
+
+
 def test_suggest_and_explain(cli: Any) -> None:
     out = json.loads(cli("hs", "suggest", "men's knitted cotton T-shirts", "frozen shrimp", "--top", "3", "--json"))
     assert out["method"] == "lexical" and len(out["suggestions"]) == 2
@@ -70,4 +84,8 @@ def test_train_models_promote(cli: Any) -> None:
     assert answer["method"] == "model" and answer["model_version"] == version
     assert "no HS model version" in cli("hs", "promote", "h0-none", code=1)
     assert "misclassification signal(s)" in cli("hs", "check")
+    labelled = Path("labelled.csv")
+    labelled.write_text("description,hs_code\nlaptop computers,847130\n")
+    evaluated = json.loads(cli("hs", "evaluate", str(labelled), "--json"))
+    assert evaluated["model_version"] == version and evaluated["combined"]["hs6_top1"] == 1.0
     assert "threshold" in cli("hs", "check", "--threshold", "0.2", code=1)

@@ -418,3 +418,57 @@ def suggest_for_goods(
         }
         for (seq, _, code), found in zip(described, answer["suggestions"], strict=True)
     }
+
+
+TEXT_KEYS = ("description", "text")
+CODE_KEYS = ("hs6", "hs_code", "expected_hs_code")
+
+
+def read_labelled(path: Path) -> list[tuple[str, str]]:
+    """(description, HS6) pairs from a CSV or a JSON Lines file (keys: :data:`TEXT_KEYS` for the description,
+    :data:`CODE_KEYS` for the code), e.g. the administration's own rulings."""
+    import csv
+    import json
+
+    if not path.is_file():
+        raise ClassificationInputError(f"no file at {path}; check the path", field="file")
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        try:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise ClassificationInputError(f"line {exc.lineno}: not JSON ({exc.msg})", field="file") from exc
+    else:
+        records = list(csv.DictReader(text.splitlines()))
+    pairs = []
+    for number, item in enumerate(records, start=1):
+        if not isinstance(item, dict):
+            raise ClassificationInputError(f"record {number} is not an object", field="file")
+        code = str(next((item[k] for k in CODE_KEYS if item.get(k)), "")).strip()[:6]
+        description = str(next((item[k] for k in TEXT_KEYS if item.get(k)), "")).strip()
+        if not description or len(code) != 6 or not code.isdigit():
+            raise ClassificationInputError(
+                f"record {number} needs a description ({', '.join(TEXT_KEYS)}) and a 6-digit code "
+                f"({', '.join(CODE_KEYS)})",
+                field="file",
+            )
+        pairs.append((description[:MAX_DESCRIPTION_CHARS], code))
+    if not pairs:
+        raise ClassificationInputError(f"{path.name} holds no labelled description", field="file")
+    return pairs
+
+
+def evaluate(engine: Engine | None, pairs: list[tuple[str, str]], actor: Identity | None = None) -> dict[str, Any]:
+    """Chapter, heading, HS6 top-1 and top-5 of the lexical method and, when one is promoted, the model alone and
+    the combination, on labelled descriptions the model did not learn from."""
+    if actor is not None:
+        actor.require(Permission.DECLARATIONS_READ)
+    texts, truth = [p[0] for p in pairs], [p[1] for p in pairs]
+    out: dict[str, Any] = {"rows": len(pairs), "lexical": accuracy(rank_lexical(texts), truth)}
+    loaded = promoted_model(engine) if engine is not None else None
+    if loaded is not None:
+        version, model = loaded
+        out["model_version"] = version
+        out["model"] = accuracy(rank_model(model, texts), truth)
+        out["combined"] = accuracy(rank_combined(model, texts), truth)
+    return out

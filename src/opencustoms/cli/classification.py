@@ -4,6 +4,7 @@ calls opencustoms.classification.service."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -132,6 +133,33 @@ def train(
             acc = metrics[name]
             table.add_row(name, *(f"{acc[k]:.3f}" for k in ("chapter_top1", "heading_top1", "hs6_top1", "hs6_top5")))
         console.print(table)
+
+
+@app.command("evaluate")
+def evaluate(
+    file: Annotated[
+        Path, typer.Argument(help="Labelled descriptions: CSV or JSON Lines with description and hs6 (or hs_code).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Chapter, heading, HS6 top-1 and top-5 on labelled descriptions: the nomenclature texts, and the promoted
+    model alone and combined."""
+    platform, operator = _platform()
+    try:
+        result = service.evaluate(platform.engine, service.read_labelled(file), operator)
+    except OpenCustomsError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(result)
+        return
+    version = result.get("model_version")
+    table = Table(f"{result['rows']} descriptions", "chapter", "heading", "HS6 top-1", "HS6 top-5")
+    for name in ("lexical", "model", "combined"):
+        if name in result:
+            acc = result[name]
+            label = name if name == "lexical" else f"{name} ({version})"
+            table.add_row(label, *(f"{acc[k]:.3f}" for k in ("chapter_top1", "heading_top1", "hs6_top1", "hs6_top5")))
+    console.print(table)
 
 
 @app.command("models")
