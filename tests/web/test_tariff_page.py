@@ -47,6 +47,29 @@ def test_search_browse_and_refusals_without_signing_in(public: TestClient) -> No
     assert "<script>" not in public.get("/tariff", params={"code": "<script>"}).text
 
 
+def test_searches_are_rate_limited_per_address(engine: Any, database_url: str, tmp_path: Path) -> None:
+    platform = Platform(Settings(database_url=database_url, data_dir=tmp_path, tariff_searches_per_minute=3))
+    with TestClient(create_app(platform)) as client:
+        for _ in range(3):
+            assert client.get("/tariff", params={"q": "green tea"}).status_code == 200
+        refused = client.get("/tariff", params={"q": "green tea", "lang": "en"})
+        assert refused.status_code == 429 and "Too many searches" in refused.text
+        assert 1 <= int(refused.headers["retry-after"]) <= 61
+        assert client.get("/tariff", params={"code": "0902"}).status_code == 200  # browsing is not counted
+
+
+def test_the_minute_window() -> None:
+    from opencustoms.security.ratelimit import MinuteLimit
+
+    now = [0.0]
+    limit = MinuteLimit(2, clock=lambda: now[0])
+    assert limit.allow("a") and limit.allow("a") and not limit.allow("a") and limit.allow("b")
+    now[0] = 59.0
+    assert not limit.allow("a") and limit.retry_after("a") == 2
+    now[0] = 60.0
+    assert limit.allow("a")
+
+
 def test_french(public: TestClient) -> None:
     page = public.get("/tariff", params={"q": "chemises en coton", "lang": "fr"})
     assert page.status_code == 200

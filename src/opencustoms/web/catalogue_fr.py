@@ -596,4 +596,5 @@ FR: dict[str, str] = {
     "No HS model yet: run `opencustoms hs train --promote`.": "Aucun modèle SH pour l'instant : lancez `opencustoms hs train --promote`.",  # noqa: E501
     "HS": "SH",
     "misclassification signals": "signaux d'erreur de classement",
+    "Too many searches from your address; try again in a minute.": "Trop de recherches depuis votre adresse ; réessayez dans une minute.",  # noqa: E501
 }
