@@ -47,7 +47,7 @@ app.add_typer(audit_app, name="audit")
 for _pillar in PILLARS:
     _commands = pillar_module(f"opencustoms.cli.{_pillar}")
     if _commands is not None:
-        app.add_typer(_commands.app, name=_pillar)
+        app.add_typer(_commands.app, name=getattr(_commands, "NAME", _pillar))
 console = Console()
 err = Console(stderr=True)
 

@@ -189,7 +189,7 @@ def _fixers(table: Table, source_dir: Path, target_dir: Path | None, notes: list
     out: list[tuple[str, Any]] = [
         (c.name, as_utc) for c in table.columns if isinstance(c.type, DateTime) and c.type.timezone
     ]
-    if table.name == "risk_models":
+    if table.name in ("risk_models", "classification_models"):  # files under the data directory move with it
         out.append(("path", lambda v: _model_path(v, source_dir, target_dir, notes)))
     return out
 
