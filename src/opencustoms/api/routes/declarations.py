@@ -102,7 +102,7 @@ def list_declarations(
     type_code: Literal["import", "export", "transit"] | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-    office_id: str | None = None,
+    office_id: Annotated[str | None, Query(max_length=17)] = None,
     party_id: Annotated[
         str | None,
         Query(
@@ -113,11 +113,11 @@ def list_declarations(
     ] = None,
     hs_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{2,10}$")] = None,
     origin_country_code: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
-    container_id: str | None = None,
-    reference_prefix: str | None = None,
+    container_id: Annotated[str | None, Query(max_length=11)] = None,
+    reference_prefix: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    purpose: str | None = None,
+    offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0,
+    purpose: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Search declarations, newest first. Parties are pseudonymised for callers without personal-data rights."""
     filters = SearchFilters(

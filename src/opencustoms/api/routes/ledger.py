@@ -61,7 +61,7 @@ def checkpoint(
 def entries(
     platform: PlatformDep,
     identity: IdentityDep,
-    start: Annotated[int, Query(ge=0)],
+    start: Annotated[int, Query(ge=0, le=2**62)],
     end: Annotated[int, Query(ge=1)],
     origin: str | None = None,
 ) -> Response:
@@ -83,8 +83,8 @@ def append(batch: Batch, platform: PlatformDep, identity: IdentityDep) -> dict[s
 def consistency(
     platform: PlatformDep,
     identity: IdentityDep,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int, Query(ge=0)],
+    first: Annotated[int, Query(ge=0, le=2**62)],
+    second: Annotated[int, Query(ge=0, le=2**62)],
     origin: str | None = None,
 ) -> dict[str, Any]:
     return service.consistency(platform.engine, identity, first, second, origin)
@@ -94,7 +94,7 @@ def consistency(
 def inclusion(
     platform: PlatformDep,
     identity: IdentityDep,
-    index: Annotated[int, Query(ge=0)],
+    index: Annotated[int, Query(ge=0, le=2**62)],
     size: Annotated[int, Query(ge=1)],
     origin: str | None = None,
 ) -> dict[str, Any]:
