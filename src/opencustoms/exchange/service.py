@@ -1,0 +1,735 @@
+"""Public face of the exchange between administrations (docs/exchange.md): agreements, the outbox (queue, sign,
+send with retries, acknowledgement), the inbox (verify, refuse, store once), matching received export records to
+our import declarations, and the mirror discrepancies as signals.
+
+Partners are the ledger's registered partner administrations: the adapters pass them in as a :class:`Partner`
+directory (``ledger.service.partner_directory``) with this administration's Ed25519 key
+(``ledger.service.signing_key``), so one key and one partner registry serve both pillars, and this pillar never
+imports the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, insert, select, update
+
+from opencustoms import signals
+from opencustoms.declarations import repository
+from opencustoms.errors import OpenCustomsError
+from opencustoms.exchange import matching, signing
+from opencustoms.exchange.errors import (
+    AgreementError,
+    ExchangeNotFoundError,
+    MessageRejectedError,
+    ReplayedMessageError,
+    UnknownPartnerError,
+)
+from opencustoms.exchange.schema import (
+    DEFAULT_FIELDS,
+    FIELD_GROUPS,
+    ExchangedGoodsItem,
+    ExchangedParty,
+    ExchangedTransport,
+    ExchangeMessage,
+    ExportRecord,
+    check_fields,
+    minimise,
+)
+from opencustoms.exchange.tables import exchange_agreements, exchange_inbox, exchange_matches, exchange_outbox
+from opencustoms.model import Declaration, Party
+from opencustoms.reference import codes
+from opencustoms.security.pseudonyms import Pseudonymiser
+from opencustoms.security.roles import Permission
+from opencustoms.security.service import Identity, record, record_many, utcnow
+from opencustoms.store.database import as_utc
+from opencustoms.store.tables import additional_documents, declaration_containers, declarations
+
+SOURCE = "exchange"
+WITHHELD = "[withheld]"
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner administration as the ledger registered it."""
+
+    code: str
+    public_key: bytes
+    url: str | None = None
+    token: str | None = None
+
+
+def directory(rows: Iterable[Mapping[str, Any]]) -> dict[str, Partner]:
+    """The partner directory from ``ledger.service.partner_directory``'s rows, by administration code."""
+    return {
+        str(r["code"]).upper(): Partner(str(r["code"]).upper(), bytes(r["public_key"]), r.get("url"), r.get("token"))
+        for r in rows
+    }
+
+
+def _partner(partners: Mapping[str, Partner], code: str, field: str = "partner", *, caller: bool = False) -> Partner:
+    """The registered partner ``code``: 404 when an officer names an unknown one, 403 (UnknownPartnerError) when
+    the caller delivering a message is no registered partner (``caller``)."""
+    partner = partners.get(code.upper())
+    if partner is None:
+        error = UnknownPartnerError if caller else ExchangeNotFoundError
+        raise error(
+            f"{code!r} is no registered partner administration (registered: {', '.join(sorted(partners)) or 'none'});"
+            " register it first with `opencustoms ledger partner-add`",
+            field=field,
+        )
+    return partner
+
+
+# --- agreements -----------------------------------------------------------------------------------------------
+
+
+def set_agreement(
+    engine: Engine,
+    actor: Identity,
+    partners: Mapping[str, Partner],
+    partner_code: str,
+    country_code: str,
+    fields: list[str] | None = None,
+    active: bool = True,
+) -> dict[str, Any]:
+    """Create or replace the agreement with a partner: the destination country whose exports it receives and the
+    field groups it may receive (default: all but the parties' names)."""
+    actor.require(Permission.USERS_MANAGE)
+    partner = _partner(partners, partner_code, "partner_code")
+    try:
+        country = codes.check_country(country_code, "country_code")
+        chosen = check_fields(list(DEFAULT_FIELDS) if fields is None else fields)
+    except ValueError as exc:
+        raise AgreementError(str(exc), field="country_code" if "country" in str(exc) else "fields") from exc
+    now = utcnow()
+    values = {"country_code": country, "fields": list(chosen), "active": active, "updated_at": now}
+    with engine.begin() as conn:
+        known = conn.execute(
+            select(exchange_agreements.c.partner_code).where(exchange_agreements.c.partner_code == partner.code)
+        ).first()
+        if known:
+            conn.execute(
+                update(exchange_agreements)
+                .where(exchange_agreements.c.partner_code == partner.code)
+                .values(**values, updated_by=actor.username)
+            )
+        else:
+            conn.execute(
+                insert(exchange_agreements).values(partner_code=partner.code, updated_by=actor.username, **values)
+            )
+        record(
+            conn,
+            actor,
+            "update" if known else "create",
+            "exchange_agreement",
+            partner.code,
+            detail=values | {"updated_at": now.isoformat()},
+        )
+    return {"partner_code": partner.code, "country_code": country, "fields": list(chosen), "active": active}
+
+
+def agreements(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
+    actor.require(Permission.DECLARATIONS_READ)
+    with engine.connect() as conn:
+        rows = conn.execute(select(exchange_agreements).order_by(exchange_agreements.c.partner_code)).mappings()
+        return [
+            {
+                "partner_code": r["partner_code"],
+                "country_code": r["country_code"],
+                "fields": list(r["fields"]),
+                "active": bool(r["active"]),
+                "updated_at": as_utc(r["updated_at"]),
+            }
+            for r in rows
+        ]
+
+
+def partner_list(engine: Engine, actor: Identity, partners: Mapping[str, Partner]) -> list[dict[str, Any]]:
+    """The registered partners with their key id, URL and agreement (None: nothing is sent to them)."""
+    actor.require(Permission.DECLARATIONS_READ)
+    agreed = {a["partner_code"]: a for a in agreements(engine, actor)}
+    return [
+        {
+            "code": p.code,
+            "key_id": signing.key_id(p.public_key),
+            "url": p.url,
+            "token_held": p.token is not None,
+            "agreement": agreed.get(p.code),
+        }
+        for p in sorted(partners.values(), key=lambda p: p.code)
+    ]
+
+
+def field_groups() -> dict[str, str]:
+    return dict(FIELD_GROUPS)
+
+
+# --- the outbox -------------------------------------------------------------------------------------------------
+
+
+def _party(party: Party | None) -> ExchangedParty | None:
+    if party is None:
+        return None
+    return ExchangedParty(id=party.id, name=party.name, country_code=party.country_code)
+
+
+def export_record(declaration: Declaration, export_country: str) -> ExportRecord:
+    """Our export declaration as the message's record (before the agreement's minimisation)."""
+    transport = declaration.transport
+    destination = None
+    if declaration.importer is not None and declaration.importer.country_code:
+        destination = declaration.importer.country_code
+    elif transport is not None and transport.unloading_location:
+        destination = transport.unloading_location[:2]
+    return ExportRecord(
+        functional_reference_id=declaration.functional_reference_id,
+        acceptance_date=declaration.acceptance_date,
+        ucr=matching.ucr_of(declaration),
+        export_country_code=export_country,
+        destination_country_code=destination,
+        exporter=_party(declaration.exporter),
+        consignee=_party(declaration.importer),
+        transport=None
+        if transport is None
+        else ExchangedTransport(
+            mode_code=transport.mode_code,
+            id=transport.id,
+            vessel_imo=transport.vessel_imo,
+            loading_location=transport.loading_location,
+            unloading_location=transport.unloading_location,
+        ),
+        container_ids=list(transport.container_ids) if transport else None,
+        goods_items=[
+            ExchangedGoodsItem(
+                sequence_number=g.sequence_number,
+                hs6=g.hs_code[:6],
+                description=g.description,
+                quantity=g.quantity,
+                quantity_unit=g.quantity_unit,
+                net_mass_kg=g.net_mass_kg,
+                value_amount=g.customs_value_amount,
+                value_currency=g.customs_value_currency,
+                origin_country_code=g.origin_country_code,
+            )
+            for g in declaration.goods_items
+        ],
+    )
+
+
+def _agreement(engine: Engine, code: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(select(exchange_agreements).where(exchange_agreements.c.partner_code == code)).first()
+    if row is None or not row.active:
+        raise AgreementError(
+            f"there is no active agreement with {code}: nothing may be sent to it; set one with "
+            "`opencustoms exchange agreements set`",
+            field="partner_code",
+        )
+    return {"country_code": row.country_code, "fields": list(row.fields)}
+
+
+def queue(
+    engine: Engine,
+    actor: Identity,
+    key: Ed25519PrivateKey,
+    partners: Mapping[str, Partner],
+    partner_code: str,
+    *,
+    references: list[str] | None = None,
+    since: dt.date | None = None,
+    export_country: str | None = None,
+) -> dict[str, Any]:
+    """Sign and store in the outbox a message for each of our export declarations destined to the partner's country
+    (``references``: those, whatever their destination; else every export accepted since ``since``) that is not
+    queued for that partner yet. Nothing is sent here: :func:`deliver` sends."""
+    actor.require(Permission.EXCHANGE_SEND)
+    partner = _partner(partners, partner_code, "partner_code")
+    agreement = _agreement(engine, partner.code)
+    sender = actor.administration_code.upper()
+    own_country = export_country or sender[:2]
+    with engine.connect() as conn:
+        query = select(declarations.c.id, declarations.c.functional_reference_id).where(
+            declarations.c.type_code == "export"
+        )
+        if references:
+            query = query.where(declarations.c.functional_reference_id.in_(references))
+        elif since is not None:
+            query = query.where(declarations.c.acceptance_date >= since)
+        found = conn.execute(query).all()
+        if references:
+            missing = sorted(set(references) - {r.functional_reference_id for r in found})
+            if missing:
+                raise ExchangeNotFoundError(
+                    f"no stored export declaration {', '.join(missing[:5])}", field="references"
+                )
+        done = set(
+            conn.execute(
+                select(exchange_outbox.c.reference).where(exchange_outbox.c.partner_code == partner.code)
+            ).scalars()
+        )
+        ids = [r.id for r in found if r.functional_reference_id not in done]
+        loaded = repository.load(conn, ids) if ids else []
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for declaration in loaded:
+        full = export_record(declaration, own_country)
+        if not references and full.destination_country_code != agreement["country_code"]:
+            continue
+        message = ExchangeMessage(
+            message_id=str(uuid.uuid4()),
+            sender=sender,
+            receiver=partner.code,
+            issued_at=now,
+            record=minimise(full, agreement["fields"]),
+        )
+        token = signing.sign(message, key)
+        rows.append(
+            {
+                "message_id": message.message_id,
+                "partner_code": partner.code,
+                "reference": declaration.functional_reference_id,
+                "jws": token,
+                "digest": signing.digest(signing.canonical(message)),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "acknowledged_at": None,
+            }
+        )
+    with engine.begin() as conn:
+        if rows:
+            conn.execute(insert(exchange_outbox), rows)
+            record_many(conn, actor, "queue", "exchange_message", [r["message_id"] for r in rows])
+    return {"partner_code": partner.code, "queued": len(rows), "already_queued": len(found) - len(ids)}
+
+
+def _backoff(attempts: int, rng: random.Random) -> dt.timedelta:
+    conf = matching.settings()["delivery"]
+    seconds = min(float(conf["backoff_max_seconds"]), float(conf["backoff_base_seconds"]) * 2 ** (attempts - 1))
+    return dt.timedelta(seconds=seconds * (1 + 0.2 * rng.random()))
+
+
+def deliver(
+    engine: Engine,
+    actor: Identity,
+    partners: Mapping[str, Partner],
+    *,
+    clients: Mapping[str, httpx.Client] | None = None,
+    now: dt.datetime | None = None,
+    rng: random.Random | None = None,
+) -> dict[str, Any]:
+    """One round of the outbox: POST each due message to its partner's ``/exchange/inbox``. An acknowledgement
+    (2xx whose digest is the message's) marks it acknowledged; a refusal (4xx other than 408/429) marks it
+    refused with the partner's reason; anything else (network error, 5xx) leaves it pending for a later attempt,
+    after an exponential backoff. Messages are at-least-once: the receiver is idempotent on the message id."""
+    actor.require(Permission.EXCHANGE_SEND)
+    now = now or utcnow()
+    rng = rng or random.Random()
+    batch = int(matching.settings()["delivery"]["batch"])
+    with engine.connect() as conn:
+        due = conn.execute(
+            select(exchange_outbox)
+            .where(exchange_outbox.c.status == "pending", exchange_outbox.c.next_attempt_at <= now)
+            .order_by(exchange_outbox.c.next_attempt_at, exchange_outbox.c.created_at)
+            .limit(batch)
+        ).all()
+    counts = {"acknowledged": 0, "refused": 0, "retry": 0}
+    made: dict[str, httpx.Client] = {}
+    try:
+        for row in due:
+            outcome, error = _post(row, partners, clients, made)
+            attempts = int(row.attempts) + 1
+            values: dict[str, Any] = {"attempts": attempts, "last_error": error}
+            if outcome == "acknowledged":
+                values |= {"status": "acknowledged", "acknowledged_at": utcnow()}
+            elif outcome == "refused":
+                values |= {"status": "refused"}
+            else:
+                values |= {"next_attempt_at": now + _backoff(attempts, rng)}
+            counts[outcome] += 1
+            with engine.begin() as conn:
+                conn.execute(
+                    update(exchange_outbox).where(exchange_outbox.c.message_id == row.message_id).values(**values)
+                )
+                if outcome != "retry":
+                    action = "send" if outcome == "acknowledged" else "send_refused"
+                    record(
+                        conn,
+                        actor,
+                        action,
+                        "exchange_message",
+                        row.message_id,
+                        detail={"partner": row.partner_code, "reference": row.reference, "error": error},
+                    )
+    finally:
+        for client in made.values():
+            client.close()
+    with engine.connect() as conn:
+        pending = conn.execute(select(exchange_outbox.c.next_attempt_at).where(exchange_outbox.c.status == "pending"))
+        nexts = [as_utc(t) for t in pending.scalars()]
+    return counts | {"pending": len(nexts), "next_attempt_at": min((t for t in nexts if t), default=None)}
+
+
+def _post(
+    row: Any,
+    partners: Mapping[str, Partner],
+    clients: Mapping[str, httpx.Client] | None,
+    made: dict[str, httpx.Client],
+) -> tuple[str, str | None]:
+    code = row.partner_code
+    client = (clients or {}).get(code) or made.get(code)
+    if client is None:
+        partner = partners.get(code)
+        if partner is None or not partner.url:
+            return "retry", f"partner {code} has no URL registered (`opencustoms ledger partner-add --url`)"
+        headers = {"Authorization": f"Bearer {partner.token}"} if partner.token else {}
+        client = made[code] = httpx.Client(base_url=partner.url, headers=headers, timeout=30.0)
+    try:
+        response = client.post(
+            "/exchange/inbox", content=row.jws.encode(), headers={"Content-Type": "application/jose"}
+        )
+    except httpx.HTTPError as exc:
+        return "retry", f"{exc.__class__.__name__}: {exc}"[:500]
+    if 200 <= response.status_code < 300:
+        try:
+            answer = response.json()
+        except ValueError:
+            return "retry", f"the partner answered {response.status_code} without a JSON acknowledgement"
+        if (
+            isinstance(answer, dict)
+            and answer.get("digest") == row.digest
+            and answer.get("message_id") == row.message_id
+        ):
+            return "acknowledged", None
+        return "retry", "the partner's acknowledgement does not name this message and its digest"
+    text = response.text[:500]
+    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+        return "refused", f"{response.status_code}: {text}"
+    return "retry", f"{response.status_code}: {text}"
+
+
+def outbox(engine: Engine, actor: Identity, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    actor.require(Permission.EXCHANGE_SEND)
+    query = select(exchange_outbox).order_by(exchange_outbox.c.created_at.desc()).limit(max(1, min(limit, 1000)))
+    if status:
+        query = query.where(exchange_outbox.c.status == status)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [{k: (as_utc(v) if isinstance(v, dt.datetime) else v) for k, v in r.items() if k != "jws"} for r in rows]
+
+
+# --- the inbox --------------------------------------------------------------------------------------------------
+
+
+def receive(
+    engine: Engine,
+    actor: Identity,
+    partners: Mapping[str, Partner],
+    own_code: str,
+    token: str,
+    *,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Verify and store one message a partner delivered; the acknowledgement to answer with. Refused (nothing
+    stored but an audit entry): a caller that is not the administration the message claims, a sender that is no
+    registered partner, a signature that does not verify with its registered key (forged or altered), a message
+    to another administration, one issued outside the replay window, a message id already received with other
+    content. The same message again is acknowledged again and not processed twice (``duplicate``)."""
+    actor.require(Permission.EXCHANGE_DELIVER)
+    now = now or utcnow()
+    try:
+        return _receive(engine, actor, partners, own_code.upper(), token, now)
+    except OpenCustomsError as exc:
+        with engine.begin() as conn:
+            record(
+                conn,
+                actor,
+                "refuse",
+                "exchange_message",
+                None,
+                detail={"reason": exc.message[:300], "field": exc.field, "status": exc.status},
+            )
+        raise
+
+
+def _receive(
+    engine: Engine, actor: Identity, partners: Mapping[str, Partner], own: str, token: str, now: dt.datetime
+) -> dict[str, Any]:
+    claimed = signing.peek(token)
+    caller = actor.administration_code.upper()
+    if claimed.sender is None or claimed.sender.upper() != caller:
+        raise UnknownPartnerError(
+            f"the message says it is from {claimed.sender!r} but the caller's token is {caller}'s: an "
+            "administration delivers only its own messages",
+            field="sender",
+        )
+    partner = _partner(partners, caller, "sender", caller=True)
+    if claimed.kid is not None and claimed.kid != signing.key_id(partner.public_key):
+        raise MessageRejectedError(
+            f"the message is signed with key {claimed.kid}, not {caller}'s registered key "
+            f"{signing.key_id(partner.public_key)}: ask the partner whether it rotated its key",
+            field="kid",
+        )
+    message, digest = signing.verify(token, partner.public_key)
+    if message.receiver != own:
+        raise MessageRejectedError(
+            f"the message is addressed to {message.receiver}, not to this administration ({own})", field="receiver"
+        )
+    replay = matching.settings()["replay"]
+    issued = as_utc(message.issued_at) or message.issued_at
+    if issued.tzinfo is None:
+        raise MessageRejectedError("issued_at must carry a time zone", field="issued_at")
+    if issued < now - dt.timedelta(days=int(replay["window_days"])) or issued > now + dt.timedelta(
+        minutes=int(replay["clock_skew_minutes"])
+    ):
+        raise ReplayedMessageError(
+            f"the message was issued at {issued.isoformat()}, outside the replay window ({replay['window_days']} "
+            "days back, a few minutes ahead): refused as a replay",
+            field="issued_at",
+        )
+    with engine.begin() as conn:
+        held = conn.execute(
+            select(exchange_inbox.c.digest, exchange_inbox.c.sender_code).where(
+                exchange_inbox.c.message_id == message.message_id
+            )
+        ).first()
+        if held is not None:
+            if held.digest != digest or held.sender_code != message.sender:
+                raise ReplayedMessageError(
+                    f"message {message.message_id} was already received with other content: refused",
+                    field="message_id",
+                )
+            record(conn, actor, "receive_again", "exchange_message", message.message_id)
+            return {"message_id": message.message_id, "digest": digest, "status": "duplicate"}
+        record_data = message.record.model_dump(mode="json")
+        conn.execute(
+            insert(exchange_inbox).values(
+                message_id=message.message_id,
+                sender_code=message.sender,
+                digest=digest,
+                jws=token.strip(),
+                issued_at=issued,
+                received_at=now,
+                reference=message.record.functional_reference_id,
+                ucr=message.record.ucr,
+                acceptance_date=message.record.acceptance_date,
+                record=record_data,
+                match_status="unmatched",
+            )
+        )
+        record(
+            conn,
+            actor,
+            "receive",
+            "exchange_message",
+            message.message_id,
+            detail={"sender": message.sender, "reference": message.record.functional_reference_id, "digest": digest},
+        )
+    return {"message_id": message.message_id, "digest": digest, "status": "accepted"}
+
+
+def _mask_party(party: dict[str, Any] | None, pseudonymiser: Pseudonymiser) -> dict[str, Any] | None:
+    if not party:
+        return party
+    masked = dict(party)
+    if masked.get("id"):
+        masked["id"] = pseudonymiser(str(masked["id"]))
+    if masked.get("name"):
+        masked["name"] = WITHHELD
+    return masked
+
+
+def inbox(
+    engine: Engine,
+    actor: Identity,
+    pseudonymiser: Pseudonymiser,
+    *,
+    sender: str | None = None,
+    match_status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Received export records, newest first. Exporters and consignees by name and identifier only for readers
+    with personal_data:read (and that read is audited); others see pseudonyms and ``[withheld]``."""
+    actor.require(Permission.DECLARATIONS_READ)
+    query = select(exchange_inbox).order_by(exchange_inbox.c.received_at.desc(), exchange_inbox.c.message_id)
+    if sender:
+        query = query.where(exchange_inbox.c.sender_code == sender.upper())
+    if match_status:
+        query = query.where(exchange_inbox.c.match_status == match_status)
+    query = query.limit(max(1, min(limit, 1000))).offset(max(0, offset))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+        matched = {
+            r.message_id: r
+            for r in conn.execute(
+                select(exchange_matches).where(exchange_matches.c.message_id.in_([r["message_id"] for r in rows]))
+            )
+        }
+    personal = actor.can(Permission.PERSONAL_DATA_READ)
+    items = []
+    for r in rows:
+        rec = dict(r["record"])
+        if not personal:
+            rec["exporter"] = _mask_party(rec.get("exporter"), pseudonymiser)
+            rec["consignee"] = _mask_party(rec.get("consignee"), pseudonymiser)
+        m = matched.get(r["message_id"])
+        items.append(
+            {
+                "message_id": r["message_id"],
+                "sender": r["sender_code"],
+                "received_at": as_utc(r["received_at"]),
+                "issued_at": as_utc(r["issued_at"]),
+                "reference": r["reference"],
+                "match_status": r["match_status"],
+                "match": None
+                if m is None
+                else {
+                    "declaration_reference": m.declaration_reference,
+                    "method": m.method,
+                    "confidence": m.confidence,
+                    "evidence": m.evidence,
+                    "discrepancies": m.discrepancies,
+                },
+                "record": rec,
+            }
+        )
+    if personal and items:
+        with engine.begin() as conn:
+            record_many(conn, actor, "read", "exchange_message", [i["message_id"] for i in items])
+    return {"items": items, "pseudonymised": not personal}
+
+
+# --- matching and mirror discrepancies --------------------------------------------------------------------------
+
+
+def _candidates(engine: Engine, records: list[ExportRecord]) -> list[Declaration]:
+    ucrs = sorted({r.ucr for r in records if r.ucr})
+    containers = sorted({c for r in records for c in (r.container_ids or ())})
+    ids: set[int] = set()
+    with engine.connect() as conn:
+        imports = declarations.c.type_code == "import"
+        for start in range(0, len(ucrs), 1000):
+            ids.update(
+                conn.execute(
+                    select(additional_documents.c.declaration_id)
+                    .join(declarations, declarations.c.id == additional_documents.c.declaration_id)
+                    .where(
+                        imports,
+                        additional_documents.c.type_code == matching.UCR_DOCUMENT,
+                        additional_documents.c.document_id.in_(ucrs[start : start + 1000]),
+                    )
+                ).scalars()
+            )
+        for start in range(0, len(containers), 1000):
+            ids.update(
+                conn.execute(
+                    select(declaration_containers.c.declaration_id)
+                    .join(declarations, declarations.c.id == declaration_containers.c.declaration_id)
+                    .where(imports, declaration_containers.c.container_id.in_(containers[start : start + 1000]))
+                ).scalars()
+            )
+        return repository.load(conn, sorted(ids)) if ids else []
+
+
+def run_matching(engine: Engine, actor: Identity, *, sender: str | None = None, limit: int = 10_000) -> dict[str, Any]:
+    """Match the unmatched received export records to our import declarations; store each match with its
+    confidence and evidence, and emit each mirror discrepancy as an ``exchange.<kind>`` signal on the import
+    declaration (read by the risk engine as a reason). Signal ids derive from the message and the kind: running it
+    again emits nothing twice."""
+    actor.require(Permission.RISK_MANAGE)
+    query = select(exchange_inbox).where(exchange_inbox.c.match_status == "unmatched")
+    if sender:
+        query = query.where(exchange_inbox.c.sender_code == sender.upper())
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(exchange_inbox.c.received_at).limit(limit)).mappings().all()
+    records = [(r, ExportRecord.model_validate(r["record"])) for r in rows]
+    candidates = _candidates(engine, [rec for _, rec in records])
+    by_ucr: dict[str, list[Declaration]] = {}
+    by_container: dict[str, list[Declaration]] = {}
+    for d in candidates:
+        if (u := matching.ucr_of(d)) is not None:
+            by_ucr.setdefault(u, []).append(d)
+        for c in matching.containers_of(d):
+            by_container.setdefault(c, []).append(d)
+    severity = matching.settings()["severity"]
+    now = utcnow()
+    matched = 0
+    emitted: list[signals.Signal] = []
+    match_rows = []
+    for row, rec in records:
+        pool = {d.functional_reference_id: d for d in by_ucr.get(rec.ucr or "", [])}
+        for c in rec.container_ids or ():
+            pool.update({d.functional_reference_id: d for d in by_container.get(c, [])})
+        found = matching.match(rec, list(pool.values()))
+        if found is None:
+            continue
+        declaration = pool[found.reference]
+        found_discrepancies = matching.discrepancies(rec, declaration, row["sender_code"])
+        matched += 1
+        match_rows.append(
+            {
+                "message_id": row["message_id"],
+                "declaration_reference": found.reference,
+                "method": found.method,
+                "confidence": found.confidence,
+                "evidence": found.evidence,
+                "discrepancies": [{"kind": d.kind, "evidence": d.evidence} for d in found_discrepancies],
+                "matched_at": now,
+            }
+        )
+        for found_one in found_discrepancies:
+            emitted.append(
+                signals.Signal(
+                    id=str(
+                        uuid.uuid5(uuid.NAMESPACE_URL, f"opencustoms-exchange:{row['message_id']}:{found_one.kind}")
+                    ),
+                    kind=found_one.kind,
+                    subject_type=signals.SubjectType.DECLARATION,
+                    subject_id=found.reference,
+                    severity=signals.Severity(severity[found_one.kind]),
+                    source=SOURCE,
+                    reason=signals.describe(found_one.kind, found_one.evidence, "en", found_one.kind),
+                    evidence=found_one.evidence | {"method": found.method, "confidence": found.confidence},
+                    observed_at=now,
+                )
+            )
+    with engine.begin() as conn:
+        if match_rows:
+            conn.execute(insert(exchange_matches), match_rows)
+            conn.execute(
+                update(exchange_inbox)
+                .where(exchange_inbox.c.message_id.in_([m["message_id"] for m in match_rows]))
+                .values(match_status="matched")
+            )
+        new_signals = signals.emit(conn, emitted)
+        record(
+            conn,
+            actor,
+            "match",
+            "exchange_inbox",
+            sender,
+            detail={"examined": len(records), "matched": matched, "signals": new_signals},
+        )
+    by_kind: dict[str, int] = {}
+    for s in emitted:
+        by_kind[s.kind] = by_kind.get(s.kind, 0) + 1
+    return {
+        "examined": len(records),
+        "matched": matched,
+        "by_method": {m: sum(1 for r in match_rows if r["method"] == m) for m in ("ucr", "container")},
+        "unmatched": len(records) - matched,
+        "signals": new_signals,
+        "discrepancies": by_kind,
+        "names_compared": False,  # no fuzzy name matcher (rapidfuzz) in the project's dependencies yet
+    }
