@@ -394,3 +394,20 @@ def test_nothing_is_queued_without_an_agreement(pair) -> None:  # type: ignore[n
     ar, _ = pair
     with pytest.raises(AgreementError):
         service.queue(ar.engine, ar.operator, ledger.signing_key(ar.keys), partners(ar), "BR")
+
+
+def test_the_risk_engine_reads_a_discrepancy_as_a_reason_of_the_lane(pair) -> None:  # type: ignore[no-untyped-def]
+    from opencustoms.config import Settings
+    from opencustoms.context import Platform
+    from opencustoms.risk import service as risk
+
+    ar, br = pair
+    send_all(ar, br)
+    service.run_matching(br.engine, br.operator)
+    platform = Platform(Settings(database_url=br.url, data_dir=br.data_dir, administration="BR"))
+    decided = risk.decide(platform, Identity.of("sam", "BR", [Role.SUPERVISOR]), "BR-IM-1", seed=1, lang="fr")
+    said = str(decided)
+    assert decided["lane"] in ("red", "yellow"), decided
+    assert "exchange.value_below_export" in said and "La valeur déclarée du SH 020130" in said, said
+    clean = risk.decide(platform, Identity.of("sam", "BR", [Role.SUPERVISOR]), "BR-IM-3", seed=1)
+    assert "exchange." not in str(clean)

@@ -1,0 +1,123 @@
+"""Two administrations, the receiver a real `opencustoms serve` process on a loopback port: Argentina sends a few
+hundred signed export messages to Brazil while Brazil's server is killed (SIGKILL) and started again; every message
+arrives exactly once (nothing lost, nothing twice), a message resent after its acknowledgement is answered as a
+duplicate, and the outbox ends with every message acknowledged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from ledger_testnodes import connect, make_node
+from sqlalchemy import func, select, update
+from test_exchange import export, partners
+
+import processes
+from opencustoms.declarations import service as declarations
+from opencustoms.exchange import service
+from opencustoms.exchange.tables import exchange_inbox, exchange_outbox
+from opencustoms.ledger import service as ledger
+from opencustoms.store.database import open_database
+from opencustoms.store.tables import audit_log
+
+MESSAGES = 300
+CONTAINERS = ["CSQU3054383", "MSCU1234566", "TGHU1234567", "MAEU1234567"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def nodes(tmp_path) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    port = free_port()
+    ar, br = make_node(tmp_path, "AR"), make_node(tmp_path, "BR")
+    connect(br, ar, f"http://127.0.0.1:{port}")
+    connect(ar, br, None)
+    with processes.running() as running, (tmp_path / "br.log").open("ab") as log:
+
+        def start() -> subprocess.Popen[bytes]:
+            env = {**os.environ, **br.env()}
+            server = running.start(
+                [
+                    sys.executable,
+                    "-c",
+                    "from opencustoms.cli import app; app()",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            processes.wait_for(
+                lambda: httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200,
+                "Brazil's server to start",
+                watch=[server],
+                ignore=(httpx.HTTPError,),
+            )
+            return server
+
+        try:
+            yield {"ar": ar, "br": br, "start": start}
+        finally:
+            open_database.cache_clear()
+            ar.engine.dispose()
+            br.engine.dispose()
+
+
+def test_hundreds_of_messages_arrive_exactly_once_across_a_killed_receiver(nodes) -> None:  # type: ignore[no-untyped-def]
+    ar, br = nodes["ar"], nodes["br"]
+    for i in range(MESSAGES):
+        data = export(f"AR-EX-{i:04d}", ucr=f"U-{i:04d}", container=CONTAINERS[i % 4], hs="020130", value="100.00")
+        declarations.create(ar.engine, ar.operator, data)
+    service.set_agreement(ar.engine, ar.operator, partners(ar), "BR", "BR")
+    assert service.queue(ar.engine, ar.operator, ledger.signing_key(ar.keys), partners(ar), "BR")["queued"] == MESSAGES
+
+    server = nodes["start"]()
+    now = dt.datetime.now(dt.UTC)
+    first = service.deliver(ar.engine, ar.operator, partners(ar), now=now)  # one batch of 200
+    assert first["acknowledged"] == 200 and first["pending"] == MESSAGES - 200
+    processes.kill(server)  # SIGKILL: whatever was in flight is lost
+    down = service.deliver(ar.engine, ar.operator, partners(ar), now=now + dt.timedelta(seconds=1))
+    assert down["retry"] == MESSAGES - 200 and down["acknowledged"] == 0
+    nodes["start"]()
+    # a lost acknowledgement, as if the receiver had died after storing: the sender sends the message again
+    with ar.engine.begin() as conn:
+        resent = conn.execute(select(exchange_outbox.c.message_id).limit(1)).scalar_one()
+        conn.execute(
+            update(exchange_outbox)
+            .where(exchange_outbox.c.message_id == resent)
+            .values(status="pending", next_attempt_at=now)
+        )
+    moment = now + dt.timedelta(minutes=1)
+    for _ in range(20):
+        done = service.deliver(ar.engine, ar.operator, partners(ar), now=moment)
+        if done["pending"] == 0:
+            break
+        moment += dt.timedelta(minutes=10)
+    assert done["pending"] == 0
+    with ar.engine.connect() as conn:
+        statuses = dict(
+            conn.execute(select(exchange_outbox.c.status, func.count()).group_by(exchange_outbox.c.status)).all()
+        )
+    assert statuses == {"acknowledged": MESSAGES}
+    with br.engine.connect() as conn:
+        received = conn.execute(select(func.count(), func.count(exchange_inbox.c.message_id.distinct()))).one()
+        references = conn.execute(select(func.count(exchange_inbox.c.reference.distinct()))).scalar()
+    assert tuple(received) == (MESSAGES, MESSAGES) and references == MESSAGES
+    with br.engine.connect() as conn:
+        again = conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.action == "receive_again"))
+        assert again.scalar() == 1  # the resent message: acknowledged as a duplicate, not stored twice
