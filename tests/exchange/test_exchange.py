@@ -162,8 +162,9 @@ def test_two_installations_exchange_match_and_raise_discrepancies(pair) -> None:
     # queuing again sends nothing twice
     assert service.queue(ar.engine, ar.operator, ledger.signing_key(ar.keys), partners(ar), "BR")["queued"] == 0
 
-    result = service.run_matching(br.engine, br.operator)
-    assert result["matched"] == 3 and result["unmatched"] == 1
+    within = TODAY + dt.timedelta(days=30)  # AR-EX-4 may still be declared
+    result = service.run_matching(br.engine, br.operator, today=within)
+    assert result["matched"] == 3 and result["unmatched"] == 1 and result["not_declared"] == 0
     assert result["by_method"] == {"ucr": 2, "container": 1}
     assert result["discrepancies"] == {"exchange.value_below_export": 1, "exchange.hs6_mismatch": 1}
     assert result["names_compared"] is False
@@ -180,7 +181,7 @@ def test_two_installations_exchange_match_and_raise_discrepancies(pair) -> None:
     assert signals.describe(below.kind, below.evidence, "fr", "").startswith("La valeur déclarée du SH 020130")
 
     # matching again: nothing new
-    again = service.run_matching(br.engine, br.operator)
+    again = service.run_matching(br.engine, br.operator, today=within)
     assert again["examined"] == 1 and again["matched"] == 0 and again["signals"] == 0
 
     seen = service.inbox(br.engine, br.operator, Pseudonymiser(b"k" * 32))
@@ -188,6 +189,16 @@ def test_two_installations_exchange_match_and_raise_discrepancies(pair) -> None:
     assert by_ref["AR-EX-2"]["match"]["method"] == "container"
     assert by_ref["AR-EX-2"]["match"]["declaration_reference"] == "BR-IM-2"  # not BR-IM-9, out of the window
     assert by_ref["AR-EX-4"]["match_status"] == "unmatched"
+
+    # the window has passed: goods exported to us and never declared, signalled on their container
+    late = service.run_matching(br.engine, br.operator, today=TODAY + dt.timedelta(days=61))
+    assert late["not_declared"] == 1 and late["signals"] == 1
+    [never] = signals.for_subjects(br.engine, [(signals.SubjectType.CONTAINER, CONTAINERS[3])])
+    assert never.kind == "exchange.export_not_declared" and never.evidence["export_reference"] == "AR-EX-4"
+    assert "were not declared here within 60 days" in never.reason
+    assert service.run_matching(br.engine, br.operator, today=TODAY + dt.timedelta(days=90))["examined"] == 0
+    listed = service.inbox(br.engine, br.operator, Pseudonymiser(b"k" * 32), match_status="not_declared")
+    assert [i["reference"] for i in listed["items"]] == ["AR-EX-4"]
 
     with ar.engine.connect() as conn:
         sent = conn.execute(select(audit_log.c.action).where(audit_log.c.object_type == "exchange_message")).scalars()

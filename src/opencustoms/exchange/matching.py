@@ -31,6 +31,7 @@ from typing import Any
 from opencustoms.exchange.schema import ExportRecord
 from opencustoms.model import Declaration
 
+NOT_DECLARED = "exchange.export_not_declared"  # a received export never matched within the dates window
 UCR_DOCUMENT = "UCR"  # the type code of the additional document that carries an import's UCR
 DATA = Path(__file__).parent / "data" / "mirror.toml"
 

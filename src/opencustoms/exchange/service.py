@@ -642,11 +642,52 @@ def _candidates(engine: Engine, records: list[ExportRecord]) -> list[Declaration
         return repository.load(conn, sorted(ids)) if ids else []
 
 
-def run_matching(engine: Engine, actor: Identity, *, sender: str | None = None, limit: int = 10_000) -> dict[str, Any]:
+def _not_declared(
+    row: Any, rec: ExportRecord, now: dt.datetime, severity: Mapping[str, str]
+) -> list[signals.Signal]:
+    """The finding "exported to us and never declared", on each container of the export (on the partner
+    administration when the record names none)."""
+    kind = matching.NOT_DECLARED
+    evidence = {
+        "partner": row["sender_code"],
+        "export_reference": rec.functional_reference_id,
+        "export_date": rec.acceptance_date.isoformat(),
+        "window_days": int(matching.settings()["match"]["window_days"]),
+        "hs6": ", ".join(sorted({g.hs6 for g in rec.goods_items})),
+    }
+    subjects = [(signals.SubjectType.CONTAINER, c) for c in rec.container_ids or ()] or [
+        (signals.SubjectType.ADMINISTRATION, str(row["sender_code"]))
+    ]
+    return [
+        signals.Signal(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"opencustoms-exchange:{row['message_id']}:{kind}:{subject}")),
+            kind=kind,
+            subject_type=subject_type,
+            subject_id=subject,
+            severity=signals.Severity(severity[kind]),
+            source=SOURCE,
+            reason=signals.describe(kind, evidence, "en", kind),
+            evidence=evidence,
+            observed_at=now,
+        )
+        for subject_type, subject in subjects
+    ]
+
+
+def run_matching(
+    engine: Engine,
+    actor: Identity,
+    *,
+    sender: str | None = None,
+    limit: int = 10_000,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
     """Match the unmatched received export records to our import declarations; store each match with its
     confidence and evidence, and emit each mirror discrepancy as an ``exchange.<kind>`` signal on the import
-    declaration (read by the risk engine as a reason). Signal ids derive from the message and the kind: running it
-    again emits nothing twice."""
+    declaration (read by the risk engine as a reason). A record still unmatched once the dates window after its
+    export has passed is goods exported to us and never declared: it is marked ``not_declared`` and signalled on
+    each of its containers (``exchange.export_not_declared``: a later declaration or scan of that container reads
+    it). Signal ids derive from the message and the kind (and container): running it again emits nothing twice."""
     actor.require(Permission.RISK_MANAGE)
     query = select(exchange_inbox).where(exchange_inbox.c.match_status == "unmatched")
     if sender:
@@ -664,6 +705,8 @@ def run_matching(engine: Engine, actor: Identity, *, sender: str | None = None, 
             by_container.setdefault(c, []).append(d)
     severity = matching.settings()["severity"]
     now = utcnow()
+    overdue_before = matching.window_start(today or now.date())
+    not_declared: list[str] = []
     matched = 0
     emitted: list[signals.Signal] = []
     match_rows = []
@@ -673,6 +716,9 @@ def run_matching(engine: Engine, actor: Identity, *, sender: str | None = None, 
             pool.update({d.functional_reference_id: d for d in by_container.get(c, [])})
         found = matching.match(rec, list(pool.values()))
         if found is None:
+            if rec.acceptance_date < overdue_before:
+                not_declared.append(row["message_id"])
+                emitted.extend(_not_declared(row, rec, now, severity))
             continue
         declaration = pool[found.reference]
         found_discrepancies = matching.discrepancies(rec, declaration, row["sender_code"])
@@ -712,6 +758,12 @@ def run_matching(engine: Engine, actor: Identity, *, sender: str | None = None, 
                 .where(exchange_inbox.c.message_id.in_([m["message_id"] for m in match_rows]))
                 .values(match_status="matched")
             )
+        if not_declared:
+            conn.execute(
+                update(exchange_inbox)
+                .where(exchange_inbox.c.message_id.in_(not_declared))
+                .values(match_status="not_declared")
+            )
         new_signals = signals.emit(conn, emitted)
         record(
             conn,
@@ -719,16 +771,23 @@ def run_matching(engine: Engine, actor: Identity, *, sender: str | None = None, 
             "match",
             "exchange_inbox",
             sender,
-            detail={"examined": len(records), "matched": matched, "signals": new_signals},
+            detail={
+                "examined": len(records),
+                "matched": matched,
+                "not_declared": len(not_declared),
+                "signals": new_signals,
+            },
         )
     by_kind: dict[str, int] = {}
     for s in emitted:
-        by_kind[s.kind] = by_kind.get(s.kind, 0) + 1
+        if s.kind != matching.NOT_DECLARED:
+            by_kind[s.kind] = by_kind.get(s.kind, 0) + 1
     return {
         "examined": len(records),
         "matched": matched,
         "by_method": {m: sum(1 for r in match_rows if r["method"] == m) for m in ("ucr", "container")},
         "unmatched": len(records) - matched,
+        "not_declared": len(not_declared),
         "signals": new_signals,
         "discrepancies": by_kind,
         "names_compared": False,  # no fuzzy name matcher (rapidfuzz) in the project's dependencies yet

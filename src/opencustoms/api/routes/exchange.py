@@ -119,7 +119,7 @@ def inbox(
     platform: PlatformDep,
     identity: IdentityDep,
     sender: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2,8}$")] = None,
-    match_status: Literal["matched", "unmatched"] | None = None,
+    match_status: Literal["matched", "unmatched", "not_declared"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
