@@ -247,7 +247,7 @@ def test_names_reach_only_readers_with_personal_data(pair) -> None:  # type: ign
     assert masked["pseudonymised"] is True
     exporter = masked["items"][0]["record"]["exporter"]
     assert exporter["name"] == "[withheld]" and exporter["id"] == pseudonymiser("AR30712345678")
-    assert "Pampa" not in str(masked)
+    assert "Pampa" not in str(masked) and "AR30712345678" not in str(masked)  # the UCR embeds the exporter's id
     officer = Identity.of("otto", "BR", [Role.OFFICER])
     clear = service.inbox(br.engine, officer, pseudonymiser)
     assert clear["items"][0]["record"]["exporter"]["name"] == "Pampa Exports SA"
@@ -422,3 +422,38 @@ def test_the_risk_engine_reads_a_discrepancy_as_a_reason_of_the_lane(pair) -> No
     assert "exchange.value_below_export" in said and "La valeur déclarée du SH 020130" in said, said
     clean = risk.decide(platform, Identity.of("sam", "BR", [Role.SUPERVISOR]), "BR-IM-3", seed=1)
     assert "exchange." not in str(clean)
+
+
+def test_the_dashboard_page_shows_matches_and_discrepancies_masked_per_reader(pair) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+    from web_helpers import csrf_of
+
+    from opencustoms.api import create_app
+    from opencustoms.config import Settings
+    from opencustoms.context import Platform
+    from opencustoms.security.service import create_user, issue_token
+
+    ar, br = pair
+    send_all(ar, br, ["ucr", "exporter", "exporter.name", "containers", "goods.value"])
+    service.run_matching(br.engine, br.operator)
+    app = create_app(Platform(Settings(database_url=br.url, data_dir=br.data_dir, administration="BR")))
+
+    def signed_in(username: str, role: Role) -> TestClient:
+        create_user(br.engine, br.operator, username, "BR", [role.value])
+        client = TestClient(app, follow_redirects=False)
+        form = client.get("/ui/login")
+        token = issue_token(br.engine, br.operator, username)
+        data = {"username": username, "token": token, "csrf_token": csrf_of(form.text), "next": "/ui/"}
+        assert client.post("/ui/login", data=data).status_code == 303
+        return client
+
+    with signed_in("rita", Role.RISK_ANALYST) as analyst:
+        page = analyst.get("/ui/exchange", headers={"Accept-Language": "fr"})
+        assert page.status_code == 200, page.text
+        assert "Échanges avec les partenaires" in page.text and "Valeur inférieure" in page.text
+        assert "BR-IM-1" in page.text and "Pampa" not in page.text
+        assert "AR30712345678" not in page.text  # in the exporter's id and inside the UCR: both pseudonymised
+        only = analyst.get("/ui/exchange?status=not_declared")
+        assert "AR-EX-4" in only.text and "AR-EX-1" not in only.text
+    with signed_in("otto", Role.OFFICER) as officer:
+        assert "Pampa Exports SA" in officer.get("/ui/exchange").text

@@ -96,7 +96,8 @@ def test_hundreds_of_messages_arrive_exactly_once_across_a_killed_receiver(nodes
     nodes["start"]()
     # a lost acknowledgement, as if the receiver had died after storing: the sender sends the message again
     with ar.engine.begin() as conn:
-        resent = conn.execute(select(exchange_outbox.c.message_id).limit(1)).scalar_one()
+        acknowledged = select(exchange_outbox.c.message_id).where(exchange_outbox.c.status == "acknowledged")
+        resent = conn.execute(acknowledged.limit(1)).scalar_one()
         conn.execute(
             update(exchange_outbox)
             .where(exchange_outbox.c.message_id == resent)

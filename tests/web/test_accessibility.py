@@ -69,6 +69,7 @@ def urls(site: Site) -> dict[str, str]:
         "/ui/risk/profiles/{profile_id}": "/ui/risk/profiles/fasteners-cn",
         "/ui/risk/models": "/ui/risk/models",
         "/ui/risk/valuation": "/ui/risk/valuation",
+        "/ui/exchange": "/ui/exchange",
         "/ui/audit": "/ui/audit",
     }
 

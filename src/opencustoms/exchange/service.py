@@ -50,7 +50,7 @@ from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, record, record_many, utcnow
 from opencustoms.store.database import as_utc
-from opencustoms.store.tables import additional_documents, declaration_containers, declarations
+from opencustoms.store.tables import additional_documents, administrations, declaration_containers, declarations
 
 SOURCE = "exchange"
 WITHHELD = "[withheld]"
@@ -254,8 +254,11 @@ def queue(
     partner = _partner(partners, partner_code, "partner_code")
     agreement = _agreement(engine, partner.code)
     sender = actor.administration_code.upper()
-    own_country = export_country or sender[:2]
     with engine.connect() as conn:
+        registered = conn.execute(
+            select(administrations.c.country_code).where(administrations.c.code == actor.administration_code)
+        ).scalar()
+        own_country = export_country or registered or sender[:2]
         query = select(declarations.c.id, declarations.c.functional_reference_id).where(
             declarations.c.type_code == "export"
         )
@@ -559,8 +562,9 @@ def inbox(
     limit: int = 100,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """Received export records, newest first. Exporters and consignees by name and identifier only for readers
-    with personal_data:read (and that read is audited); others see pseudonyms and ``[withheld]``."""
+    """Received export records, newest first. Exporters and consignees by name and identifier, and the UCR (which
+    embeds the exporter's identifier in the WCO format), only for readers with personal_data:read (and that read is
+    audited); others see keyed pseudonyms and ``[withheld]``."""
     actor.require(Permission.DECLARATIONS_READ)
     query = select(exchange_inbox).order_by(exchange_inbox.c.received_at.desc(), exchange_inbox.c.message_id)
     if sender:
@@ -580,10 +584,16 @@ def inbox(
     items = []
     for r in rows:
         rec = dict(r["record"])
+        m = matched.get(r["message_id"])
+        evidence = dict(m.evidence) if m is not None else {}
         if not personal:
             rec["exporter"] = _mask_party(rec.get("exporter"), pseudonymiser)
             rec["consignee"] = _mask_party(rec.get("consignee"), pseudonymiser)
-        m = matched.get(r["message_id"])
+            # a UCR (WCO format: year, country, exporter's id, reference) carries a trader's identifier
+            if rec.get("ucr"):
+                rec["ucr"] = pseudonymiser(str(rec["ucr"]))
+            if evidence.get("ucr"):
+                evidence["ucr"] = pseudonymiser(str(evidence["ucr"]))
         items.append(
             {
                 "message_id": r["message_id"],
@@ -598,7 +608,7 @@ def inbox(
                     "declaration_reference": m.declaration_reference,
                     "method": m.method,
                     "confidence": m.confidence,
-                    "evidence": m.evidence,
+                    "evidence": evidence,
                     "discrepancies": m.discrepancies,
                 },
                 "record": rec,
@@ -642,9 +652,7 @@ def _candidates(engine: Engine, records: list[ExportRecord]) -> list[Declaration
         return repository.load(conn, sorted(ids)) if ids else []
 
 
-def _not_declared(
-    row: Any, rec: ExportRecord, now: dt.datetime, severity: Mapping[str, str]
-) -> list[signals.Signal]:
+def _not_declared(row: Any, rec: ExportRecord, now: dt.datetime, severity: Mapping[str, str]) -> list[signals.Signal]:
     """The finding "exported to us and never declared", on each container of the export (on the partner
     administration when the record names none)."""
     kind = matching.NOT_DECLARED
