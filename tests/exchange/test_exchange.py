@@ -457,3 +457,56 @@ def test_the_dashboard_page_shows_matches_and_discrepancies_masked_per_reader(pa
         assert "AR-EX-4" in only.text and "AR-EX-1" not in only.text
     with signed_in("otto", Role.OFFICER) as officer:
         assert "Pampa Exports SA" in officer.get("/ui/exchange").text
+
+
+def test_a_batch_answers_each_message_and_stores_the_good_ones_once(pair) -> None:  # type: ignore[no-untyped-def]
+    ar, br = pair
+    key = ledger.signing_key(ar.keys)
+    good, held = _message(), _message()
+    service.receive(br.engine, _as("AR"), partners(br), "BR", signing.sign(held, key))
+    twin = good.model_copy(update={"record": good.record.model_copy(update={"ucr": "OTHER"})})
+    tokens = [
+        signing.sign(good, key),
+        signing.sign(_message(), Ed25519PrivateKey.generate()),  # forged
+        signing.sign(held, key),  # already held: a duplicate
+        signing.sign(twin, key),  # the same id as the first, other content, in the same batch
+        "garbage",
+    ]
+    results = service.receive_batch(br.engine, _as("AR"), partners(br), "BR", tokens)["results"]
+    assert [r["status"] for r in results] == ["accepted", "refused", "duplicate", "refused", "refused"]
+    assert [(r.get("http_status"), r.get("field")) for r in results if r["status"] == "refused"] == [
+        (422, "kid"),
+        (409, "message_id"),
+        (422, "jws"),
+    ]
+    with br.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(exchange_inbox)).scalar() == 2
+        refusals = conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.action == "refuse"))
+        assert refusals.scalar() == 3
+    with pytest.raises(MessageRejectedError) as caught:
+        service.parse_batch(b'{"messages": [' + b"[" * 50 + b"]" * 50 + b"]}")
+    assert caught.value.field == "messages"
+    with client_for(br, ar.tokens["BR"]) as http:
+        r = http.post("/exchange/inbox/batch", content=b'{"messages": 3}', headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and "messages" in r.text
+        ok = http.post("/exchange/inbox/batch", json={"messages": [signing.sign(_message(), key)]})
+        assert ok.status_code == 200 and ok.json()["results"][0]["status"] == "accepted"
+
+
+def test_a_partner_without_the_batch_route_gets_one_message_at_a_time(pair) -> None:  # type: ignore[no-untyped-def]
+    ar, _ = pair
+    public = signing.public_bytes(ledger.signing_key(ar.keys))
+    singles: list[str] = []
+
+    def older_partner(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/batch"):
+            return httpx.Response(404, json={"detail": "Not Found"})
+        message, digest = signing.verify(request.content.decode(), public)
+        singles.append(message.message_id)
+        return httpx.Response(200, json={"message_id": message.message_id, "digest": digest, "status": "accepted"})
+
+    service.set_agreement(ar.engine, ar.operator, partners(ar), "BR", "BR")
+    service.queue(ar.engine, ar.operator, ledger.signing_key(ar.keys), partners(ar), "BR")
+    older = httpx.Client(base_url="http://br.test", transport=httpx.MockTransport(older_partner))
+    done = service.deliver(ar.engine, ar.operator, partners(ar), clients={"BR": older})
+    assert done["acknowledged"] == 4 and len(singles) == 4

@@ -44,11 +44,12 @@ from opencustoms.exchange.schema import (
     minimise,
 )
 from opencustoms.exchange.tables import exchange_agreements, exchange_inbox, exchange_matches, exchange_outbox
+from opencustoms.jsondepth import too_deep
 from opencustoms.model import Declaration, Party
 from opencustoms.reference import codes
 from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission
-from opencustoms.security.service import Identity, record, record_many, utcnow
+from opencustoms.security.service import Identity, audit_row, record, record_many, record_rows, utcnow
 from opencustoms.store.database import as_utc
 from opencustoms.store.tables import additional_documents, administrations, declaration_containers, declarations
 
@@ -331,49 +332,37 @@ def deliver(
     now: dt.datetime | None = None,
     rng: random.Random | None = None,
 ) -> dict[str, Any]:
-    """One round of the outbox: POST each due message to its partner's ``/exchange/inbox``. An acknowledgement
-    (2xx whose digest is the message's) marks it acknowledged; a refusal (4xx other than 408/429) marks it
-    refused with the partner's reason; anything else (network error, 5xx) leaves it pending for a later attempt,
-    after an exponential backoff. Messages are at-least-once: the receiver is idempotent on the message id."""
+    """One round of the outbox: POST the due messages to each partner's ``/exchange/inbox/batch``,
+    ``delivery.per_request`` at a time (one message at a time to ``/exchange/inbox`` for a partner whose API has no
+    batch route: 404 or 405). An acknowledgement (whose message id and digest are the message's) marks it
+    acknowledged; a refusal (4xx other than 408/429) marks it refused with the partner's reason; anything else
+    (network error, 5xx) leaves it pending for a later attempt, after an exponential backoff. Each request's
+    outcome is stored in one transaction. Messages are at-least-once: the receiver is idempotent on the id."""
     actor.require(Permission.EXCHANGE_SEND)
     now = now or utcnow()
     rng = rng or random.Random()
-    batch = int(matching.settings()["delivery"]["batch"])
+    conf = matching.settings()["delivery"]
     with engine.connect() as conn:
         due = conn.execute(
             select(exchange_outbox)
             .where(exchange_outbox.c.status == "pending", exchange_outbox.c.next_attempt_at <= now)
             .order_by(exchange_outbox.c.next_attempt_at, exchange_outbox.c.created_at)
-            .limit(batch)
+            .limit(int(conf["batch"]))
         ).all()
     counts = {"acknowledged": 0, "refused": 0, "retry": 0}
+    by_partner: dict[str, list[Any]] = {}
+    for row in due:
+        by_partner.setdefault(row.partner_code, []).append(row)
+    per_request = max(1, int(conf["per_request"]))
     made: dict[str, httpx.Client] = {}
     try:
-        for row in due:
-            outcome, error = _post(row, partners, clients, made)
-            attempts = int(row.attempts) + 1
-            values: dict[str, Any] = {"attempts": attempts, "last_error": error}
-            if outcome == "acknowledged":
-                values |= {"status": "acknowledged", "acknowledged_at": utcnow()}
-            elif outcome == "refused":
-                values |= {"status": "refused"}
-            else:
-                values |= {"next_attempt_at": now + _backoff(attempts, rng)}
-            counts[outcome] += 1
-            with engine.begin() as conn:
-                conn.execute(
-                    update(exchange_outbox).where(exchange_outbox.c.message_id == row.message_id).values(**values)
-                )
-                if outcome != "retry":
-                    action = "send" if outcome == "acknowledged" else "send_refused"
-                    record(
-                        conn,
-                        actor,
-                        action,
-                        "exchange_message",
-                        row.message_id,
-                        detail={"partner": row.partner_code, "reference": row.reference, "error": error},
-                    )
+        for code, rows in by_partner.items():
+            for start in range(0, len(rows), per_request):
+                chunk = rows[start : start + per_request]
+                outcomes = _post_batch(code, chunk, partners, clients, made)
+                _settle(engine, actor, chunk, outcomes, now, rng)
+                for outcome, _ in outcomes:
+                    counts[outcome] += 1
     finally:
         for client in made.values():
             client.close()
@@ -383,20 +372,121 @@ def deliver(
     return counts | {"pending": len(nexts), "next_attempt_at": min((t for t in nexts if t), default=None)}
 
 
-def _post(
-    row: Any,
+Outcome = tuple[str, str | None]  # acknowledged | refused | retry, and the error
+
+
+def _settle(
+    engine: Engine, actor: Identity, rows: list[Any], outcomes: list[Outcome], now: dt.datetime, rng: random.Random
+) -> None:
+    """Store one request's outcomes: acknowledged in one statement, the others row by row; audited."""
+    acknowledged = [
+        row.message_id for row, (outcome, _) in zip(rows, outcomes, strict=True) if outcome == "acknowledged"
+    ]
+    audit = []
+    with engine.begin() as conn:
+        if acknowledged:
+            conn.execute(
+                update(exchange_outbox)
+                .where(exchange_outbox.c.message_id.in_(acknowledged))
+                .values(
+                    status="acknowledged",
+                    acknowledged_at=utcnow(),
+                    attempts=exchange_outbox.c.attempts + 1,
+                    last_error=None,
+                )
+            )
+        for row, (outcome, error) in zip(rows, outcomes, strict=True):
+            detail = {"partner": row.partner_code, "reference": row.reference}
+            if outcome == "acknowledged":
+                audit.append(audit_row(actor, "send", "exchange_message", row.message_id, detail=detail, at=now))
+                continue
+            attempts = int(row.attempts) + 1
+            values: dict[str, Any] = {"attempts": attempts, "last_error": error}
+            if outcome == "refused":
+                values["status"] = "refused"
+                audit.append(
+                    audit_row(
+                        actor,
+                        "send_refused",
+                        "exchange_message",
+                        row.message_id,
+                        detail=detail | {"error": error},
+                        at=now,
+                    )
+                )
+            else:
+                values["next_attempt_at"] = now + _backoff(attempts, rng)
+            conn.execute(update(exchange_outbox).where(exchange_outbox.c.message_id == row.message_id).values(**values))
+        record_rows(conn, audit)
+
+
+def _client(
+    code: str,
     partners: Mapping[str, Partner],
     clients: Mapping[str, httpx.Client] | None,
     made: dict[str, httpx.Client],
-) -> tuple[str, str | None]:
-    code = row.partner_code
+) -> httpx.Client | None:
     client = (clients or {}).get(code) or made.get(code)
     if client is None:
         partner = partners.get(code)
         if partner is None or not partner.url:
-            return "retry", f"partner {code} has no URL registered (`opencustoms ledger partner-add --url`)"
+            return None
         headers = {"Authorization": f"Bearer {partner.token}"} if partner.token else {}
         client = made[code] = httpx.Client(base_url=partner.url, headers=headers, timeout=30.0)
+    return client
+
+
+def _refusal(status: int, text: str) -> Outcome:
+    if 400 <= status < 500 and status not in (408, 429):
+        return "refused", f"{status}: {text[:500]}"
+    return "retry", f"{status}: {text[:500]}"
+
+
+def _acknowledges(answer: Any, row: Any) -> bool:
+    return (
+        isinstance(answer, dict) and answer.get("digest") == row.digest and answer.get("message_id") == row.message_id
+    )
+
+
+def _post_batch(
+    code: str,
+    rows: list[Any],
+    partners: Mapping[str, Partner],
+    clients: Mapping[str, httpx.Client] | None,
+    made: dict[str, httpx.Client],
+) -> list[Outcome]:
+    client = _client(code, partners, clients, made)
+    if client is None:
+        return [("retry", f"partner {code} has no URL registered (`opencustoms ledger partner-add --url`)")] * len(rows)
+    try:
+        response = client.post("/exchange/inbox/batch", json={"messages": [row.jws for row in rows]})
+    except httpx.HTTPError as exc:
+        return [("retry", f"{exc.__class__.__name__}: {exc}"[:500])] * len(rows)
+    if response.status_code in (404, 405):  # a partner whose API predates the batch route
+        return [_post(row, client) for row in rows]
+    if not 200 <= response.status_code < 300:
+        return [_refusal(response.status_code, response.text)] * len(rows)
+    try:
+        results = response.json()["results"]
+    except (ValueError, KeyError, TypeError):
+        return [("retry", f"the partner answered {response.status_code} without its acknowledgements")] * len(rows)
+    if not isinstance(results, list) or len(results) != len(rows):
+        return [("retry", "the partner's acknowledgements do not answer each message")] * len(rows)
+    outcomes: list[Outcome] = []
+    for row, answer in zip(rows, results, strict=True):
+        if _acknowledges(answer, row):
+            outcomes.append(("acknowledged", None))
+        elif isinstance(answer, dict) and answer.get("status") == "refused":
+            status = answer.get("http_status")
+            detail = f"{answer.get('field')}: {answer.get('detail')}"
+            outcomes.append(_refusal(status if isinstance(status, int) else 500, detail))
+        else:
+            outcomes.append(("retry", "the partner's acknowledgement does not name this message and its digest"))
+    return outcomes
+
+
+def _post(row: Any, client: httpx.Client) -> Outcome:
+    """One message to ``/exchange/inbox``."""
     try:
         response = client.post(
             "/exchange/inbox", content=row.jws.encode(), headers={"Content-Type": "application/jose"}
@@ -408,17 +498,10 @@ def _post(
             answer = response.json()
         except ValueError:
             return "retry", f"the partner answered {response.status_code} without a JSON acknowledgement"
-        if (
-            isinstance(answer, dict)
-            and answer.get("digest") == row.digest
-            and answer.get("message_id") == row.message_id
-        ):
+        if _acknowledges(answer, row):
             return "acknowledged", None
         return "retry", "the partner's acknowledgement does not name this message and its digest"
-    text = response.text[:500]
-    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-        return "refused", f"{response.status_code}: {text}"
-    return "retry", f"{response.status_code}: {text}"
+    return _refusal(response.status_code, response.text)
 
 
 def outbox(engine: Engine, actor: Identity, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -465,9 +548,11 @@ def receive(
         raise
 
 
-def _receive(
-    engine: Engine, actor: Identity, partners: Mapping[str, Partner], own: str, token: str, now: dt.datetime
-) -> dict[str, Any]:
+def _check(
+    actor: Identity, partners: Mapping[str, Partner], own: str, token: str, now: dt.datetime
+) -> tuple[ExchangeMessage, str, dt.datetime]:
+    """Everything about a delivered message that needs no database: the caller is its sender, a registered partner,
+    whose key signed it; its shape; its receiver; its time of issue. The message, its digest and its time."""
     claimed = signing.peek(token)
     caller = actor.administration_code.upper()
     if claimed.sender is None or claimed.sender.upper() != caller:
@@ -500,45 +585,178 @@ def _receive(
             "days back, a few minutes ahead): refused as a replay",
             field="issued_at",
         )
-    with engine.begin() as conn:
-        held = conn.execute(
-            select(exchange_inbox.c.digest, exchange_inbox.c.sender_code).where(
-                exchange_inbox.c.message_id == message.message_id
+    return message, digest, issued
+
+
+Checked = tuple[ExchangeMessage, str, dt.datetime, str]  # message, digest, time of issue, the JWS as received
+
+
+def _store(
+    conn: Any, actor: Identity, checked: list[Checked], now: dt.datetime
+) -> list[dict[str, Any] | OpenCustomsError]:
+    """Store the verified messages not yet held (one statement), in the caller's transaction, with their audit
+    entries; for each, its acknowledgement, or the refusal of an id already held with other content (which the
+    caller audits)."""
+    ids = [m.message_id for m, _, _, _ in checked]
+    held: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(ids), 1000):
+        rows = conn.execute(
+            select(exchange_inbox.c.message_id, exchange_inbox.c.digest, exchange_inbox.c.sender_code).where(
+                exchange_inbox.c.message_id.in_(ids[start : start + 1000])
             )
-        ).first()
-        if held is not None:
-            if held.digest != digest or held.sender_code != message.sender:
-                raise ReplayedMessageError(
-                    f"message {message.message_id} was already received with other content: refused",
-                    field="message_id",
+        )
+        held.update({r.message_id: (r.digest, r.sender_code) for r in rows})
+    out: list[dict[str, Any] | OpenCustomsError] = []
+    fresh: list[dict[str, Any]] = []
+    audit: list[dict[str, Any]] = []
+    for message, digest, issued, token in checked:
+        known = held.get(message.message_id)
+        if known is not None:
+            if known != (digest, message.sender):
+                out.append(
+                    ReplayedMessageError(
+                        f"message {message.message_id} was already received with other content: refused",
+                        field="message_id",
+                    )
                 )
-            record(conn, actor, "receive_again", "exchange_message", message.message_id)
-            return {"message_id": message.message_id, "digest": digest, "status": "duplicate"}
-        record_data = message.record.model_dump(mode="json")
-        conn.execute(
-            insert(exchange_inbox).values(
-                message_id=message.message_id,
-                sender_code=message.sender,
-                digest=digest,
-                jws=token.strip(),
-                issued_at=issued,
-                received_at=now,
-                reference=message.record.functional_reference_id,
-                ucr=message.record.ucr,
-                acceptance_date=message.record.acceptance_date,
-                record=record_data,
-                match_status="unmatched",
+                continue
+            audit.append(audit_row(actor, "receive_again", "exchange_message", message.message_id, at=now))
+            out.append({"message_id": message.message_id, "digest": digest, "status": "duplicate"})
+            continue
+        held[message.message_id] = (digest, message.sender)
+        fresh.append(
+            {
+                "message_id": message.message_id,
+                "sender_code": message.sender,
+                "digest": digest,
+                "jws": token.strip(),
+                "issued_at": issued,
+                "received_at": now,
+                "reference": message.record.functional_reference_id,
+                "ucr": message.record.ucr,
+                "acceptance_date": message.record.acceptance_date,
+                "record": message.record.model_dump(mode="json"),
+                "match_status": "unmatched",
+            }
+        )
+        audit.append(
+            audit_row(
+                actor,
+                "receive",
+                "exchange_message",
+                message.message_id,
+                detail={
+                    "sender": message.sender,
+                    "reference": message.record.functional_reference_id,
+                    "digest": digest,
+                },
+                at=now,
             )
         )
-        record(
-            conn,
-            actor,
-            "receive",
-            "exchange_message",
-            message.message_id,
-            detail={"sender": message.sender, "reference": message.record.functional_reference_id, "digest": digest},
+        out.append({"message_id": message.message_id, "digest": digest, "status": "accepted"})
+    if fresh:
+        conn.execute(insert(exchange_inbox), fresh)
+    record_rows(conn, audit)
+    return out
+
+
+def _receive(
+    engine: Engine, actor: Identity, partners: Mapping[str, Partner], own: str, token: str, now: dt.datetime
+) -> dict[str, Any]:
+    message, digest, issued = _check(actor, partners, own, token, now)
+    with engine.begin() as conn:
+        [answer] = _store(conn, actor, [(message, digest, issued, token)], now)
+    if isinstance(answer, OpenCustomsError):
+        raise answer
+    return answer
+
+
+MAX_BATCH = 1000
+
+
+def parse_batch(body: bytes) -> list[str]:
+    """The messages of a batch delivery, ``{"messages": ["<compact JWS>", ...]}``: its nesting measured before any
+    parser sees it, its shape checked; MessageRejectedError naming the field otherwise."""
+    import json
+
+    if too_deep(body, 3):
+        raise MessageRejectedError(
+            'a batch is {"messages": [<compact JWS>, ...]}: this body nests deeper', field="messages"
         )
-    return {"message_id": message.message_id, "digest": digest, "status": "accepted"}
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise MessageRejectedError(f"the body is not JSON ({exc})", field="messages") from exc
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+        raise MessageRejectedError('a batch is {"messages": [<compact JWS>, ...]}', field="messages")
+    return messages
+
+
+def receive_batch(
+    engine: Engine,
+    actor: Identity,
+    partners: Mapping[str, Partner],
+    own_code: str,
+    tokens: list[str],
+    *,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Several messages in one delivery (``POST /exchange/inbox/batch``), checked as :func:`receive` checks one and
+    stored in one transaction. Each gets its own answer, in order: the acknowledgement, or ``refused`` with the
+    HTTP status, field and reason that :func:`receive` would have answered; every refusal is audited."""
+    actor.require(Permission.EXCHANGE_DELIVER)
+    if len(tokens) > MAX_BATCH:
+        raise MessageRejectedError(f"at most {MAX_BATCH} messages per batch", field="messages")
+    now = now or utcnow()
+    own = own_code.upper()
+    answers: list[dict[str, Any] | OpenCustomsError | None] = []
+    checked: list[Checked] = []
+    refusals: list[dict[str, Any]] = []
+    for token in tokens:
+        try:
+            message, digest, issued = _check(actor, partners, own, token, now)
+        except OpenCustomsError as exc:
+            answers.append(exc)
+            refusals.append(
+                audit_row(
+                    actor,
+                    "refuse",
+                    "exchange_message",
+                    None,
+                    detail={"reason": exc.message[:300], "field": exc.field, "status": exc.status},
+                    at=now,
+                )
+            )
+            continue
+        checked.append((message, digest, issued, token))
+        answers.append(None)
+    with engine.begin() as conn:
+        done = _store(conn, actor, checked, now)
+        for (message, _, _, _), answer in zip(checked, done, strict=True):
+            if isinstance(answer, OpenCustomsError):
+                refusals.append(
+                    audit_row(
+                        actor,
+                        "refuse",
+                        "exchange_message",
+                        message.message_id,
+                        detail={"reason": answer.message[:300], "field": answer.field, "status": answer.status},
+                        at=now,
+                    )
+                )
+        record_rows(conn, refusals)
+    stored = iter(done)
+    results: list[dict[str, Any]] = []
+    for early in answers:
+        answer = next(stored) if early is None else early
+        if isinstance(answer, OpenCustomsError):
+            results.append(
+                {"status": "refused", "http_status": answer.status, "field": answer.field, "detail": answer.message}
+            )
+        else:
+            results.append(answer)
+    return {"results": results}
 
 
 def _mask_party(party: dict[str, Any] | None, pseudonymiser: Pseudonymiser) -> dict[str, Any] | None:

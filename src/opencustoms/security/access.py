@@ -204,6 +204,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/exchange/outbox"): api(P.EXCHANGE_SEND),
     # a partner administration delivers one signed message (compact JWS); refusals are 4xx naming what failed
     ("POST", "/exchange/inbox"): api(P.EXCHANGE_DELIVER, write=True, limit=Limit.DECLARATION, extra={409}),
+    ("POST", "/exchange/inbox/batch"): api(P.EXCHANGE_DELIVER, write=True, limit=Limit.BATCH),
     ("GET", "/exchange/inbox"): api(P.DECLARATIONS_READ),
     ("POST", "/exchange/matches"): api(P.RISK_MANAGE, write=True),
     # --- documents: verification is public; the origin check reads the declaration, then its certificates ------

@@ -114,6 +114,38 @@ async def receive(request: Request, platform: PlatformDep, identity: IdentityDep
     )
 
 
+@router.post(
+    "/inbox/batch",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["messages"],
+                        "properties": {"messages": {"type": "array", "items": {"type": "string"}, "maxItems": 1000}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def receive_batch(request: Request, platform: PlatformDep, identity: IdentityDep) -> dict[str, Any]:
+    """A partner delivers up to 1,000 signed messages at once (`{"messages": ["<compact JWS>", ...]}`); answered
+    with one result per message, in order: its acknowledgement, or `refused` with the status and field."""
+    body = await request.body()
+    return await run_in_threadpool(
+        lambda: service.receive_batch(
+            platform.engine,
+            identity,
+            _partners(platform),
+            platform.administration_code,
+            service.parse_batch(body),
+        )
+    )
+
+
 @router.get("/inbox")
 def inbox(
     platform: PlatformDep,
