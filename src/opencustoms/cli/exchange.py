@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -164,5 +165,28 @@ def match(sender: Annotated[str | None, typer.Option(help="Only records from thi
     platform, _, operator, _ = _ctx()
     try:
         _print(service.run_matching(platform.engine, operator, sender=sender))
+    except OpenCustomsError as exc:
+        _fail(exc)
+
+
+@app.command()
+def mirror(
+    partner: Annotated[str, typer.Argument(help="The partner administration's code.")],
+    comtrade: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="A UN Comtrade CSV with the partner country's exports to ours (for a partner that does not "
+            "exchange declarations); default: the records the partner sent.",
+        ),
+    ] = None,
+    annual: Annotated[bool, typer.Option(help="Compare by year instead of by month.")] = False,
+    top: Annotated[int, typer.Option(min=1, max=1000, help="The largest gaps shown.")] = 20,
+) -> None:
+    """Our imports against the partner's exports by HS6 and month, the gaps ranked by the value at stake."""
+    platform, _, operator, _ = _ctx()
+    try:
+        _print(service.mirror_statistics(platform.engine, operator, partner, comtrade=comtrade, annual=annual, top=top))
     except OpenCustomsError as exc:
         _fail(exc)

@@ -15,16 +15,17 @@ import random
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, update
 
 from opencustoms import signals
 from opencustoms.declarations import repository
 from opencustoms.errors import OpenCustomsError
-from opencustoms.exchange import matching, signing
+from opencustoms.exchange import matching, mirror, signing
 from opencustoms.exchange.errors import (
     AgreementError,
     ExchangeNotFoundError,
@@ -51,7 +52,14 @@ from opencustoms.security.pseudonyms import Pseudonymiser
 from opencustoms.security.roles import Permission
 from opencustoms.security.service import Identity, audit_row, record, record_many, record_rows, utcnow
 from opencustoms.store.database import as_utc
-from opencustoms.store.tables import additional_documents, administrations, declaration_containers, declarations
+from opencustoms.store.tables import (
+    additional_documents,
+    administrations,
+    declaration_containers,
+    declaration_parties,
+    declarations,
+    goods_items,
+)
 
 SOURCE = "exchange"
 WITHHELD = "[withheld]"
@@ -1017,4 +1025,86 @@ def run_matching(
         "signals": new_signals,
         "discrepancies": by_kind,
         "names_compared": False,  # no fuzzy name matcher (rapidfuzz) in the project's dependencies yet
+    }
+
+
+# --- aggregate mirror statistics -------------------------------------------------------------------------------
+
+
+def _country_of(conn: Any, code: str) -> str:
+    found = conn.execute(select(administrations.c.country_code).where(administrations.c.code == code.upper())).scalar()
+    return str(found or code[:2]).upper()
+
+
+def mirror_statistics(
+    engine: Engine,
+    actor: Identity,
+    partner_code: str,
+    *,
+    comtrade: Path | IO[str] | None = None,
+    annual: bool = False,
+    top: int = 50,
+) -> dict[str, Any]:
+    """Our imports from the partner's country against the partner's exports to us, by HS6 and month (``annual``:
+    year), ranked by the value at stake. The partner's side: the export records it sent us, or ``comtrade``, a
+    UN Comtrade CSV (its exports to our country) for a partner that does not exchange declarations. Our imports
+    from the partner's country: the declarations whose exporter is in that country, or whose goods left from it.
+    Aggregates only: no party is named."""
+    actor.require(Permission.RISK_MANAGE)
+    code = partner_code.upper()
+    exporters = declaration_parties.alias("exporters")
+    with engine.connect() as conn:
+        partner_country = _country_of(conn, code)
+        own_country = _country_of(conn, actor.administration_code)
+        imported = conn.execute(
+            select(
+                goods_items.c.hs_code,
+                declarations.c.acceptance_date,
+                goods_items.c.customs_value_currency,
+                goods_items.c.customs_value_amount,
+                goods_items.c.net_mass_kg,
+            )
+            .select_from(
+                goods_items.join(declarations, declarations.c.id == goods_items.c.declaration_id).outerjoin(
+                    exporters,
+                    and_(exporters.c.declaration_id == declarations.c.id, exporters.c.role == "exporter"),
+                )
+            )
+            .where(
+                declarations.c.type_code == "import",
+                or_(
+                    declarations.c.departure_country_code == partner_country,
+                    exporters.c.country_code == partner_country,
+                ),
+            )
+        )
+        imports = mirror.add_rows(
+            mirror.Side(),
+            ((h[:6], d.strftime("%Y-%m"), c, float(v), m) for h, d, c, v, m in imported),
+        )
+        if comtrade is None:
+            exports = mirror.Side()
+            for (raw,) in conn.execute(select(exchange_inbox.c.record).where(exchange_inbox.c.sender_code == code)):
+                rec = ExportRecord.model_validate(raw)
+                for g in rec.goods_items:
+                    if g.value_amount is not None and g.value_currency:
+                        exports.add(
+                            g.hs6,
+                            rec.acceptance_date.strftime("%Y-%m"),
+                            g.value_currency,
+                            float(g.value_amount),
+                            g.net_mass_kg,
+                        )
+    if comtrade is not None:
+        exports = mirror.read_comtrade(comtrade, partner_country, own_country)
+    return {
+        "partner": code,
+        "partner_country": partner_country,
+        "source": "comtrade" if comtrade is not None else "inbox",
+        "period": "year" if annual else "month",
+        "band": [
+            float(matching.settings()["value"]["cif_fob_low"]),
+            float(matching.settings()["value"]["cif_fob_high"]),
+        ],
+        "rows": mirror.compare(exports, imports, annual=annual, top=max(1, min(top, 1000))),
     }

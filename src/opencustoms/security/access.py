@@ -207,6 +207,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/exchange/inbox/batch"): api(P.EXCHANGE_DELIVER, write=True, limit=Limit.BATCH),
     ("GET", "/exchange/inbox"): api(P.DECLARATIONS_READ),
     ("POST", "/exchange/matches"): api(P.RISK_MANAGE, write=True),
+    ("GET", "/exchange/mirror"): api(P.RISK_MANAGE),
     # --- documents: verification is public; the origin check reads the declaration, then its certificates ------
     ("POST", "/documents/verify"): public(limit=Limit.DOCUMENT),
     ("POST", "/documents/verify/upload"): public(limit=Limit.DOCUMENT),

@@ -175,3 +175,16 @@ def run_matching(
 ) -> dict[str, Any]:
     """Match unmatched received records to our imports; discrepancies become `exchange.*` signals."""
     return service.run_matching(platform.engine, identity, sender=sender)
+
+
+@router.get("/mirror")
+def mirror_statistics(
+    platform: PlatformDep,
+    identity: IdentityDep,
+    partner: Annotated[str, Query(pattern=r"^[A-Za-z]{2,8}$", description="The partner administration's code.")],
+    annual: Annotated[bool, Query(description="By year instead of by month.")] = False,
+    top: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """Our imports from the partner's country against its exports to us (the records it sent), by HS6 and month,
+    ranked by the value at stake."""
+    return service.mirror_statistics(platform.engine, identity, partner, annual=annual, top=top)
