@@ -107,3 +107,29 @@ def test_the_api_and_the_command_line(pair, tmp_path: Path, monkeypatch) -> None
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["source"] == "comtrade" and shown["rows"][0]["period"] == "2025"
+
+
+def test_the_analyst_page_draws_the_largest_gaps(pair) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from fastapi.testclient import TestClient
+    from web_helpers import csrf_of
+
+    from opencustoms.api import create_app
+    from opencustoms.config import Settings
+    from opencustoms.context import Platform
+
+    ar, br = pair
+    send_all(ar, br)
+    create_user(br.engine, br.operator, "rita", "BR", [Role.RISK_ANALYST.value])
+    app = create_app(Platform(Settings(database_url=br.url, data_dir=br.data_dir, administration="BR")))
+    with TestClient(app, follow_redirects=False) as client:
+        form = client.get("/ui/login")
+        token = issue_token(br.engine, br.operator, "rita")
+        data = {"username": "rita", "token": token, "csrf_token": csrf_of(form.text), "next": "/ui/"}
+        assert client.post("/ui/login", data=data).status_code == 303
+        page = client.get("/ui/exchange/mirror?partner=AR", headers={"Accept-Language": "fr"})
+        assert page.status_code == 200, page.text
+        assert "Statistiques miroir" in page.text and "hors fourchette" in page.text
+        # one pair of bars per cell: 020130 in March and September, 020230 in March
+        assert page.text.count('<rect class="export"') == 3 and page.text.count('<rect class="import"') == 3
+        assert "28,000 USD / 11,700 USD" in page.text
+        assert "/ui/exchange/mirror" in client.get("/ui/exchange").text  # linked for an analyst

@@ -70,6 +70,7 @@ def urls(site: Site) -> dict[str, str]:
         "/ui/risk/models": "/ui/risk/models",
         "/ui/risk/valuation": "/ui/risk/valuation",
         "/ui/exchange": "/ui/exchange",
+        "/ui/exchange/mirror": "/ui/exchange/mirror",
         "/ui/audit": "/ui/audit",
     }
 

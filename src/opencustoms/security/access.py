@@ -294,6 +294,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/risk/valuation"): page(P.RISK_MANAGE),
     ("POST", "/ui/risk/models/{version}/promote"): page(P.RISK_MANAGE, write=True),
     ("GET", "/ui/exchange"): page(P.DECLARATIONS_READ),
+    ("GET", "/ui/exchange/mirror"): page(P.RISK_MANAGE),
     ("GET", "/ui/audit"): page(P.AUDIT_READ),
     ("POST", "/ui/audit/verify"): page(P.AUDIT_READ, write=True),  # the check is itself audited
 }
