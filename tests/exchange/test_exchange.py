@@ -457,6 +457,8 @@ def test_the_dashboard_page_shows_matches_and_discrepancies_masked_per_reader(pa
         assert "AR-EX-4" in only.text and "AR-EX-1" not in only.text
     with signed_in("otto", Role.OFFICER) as officer:
         assert "Pampa Exports SA" in officer.get("/ui/exchange").text
+        home = officer.get("/ui/")
+        assert 'href="/ui/exchange?status=not_declared"><strong>1</strong>' in home.text  # AR-EX-4
 
 
 def test_a_batch_answers_each_message_and_stores_the_good_ones_once(pair) -> None:  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
 from opencustoms import signals
 from opencustoms.declarations import repository
@@ -765,6 +765,18 @@ def receive_batch(
         else:
             results.append(answer)
     return {"results": results}
+
+
+def inbox_counts(engine: Engine, actor: Identity) -> dict[str, int]:
+    """How many received export records are matched, unmatched, and never declared here (no party is named)."""
+    actor.require(Permission.DECLARATIONS_READ)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(exchange_inbox.c.match_status, func.count()).group_by(exchange_inbox.c.match_status)
+        ).all()
+    counts = {"matched": 0, "unmatched": 0, "not_declared": 0}
+    counts.update({str(status): int(n) for status, n in rows})
+    return counts
 
 
 def _mask_party(party: dict[str, Any] | None, pseudonymiser: Pseudonymiser) -> dict[str, Any] | None:

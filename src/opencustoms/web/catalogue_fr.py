@@ -564,7 +564,6 @@ FR: dict[str, str] = {
     "unmatched": "non rapproché",
     "not_declared": "jamais déclaré",
     "ucr": "RUE (UCR)",
-    "Exchange": "Échanges",
     "Exchange with partners": "Échanges avec les partenaires",
     "Export declarations that partner administrations sent us, signed, matched to our imports; each disagreement between the two is a signal on our declaration.": "Déclarations d'exportation que les administrations partenaires nous ont envoyées, signées, rapprochées de nos importations ; chaque désaccord entre les deux est un signal sur notre déclaration.",
     "Partners": "Partenaires",
@@ -597,4 +596,6 @@ FR: dict[str, str] = {
     "Net mass (kg), exports / imports": "Masse nette (kg), exportations / importations",
     "outside the band": "hors fourchette",
     "Nothing to compare yet for this partner.": "Rien à comparer pour l'instant avec ce partenaire.",
+    "export records received from partners": "exportations reçues des partenaires",
+    "exported to us, never declared": "exportées vers nous, jamais déclarées",
 }
