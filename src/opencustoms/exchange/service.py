@@ -302,14 +302,14 @@ def queue(
             issued_at=now,
             record=minimise(full, agreement["fields"]),
         )
-        token = signing.sign(message, key)
+        token, digest = signing.sign_with_digest(message, key)
         rows.append(
             {
                 "message_id": message.message_id,
                 "partner_code": partner.code,
                 "reference": declaration.functional_reference_id,
                 "jws": token,
-                "digest": signing.digest(signing.canonical(message)),
+                "digest": digest,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -375,9 +375,12 @@ def deliver(
         for client in made.values():
             client.close()
     with engine.connect() as conn:
-        pending = conn.execute(select(exchange_outbox.c.next_attempt_at).where(exchange_outbox.c.status == "pending"))
-        nexts = [as_utc(t) for t in pending.scalars()]
-    return counts | {"pending": len(nexts), "next_attempt_at": min((t for t in nexts if t), default=None)}
+        pending, soonest = conn.execute(
+            select(func.count(), func.min(exchange_outbox.c.next_attempt_at)).where(
+                exchange_outbox.c.status == "pending"
+            )
+        ).one()
+    return counts | {"pending": int(pending), "next_attempt_at": as_utc(soonest)}
 
 
 Outcome = tuple[str, str | None]  # acknowledged | refused | retry, and the error
@@ -576,7 +579,7 @@ def _check(
             f"{signing.key_id(partner.public_key)}: ask the partner whether it rotated its key",
             field="kid",
         )
-    message, digest = signing.verify(token, partner.public_key)
+    message, digest = signing.verify(token, partner.public_key, peeked=True)
     if message.receiver != own:
         raise MessageRejectedError(
             f"the message is addressed to {message.receiver}, not to this administration ({own})", field="receiver"

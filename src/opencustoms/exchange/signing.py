@@ -62,11 +62,17 @@ def _registry() -> Any:
 
 def sign(message: ExchangeMessage, key: Ed25519PrivateKey) -> str:
     """The message as a compact JWS signed with ``key``."""
+    return sign_with_digest(message, key)[0]
+
+
+def sign_with_digest(message: ExchangeMessage, key: Ed25519PrivateKey) -> tuple[str, str]:
+    """The compact JWS and the digest of its payload (the canonical JSON written once for both)."""
     from joserfc import jws
     from joserfc.jwk import OKPKey
 
     header = {"alg": SIGN_ALG, "kid": key_id(public_bytes(key)), "typ": TYP}
-    return jws.serialize_compact(header, canonical(message), OKPKey.import_key(key), registry=_registry())
+    payload = canonical(message)
+    return jws.serialize_compact(header, payload, OKPKey.import_key(key), registry=_registry()), digest(payload)
 
 
 @dataclass(frozen=True)
@@ -106,14 +112,16 @@ def peek(token: str) -> Unverified:
     return Unverified(kid if isinstance(kid, str) else None, sender if isinstance(sender, str) else None)
 
 
-def verify(token: str, public: bytes) -> tuple[ExchangeMessage, str]:
+def verify(token: str, public: bytes, *, peeked: bool = False) -> tuple[ExchangeMessage, str]:
     """The message a JWS carries and its digest, once its signature verifies with ``public`` (a raw Ed25519
-    key) and its payload has the schema's shape. MessageRejectedError naming what failed otherwise."""
+    key) and its payload has the schema's shape. MessageRejectedError naming what failed otherwise. ``peeked``:
+    the caller already passed the token through :func:`peek` (size, shape, depth)."""
     from joserfc import jws
     from joserfc.errors import BadSignatureError, JoseError
     from joserfc.jwk import OKPKey
 
-    peek(token)  # size, shape and depth before any parser recurses
+    if not peeked:
+        peek(token)  # size, shape and depth before any parser recurses
     key = OKPKey.import_key(Ed25519PublicKey.from_public_bytes(public))
     try:
         with warnings.catch_warnings():  # joserfc warns about the RFC 8037 name "EdDSA", which we still accept
