@@ -142,6 +142,14 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest scan upload or scan package (8 views of at most 32 MiB each, plus metadata), in bytes.",
     )
+    # --- the public tariff finder (docs/classification.md) ---
+    tariff_searches_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="Searches one client address may make on the public tariff finder (/tariff) per minute; "
+        "beyond, the page answers 429 until the minute is over.",
+    )
     # --- ledger: anchoring checkpoints on an EVM network (optional; docs/ledger.md) ---
     ledger_evm_rpc_url: str | None = Field(
         default=None,

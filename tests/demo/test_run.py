@@ -72,6 +72,9 @@ def test_each_pillar_is_served_through_the_api(demo: Path) -> None:
         reviewed = client.get("/iot/scans", params={"status": "reviewed"}, headers=officer).json()
         assert [s["finding"] for s in reviewed] == ["suspicious"]
         assert client.get("/iot/scans", headers=officer).json(), "other scans still await review"
+        # the demo trains and promotes an HS model on the goods items its past inspections confirmed
+        hs = client.post("/hs/suggest", json={"descriptions": ["laptop computers"]}, headers=officer).json()
+        assert hs.get("method") == "model" and hs["suggestions"][0][0]["code"] == "847130", hs
 
 
 def test_picks_follow_the_declarations() -> None:

@@ -82,3 +82,42 @@ def test_codes_by_name_in_french_and_for_readers_of_pseudonyms(client_for, site:
     for name in ("Tulip Trading BV", "Kade Brokers BV", "Shenzhen Widgets Ltd"):
         assert name not in analyst
     assert "<td>Netherlands (NL)</td>" in analyst and "Import use" in analyst and "road transport (3)" in analyst
+
+
+def test_goods_items_show_hs_suggestions(client_for, site: Site) -> None:
+    _store(site)
+    data = {
+        "functional_reference_id": "LRN-HS-2",
+        "type_code": "import",
+        "acceptance_date": "2025-03-04",
+        "declaration_office_id": "NL000396",
+        "declarant": {"id": "NL100000001", "name": "Kade Brokers BV", "country_code": "NL"},
+        "importer": {"id": "NL200000002", "name": "Tulip Trading BV", "country_code": "NL"},
+        "goods_items": [
+            {
+                "sequence_number": 1,
+                "hs_code": "847130",
+                "description": "men's knitted cotton T-shirts",
+                "customs_value_amount": "900.00",
+                "customs_value_currency": "EUR",
+                "origin_country_code": "BD",
+            },
+            {
+                "sequence_number": 2,
+                "hs_code": "610910",
+                "customs_value_amount": "100.00",
+                "customs_value_currency": "EUR",
+                "origin_country_code": "BD",
+            },
+        ],
+    }
+    declarations.create(site.engine, security.local_operator("NL"), data)
+    officer = client_for("officer")
+    page = unescape(officer.get("/ui/declarations/LRN-HS-2?lang=en").text)
+    assert "Suggested HS codes" in page
+    cells = page.split('<td class="hs-suggestions">')[1:]
+    assert len(cells) == 2
+    assert "the description points elsewhere" in cells[0] and "610910 (" in cells[0]
+    assert cells[1].startswith("</td>")  # no description: no suggestion
+    bolts = unescape(officer.get(f"/ui/declarations/{REFERENCE}?lang=fr").text)
+    assert "Codes SH suggérés" in bolts and "731815 (" in bolts.split('<td class="hs-suggestions">')[1]

@@ -47,7 +47,7 @@ app.add_typer(audit_app, name="audit")
 for _pillar in PILLARS:
     _commands = pillar_module(f"opencustoms.cli.{_pillar}")
     if _commands is not None:
-        app.add_typer(_commands.app, name=_pillar)
+        app.add_typer(_commands.app, name=getattr(_commands, "NAME", _pillar))
 console = Console()
 err = Console(stderr=True)
 
@@ -62,8 +62,14 @@ def _operator(platform: Platform) -> security.Identity:
     return platform.operator()
 
 
-def main() -> None:  # pragma: no cover - entry point wrapper
-    app()
+def main() -> None:
+    """The `opencustoms` command: a platform error a command did not handle itself (e.g. a database not
+    initialised, met before the command's own error handling) is printed as one line, exit code 1, not a traceback."""
+    try:
+        app()
+    except OpenCustomsError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise SystemExit(1) from None
 
 
 @app.callback()
@@ -228,16 +234,41 @@ def import_(
 
 @app.command()
 def export(
-    file: Annotated[Path, typer.Argument(help="Destination: .csv / .parquet (flat layout) or .jsonl (native).")],
+    file: Annotated[
+        Path | None, typer.Argument(help="Destination: .csv / .parquet (flat layout) or .jsonl (native).")
+    ] = None,
+    lake: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append what changed since the last export to the data lake in this folder (Parquet partitioned "
+            "by acceptance date, parties as pseudonyms; docs/scale.md) instead of writing FILE."
+        ),
+    ] = None,
     format: Annotated[str | None, typer.Option(help="csv, jsonl or parquet (default: from the extension).")] = None,
     date_from: Annotated[str | None, typer.Option(help="First acceptance day, YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, typer.Option(help="Last acceptance day, YYYY-MM-DD.")] = None,
     hs_prefix: Annotated[str | None, typer.Option(help="Only goods items whose HS code starts so, e.g. 8471.")] = None,
     pseudonymise: Annotated[bool, typer.Option(help="Replace parties by pseudonyms.")] = False,
 ) -> None:
-    """Export declarations."""
+    """Export declarations to a file, or append them to the data lake (--lake DIR)."""
+    if (file is None) == (lake is None):
+        raise typer.BadParameter("give a FILE or --lake DIR (one of them)")
     platform = _platform()
     actor = _operator(platform)
+    if lake is not None:
+        if format or date_from or date_to or hs_prefix or pseudonymise:
+            raise typer.BadParameter("--lake exports everything that changed, always pseudonymised: no other option")
+        from opencustoms.installation import service as installation
+
+        try:
+            with RichProgress(err, console) as progress:
+                run = installation.export_lake(platform, actor, lake, progress)
+        except OpenCustomsError as exc:
+            _fail(exc)
+        rows = ", ".join(f"{table} {n:,}" for table, n in run["rows"].items())
+        progress.finish(f"lake {lake}: run {run['run']} appended {rows}")
+        return
+    assert file is not None
     if pseudonymise:
         actor = security.Identity.of("cli", actor.administration_code, [Role.ADMINISTRATOR])
     from opencustoms.declarations.repository import SearchFilters

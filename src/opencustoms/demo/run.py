@@ -87,6 +87,18 @@ def laned(
     return {"inspected": len(results), "model_version": model["version"], "lanes": summary["lanes"]}
 
 
+def trained_hs_model(platform: Platform, operator: security.Identity, seed: int) -> dict[str, Any] | None:
+    """The HS model learnt from the goods items the past inspections confirmed, promoted (None: too little history,
+    as with a very small ``--count``; suggestions then come from the nomenclature texts)."""
+    from opencustoms.classification import service as classification
+    from opencustoms.classification.errors import ClassificationDataError
+
+    try:
+        return classification.train(platform, operator, promote=True, seed=seed)
+    except ClassificationDataError:
+        return None
+
+
 def seed_scans(platform: Platform, operator: security.Identity, truth_path: Path, count: int = 4) -> list[Any]:
     """A few scan records with generated container images: fraudulent sea-container declarations get an anomaly
     (a dense mass inside the load), compliant ones a clean load; the newest declarations first."""
@@ -148,6 +160,14 @@ def prepare(directory: Path, count: int, seed: int, console: Console) -> tuple[P
     console.print(
         f"risk: model {risk['model_version']} trained on {risk['inspected']:,} past inspections; lanes "
         + ", ".join(f"{lane} {n:,}" for lane, n in sorted(risk["lanes"].items()))
+    )
+    with console.status("training the HS model on the confirmed goods descriptions"):
+        hs_model = trained_hs_model(platform, operator, seed)
+    console.print(
+        f"classification: HS model {hs_model['version']} trained on {hs_model['training_rows']:,} confirmed goods "
+        f'items ({hs_model["classes"]} codes); try `opencustoms hs suggest "laptop computers"`'
+        if hs_model
+        else "classification: too few confirmed goods descriptions for an HS model; suggestions use the nomenclature"
     )
     with console.status("recording a few X-ray scans for the scan review queue"):
         scans = seed_scans(platform, operator, truth_path)

@@ -9,3 +9,8 @@ class MigrationError(OpenCustomsError):
 
 class TargetNotEmptyError(ConflictError):
     title = "Target database not empty"
+
+
+class LakeError(OpenCustomsError):
+    status = 400
+    title = "Data lake not written"

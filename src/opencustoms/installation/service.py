@@ -189,7 +189,7 @@ def _fixers(table: Table, source_dir: Path, target_dir: Path | None, notes: list
     out: list[tuple[str, Any]] = [
         (c.name, as_utc) for c in table.columns if isinstance(c.type, DateTime) and c.type.timezone
     ]
-    if table.name == "risk_models":
+    if table.name in ("risk_models", "classification_models"):  # files under the data directory move with it
         out.append(("path", lambda v: _model_path(v, source_dir, target_dir, notes)))
     return out
 
@@ -335,3 +335,11 @@ def migrate(
     finally:
         target.dispose()
     return report
+
+
+def export_lake(platform: Platform, actor: Identity, directory: Path, progress: Any = None) -> dict[str, Any]:
+    """Append what changed since the last export to the declarations data lake in ``directory`` (Parquet,
+    partitioned by acceptance date, pseudonymised): :mod:`opencustoms.installation.lake`."""
+    from opencustoms.installation import lake
+
+    return lake.export_lake(platform, actor, directory, progress)

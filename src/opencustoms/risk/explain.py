@@ -91,14 +91,9 @@ def _float(text: str | None) -> float | None:
 
 
 def band_text(band: str | None, lang: str) -> str:
-    return (
-        say("band_" + band.replace(" ", "_"), lang) if band and f"band_{band.replace(' ', '_')}" in catalogue() else ""
-    )
-
-
-def _percent_text(text: str, lang: str) -> str:
-    """A percentage as the engine wrote it ("87.5%", "> 99.9%") in the reader's way of writing it."""
-    return text.replace(".", ",").replace("%", "\u202f%") if lang == "fr" else text
+    """A score band (risk/scores.py) in words: "very high" / "très élevée"."""
+    key = "band_" + (band or "").replace(" ", "_")
+    return say(key, lang) if key in catalogue() else ""
 
 
 def explain(
@@ -148,7 +143,7 @@ def _sentence(code: str, values: Mapping[str, str], lang: str, signal_sentence: 
     v = dict(values)
     if code == "lane_ranking":
         v["lane"] = labels.label("lane", v.get("lane"), lang)
-        v["rate"] = _percent_text(v.get("rate", ""), lang)
+        v["rate"] = wording.localise_percent(lang, v.get("rate", ""))
         v["score"] = wording.percent(lang, _float(v.get("score")), 1)
     elif code == "random":
         v["rate"] = wording.percent(lang, _float(v.get("rate")), 1)
@@ -157,7 +152,7 @@ def _sentence(code: str, values: Mapping[str, str], lang: str, signal_sentence: 
     elif code == "green":
         v["score"] = wording.percent(lang, _float(v.get("score")), 1)
     elif code == "model":
-        v["percent"] = _percent_text(v.get("percent", "").strip(), lang)
+        v["percent"] = wording.localise_percent(lang, v.get("percent", "").strip())
         v["band"] = band_text(v.get("band"), lang) or v.get("band", "")
     elif code == "signal":
         reason = v.get("reason", "")

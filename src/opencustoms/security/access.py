@@ -247,8 +247,17 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/iot/scans/{scan_id}/release"): api(P.SCANS_REVIEW, write=True),
     ("POST", "/iot/scans/{scan_id}/finding"): api(P.SCANS_REVIEW, write=True),
     ("GET", "/iot/scans/{scan_id}/package"): api(P.SCANS_REVIEW),
+    # --- classification: suggestions read the administration's confirmed goods descriptions (evidence) ----------
+    ("POST", "/hs/suggest"): api(P.DECLARATIONS_READ, limit=Limit.DECLARATION),
+    ("GET", "/hs/explain/{code}"): api(),
+    ("GET", "/hs/models"): api(P.RISK_MANAGE),
+    ("POST", "/hs/models"): api(P.RISK_MANAGE, write=True),
+    ("POST", "/hs/models/{version}/promote"): api(P.RISK_MANAGE, write=True, extra={404}),
+    # misclassification signals feed the lanes: the permission that lanes declarations
+    ("POST", "/hs/signals"): api(P.DECISIONS_WRITE, write=True, extra={404}),
     # --- the dashboard (session cookie; each page checks the permission it names here) --------------------------
     ("GET", "/verify"): public(html=True),
+    ("GET", "/tariff"): public(html=True),  # the tariff finder: the nomenclature only, never the administration's data
     ("POST", "/verify"): public(limit=Limit.DOCUMENT, html=True),
     ("GET", "/ui/login"): public(html=True),
     # sign-in: a username and a password or token, a few hundred bytes; the ordinary request limit, not a form's
@@ -291,6 +300,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/risk/profiles/{profile_id}"): page(P.DECLARATIONS_READ),
     ("POST", "/ui/risk/profiles/{profile_id}/retire"): page(P.RISK_MANAGE, write=True),
     ("GET", "/ui/risk/models"): page(P.RISK_MANAGE),
+    ("GET", "/ui/classification"): page(P.DECLARATIONS_READ),  # misclassification signals; HS models for risk:manage
     ("GET", "/ui/risk/valuation"): page(P.RISK_MANAGE),
     ("POST", "/ui/risk/models/{version}/promote"): page(P.RISK_MANAGE, write=True),
     ("GET", "/ui/exchange"): page(P.DECLARATIONS_READ),

@@ -598,4 +598,41 @@ FR: dict[str, str] = {
     "Nothing to compare yet for this partner.": "Rien à comparer pour l'instant avec ce partenaire.",
     "export records received from partners": "exportations reçues des partenaires",
     "exported to us, never declared": "exportées vers nous, jamais déclarées",
+    # the public tariff finder (classification)
+    "Tariff finder": "Recherche tarifaire",
+    "Describe your goods to find their HS code, or browse the nomenclature. No account is needed. The suggestions come from the texts of the Harmonized System only: check them against the legal notes, and ask the customs administration for a binding ruling when in doubt.": "Décrivez vos marchandises pour trouver leur code SH, ou parcourez la nomenclature. Aucun compte n'est nécessaire. Les suggestions viennent des seuls textes du Système harmonisé : vérifiez-les au regard des notes légales et demandez un renseignement tarifaire contraignant à l'administration des douanes en cas de doute.",  # noqa: E501
+    "Goods description": "Description des marchandises",
+    "e.g. knitted cotton T-shirts for men": "p. ex. T-shirts en coton, en bonneterie, pour hommes",
+    "Find the code": "Trouver le code",
+    "Suggested subheadings": "Sous-positions suggérées",
+    "Path": "Chemin",
+    "Matching words": "Mots retrouvés",
+    "Section": "Section",
+    "Code %(code)s": "Code %(code)s",
+    "Browse the sections": "Parcourir les sections",
+    "Sections and chapters": "Sections et chapitres",
+    "HS %(edition)s. The nomenclature's texts are the World Customs Organization's, in English; data from UN Comtrade.": "SH %(edition)s. Les textes de la nomenclature sont ceux de l'Organisation mondiale des douanes, en anglais ; données de UN Comtrade.",  # noqa: E501
+    "Describe the goods in at most %(n)s characters.": "Décrivez les marchandises en %(n)s caractères au plus.",
+    "%(code)s is not a code of the nomenclature.": "%(code)s n'est pas un code de la nomenclature.",
+    # HS suggestions beside the goods items (declaration page)
+    "Suggested HS codes": "Codes SH suggérés",
+    "the description points elsewhere": "la désignation relève d'un autre code",
+    "HS suggestions unavailable: %(reason)s": "Suggestions SH indisponibles : %(reason)s",
+    # the analyst's classification page
+    "Classification": "Classement tarifaire",
+    "Goods items whose description points to another HS subheading with a different usual duty, newest first. Run `opencustoms hs check` (or POST /hs/signals) to look for new ones.": "Articles dont la désignation relève d'une autre sous-position SH au droit habituel différent, les plus récents d'abord. Lancez `opencustoms hs check` (ou POST /hs/signals) pour en chercher de nouveaux.",  # noqa: E501
+    "Misclassification signals": "Signaux d'erreur de classement",
+    "Declared": "Déclaré",
+    "Suggested": "Suggéré",
+    "Confidence": "Confiance",
+    "Duty at stake": "Droits en jeu",
+    "No misclassification signal yet.": "Aucun signal d'erreur de classement pour l'instant.",
+    "HS models": "Modèles SH",
+    "Confirmed goods items": "Articles confirmés",
+    "Codes": "Codes",
+    "Held-out HS6 top-1": "SH6 en tête (échantillon réservé)",
+    "No HS model yet: run `opencustoms hs train --promote`.": "Aucun modèle SH pour l'instant : lancez `opencustoms hs train --promote`.",  # noqa: E501
+    "HS": "SH",
+    "misclassification signals": "signaux d'erreur de classement",
+    "Too many searches from your address; try again in a minute.": "Trop de recherches depuis votre adresse ; réessayez dans une minute.",  # noqa: E501
 }

@@ -31,6 +31,7 @@ from opencustoms.web.session import COOKIE, MAX_AGE_S, Session, derive_key, seal
 TEMPLATES = Path(__file__).parent / "templates"
 PREFIX = "/ui"
 PUBLIC_VERIFY = "/verify"
+PUBLIC_TARIFF = "/tariff"  # the public tariff finder (no sign-in)
 MAX_FORM_FIELD = 20_000  # characters in one text field
 
 SECURITY_HEADERS = {
@@ -260,4 +261,4 @@ def error_response(request: Request, exc: Exception) -> Response:
 
 def is_web(request: Request) -> bool:
     path = request.url.path
-    return path in (PREFIX, PUBLIC_VERIFY) or path.startswith(PREFIX + "/")
+    return path in (PREFIX, PUBLIC_VERIFY, PUBLIC_TARIFF) or path.startswith(PREFIX + "/")

@@ -27,11 +27,7 @@ def format_number(lang: str, value: Any, decimals: int | None = None) -> str:
     return wording.number(lang, value, decimals)
 
 
-def localise_percent(lang: str, text: str) -> str:
-    """``"87.5%"`` → ``"87,5 %"`` in French (decimal comma, narrow no-break space before the sign)."""
-    if lang != "fr":
-        return text
-    return text.replace(".", ",").replace("%", "\u202f%")
+localise_percent = wording.localise_percent
 
 
 negotiate = wording.negotiate

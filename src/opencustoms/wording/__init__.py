@@ -88,6 +88,14 @@ def percent(lang: str, ratio: float | None, decimals: int = 0) -> str:
     return f"{text}\u202f%" if lang == "fr" else f"{text}%"
 
 
+def localise_percent(lang: str, text: str) -> str:
+    """A percentage written in English (``"87.5%"``, ``"> 99.9%"``) as readers of ``lang`` write it (French:
+    ``"87,5 %"``, decimal comma, narrow no-break space before the sign)."""
+    if lang != "fr":
+        return text
+    return text.replace(".", ",").replace("%", "\u202f%")
+
+
 class _Values(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"

@@ -403,3 +403,16 @@ async def audit_verify(request: Request) -> Response:
     rows = security.read_audit(page.engine, user, limit=100)
     filters = {"object_type": "", "object_id": "", "who": "", "limit": 100}
     return page.render("audit.html", status=200 if check["ok"] else 409, rows=rows, filters=filters, check=check)
+
+
+@router.get("/classification")
+def classification_page(request: Request) -> Response:
+    """The misclassification signals, newest first, and (for risk:manage) the HS model versions."""
+    from opencustoms.classification import mismatch
+    from opencustoms.classification import service as classification
+
+    page = Page(request)
+    user = page.user(Permission.DECLARATIONS_READ)
+    found = mismatch.recent(page.engine, user, lang=page.lang)
+    versions = classification.models(page.engine, user) if user.can(Permission.RISK_MANAGE) else None
+    return page.render("classification.html", signals=found, versions=versions)

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from opencustoms.classification import service as classification
+from opencustoms.classification.errors import ClassificationError
 from opencustoms.declarations import service as declarations
 from opencustoms.documents import service as documents
 from opencustoms.errors import OpenCustomsError
@@ -160,9 +162,18 @@ def _detail(page: Page, reference: str, **extra: Any) -> dict[str, Any]:
         )
     numbers = [doc.id for doc in declaration.additional_documents]
     issued = documents.issued_numbers(page.engine, user, numbers) if user.can(Permission.DOCUMENTS_READ) else set()
+    try:  # HS suggestions beside the goods items; a model that cannot be used does not take the page down
+        hs_suggestions = classification.suggest_for_goods(
+            page.engine, user, [(g.sequence_number, g.description, g.hs_code) for g in declaration.goods_items]
+        )
+        hs_problem = None
+    except ClassificationError as exc:
+        hs_suggestions, hs_problem = {}, exc.message
     return {
         "d": declaration,
         "masked": masked,
+        "hs_suggestions": hs_suggestions,
+        "hs_problem": hs_problem,
         "issued": issued,
         "names": declarations.code_names(page.engine, declaration, page.lang),
         "aeo": _aeo_on_record(page, declaration),

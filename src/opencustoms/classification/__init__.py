@@ -1,0 +1,1 @@
+"""Tariff classification: HS suggestions from goods descriptions. Public face: :mod:`.service`."""
