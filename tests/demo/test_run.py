@@ -65,6 +65,10 @@ def test_each_pillar_is_served_through_the_api(demo: Path) -> None:
         assert gate, "the mismatched plate read waits for an officer"
         vessel_alerts = client.get("/iot/alerts", params={"context_type": "vessel"}, headers=officer).json()
         assert "ais_gap" in {a["kind"] for a in vessel_alerts}
+        received = client.get("/exchange/inbox", params={"limit": 1000}, headers=officer).json()["items"]
+        assert received and {i["match_status"] for i in received} == {"matched", "not_declared"}
+        kinds = {d["kind"] for i in received if i["match"] for d in i["match"]["discrepancies"]}
+        assert kinds == {"exchange.value_below_export", "exchange.origin_mismatch"}  # what the demo injected
         reviewed = client.get("/iot/scans", params={"status": "reviewed"}, headers=officer).json()
         assert [s["finding"] for s in reviewed] == ["suspicious"]
         assert client.get("/iot/scans", headers=officer).json(), "other scans still await review"

@@ -71,6 +71,8 @@ def urls(site: Site) -> dict[str, str]:
         "/ui/risk/profiles/{profile_id}": "/ui/risk/profiles/fasteners-cn",
         "/ui/risk/models": "/ui/risk/models",
         "/ui/risk/valuation": "/ui/risk/valuation",
+        "/ui/exchange": "/ui/exchange",
+        "/ui/exchange/mirror": "/ui/exchange/mirror",
         "/ui/audit": "/ui/audit",
     }
 

@@ -59,6 +59,7 @@ class Picks:
     sea: list[tuple[str, str]] = field(default_factory=list)  # (reference, container) of sea declarations
     road: list[tuple[str, str, str]] = field(default_factory=list)  # (reference, plate, container)
     vessels: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (mmsi, imo, name) -> declarations
+    shipped: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # country -> imports in containers from it
 
 
 def pick(declarations: Iterable[dict[str, Any]], config: dict[str, Any]) -> Picks:
@@ -86,6 +87,10 @@ def pick(declarations: Iterable[dict[str, Any]], config: dict[str, Any]) -> Pick
                 known.append(exporter)
         transport = data.get("transport") or {}
         containers = transport.get("container_ids") or []
+        if exporter and exporter["country_code"] in config["partner"]["candidates"] and containers:
+            shipped = picks.shipped.setdefault(exporter["country_code"], [])
+            if len(shipped) < config["exchange"]["records"]:
+                shipped.append(data)
         claims = {
             (g.get("preference") or {}).get("proving_document_id") for g in data["goods_items"] if g.get("preference")
         }
@@ -261,6 +266,186 @@ def seed_partner(
     engine.dispose()
     return {"code": code, "origin": origin, "certificates": numbers, "suspended": numbers[: cfg["suspended"]]} | {
         "pulled": pulled
+    }
+
+
+# --- exchange -------------------------------------------------------------------------------------------------------
+
+
+def _fresh_container(k: int) -> str:
+    """A valid ISO 6346 number no generated declaration carries (owner code ZZX)."""
+    from opencustoms.reference import codes
+
+    for digit in range(10):
+        try:
+            return codes.check_container_number(f"ZZXU{k:06d}{digit}")
+        except ValueError:
+            continue
+    raise ValueError(f"no check digit for ZZXU{k:06d}")  # every serial has exactly one
+
+
+def _export_of(
+    data: dict[str, Any], reference: str, code: str, days_before: int, cfg: dict[str, Any]
+) -> dict[str, Any]:
+    """The partner's export declaration of the consignment our import ``data`` declares: same parties, containers,
+    goods, mass and quantity; the value at the exporting border (FOB = our CIF / freight_factor)."""
+    accepted = dt.date.fromisoformat(str(data["acceptance_date"])) - dt.timedelta(days=days_before)
+    transport = data["transport"]
+    return {
+        "functional_reference_id": reference,
+        "type_code": "export",
+        "acceptance_date": accepted.isoformat(),
+        "declaration_office_id": f"{code}EXP01",
+        "declarant": data["exporter"],
+        "exporter": data["exporter"],
+        "importer": data["importer"],
+        "transport": {
+            "mode_code": transport["mode_code"],
+            "container_ids": list(transport["container_ids"]),
+            "unloading_location": transport.get("unloading_location"),
+        },
+        "goods_items": [
+            {
+                "sequence_number": g["sequence_number"],
+                "hs_code": str(g["hs_code"])[:6],
+                "quantity": g.get("quantity"),
+                "quantity_unit": g.get("quantity_unit"),
+                "net_mass_kg": g.get("net_mass_kg"),
+                "customs_value_amount": f"{float(g['customs_value_amount']) / cfg['freight_factor']:.2f}",
+                "customs_value_currency": g["customs_value_currency"],
+                "origin_country_code": g["origin_country_code"],
+            }
+            for g in data["goods_items"]
+        ],
+    }
+
+
+def seed_exchange(
+    platform: Platform,
+    operator: security.Identity,
+    picks: Picks,
+    code: str,
+    config: dict[str, Any],
+    progress: Progress,
+) -> dict[str, Any] | None:
+    """The partner administration's node sends this node, signed, its export declarations of a share of our imports
+    from its country — some declared here at a fraction of their export value (undervaluation on import), some
+    with another origin than the exporter's (false origin), and a few exports never declared here — through its
+    outbox and our real HTTP API (in-process); this node verifies, stores, matches them and raises the mirror
+    discrepancies as signals. Returns what was injected and how well matching found it."""
+    import warnings
+
+    from opencustoms.config import Settings
+    from opencustoms.exchange import service as exchange
+    from opencustoms.ledger import service as ledger
+    from opencustoms.ledger.keys import KeyStore
+
+    shipped = picks.shipped.get(code) or []
+    if not shipped:
+        return None
+    cfg = config["exchange"]
+    progress.phase(f"exchange: partner {code} sends its export declarations, matched to our imports", None)
+    own = platform.administration_code
+    directory = platform.settings.data_dir / f"partner-{code}"
+    partner = Platform(
+        Settings(database_url=f"sqlite:///{directory / 'partner.db'}", data_dir=directory, administration=code)
+    )
+    partner_operator = security.local_operator(code)
+    partner_keys = KeyStore.for_data_dir(directory)
+    # this node gives the partner an account to deliver with; the partner registers this node's key and address
+    username = f"exchange-{code.lower()}"
+    security.create_user(platform.engine, operator, username, code, ["partner"], f"{code}'s exchange node")
+    token = security.issue_token(platform.engine, operator, username, "demo exchange")
+    ledger.add_partner(
+        partner.engine,
+        partner_operator,
+        partner_keys,
+        ledger.own_log(platform.engine).verifier_key,
+        f"http://{own.lower()}.demo.invalid",
+        own,
+        token,
+    )
+    from opencustoms.declarations import service as declarations
+
+    truth: dict[str, dict[str, Any]] = {}
+    undervalued = {d["functional_reference_id"] for d in shipped[: cfg["undervalued"]]}
+    false_origin = {
+        d["functional_reference_id"] for d in shipped[cfg["undervalued"] : cfg["undervalued"] + cfg["false_origin"]]
+    }
+    for k, data in enumerate(shipped):
+        reference = f"{code}-EX-{k + 1:06d}"
+        export = _export_of(data, reference, code, 5 + k % 10, cfg)
+        kinds = []
+        if data["functional_reference_id"] in undervalued:  # declared here at a fraction of the export value
+            for g in export["goods_items"]:
+                g["customs_value_amount"] = f"{float(g['customs_value_amount']) * cfg['undervaluation']:.2f}"
+            kinds.append("exchange.value_below_export")
+        if data["functional_reference_id"] in false_origin:  # the exporter says the goods come from elsewhere
+            for g in export["goods_items"]:
+                g["origin_country_code"] = code if g["origin_country_code"] != code else cfg["other_origin"]
+            kinds.append("exchange.origin_mismatch")
+        declarations.create(partner.engine, partner_operator, export)
+        truth[reference] = {"import": data["functional_reference_id"], "kinds": kinds}
+    earliest = min(dt.date.fromisoformat(str(d["acceptance_date"])) for d in shipped)
+    never = []
+    for k in range(cfg["never_declared"]):  # shipped to us, never declared here
+        data = dict(shipped[k % len(shipped)])
+        data["transport"] = dict(data["transport"]) | {"container_ids": [_fresh_container(k + 1)]}
+        reference = f"{code}-EX-N{k + 1:05d}"
+        days = (earliest - dt.date(earliest.year - 1, 1, 1)).days  # well before anything declared here
+        declarations.create(partner.engine, partner_operator, _export_of(data, reference, code, days + k, cfg))
+        never.append(reference)
+    country = shipped[0]["importer"]["country_code"]  # our importers' country: where the exports are destined
+    partners_there = exchange.directory(ledger.partner_directory(partner.engine, partner_keys))
+    exchange.set_agreement(partner.engine, partner_operator, partners_there, own, country)
+    queued = exchange.queue(partner.engine, partner_operator, ledger.signing_key(partner_keys), partners_there, own)
+    with warnings.catch_warnings():  # starlette's TestClient warns about a future httpx package
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from opencustoms.api import create_app
+
+    with TestClient(create_app(platform), base_url=f"http://{own.lower()}.demo.invalid") as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        while True:
+            sent = exchange.deliver(partner.engine, partner_operator, partners_there, clients={own: client})
+            if sent["pending"] == 0 or not (sent["acknowledged"] or sent["refused"]):
+                break
+    partner.engine.dispose()
+    matched = exchange.run_matching(platform.engine, operator)
+    received = exchange.inbox(platform.engine, operator, platform.pseudonymiser, sender=code, limit=1000)["items"]
+    return {
+        "code": code,
+        "queued": queued["queued"],
+        "matched": matched,
+        "quality": _quality(received, truth, never),
+        "truth": truth,
+        "never_declared": never,
+    }
+
+
+def _quality(received: list[dict[str, Any]], truth: dict[str, dict[str, Any]], never: list[str]) -> dict[str, Any]:
+    """How well matching found what the demo injected: precision and recall of the matches, and per discrepancy
+    kind, the injected declarations it flagged (recall) and the others it flagged (false alarms)."""
+    found = {i["reference"]: i for i in received}
+    matched = {r: i["match"]["declaration_reference"] for r, i in found.items() if i["match"]}
+    correct = sum(1 for r, d in matched.items() if r in truth and truth[r]["import"] == d)
+    kinds: dict[str, dict[str, int]] = {}
+    for reference, item in found.items():
+        flagged = {d["kind"] for d in (item["match"] or {}).get("discrepancies", [])}
+        injected = set(truth.get(reference, {}).get("kinds", []))
+        for kind in flagged | injected:
+            tally = kinds.setdefault(kind, {"injected": 0, "found": 0, "false_alarms": 0})
+            tally["injected"] += kind in injected
+            tally["found"] += kind in injected and kind in flagged
+            tally["false_alarms"] += kind in flagged and kind not in injected
+    return {
+        "matches": len(matched),
+        "match_precision": round(correct / len(matched), 3) if matched else None,
+        "match_recall": round(correct / len(truth), 3) if truth else None,
+        "never_declared_found": sum(1 for r in never if found.get(r, {}).get("match_status") == "not_declared"),
+        "never_declared": len(never),
+        "discrepancies": kinds,
     }
 
 
@@ -564,8 +749,10 @@ def seed(
     picks = pick(declarations, config)
     ledger = seed_ledger(platform, operator, picks, config, progress)
     partner = seed_partner(platform, operator, picks, config, progress)
+    exchange = None
     if partner is not None:
         security.ensure_administration(platform.engine, partner["code"], config["partner"]["name"], partner["code"])
+        exchange = seed_exchange(platform, operator, picks, partner["code"], config, progress)
     documents = seed_documents(platform, operator, picks, config, progress)
     iot = seed_iot(platform, operator, picks, config, progress)
-    return {"ledger": ledger, "partner": partner, "documents": documents, "iot": iot}
+    return {"ledger": ledger, "partner": partner, "exchange": exchange, "documents": documents, "iot": iot}

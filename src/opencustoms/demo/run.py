@@ -217,6 +217,19 @@ def seed_pillars(
         f"({', '.join(sorted(iot['vessel_alerts']))}; {len(iot['port_calls'])} port call), {iot['alerts']} alerts; "
         f"{len(seeded['scans_reviewed'])} scan reviewed as suspicious"
     )
+    exchange = seeded.get("exchange")
+    if exchange:
+        quality, found = exchange["quality"], exchange["matched"]
+        console.print(
+            f"exchange: partner {exchange['code']} sent {exchange['queued']} signed export declarations; "
+            f"{found['matched']} matched to our imports (precision {quality['match_precision']}, recall "
+            f"{quality['match_recall']}), {quality['never_declared_found']} of {quality['never_declared']} never "
+            "declared here found; discrepancies found / injected: "
+            + ", ".join(
+                f"{kind.removeprefix('exchange.')} {t['found']}/{t['injected']} ({t['false_alarms']} false)"
+                for kind, t in sorted(quality["discrepancies"].items())
+            )
+        )
     for name, value in (("tokens.txt", lambda s: s.token), ("passwords.txt", lambda s: s.password)):
         path = Path(platform.settings.data_dir) / name
         path.write_text("".join(f"{s.username}\t{value(s)}\n" for s in sign_ins if value(s)))
@@ -329,8 +342,9 @@ def verify(
 
 def verify_pillars(client: Any, auth: Any, seeded: dict[str, Any]) -> dict[str, int]:
     """Every pillar has data, as the API serves it: AEO certificates (one suspended, one revoked) and a replicated
-    partner log; certificates of origin (one revoked, one failing the origin check); transits, gate reads,
-    vessels with their alerts; scans awaiting review and one reviewed; staff passwords sign in to the dashboard."""
+    partner log; the partner's export declarations received and an injected undervaluation found; certificates of
+    origin (one revoked, one failing the origin check); transits, gate reads, vessels with their alerts; scans
+    awaiting review and one reviewed; staff passwords sign in to the dashboard."""
 
     def get(path: str, user: str = "officer", **params: Any) -> Any:
         response = client.get(path, params=params, headers=auth(user))
@@ -383,6 +397,19 @@ def verify_pillars(client: Any, auth: Any, seeded: dict[str, Any]) -> dict[str, 
     vessel_alerts = get("/iot/alerts", context_type="vessel", limit=1000)
     if not any(a["kind"] == "ais_gap" and a["context_id"] in seeded["iot"]["vessels"] for a in vessel_alerts):
         raise DemoCheckError(f"no AIS gap on the demo's vessels: {[a['kind'] for a in vessel_alerts]}")
+    exchange = seeded.get("exchange")
+    if exchange:
+        received = get("/exchange/inbox", user="officer", sender=exchange["code"], limit=1000)["items"]
+        if len(received) != exchange["queued"]:
+            raise DemoCheckError(f"{exchange['queued']} export declarations sent, {len(received)} received")
+        injected = [r for r, t in exchange["truth"].items() if "exchange.value_below_export" in t["kinds"]]
+        flagged = {
+            i["reference"]
+            for i in received
+            if i["match"] and any(d["kind"] == "exchange.value_below_export" for d in i["match"]["discrepancies"])
+        }
+        if injected and not flagged & set(injected):
+            raise DemoCheckError(f"no injected undervaluation was found by the mirror: {injected}")
     reviewed = get("/iot/scans", status="reviewed")
     if seeded["scans_reviewed"] and not any(s["finding"] == "suspicious" for s in reviewed):
         raise DemoCheckError("no scan was reviewed as suspicious")

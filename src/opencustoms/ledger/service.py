@@ -184,6 +184,31 @@ def logs(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
     ]
 
 
+def partner_directory(engine: Engine, keystore: KeyStore) -> list[dict[str, Any]]:
+    """The registered partner administrations as other pillars need them, with no ledger type in the answer: code,
+    log origin, raw Ed25519 public key (the administration key that signs their checkpoints, and their exchange
+    messages: docs/exchange.md), API URL and the token they issued to this node (from the key store). Not a read
+    of the ledger's content, so it asks for no permission: the callers (the exchange's service) check their own."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(ledger_logs).where(ledger_logs.c.role != OWN).order_by(ledger_logs.c.id)).all()
+    return [
+        {
+            "code": r.administration_code.upper(),
+            "origin": r.origin,
+            "public_key": bytes(r.public_key),
+            "url": r.url,
+            "token": keystore.secret(f"partner-{r.administration_code.upper()}"),
+        }
+        for r in rows
+    ]
+
+
+def signing_key(keystore: KeyStore) -> Any:
+    """This administration's Ed25519 private key (the ledger's administration key), for pillars that sign as the
+    administration (the exchange's messages); AdministrationKeyMissingError before `opencustoms ledger init`."""
+    return keystore.administration_key()
+
+
 # --- setting up ------------------------------------------------------------------------------------------------------
 
 

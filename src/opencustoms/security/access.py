@@ -195,6 +195,19 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/ledger/anchors"): api(P.LEDGER_READ),
     ("POST", "/ledger/anchors/verify"): api(P.LEDGER_READ),
     ("POST", "/ledger/restore"): api(P.USERS_MANAGE, write=True, extra={404}),
+    # --- exchange between administrations (docs/exchange.md) --------------------------------------------------------
+    ("GET", "/exchange/partners"): api(P.DECLARATIONS_READ),
+    ("GET", "/exchange/agreements"): api(P.DECLARATIONS_READ),
+    ("PUT", "/exchange/agreements/{partner_code}"): api(P.USERS_MANAGE, write=True, extra={404}),
+    ("POST", "/exchange/outbox"): api(P.EXCHANGE_SEND, write=True, limit=Limit.BATCH, extra={404}),
+    ("POST", "/exchange/outbox/deliver"): api(P.EXCHANGE_SEND, write=True),
+    ("GET", "/exchange/outbox"): api(P.EXCHANGE_SEND),
+    # a partner administration delivers one signed message (compact JWS); refusals are 4xx naming what failed
+    ("POST", "/exchange/inbox"): api(P.EXCHANGE_DELIVER, write=True, limit=Limit.DECLARATION, extra={409}),
+    ("POST", "/exchange/inbox/batch"): api(P.EXCHANGE_DELIVER, write=True, limit=Limit.BATCH),
+    ("GET", "/exchange/inbox"): api(P.DECLARATIONS_READ),
+    ("POST", "/exchange/matches"): api(P.RISK_MANAGE, write=True),
+    ("GET", "/exchange/mirror"): api(P.RISK_MANAGE),
     # --- documents: verification is public; the origin check reads the declaration, then its certificates ------
     ("POST", "/documents/verify"): public(limit=Limit.DOCUMENT),
     ("POST", "/documents/verify/upload"): public(limit=Limit.DOCUMENT),
@@ -290,6 +303,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/ui/classification"): page(P.DECLARATIONS_READ),  # misclassification signals; HS models for risk:manage
     ("GET", "/ui/risk/valuation"): page(P.RISK_MANAGE),
     ("POST", "/ui/risk/models/{version}/promote"): page(P.RISK_MANAGE, write=True),
+    ("GET", "/ui/exchange"): page(P.DECLARATIONS_READ),
+    ("GET", "/ui/exchange/mirror"): page(P.RISK_MANAGE),
     ("GET", "/ui/audit"): page(P.AUDIT_READ),
     ("POST", "/ui/audit/verify"): page(P.AUDIT_READ, write=True),  # the check is itself audited
 }

@@ -38,6 +38,10 @@ class Permission(StrEnum):
     # lane stored declarations (store a risk decision: online by reference, or the backlog); a what-if scoring
     # that stores nothing needs only declarations:read
     DECISIONS_WRITE = "decisions:write"
+    # the exchange between administrations (docs/exchange.md): queue and send our export declarations' data to a
+    # partner under its agreement; a partner administration delivering its signed messages to our inbox
+    EXCHANGE_SEND = "exchange:send"
+    EXCHANGE_DELIVER = "exchange:deliver"
 
 
 P = Permission
@@ -76,11 +80,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DOCUMENTS_READ,
             P.SCANS_UPLOAD,
             P.SCANS_REVIEW,
+            P.EXCHANGE_SEND,
+            # as ledger:replicate: held so that the server's operator (administrator + supervisor) may issue a
+            # partner's token; a delivery from our own administration is refused by the service (not a partner)
+            P.EXCHANGE_DELIVER,
         }
     ),
     Role.DATA_PROTECTION_OFFICER: frozenset({P.DECLARATIONS_READ, P.PERSONAL_DATA_READ, P.AUDIT_READ}),
     # A partner administration under an MRA replicates the log: it receives the AEO holders' data to recognise them.
-    Role.PARTNER: frozenset({P.LEDGER_READ, P.LEDGER_REPLICATE, P.DOCUMENTS_READ}),
+    # It also delivers its signed export-declaration messages to our inbox (exchange:deliver).
+    Role.PARTNER: frozenset({P.LEDGER_READ, P.LEDGER_REPLICATE, P.DOCUMENTS_READ, P.EXCHANGE_DELIVER}),
     Role.DEVICE: frozenset({P.DEVICE_EVENTS_WRITE, P.SCANS_UPLOAD}),  # scanner gateways upload their images
     # IT staff run the installation; they load data but see parties only pseudonymised.
     Role.ADMINISTRATOR: frozenset(

@@ -12,7 +12,7 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-PILLARS = ("risk", "ledger", "documents", "iot", "classification")
+PILLARS = ("risk", "ledger", "documents", "iot", "classification", "exchange")
 
 
 def pillar_module(name: str) -> ModuleType | None:

@@ -13,14 +13,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opencustoms.errors import OpenCustomsError
 from opencustoms.web import core
-from opencustoms.web.routes import aeo, analyst, auth, documents, iot, oidc, risk, tariff, verify
+from opencustoms.web.routes import aeo, analyst, auth, documents, exchange, iot, oidc, risk, tariff, verify
 
 STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, oidc, risk, documents, verify, tariff, aeo, iot, analyst):
+    for module in (auth, oidc, risk, documents, verify, tariff, aeo, iot, analyst, exchange):
         app.include_router(module.router)
 
     previous_domain = app.exception_handlers.get(OpenCustomsError)

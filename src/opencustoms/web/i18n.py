@@ -35,6 +35,11 @@ negotiate = wording.negotiate
 
 # Messages shown through a variable (``_(outcome)``), which a scan of the templates cannot find.
 DYNAMIC_MESSAGES = (
+    # the exchange page: a received record's match status and method (opencustoms.exchange.service)
+    "matched",
+    "unmatched",
+    "not_declared",
+    "ucr",
     "fraud",
     "compliant",
     "declarant",

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from opencustoms.exchange import service as exchange
 from opencustoms.iot import service as iot
 from opencustoms.risk import service as risk
 from opencustoms.security import service as security
@@ -114,4 +115,5 @@ def home(request: Request) -> Response:
     user = page.user()
     lanes = risk.lane_counts(page.engine, user) if user.can(Permission.DECLARATIONS_READ) else {}
     stats = iot.stats(page.engine, user) if user.can(Permission.DECLARATIONS_READ) else None
-    return page.render("home.html", lanes=lanes, stats=stats)
+    received = exchange.inbox_counts(page.engine, user) if user.can(Permission.DECLARATIONS_READ) else None
+    return page.render("home.html", lanes=lanes, stats=stats, received=received)
