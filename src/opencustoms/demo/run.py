@@ -238,15 +238,23 @@ def seed_pillars(
 
 
 def sign_in_table(sign_ins: list[pillars.SignIn], url: str) -> Any:
-    """The demo's accounts as a table: who, which role, the token, the password (staff)."""
+    """The demo's accounts as a table: who, which role, the password (staff). Tokens are printed apart, one per
+    line and never wrapped (:func:`print_tokens`), so that they can be copied whole from any terminal."""
     from rich.table import Table
 
-    table = Table(title=f"Sign in at {url} (username and password, or username and token)", title_justify="left")
-    for column in ("username", "role", "password", "API token"):
-        table.add_column(column, overflow="fold", no_wrap=column != "API token")
+    table = Table(title=f"Sign in at {url} with a username and its password", title_justify="left")
+    for column in ("username", "role", "password"):
+        table.add_column(column, no_wrap=True)
     for s in sign_ins:
-        table.add_row(s.username, s.role, s.password or "(token only)", s.token)
+        table.add_row(s.username, s.role, s.password or "(machine account: token only)")
     return table
+
+
+def print_tokens(console: Console, sign_ins: list[pillars.SignIn]) -> None:
+    """Each account's API token on a line of its own, not wrapped by the terminal's width."""
+    console.print("API tokens (for the API, or the sign-in page's token form):")
+    for s in sign_ins:
+        console.print(f"  {s.username:<16} {s.token}", soft_wrap=True, markup=False, highlight=False)
 
 
 def relane_signalled(platform: Platform) -> int:
@@ -499,6 +507,7 @@ def _main(
         f"Live data: trucks replayed {int(SPEED)}x faster than real time, new declarations every few seconds."
     )
     console.print(sign_in_table(sign_ins, f"http://{host}:{port}/ui/"))
+    print_tokens(console, sign_ins)
     console.print(
         f"Tokens also in {DEMO_DIR / 'tokens.txt'}, passwords in {DEMO_DIR / 'passwords.txt'} (both 0600); the "
         "partner and device accounts are machine accounts (token only)."
