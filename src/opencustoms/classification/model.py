@@ -9,14 +9,12 @@ suggester, which also fills whatever probability the model does not claim (see :
 from __future__ import annotations
 
 import hashlib
-import io
-import pickle
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from opencustoms import modelfile
 from opencustoms.classification.errors import ClassificationDataError, ClassificationModelError
 
 FORMAT = "opencustoms-hs-model-1"
@@ -131,20 +129,18 @@ class DescriptionModel:
             "training_rows": self.training_rows_,
             "training_hash": self.training_hash_,
         }
-        return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        return modelfile.dumps(payload)
 
     def save(self, path: str | Path) -> str:
         """Write the model file; returns its SHA-256 (checked before every load)."""
-        data = self.to_bytes()
-        Path(path).write_bytes(data)
-        return hashlib.sha256(data).hexdigest()
+        return modelfile.write(path, self.to_bytes())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DescriptionModel:
         import sklearn
 
         try:
-            payload = _SafeUnpickler(io.BytesIO(data)).load()
+            payload = modelfile.loads(data)
         except Exception as exc:
             raise ClassificationModelError(
                 f"not an OpenCustoms HS model file ({exc.__class__.__name__}); train one with `opencustoms hs train`",
@@ -174,18 +170,8 @@ class DescriptionModel:
 
     @classmethod
     def load(cls, path: str | Path, file_hash: str | None = None) -> DescriptionModel:
-        path = Path(path)
-        if not path.exists():
-            raise ClassificationModelError(
-                f"model file {path} does not exist; retrain with `opencustoms hs train`", field="model"
-            )
-        data = path.read_bytes()
-        if file_hash is not None and hashlib.sha256(data).hexdigest() != file_hash:
-            raise ClassificationModelError(
-                f"model file {path} was changed after it was registered; retrain with `opencustoms hs train`",
-                field="model",
-            )
-        return cls.from_bytes(data)
+        remedy = "retrain with `opencustoms hs train`"
+        return cls.from_bytes(modelfile.read_verified(path, file_hash, ClassificationModelError, remedy))
 
 
 def combine(
@@ -208,19 +194,3 @@ def combine(
     out = (1 - share)[:, None] * lexical_conf
     out[:, columns[known]] += share[:, None] * model_proba[:, known]
     return out, share
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Only the classes a model file legitimately holds (numpy, scipy and scikit-learn objects)."""
-
-    _ALLOWED_PREFIXES = ("numpy", "scipy.", "sklearn.")
-    _ALLOWED_MODULES = frozenset({"collections", "copyreg", "_codecs"})
-    _ALLOWED_BUILTINS = frozenset({"set", "frozenset", "slice", "dict", "list", "tuple", "bytearray", "complex"})
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins":
-            if name not in self._ALLOWED_BUILTINS:
-                raise pickle.UnpicklingError(f"forbidden global {module}.{name}")
-        elif module not in self._ALLOWED_MODULES and not module.startswith(self._ALLOWED_PREFIXES):
-            raise pickle.UnpicklingError(f"unexpected class {module}.{name} in a model file")
-        return super().find_class(module, name)

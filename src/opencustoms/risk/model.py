@@ -18,10 +18,8 @@ with a format version; a file of another format version is refused with a clear 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import pickle
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +35,7 @@ from scipy import sparse
 from sklearn.ensemble import IsolationForest
 from sklearn.isotonic import IsotonicRegression
 
-from opencustoms import __version__
+from opencustoms import __version__, modelfile
 from opencustoms.progress import Progress, or_none
 from opencustoms.risk.errors import RiskDataError, RiskModelError
 from opencustoms.risk.features import FeatureBuilder
@@ -454,18 +452,16 @@ class RiskModel:
             "reference_scores": self.reference_scores_,
             "metrics": self.metrics_,
         }
-        return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        return modelfile.dumps(payload)
 
     def save(self, path: str | Path) -> str:
         """Write the model file; returns its SHA-256 (the registry checks it before every load)."""
-        data = self.to_bytes()
-        Path(path).write_bytes(data)
-        return hashlib.sha256(data).hexdigest()
+        return modelfile.write(path, self.to_bytes())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskModel:
         try:
-            payload = _SafeUnpickler(io.BytesIO(data)).load()
+            payload = modelfile.loads(data)
         except Exception as exc:
             raise RiskModelError(
                 f"not an OpenCustoms risk model file ({exc.__class__.__name__}); train one with "
@@ -762,16 +758,3 @@ def _plain(value: float) -> float | None:
     """A feature value for a reason: None where it is not a finite number (as the batch path's JSON writes null;
     an infinite value would not be valid JSON)."""
     return round(float(value), 4) if np.isfinite(value) else None
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Only the classes a model file legitimately holds (numpy arrays and scikit-learn trees)."""
-
-    _ALLOWED_PREFIXES = ("numpy", "sklearn.", "builtins", "collections", "copyreg", "_codecs")
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in {"eval", "exec", "compile", "open", "__import__", "getattr"}:
-            raise pickle.UnpicklingError(f"forbidden global {module}.{name}")
-        if not module.startswith(self._ALLOWED_PREFIXES):
-            raise pickle.UnpicklingError(f"unexpected class {module}.{name} in a model file")
-        return super().find_class(module, name)

@@ -25,6 +25,7 @@ import polars as pl
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
+from opencustoms import modelfile
 from opencustoms import signals as signal_records
 from opencustoms.context import Platform, settle_heap
 from opencustoms.declarations import repository
@@ -508,16 +509,7 @@ def rollback_model(engine: Engine, actor: Identity) -> str:
 
 @lru_cache(maxsize=4)
 def _load_verified(path: str, file_hash: str) -> RiskModel:
-    data = Path(path).read_bytes() if Path(path).exists() else b""
-    if not data:
-        raise RiskModelError(f"the model file {path} is missing; retrain or roll back", field="model")
-    if hashlib.sha256(data).hexdigest() != file_hash:
-        raise RiskModelError(
-            f"the model file {path} does not match the hash registered for it; it was altered "
-            "or replaced — retrain or roll back",
-            field="model",
-        )
-    return RiskModel.from_bytes(data)
+    return RiskModel.from_bytes(modelfile.read_verified(path, file_hash, RiskModelError, "retrain or roll back"))
 
 
 def _promoted_row(engine: Engine) -> Mapping[str, Any] | None:
