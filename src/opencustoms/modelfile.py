@@ -57,3 +57,37 @@ def read_verified(path: str | Path, file_hash: str | None, error: type[OpenCusto
             field="model",
         )
     return data
+
+
+# --- the registry: a pillar's table of model versions (version, path, file_hash, status, promoted_at, ...) --------
+
+
+def register(conn: Any, table: Any, row: dict[str, Any], actor: Any, object_type: str) -> None:
+    """Record a trained version (status ``candidate``) and its audit entry, in the caller's transaction."""
+    from sqlalchemy import insert
+
+    from opencustoms.security.service import record
+
+    conn.execute(insert(table).values(**row))
+    record(
+        conn,
+        actor,
+        "train",
+        object_type,
+        row["version"],
+        detail={"data_hash": row.get("data_hash"), "rows": row.get("training_rows")},
+    )
+
+
+def promote(conn: Any, table: Any, version: str, actor: Any, object_type: str, missing: OpenCustomsError) -> None:
+    """Put ``version`` in service and retire the one that was (in the caller's transaction, audited);
+    ``missing`` is raised when the table has no such version."""
+    from sqlalchemy import select, update
+
+    from opencustoms.security.service import record, utcnow
+
+    if conn.execute(select(table.c.version).where(table.c.version == version)).first() is None:
+        raise missing
+    conn.execute(update(table).where(table.c.status == "promoted").values(status="retired"))
+    conn.execute(update(table).where(table.c.version == version).values(status="promoted", promoted_at=utcnow()))
+    record(conn, actor, "promote", object_type, version)

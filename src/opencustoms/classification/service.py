@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, and_, exists, insert, select, update
+from sqlalchemy import Engine, and_, exists, select
 
+from opencustoms import modelfile
 from opencustoms.classification.errors import (
     ClassificationDataError,
     ClassificationInputError,
@@ -27,7 +28,7 @@ from opencustoms.context import Platform
 from opencustoms.reference.hs import Nomenclature
 from opencustoms.reference.service import bundled_nomenclature, section_name
 from opencustoms.security.roles import Permission
-from opencustoms.security.service import Identity, record, utcnow
+from opencustoms.security.service import Identity, utcnow
 from opencustoms.store.tables import declarations, goods_items, inspection_results
 
 MAX_DESCRIPTION_CHARS = 2000
@@ -282,15 +283,7 @@ def train(
         "promoted_at": None,
     }
     with platform.engine.begin() as conn:
-        conn.execute(insert(classification_models).values(**row))
-        record(
-            conn,
-            actor,
-            "train",
-            "classification_model",
-            version,
-            detail={"data_hash": model.training_hash_, "rows": model.training_rows_},
-        )
+        modelfile.register(conn, classification_models, row, actor, "classification_model")
     if promote:
         promote_model(platform.engine, actor, version)
         row["status"] = "promoted"
@@ -309,17 +302,11 @@ def models(engine: Engine, actor: Identity | None = None) -> list[dict[str, Any]
 def promote_model(engine: Engine, actor: Identity, version: str) -> None:
     """Make ``version`` the model that suggestions use; the previously promoted one is retired."""
     actor.require(Permission.RISK_MANAGE)
-    m = classification_models.c
+    missing = ClassificationModelNotFoundError(
+        f"no HS model version {version!r}; list them with `opencustoms hs models`", field="version"
+    )
     with engine.begin() as conn:
-        if conn.execute(select(m.version).where(m.version == version)).first() is None:
-            raise ClassificationModelNotFoundError(
-                f"no HS model version {version!r}; list them with `opencustoms hs models`", field="version"
-            )
-        conn.execute(update(classification_models).where(m.status == "promoted").values(status="retired"))
-        conn.execute(
-            update(classification_models).where(m.version == version).values(status="promoted", promoted_at=utcnow())
-        )
-        record(conn, actor, "promote", "classification_model", version)
+        modelfile.promote(conn, classification_models, version, actor, "classification_model", missing)
 
 
 _loaded: dict[str, DescriptionModel] = {}

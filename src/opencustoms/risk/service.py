@@ -442,15 +442,7 @@ def train_model(
         "report": _json_safe(model_report),
     }
     with platform.engine.begin() as conn:
-        conn.execute(insert(risk_models).values(**row))
-        record(
-            conn,
-            actor,
-            "train",
-            "risk_model",
-            version,
-            detail={"data_hash": model.training_hash_, "rows": model.training_rows_},
-        )
+        modelfile.register(conn, risk_models, row, actor, "risk_model")
     if promote:
         promote_model(platform.engine, actor, version)
         row["status"] = "promoted"
@@ -477,18 +469,10 @@ def list_models(engine: Engine, actor: Identity) -> list[dict[str, Any]]:
 
 def promote_model(engine: Engine, actor: Identity, version: str) -> None:
     actor.require(Permission.RISK_MANAGE)
+    missing = ModelNotFoundError(f"no model version {version!r}; see `opencustoms risk models list`", field="version")
     with engine.begin() as conn:
-        known = conn.execute(select(risk_models.c.version).where(risk_models.c.version == version)).first()
-        if known is None:
-            raise ModelNotFoundError(
-                f"no model version {version!r}; see `opencustoms risk models list`", field="version"
-            )
-        conn.execute(update(risk_models).where(risk_models.c.status == "promoted").values(status="retired"))
-        conn.execute(
-            update(risk_models).where(risk_models.c.version == version).values(status="promoted", promoted_at=utcnow())
-        )
+        modelfile.promote(conn, risk_models, version, actor, "risk_model", missing)
         _reset_score_counts(conn, version)
-        record(conn, actor, "promote", "risk_model", version)
 
 
 def rollback_model(engine: Engine, actor: Identity) -> str:
