@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from opencustoms.cli.options import Language
 from opencustoms.documents.errors import DocumentFormatError, UploadTooLargeError
 from opencustoms.errors import OpenCustomsError
 from opencustoms.lazy import lazy_module
@@ -156,14 +157,12 @@ def show(
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Also write the wrapped document's .json file here.")
     ] = None,
-    lang: Annotated[str, typer.Option(help="Language of the certificate's labels: en or fr.")] = "en",
+    lang: Language = "en",
 ) -> None:
     """Print a document issued here (wrapped JSON), and optionally write its certificate page (HTML), PDF or .json
     file. Their QR code opens OPENCUSTOMS_PUBLIC_URL/verify."""
     platform, actor = _platform()
     try:
-        if lang not in ("en", "fr"):
-            raise DocumentFormatError(f"--lang {lang!r}: choose en or fr", field="lang")
         document = service.show(platform.engine, actor, key)
         public_url = service.public_base_url(platform.settings)
         if html:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from opencustoms.cli.options import Language
 from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
 from opencustoms.lazy import lazy_module
@@ -313,26 +314,13 @@ def quarantine(limit: Annotated[int, typer.Option(help="How many recent messages
     console.print(table)
 
 
-def _check_lang(lang: str) -> None:
-    from opencustoms.wording import LANGUAGES
-
-    if lang not in LANGUAGES:
-        raise typer.BadParameter(f"{lang!r}: the platform speaks {', '.join(LANGUAGES)}", param_hint="--lang")
-
-
 @app.command("alerts")
 def alerts(
     context_type: Annotated[str | None, typer.Option(help="Only alerts about transit, vessel, gate...")] = None,
     kind: Annotated[str | None, typer.Option(help="Only this kind of alert, e.g. seal_opened.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
-    lang: Annotated[
-        str,
-        typer.Option(
-            envvar="OPENCUSTOMS_LANG", help="Language of the reasons: en or fr (default: OPENCUSTOMS_LANG, else en)."
-        ),
-    ] = "en",
+    lang: Language = "en",
 ) -> None:
-    _check_lang(lang)
     platform, actor = _ctx()
     table = Table("observed", "context", "kind", "severity", "reason")
     found = service.list_alerts(platform.engine, actor, context_type=context_type, kind=kind, limit=limit, lang=lang)
@@ -356,14 +344,8 @@ def stats() -> None:
 @gate_app.command("queue")
 def gate_queue(
     status: Annotated[str, typer.Option(help="pending, released or inspect (empty: all).")] = "pending",
-    lang: Annotated[
-        str,
-        typer.Option(
-            envvar="OPENCUSTOMS_LANG", help="Language of the reasons: en or fr (default: OPENCUSTOMS_LANG, else en)."
-        ),
-    ] = "en",
+    lang: Language = "en",
 ) -> None:
-    _check_lang(lang)
     platform, actor = _ctx()
     table = Table("decision", "gate/passage", "reasons", "declarations")
     for d in service.gate_queue(platform.engine, actor, status, lang=lang):

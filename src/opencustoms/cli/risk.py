@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from opencustoms.cli.options import Language, language
 from opencustoms.cli.progress import RichProgress
 from opencustoms.errors import OpenCustomsError
 from opencustoms.lazy import lazy_module
@@ -52,22 +53,6 @@ def _platform() -> Platform:
 
 def _operator(platform: Platform) -> security.Identity:
     return security.local_operator(platform.administration_code)
-
-
-LangOption = Annotated[
-    str,
-    typer.Option(
-        "--lang",
-        envvar="OPENCUSTOMS_LANG",
-        help="Language of reasons: en or fr (default: OPENCUSTOMS_LANG, else en).",
-    ),
-]
-
-
-def _language(lang: str) -> str:
-    if lang not in ("en", "fr"):
-        raise typer.BadParameter(f"{lang!r} is not a language the platform speaks; use en or fr", param_hint="--lang")
-    return lang
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -241,6 +226,7 @@ def score(
         str | None,
         typer.Option(
             "--lang",
+            callback=language,
             help="With --output: also write each decision's reasons as sentences in this language (en or fr), "
             "columns explanation and top_reason.",
         ),
@@ -278,7 +264,7 @@ def score(
                     seed=seed,
                     report=report,
                     progress=progress,
-                    lang=None if lang is None else _language(lang),
+                    lang=lang,
                 )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -328,7 +314,7 @@ def queue(
     hs_chapter: Annotated[str | None, typer.Option(help="HS chapter, two digits (any goods item).")] = None,
     origin: Annotated[str | None, typer.Option(help="Country of origin, two letters (any goods item).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many declarations.")] = 50,
-    lang: LangOption = "en",
+    lang: Language = "en",
 ) -> None:
     """The officers' queue: latest decisions, most likely fraud first (probability as a percentage and a band)."""
     platform = _platform()
@@ -349,7 +335,7 @@ def queue(
             limit=limit,
             filters=filters,
             pseudonymiser=platform.pseudonymiser,
-            lang=_language(lang),
+            lang=lang,
         )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -414,14 +400,14 @@ def assign(
 @app.command()
 def explain(
     reference: Annotated[str, typer.Argument(help="The declaration's functional reference.")],
-    lang: LangOption = "en",
+    lang: Language = "en",
 ) -> None:
     """Why a declaration got its lane, in sentences with their evidence: profile hits, the model's probability
     and what raised it, alerts, missing data, random draw."""
     platform = _platform()
     try:
         decision = service.explain(
-            platform.engine, _operator(platform), reference, pseudonymiser=platform.pseudonymiser, lang=_language(lang)
+            platform.engine, _operator(platform), reference, pseudonymiser=platform.pseudonymiser, lang=lang
         )
     except OpenCustomsError as exc:
         _fail(exc)
@@ -431,12 +417,12 @@ def explain(
 @app.command()
 def decide(
     reference: Annotated[str, typer.Argument(help="The stored declaration's functional reference.")],
-    lang: LangOption = "en",
+    lang: Language = "en",
 ) -> None:
     """Lane one stored declaration now (as online) and store the decision, with its reasons."""
     platform = _platform()
     try:
-        decision = service.decide(platform, _operator(platform), reference, lang=_language(lang))
+        decision = service.decide(platform, _operator(platform), reference, lang=lang)
     except OpenCustomsError as exc:
         _fail(exc)
     _print_decision(decision)
